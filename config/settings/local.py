@@ -1,0 +1,6 @@
+"""The embedded default: SQLite, eager Celery, DEBUG on unless the environment says otherwise."""
+
+from config.settings.base import *  # noqa: F403
+from config.settings.base import env
+
+DEBUG = env.bool("DEBUG", default=True)

@@ -1,0 +1,15 @@
+"""Tests: the same settings as local, with a fast password hasher.
+
+DATABASE_URL and REDIS_URL still come from the environment, so one suite runs on SQLite and
+again on PostgreSQL with a real Celery worker.
+"""
+
+from config.settings.base import *  # noqa: F403
+
+DEBUG = False
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.InMemoryStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+LOGGING["root"]["level"] = "WARNING"  # noqa: F405

@@ -1,0 +1,66 @@
+from rest_framework import serializers
+
+from regions.models import PolicyValue, Region
+
+
+class RegionSerializer(serializers.ModelSerializer):
+    parent = serializers.SlugRelatedField(slug_field="code", read_only=True)
+
+    class Meta:
+        model = Region
+        fields = [
+            "code",
+            "name",
+            "level",
+            "parent",
+            "is_active",
+            "valid_from_year",
+            "valid_to_year",
+        ]
+
+
+class PolicyValueSerializer(serializers.ModelSerializer):
+    region = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    is_set = serializers.BooleanField(read_only=True)
+
+    class Meta:
+        model = PolicyValue
+        fields = [
+            "id",
+            "region",
+            "key",
+            "value",
+            "frequency",
+            "unit",
+            "is_minimum",
+            "is_set",
+            "effective_from",
+            "effective_to",
+            "citation",
+            "note",
+        ]
+
+
+class ResolveQuerySerializer(serializers.Serializer):
+    key = serializers.CharField()
+    region = serializers.SlugRelatedField(slug_field="code", queryset=Region.objects.all())
+    date = serializers.DateField()
+
+    def validate_key(self, value):
+        from regions.catalog import KEYS
+
+        if value not in KEYS:
+            raise serializers.ValidationError(f"unknown policy key {value!r}")
+        return value
+
+
+class ResolvedPolicySerializer(serializers.Serializer):
+    key = serializers.CharField()
+    region = serializers.CharField()
+    date = serializers.DateField()
+    is_set = serializers.BooleanField()
+    value = serializers.DecimalField(max_digits=14, decimal_places=4, allow_null=True)
+    frequency = serializers.CharField(allow_blank=True)
+    source_region = serializers.CharField(allow_null=True)
+    citation = serializers.CharField(allow_blank=True)
+    reason = serializers.CharField(allow_blank=True)

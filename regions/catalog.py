@@ -1,0 +1,378 @@
+"""The catalogue of policy keys: what each value means, its unit, how it inherits, who uses it.
+
+The *values* are data (PolicyValue rows, loaded from regions/data/rulebook.toml and edited in the
+admin); this module only names the keys so that code and data agree on spelling and meaning.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from regions.choices import FloorDirection, PolicyUnit
+
+
+@dataclass(frozen=True)
+class PolicyKey:
+    key: str
+    label: str
+    unit: PolicyUnit
+    direction: FloorDirection
+    used_by: str
+
+    @property
+    def is_frequency(self) -> bool:
+        return self.unit == PolicyUnit.FREQUENCY
+
+
+_M, _X, _N = FloorDirection.MINIMUM, FloorDirection.MAXIMUM, FloorDirection.NONE
+U = PolicyUnit
+
+KEYS: dict[str, PolicyKey] = {
+    k.key: k
+    for k in [
+        # --- cash allowances (subsidies) -------------------------------------------------
+        PolicyKey(
+            "high_age_allowance_80_89",
+            "高龄津贴（80–89周岁）",
+            U.YUAN_PER_MONTH,
+            _M,
+            "subsidies: monthly allowance run",
+        ),
+        PolicyKey(
+            "high_age_allowance_90_99",
+            "高龄津贴（90–99周岁）",
+            U.YUAN_PER_MONTH,
+            _M,
+            "subsidies: monthly allowance run",
+        ),
+        PolicyKey(
+            "longevity_subsidy_100_plus",
+            "长寿保健补助金（100周岁及以上）",
+            U.YUAN_PER_MONTH,
+            _M,
+            "subsidies: monthly allowance run",
+        ),
+        PolicyKey(
+            "high_age_resident_pension_supplement",
+            "高龄补贴（80周岁以上城乡居民养老金领取者）",
+            U.YUAN_PER_MONTH,
+            _M,
+            "subsidies: monthly allowance run",
+        ),
+        PolicyKey(
+            "e_allowance_age_70_79",
+            "养老服务电子津贴（70–79周岁）",
+            U.YUAN_PER_YEAR,
+            _M,
+            "subsidies: yearly allowance",
+        ),
+        PolicyKey(
+            "e_allowance_minimum_living",
+            "养老服务电子津贴（低保家庭）",
+            U.YUAN_PER_MONTH,
+            _M,
+            "subsidies: monthly allowance run",
+        ),
+        PolicyKey(
+            "e_allowance_lost_only_child",
+            "养老服务电子津贴（失独家庭）",
+            U.YUAN_PER_YEAR,
+            _M,
+            "subsidies: yearly allowance",
+        ),
+        PolicyKey(
+            "e_allowance_entitled_groups",
+            "养老服务电子津贴（重点优抚对象、老劳模、困难老居(村)干部）",
+            U.YUAN_PER_MONTH,
+            _M,
+            "subsidies: monthly allowance run",
+        ),
+        PolicyKey(
+            "e_allowance_solitary_70_plus",
+            "智能设备或养老服务电子津贴（70周岁以上空巢、独居、孤寡及80周岁以上）",
+            U.YUAN_PER_MONTH,
+            _M,
+            "subsidies: monthly allowance run",
+        ),
+        PolicyKey(
+            "e_allowance_high_age_universal",
+            "高龄普惠服务电子津贴（80周岁及以上）",
+            U.YUAN_PER_MONTH,
+            _M,
+            "subsidies: monthly allowance run",
+        ),
+        PolicyKey(
+            "nursing_subsidy_home_fully_unable",
+            "护理补贴（低保居家，生活完全不能自理）",
+            U.YUAN_PER_MONTH,
+            _M,
+            "subsidies: nursing subsidy",
+        ),
+        PolicyKey(
+            "nursing_subsidy_home_basically_unable",
+            "护理补贴（低保居家，基本不能自理）",
+            U.YUAN_PER_MONTH,
+            _M,
+            "subsidies: nursing subsidy",
+        ),
+        PolicyKey(
+            "nursing_subsidy_home_partly_unable",
+            "护理补贴（低保居家，部分不能自理）",
+            U.YUAN_PER_MONTH,
+            _M,
+            "subsidies: nursing subsidy",
+        ),
+        PolicyKey(
+            "nursing_subsidy_institution",
+            "护理补贴（低保入住机构，参照特困供养人员护理费）",
+            U.YUAN_PER_MONTH,
+            _M,
+            "subsidies: nursing subsidy",
+        ),
+        PolicyKey(
+            "nursing_subsidy_near_minimum_share",
+            "低保边缘家庭护理补贴占低保标准的比例",
+            U.SHARE,
+            _M,
+            "subsidies: nursing subsidy",
+        ),
+        PolicyKey(
+            "caregiver_post_allowance",
+            "养老护理员特殊岗位津贴",
+            U.YUAN_PER_MONTH,
+            _M,
+            "subsidies: caregiver post allowance",
+        ),
+        PolicyKey(
+            "yearly_allowance_payment_month",
+            "年度津贴发放月份",
+            U.MONTH_OF_YEAR,
+            _N,
+            "subsidies: yearly allowance",
+        ),
+        PolicyKey(
+            "allowance_arrears_months", "补发追溯月数上限", U.MONTHS, _N, "subsidies: arrears"
+        ),
+        # --- operating subsidies and premiums (subsidies, facilities) ----------------------
+        PolicyKey(
+            "operating_subsidy_street_centre_cap",
+            "乡镇（街道）居家养老服务中心运行补助上限",
+            U.YUAN_CAP_PER_YEAR,
+            _M,
+            "subsidies: operating subsidies",
+        ),
+        PolicyKey(
+            "operating_subsidy_community_station_cap",
+            "村（社区）居家养老服务照料中心运行补助上限",
+            U.YUAN_CAP_PER_YEAR,
+            _M,
+            "subsidies: operating subsidies",
+        ),
+        PolicyKey(
+            "operating_subsidy_home_care_facility_cap",
+            "居家养老服务设施运行补助上限（按星级和考核）",
+            U.YUAN_CAP_PER_YEAR,
+            _M,
+            "subsidies: operating subsidies",
+        ),
+        PolicyKey(
+            "smart_care_home_subsidy_cap",
+            "智慧养老院一次性补助上限",
+            U.YUAN_ONE_OFF_CAP,
+            _M,
+            "subsidies: operating subsidies",
+        ),
+        PolicyKey(
+            "smart_terminal_subsidy_cap",
+            "居家养老服务中心（站）无感智能终端一次性补助上限",
+            U.YUAN_ONE_OFF_CAP,
+            _M,
+            "subsidies: operating subsidies",
+        ),
+        PolicyKey(
+            "respite_and_home_bed_service_subsidy",
+            "短期托养及家庭养老床位服务补贴",
+            U.YUAN_PER_MONTH,
+            _M,
+            "subsidies: operating subsidies",
+        ),
+        # Shares of "1/3" are stored as their denominator so that the arithmetic stays exact.
+        PolicyKey(
+            "liability_insurance_upper_share_denominator",
+            "非营利机构综合责任险上级财政分担（1/N，填N）",
+            U.SHARE_DENOMINATOR,
+            _X,
+            "subsidies: liability insurance",
+        ),
+        PolicyKey(
+            "liability_insurance_local_share_denominator",
+            "非营利机构综合责任险本级财政分担（1/N，填N）",
+            U.SHARE_DENOMINATOR,
+            _X,
+            "subsidies: liability insurance",
+        ),
+        PolicyKey(
+            "liability_insurance_for_profit_factor",
+            "营利性机构综合责任险补助折算系数",
+            U.SHARE,
+            _N,
+            "subsidies: liability insurance",
+        ),
+        # --- facilities -----------------------------------------------------------------
+        PolicyKey(
+            "staffing_ratio_fully_disabled",
+            "护理员配比（完全失能，1名护理员对应人数）",
+            U.RESIDENTS_PER_CAREGIVER,
+            _X,
+            "facilities: staffing check",
+        ),
+        PolicyKey(
+            "staffing_ratio_partly_disabled",
+            "护理员配比（部分失能，1名护理员对应人数）",
+            U.RESIDENTS_PER_CAREGIVER,
+            _X,
+            "facilities: staffing check",
+        ),
+        PolicyKey(
+            "staffing_ratio_self_caring",
+            "护理员配比（自理，1名护理员对应人数）",
+            U.RESIDENTS_PER_CAREGIVER,
+            _X,
+            "facilities: staffing check",
+        ),
+        PolicyKey(
+            "rating_validity_years", "养老机构等级评定有效期", U.YEARS, _X, "facilities: ratings"
+        ),
+        PolicyKey(
+            "purchase_contract_max_years",
+            "政府购买服务合同最长期限",
+            U.YEARS,
+            _X,
+            "facilities: chain-operation contracts",
+        ),
+        PolicyKey(
+            "chain_zones_min",
+            "连锁运营片区数下限",
+            U.COUNT,
+            _N,
+            "facilities: chain-operation contracts",
+        ),
+        PolicyKey(
+            "chain_zones_max",
+            "连锁运营片区数上限",
+            U.COUNT,
+            _N,
+            "facilities: chain-operation contracts",
+        ),
+        PolicyKey(
+            "target_caregivers_per_10k",
+            "每万名老年人拥有持证养老护理员数（2025年目标）",
+            U.PER_10K_ELDERS,
+            _M,
+            "dashboards: caregiver targets",
+        ),
+        PolicyKey(
+            "target_senior_caregiver_share",
+            "高级及以上护理员占比（目标）",
+            U.SHARE,
+            _M,
+            "dashboards: caregiver targets",
+        ),
+        PolicyKey(
+            "target_first_aid_share",
+            "持证护理员中持救护员证比例（目标）",
+            U.SHARE,
+            _M,
+            "dashboards: caregiver targets",
+        ),
+        PolicyKey(
+            "target_nursing_bed_share",
+            "护理型床位占比（目标）",
+            U.SHARE,
+            _M,
+            "dashboards: bed targets",
+        ),
+        PolicyKey(
+            "target_cognitive_beds_per_10k",
+            "每万名老年人认知障碍照护床位（目标）",
+            U.PER_10K_ELDERS,
+            _M,
+            "dashboards: bed targets",
+        ),
+        # --- residents ------------------------------------------------------------------
+        PolicyKey(
+            "free_assessment_age_threshold",
+            "免费能力评估按年评估的起始年龄",
+            U.AGE,
+            _X,
+            "residents: assessment due list",
+        ),
+        PolicyKey(
+            "free_assessment_interval_years_above",
+            "免费能力评估间隔（达到起始年龄）",
+            U.YEARS,
+            _X,
+            "residents: assessment due list",
+        ),
+        PolicyKey(
+            "free_assessment_interval_years_below",
+            "免费能力评估间隔（起始年龄以下）",
+            U.YEARS,
+            _X,
+            "residents: assessment due list",
+        ),
+        PolicyKey(
+            "assessment_risk_adjustments_stack",
+            "精神障碍与照护风险事件是否叠加降级（0/1）",
+            U.COUNT,
+            _N,
+            "residents: ability assessment",
+        ),
+        # --- visits ---------------------------------------------------------------------
+        PolicyKey(
+            "visit_frequency_childless_alone",
+            "孤寡老人探访频次",
+            U.FREQUENCY,
+            _M,
+            "visits: schedules",
+        ),
+        PolicyKey(
+            "visit_frequency_special_difficulty",
+            "特殊困难老年人探访频次",
+            U.FREQUENCY,
+            _M,
+            "visits: schedules",
+        ),
+        PolicyKey(
+            "visit_high_age_threshold",
+            "探访对象中高龄老人的起始年龄",
+            U.AGE,
+            _X,
+            "visits: schedules",
+        ),
+        PolicyKey(
+            "health_check_frequency_special_difficulty",
+            "特殊困难老年人免费健康体检频次",
+            U.FREQUENCY,
+            _M,
+            "visits: health checks",
+        ),
+        PolicyKey(
+            "health_check_frequency_65_plus",
+            "65周岁以上老年人免费健康体检频次",
+            U.FREQUENCY,
+            _M,
+            "visits: health checks",
+        ),
+    ]
+}
+
+
+def get_key(key: str) -> PolicyKey:
+    try:
+        return KEYS[key]
+    except KeyError:
+        raise KeyError(f"Unknown policy key {key!r}; known keys are listed in regions/catalog.py")
+
+
+KEY_CHOICES = [(k.key, k.label) for k in KEYS.values()]

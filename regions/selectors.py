@@ -1,0 +1,121 @@
+"""Reads of the administrative tree and the rulebook.
+
+The one lookup every rule goes through: ``resolve_policy(key, region, on)`` — the value of K for
+region R on date D is the value of the nearest region, from R upwards, that has a row for K in
+force on D (POLICY.md §0). No rate is hard-coded anywhere else.
+"""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.db.models import Q, QuerySet
+
+from regions.catalog import PolicyKey, get_key
+from regions.models import PolicyValue, Region
+
+
+class PolicyValueNotSet(Exception):
+    """A rule needs a value that the rulebook does not give (yet) for this region and date."""
+
+    def __init__(self, *, key: str, region: Region, on: datetime.date, reason: str):
+        self.key, self.region, self.on, self.reason = key, region, on, reason
+        super().__init__(f"{key} for {region.code} on {on.isoformat()}: {reason}")
+
+
+@dataclass(frozen=True)
+class ResolvedPolicy:
+    key: PolicyKey
+    region: Region  # the region asked about
+    on: datetime.date
+    row: PolicyValue | None  # the row that answers, possibly from an ancestor
+
+    @property
+    def is_set(self) -> bool:
+        return self.row is not None and self.row.is_set
+
+    @property
+    def value(self) -> Decimal | None:
+        return self.row.value if self.row else None
+
+    @property
+    def frequency(self) -> str:
+        return self.row.frequency if self.row else ""
+
+    @property
+    def source_region(self) -> Region | None:
+        return self.row.region if self.row else None
+
+    @property
+    def citation(self) -> str:
+        return self.row.citation if self.row else ""
+
+    @property
+    def not_set_reason(self) -> str:
+        if self.row is None:
+            return "no value in the rulebook for this region or any region above it"
+        return f"not set at {self.row.region.name} ({self.row.citation}): the seed gives no amount"
+
+    def require(self) -> Decimal | str:
+        """The value (or frequency), or PolicyValueNotSet naming why there is none."""
+        if not self.is_set:
+            raise PolicyValueNotSet(
+                key=self.key.key, region=self.region, on=self.on, reason=self.not_set_reason
+            )
+        return self.row.frequency or self.row.value
+
+
+def in_force_on(on: datetime.date) -> Q:
+    return Q(effective_from__lte=on) & (Q(effective_to__isnull=True) | Q(effective_to__gte=on))
+
+
+def overlapping(start: datetime.date, end: datetime.date | None) -> Q:
+    """Rows whose [effective_from, effective_to] period overlaps [start, end] (None = open)."""
+    condition = Q(effective_to__isnull=True) | Q(effective_to__gte=start)
+    if end is not None:
+        condition &= Q(effective_from__lte=end)
+    return condition
+
+
+def resolve_policies(
+    keys: list[str], region: Region, on: datetime.date
+) -> dict[str, ResolvedPolicy]:
+    """Several keys for one region and date, in two queries (ancestors' rows, then pick)."""
+    catalog = {k: get_key(k) for k in keys}
+    chain = region.ancestors_and_self()
+    depth = {r.pk: i for i, r in enumerate(chain)}
+    rows = (
+        PolicyValue.objects.filter(key__in=keys, region__in=chain)
+        .filter(in_force_on(on))
+        .select_related("region")
+    )
+    nearest: dict[str, PolicyValue] = {}
+    for row in rows:
+        current = nearest.get(row.key)
+        if current is None or depth[row.region_id] < depth[current.region_id]:
+            nearest[row.key] = row
+    return {k: ResolvedPolicy(catalog[k], region, on, nearest.get(k)) for k in keys}
+
+
+def resolve_policy(key: str, region: Region, on: datetime.date) -> ResolvedPolicy:
+    return resolve_policies([key], region, on)[key]
+
+
+def policy_value(key: str, region: Region, on: datetime.date) -> Decimal | str:
+    """Shorthand: the value in force, or PolicyValueNotSet."""
+    return resolve_policy(key, region, on).require()
+
+
+def policy_gaps() -> QuerySet[PolicyValue]:
+    """Every rulebook row that is "not set" (the seed names the item but gives no amount)."""
+    return (
+        PolicyValue.objects.filter(value__isnull=True, frequency="")
+        .select_related("region")
+        .order_by("region__code", "key", "effective_from")
+    )
+
+
+def region_by_code(code: str) -> Region:
+    return Region.objects.get(code=code)
