@@ -12,4 +12,6 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.InMemoryStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+STATIC_ROOT = None
+WHITENOISE_USE_FINDERS = True
 LOGGING["root"]["level"] = "WARNING"  # noqa: F405
