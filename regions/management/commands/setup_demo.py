@@ -25,7 +25,9 @@ class Command(BaseCommand):
             if find_spec(f"{app}.demo") is not None:
                 import_module(f"{app}.demo").load_demo(stdout=self.stdout)
         accounts = ensure_demo_accounts()
-        self.stdout.write("\nDemonstration logins (password for all: %s):" % DEMO_PASSWORD)
+        self.stdout.write(f"\nDemonstration logins (password for all: {DEMO_PASSWORD}):")
         for role, user in accounts:
-            label = "超级管理员 / superuser" if role is None else f"{role.group}：{role.description}"
+            label = (
+                "超级管理员 / superuser" if role is None else f"{role.group}：{role.description}"
+            )
             self.stdout.write(f"  {user.username:<12} {label}")
