@@ -24,14 +24,24 @@ class DemoRole:
 
 
 ROLES = [
-    DemoRole("bureau", "民政局工作人员", "西湖区民政局：辖区全部数据、政策参数", (
-        "regions", "residents", "facilities", "visits", "subsidies")),
-    DemoRole("institution", "养老机构工作人员", "本机构的床位、入住、护理员", (
-        "facilities", "residents")),
+    DemoRole(
+        "bureau",
+        "民政局工作人员",
+        "西湖区民政局：辖区全部数据、政策参数",
+        ("regions", "residents", "facilities", "visits", "subsidies"),
+    ),
+    DemoRole(
+        "institution", "养老机构工作人员", "本机构的床位、入住、护理员", ("facilities", "residents")
+    ),
     DemoRole("street", "街道社区工作人员", "本街道的老年人与探访", ("residents", "visits")),
     DemoRole("finance", "财务人员", "本区的发放批次审核与导出", ("subsidies",)),
-    DemoRole("auditor", "审计人员", "只读", (
-        "regions", "residents", "facilities", "visits", "subsidies"), read_only=True),
+    DemoRole(
+        "auditor",
+        "审计人员",
+        "只读",
+        ("regions", "residents", "facilities", "visits", "subsidies"),
+        read_only=True,
+    ),
 ]
 
 
