@@ -8,3 +8,7 @@ DEBUG = env.bool("DEBUG", default=True)
 # Static files come straight from the apps (no collectstatic step for a newcomer).
 STATIC_ROOT = None
 WHITENOISE_USE_FINDERS = True
+STORAGES = {
+    **STORAGES,  # noqa: F405
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
