@@ -13,6 +13,7 @@ def health(request):
 
 
 api_patterns = [
+    path("auth/", include("accounts.api.urls")),
     path("regions/", include("regions.api.urls")),
     path("residents/", include("residents.api.urls")),
     path("facilities/", include("facilities.api.urls")),

@@ -1,8 +1,5 @@
-"""Demonstration logins, one per role, with the permissions that role needs in the admin.
-
-Scoping (which facility or area each login sees) is attached by the roles module; this only
-creates the accounts and their groups, idempotently.
-"""
+"""Demonstration logins, one per role, with the permissions that role needs in the admin and
+the area each one covers. Idempotent."""
 
 from __future__ import annotations
 
@@ -10,6 +7,10 @@ from dataclasses import dataclass
 
 from django.contrib.auth.models import Group, Permission, User
 from django.db import transaction
+
+from accounts.choices import Role
+from accounts.models import RoleAssignment
+from regions.models import Region
 
 DEMO_PASSWORD = "demo-pass-2024"
 
@@ -20,28 +21,44 @@ class DemoRole:
     group: str
     description: str
     apps: tuple[str, ...]
+    role: str
+    region_code: str | None
     read_only: bool = False
 
+
+ALL_APPS = ("regions", "residents", "facilities", "visits", "subsidies")
+XIHU = "330106"
+CUIYUAN_STREET = "330106004"  # 翠苑街道
 
 ROLES = [
     DemoRole(
         "bureau",
         "民政局工作人员",
         "西湖区民政局：辖区全部数据、政策参数",
-        ("regions", "residents", "facilities", "visits", "subsidies"),
+        ALL_APPS,
+        Role.BUREAU,
+        XIHU,
     ),
     DemoRole(
-        "institution", "养老机构工作人员", "本机构的床位、入住、护理员", ("facilities", "residents")
+        "institution",
+        "养老机构工作人员",
+        "本机构的床位、入住、护理员",
+        ("facilities", "residents"),
+        Role.INSTITUTION_STAFF,
+        None,
     ),
-    DemoRole("street", "街道社区工作人员", "本街道的老年人与探访", ("residents", "visits")),
-    DemoRole("finance", "财务人员", "本区的发放批次审核与导出", ("subsidies",)),
     DemoRole(
-        "auditor",
-        "审计人员",
-        "只读",
-        ("regions", "residents", "facilities", "visits", "subsidies"),
-        read_only=True,
+        "street",
+        "街道社区工作人员",
+        "翠苑街道的老年人与探访",
+        ("residents", "visits"),
+        Role.STREET_WORKER,
+        CUIYUAN_STREET,
     ),
+    DemoRole(
+        "finance", "财务人员", "西湖区的发放批次审核与导出", ("subsidies",), Role.FINANCE, XIHU
+    ),
+    DemoRole("auditor", "审计人员", "西湖区，只读", ALL_APPS, Role.AUDITOR, XIHU, read_only=True),
 ]
 
 
@@ -64,5 +81,9 @@ def ensure_demo_accounts() -> list[tuple[DemoRole | None, User]]:
         user.set_password(DEMO_PASSWORD)
         user.save()
         user.groups.set([group])
+        if role.region_code:
+            RoleAssignment.objects.get_or_create(
+                user=user, role=role.role, region=Region.objects.get(code=role.region_code)
+            )
         accounts.append((role, user))
     return accounts

@@ -10,7 +10,7 @@ from importlib.util import find_spec
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
-from regions.demo_accounts import DEMO_PASSWORD, ensure_demo_accounts
+from accounts.demo_accounts import DEMO_PASSWORD, ensure_demo_accounts
 
 DEMO_APPS = ["residents", "facilities", "visits", "subsidies"]
 

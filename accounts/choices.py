@@ -1,0 +1,17 @@
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class Role(models.TextChoices):
+    BUREAU = "bureau", _("民政局工作人员")
+    INSTITUTION_STAFF = "institution_staff", _("养老机构工作人员")
+    STREET_WORKER = "street_worker", _("街道社区工作人员")
+    FINANCE = "finance", _("财务人员")
+    AUDITOR = "auditor", _("审计人员")
+
+
+class AuditAction(models.TextChoices):
+    VIEW_ID_NUMBER = "view_id_number", _("查看完整身份证号")
+    VIEW_PHONE = "view_phone", _("查看完整电话")
+    EXPORT = "export", _("导出")
+    IMPORT = "import", _("导入")

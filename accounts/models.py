@@ -1,0 +1,71 @@
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from accounts.choices import AuditAction, Role
+from regions.models import Region
+
+
+class RoleAssignment(models.Model):
+    """What a user may see: a role over a region (bureau, street, finance, auditor)."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="role_assignments",
+        verbose_name=_("用户"),
+    )
+    role = models.CharField(_("角色"), max_length=32, choices=Role.choices)
+    region = models.ForeignKey(
+        Region,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("负责区域"),
+    )
+
+    class Meta:
+        verbose_name = _("角色分配")
+        verbose_name_plural = _("角色分配")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "role", "region"], name="role_assignment_unique"
+            ),
+            models.CheckConstraint(
+                condition=Q(role=Role.INSTITUTION_STAFF) | Q(region__isnull=False),
+                name="role_assignment_region_required",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} · {self.get_role_display()} · {self.region or ''}"
+
+
+class AuditEntry(models.Model):
+    """A look at personal data or an export: who, what, when, why (PIPL). Never edited."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        related_name="+",
+        verbose_name=_("用户"),
+    )
+    action = models.CharField(_("操作"), max_length=32, choices=AuditAction.choices)
+    object_type = models.CharField(_("对象类型"), max_length=64)
+    object_id = models.CharField(_("对象"), max_length=64, blank=True)
+    reason = models.CharField(_("事由"), max_length=200, blank=True)
+    details = models.JSONField(_("详情"), default=dict, blank=True)
+    at = models.DateTimeField(_("时间"), auto_now_add=True, db_index=True)
+
+    class Meta:
+        verbose_name = _("审计记录")
+        verbose_name_plural = _("审计记录")
+        ordering = ["-at"]
+
+    def __str__(self) -> str:
+        return (
+            f"{self.at:%Y-%m-%d %H:%M} {self.user} {self.get_action_display()} {self.object_type}"
+        )
