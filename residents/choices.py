@@ -33,3 +33,40 @@ class Category(models.TextChoices):
     MODEL_WORKER = "model_worker", _("老劳模")
     RETIRED_CADRE_HARDSHIP = "retired_cadre_hardship", _("困难老居(村)干部")
     BRAVERY_DISABLED = "bravery_disabled", _("见义勇为致残")
+
+
+class AbilityLevel(models.TextChoices):
+    """Overall ability level (GB/T 42195-2022 §5.3). MZ/T 039-2013 records use the first four
+    (its 能力完好/轻度/中度/重度失能); only the 2022 standard has 完全失能."""
+
+    INTACT = "intact", _("能力完好")
+    MILD = "mild", _("轻度失能")
+    MODERATE = "moderate", _("中度失能")
+    SEVERE = "severe", _("重度失能")
+    TOTAL = "total", _("完全失能")
+
+
+# From best to worst: an adjustment "one level worse" moves one step to the right.
+ABILITY_LEVEL_ORDER = [level.value for level in AbilityLevel]
+
+
+class AssessmentStandard(models.TextChoices):
+    GB_T_42195_2022 = "GB/T 42195-2022", _("GB/T 42195-2022 老年人能力评估规范")
+    MZ_T_039_2013 = "MZ/T 039-2013", _("MZ/T 039-2013 老年人能力评估")
+
+
+class AssessmentDimension(models.TextChoices):
+    SELF_CARE = "self_care", _("自理能力")
+    MOBILITY = "mobility", _("基础运动能力")
+    MENTAL_STATE = "mental_state", _("精神状态")
+    PERCEPTION_SOCIAL = "perception_social", _("感知觉与社会参与")
+
+
+class AgeBand(models.TextChoices):
+    """Age bands used by the policy documents (POLICY.md §0: completed years)."""
+
+    AGE_60_69 = "60-69", _("60–69周岁")
+    AGE_70_79 = "70-79", _("70–79周岁")
+    AGE_80_89 = "80-89", _("80–89周岁")
+    AGE_90_99 = "90-99", _("90–99周岁")
+    AGE_100_PLUS = "100+", _("100周岁及以上")
