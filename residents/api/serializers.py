@@ -1,0 +1,136 @@
+"""Input and output serializers of the residents API. Writes go through residents.services."""
+
+from rest_framework import serializers
+
+from regions.models import Region
+from residents.assessment_rules import ITEMS
+from residents.choices import AbilityLevel, PensionType
+from residents.id_numbers import mask_id_number
+from residents.models import AbilityAssessment, Elder
+from residents.selectors import age_on
+
+
+class _RegionCodeField(serializers.SlugRelatedField):
+    def __init__(self, **kwargs):
+        super().__init__(slug_field="code", queryset=Region.objects.all(), **kwargs)
+
+
+class ElderListSerializer(serializers.ModelSerializer):
+    """Lists show the masked ID number (330106********123X); the detail shows it in full."""
+
+    id_number = serializers.SerializerMethodField()
+    hukou_region = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    residence_region = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    age = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Elder
+        fields = [
+            "id",
+            "elder_code",
+            "name",
+            "id_number",
+            "sex",
+            "birth_date",
+            "age",
+            "hukou_region",
+            "residence_region",
+            "pension_type",
+            "death_date",
+        ]
+
+    def get_id_number(self, elder) -> str:
+        return mask_id_number(elder.id_number)
+
+    def get_age(self, elder) -> int:
+        import datetime
+
+        return age_on(elder.birth_date, elder.death_date or datetime.date.today())
+
+
+class ElderCategoryOutSerializer(serializers.Serializer):
+    category = serializers.CharField()
+    category_label = serializers.CharField(source="get_category_display")
+    start_date = serializers.DateField()
+    end_date = serializers.DateField(allow_null=True)
+
+
+class ElderDetailSerializer(ElderListSerializer):
+    id_number = serializers.CharField()
+    phone = serializers.CharField()
+    categories = ElderCategoryOutSerializer(many=True)
+
+    class Meta(ElderListSerializer.Meta):
+        fields = [*ElderListSerializer.Meta.fields, "phone", "categories"]
+
+
+class ElderCreateSerializer(serializers.Serializer):
+    id_number = serializers.CharField(max_length=30)
+    name = serializers.CharField(max_length=50)
+    hukou_region = _RegionCodeField()
+    residence_region = _RegionCodeField(required=False, allow_null=True)
+    phone = serializers.CharField(required=False, allow_blank=True, default="")
+    pension_type = serializers.ChoiceField(choices=PensionType.choices, default=PensionType.NONE)
+
+
+class RecordDeathSerializer(serializers.Serializer):
+    death_date = serializers.DateField()
+
+
+class AssessmentOutSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = AbilityAssessment
+        fields = [
+            "id",
+            "elder",
+            "standard",
+            "assessed_on",
+            "assessor",
+            "assessment_agency",
+            *[item.field for item in ITEMS],
+            "self_care_score",
+            "mobility_score",
+            "mental_state_score",
+            "perception_social_score",
+            "total_score",
+            "in_coma",
+            "has_dementia_or_psychiatric_diagnosis",
+            "care_risk_events_30_days",
+            "computed_level",
+            "final_level",
+            "change_reason",
+            "legacy_scores",
+            "created_at",
+        ]
+
+
+class AssessmentCreateSerializer(serializers.Serializer):
+    """A GB/T 42195-2022 assessment: the 26 item scores; levels are computed by the service."""
+
+    elder = serializers.PrimaryKeyRelatedField(queryset=Elder.objects.all())
+    assessed_on = serializers.DateField()
+    assessor = serializers.CharField(max_length=100)
+    assessment_agency = serializers.CharField(max_length=200, required=False, default="")
+    in_coma = serializers.BooleanField(default=False)
+    has_dementia_or_psychiatric_diagnosis = serializers.BooleanField(default=False)
+    care_risk_events_30_days = serializers.IntegerField(min_value=0, default=0)
+    final_level = serializers.ChoiceField(
+        choices=AbilityLevel.choices, required=False, allow_null=True, default=None
+    )
+    change_reason = serializers.CharField(
+        max_length=400, required=False, allow_blank=True, default=""
+    )
+
+    def get_fields(self):
+        fields = super().get_fields()
+        for item in ITEMS:
+            fields[item.field] = serializers.IntegerField(
+                min_value=0, max_value=item.max_score, label=item.label
+            )
+        return fields
+
+
+class AssessmentDueSerializer(serializers.Serializer):
+    elder_id = serializers.IntegerField()
+    due_on = serializers.DateField()
+    last_assessed_on = serializers.DateField(allow_null=True)

@@ -1,0 +1,121 @@
+"""Residents API: elders and ability assessments. Thin: parse, scope, call a service, render."""
+
+import datetime
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import Prefetch
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
+from rest_framework.response import Response
+
+from accounts.permissions import ScopedQuerysetMixin
+from accounts.scoping import scoped
+from residents import services
+from residents.api.serializers import (
+    AssessmentCreateSerializer,
+    AssessmentDueSerializer,
+    AssessmentOutSerializer,
+    ElderCreateSerializer,
+    ElderDetailSerializer,
+    ElderListSerializer,
+    RecordDeathSerializer,
+)
+from residents.assessment_rules import ITEM_FIELDS
+from residents.filters import AssessmentFilter, ElderFilter
+from residents.models import AbilityAssessment, Elder, ElderCategory
+from residents.selectors import free_assessments_due
+
+
+def _call(service, **kwargs):
+    """Run a service; its ValidationError (which names the field) becomes a 400."""
+    try:
+        return service(**kwargs)
+    except DjangoValidationError as error:
+        raise ValidationError(
+            error.message_dict if hasattr(error, "error_dict") else error.messages
+        ) from None
+
+
+class ElderViewSet(
+    ScopedQuerysetMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    viewsets.GenericViewSet,
+):
+    queryset = Elder.objects.select_related("hukou_region", "residence_region")
+    filterset_class = ElderFilter
+
+    def get_queryset(self):
+        queryset = super().get_queryset()
+        if self.action == "retrieve":
+            queryset = queryset.prefetch_related(
+                Prefetch("categories", queryset=ElderCategory.objects.order_by("start_date"))
+            )
+        return queryset
+
+    def get_serializer_class(self):
+        return {
+            "retrieve": ElderDetailSerializer,
+            "create": ElderCreateSerializer,
+            "record_death": RecordDeathSerializer,
+            "assessments_due": AssessmentDueSerializer,
+        }.get(self.action, ElderListSerializer)
+
+    def create(self, request, *args, **kwargs):
+        serializer = ElderCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        elder = _call(services.create_elder, by=request.user, **serializer.validated_data)
+        return Response(ElderDetailSerializer(elder).data, status=status.HTTP_201_CREATED)
+
+    @action(detail=True, methods=["post"], url_path="record-death")
+    def record_death(self, request, pk=None):
+        serializer = RecordDeathSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        elder = _call(
+            services.record_death,
+            elder=self.get_object(),
+            death_date=serializer.validated_data["death_date"],
+            by=request.user,
+        )
+        return Response(ElderDetailSerializer(self.get_queryset().get(pk=elder.pk)).data)
+
+    @action(detail=False, methods=["get"], url_path="assessments-due")
+    def assessments_due(self, request):
+        """Elders (in the user's scope and the filters) whose free assessment is due or overdue."""
+        on = request.query_params.get("on")
+        try:
+            on = datetime.date.fromisoformat(on) if on else datetime.date.today()
+        except ValueError:
+            raise ValidationError({"on": "日期格式应为 YYYY-MM-DD。"}) from None
+        due = free_assessments_due(on, self.filter_queryset(self.get_queryset()))
+        page = self.paginate_queryset(due)
+        return self.get_paginated_response(AssessmentDueSerializer(page, many=True).data)
+
+
+class AssessmentViewSet(
+    ScopedQuerysetMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    viewsets.GenericViewSet,
+):
+    queryset = AbilityAssessment.objects.all()
+    filterset_class = AssessmentFilter
+
+    def get_serializer_class(self):
+        return AssessmentCreateSerializer if self.action == "create" else AssessmentOutSerializer
+
+    def create(self, request, *args, **kwargs):
+        serializer = AssessmentCreateSerializer(data=request.data)
+        # Only elders the user can see may be assessed (others are "not found").
+        serializer.fields["elder"].queryset = scoped(Elder.objects.all(), request.user)
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        elder = data.pop("elder")
+        scores = {field: data.pop(field) for field in ITEM_FIELDS}
+        assessment = _call(
+            services.record_assessment, elder=elder, scores=scores, by=request.user, **data
+        )
+        return Response(AssessmentOutSerializer(assessment).data, status=status.HTTP_201_CREATED)
