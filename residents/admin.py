@@ -1,0 +1,367 @@
+"""Admin of the elder registry. Thin: writes go through residents.services / importing."""
+
+from __future__ import annotations
+
+import datetime
+import uuid
+from pathlib import Path
+
+import segno
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
+from django.utils.safestring import mark_safe
+from django.utils.translation import gettext_lazy as _
+from simple_history.admin import SimpleHistoryAdmin
+
+from accounts.permissions import ScopedAdminMixin
+from regions.choices import RegionLevel
+from regions.models import Region
+from residents import importing, services
+from residents.choices import AgeBand, Category
+from residents.id_numbers import mask_id_number
+from residents.models import AbilityAssessment, Elder, ElderCategory
+from residents.selectors import age_on, birth_date_range_for_age_band, elders_in_category
+
+IMPORT_DIR = "elder_imports"
+
+
+class _RegionWithinFilter(admin.SimpleListFilter):
+    """Counties and streets (and the region below them) of the elders in the list."""
+
+    field = ""
+
+    def lookups(self, request, model_admin):
+        paths = (
+            model_admin.get_queryset(request)
+            .exclude(**{f"{self.field}__isnull": True})
+            .values_list(f"{self.field}__path", flat=True)
+            .distinct()
+        )
+        codes = {code for p in paths for code in p.split("/") if code}
+        regions = Region.objects.filter(
+            code__in=codes, level__in=[RegionLevel.COUNTY, RegionLevel.STREET]
+        ).order_by("path")
+        return [
+            (r.code, f"{'　' if r.level == RegionLevel.STREET else ''}{r.name}") for r in regions
+        ]
+
+    def queryset(self, request, queryset):
+        if not self.value():
+            return queryset
+        region = Region.objects.filter(code=self.value()).first()
+        if region is None:
+            return queryset.none()
+        return queryset.filter(**{f"{self.field}__path__startswith": region.path})
+
+
+class HukouRegionFilter(_RegionWithinFilter):
+    title = _("户籍地")
+    parameter_name = "hukou"
+    field = "hukou_region"
+
+
+class ResidenceRegionFilter(_RegionWithinFilter):
+    title = _("常住地")
+    parameter_name = "residence"
+    field = "residence_region"
+
+
+class CategoryFilter(admin.SimpleListFilter):
+    title = _("当前类别")
+    parameter_name = "category"
+
+    def lookups(self, request, model_admin):
+        return Category.choices
+
+    def queryset(self, request, queryset):
+        if not self.value():
+            return queryset
+        held = elders_in_category(self.value(), datetime.date.today())
+        return queryset.filter(pk__in=held.values("pk"))
+
+
+class AgeBandFilter(admin.SimpleListFilter):
+    title = _("年龄段")
+    parameter_name = "age_band"
+
+    def lookups(self, request, model_admin):
+        return AgeBand.choices
+
+    def queryset(self, request, queryset):
+        if not self.value() or self.value() not in AgeBand.values:
+            return queryset
+        return queryset.filter(birth_date_range_for_age_band(self.value(), datetime.date.today()))
+
+
+class AliveFilter(admin.SimpleListFilter):
+    title = _("状态")
+    parameter_name = "alive"
+
+    def lookups(self, request, model_admin):
+        return [("yes", _("在世")), ("no", _("已故"))]
+
+    def queryset(self, request, queryset):
+        if self.value() in ("yes", "no"):
+            return queryset.filter(death_date__isnull=self.value() == "yes")
+        return queryset
+
+
+class ElderCategoryInline(admin.TabularInline):
+    model = ElderCategory
+    extra = 0
+    fields = ["category", "start_date", "end_date", "note"]
+    can_delete = False  # periods are ended, never deleted
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+class AbilityAssessmentInline(admin.TabularInline):
+    model = AbilityAssessment
+    extra = 0
+    fields = ["assessed_on", "standard", "total_score", "computed_level", "final_level", "assessor"]
+    readonly_fields = fields
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+class ElderForm(forms.ModelForm):
+    class Meta:
+        model = Elder
+        fields = ["id_number", "name", "hukou_region", "residence_region", "phone", "pension_type"]
+
+
+class ImportUploadForm(forms.Form):
+    file = forms.FileField(
+        label=_("名册文件（CSV 或 XLSX）"),
+        help_text=_(
+            "列：id_number,name,hukou_region,residence_region,phone,categories,pension,death_date；"
+            "类别代码以“|”分隔。"
+        ),
+    )
+
+
+@admin.register(Elder)
+class ElderAdmin(ScopedAdminMixin, SimpleHistoryAdmin):
+    form = ElderForm
+    list_display = [
+        "name",
+        "masked_id_number",
+        "sex",
+        "birth_date",
+        "age",
+        "hukou_region",
+        "residence_region",
+        "pension_type",
+        "elder_code",
+        "death_date",
+    ]
+    list_select_related = ["hukou_region", "residence_region"]
+    # Exact ID number only: lists never reveal numbers by partial match.
+    search_fields = ["name", "=id_number", "=elder_code"]
+    list_filter = [
+        HukouRegionFilter,
+        ResidenceRegionFilter,
+        CategoryFilter,
+        AgeBandFilter,
+        "pension_type",
+        "sex",
+        AliveFilter,
+    ]
+    autocomplete_fields = ["hukou_region", "residence_region"]
+    inlines = [ElderCategoryInline, AbilityAssessmentInline]
+    change_list_template = "admin/residents/elder/change_list.html"
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return []
+        return ["id_number", "sex", "birth_date", "elder_code", "death_date", "elder_qr"]
+
+    def get_fields(self, request, obj=None):
+        fields = ["id_number", "name", "hukou_region", "residence_region", "phone", "pension_type"]
+        if obj is not None:
+            fields += ["sex", "birth_date", "death_date", "elder_code", "elder_qr"]
+        return fields
+
+    @admin.display(description=_("身份证号"), ordering="id_number")
+    def masked_id_number(self, elder):
+        return mask_id_number(elder.id_number)
+
+    @admin.display(description=_("年龄"))
+    def age(self, elder):
+        return age_on(elder.birth_date, elder.death_date or datetime.date.today())
+
+    @admin.display(description=_("长者码二维码"))
+    def elder_qr(self, elder):
+        svg = segno.make(elder.elder_code, error="m").svg_inline(scale=4)
+        url = reverse("admin:residents_elder_qr", args=[elder.pk])
+        return format_html(
+            '{}<br><a href="{}" target="_blank">{}</a>', mark_safe(svg), url, _("打印")
+        )
+
+    def save_model(self, request, obj, form, change):
+        data = {f: form.cleaned_data[f] for f in form.changed_data if f in form.cleaned_data}
+        try:
+            if change:
+                data.pop("id_number", None)
+                services.update_elder(elder=obj, by=request.user, **data)
+            else:
+                created = services.create_elder(by=request.user, **form.cleaned_data)
+                obj.pk = created.pk
+                obj.__dict__.update(created.__dict__)
+        except ValidationError as error:
+            # The form already ran the model's checks; a service refusal is still shown plainly.
+            messages.error(request, "；".join(error.messages))
+            raise
+
+    def get_urls(self):
+        own = [
+            path(
+                "<int:pk>/qr/",
+                self.admin_site.admin_view(self.qr_view),
+                name="residents_elder_qr",
+            ),
+            path(
+                "import/",
+                self.admin_site.admin_view(self.import_view),
+                name="residents_elder_import",
+            ),
+        ]
+        return own + super().get_urls()
+
+    def qr_view(self, request, pk):
+        elder = get_object_or_404(self.get_queryset(request), pk=pk)
+        context = {
+            **self.admin_site.each_context(request),
+            "elder": elder,
+            "svg": mark_safe(segno.make(elder.elder_code, error="m").svg_inline(scale=8)),
+            "title": _("长者码"),
+        }
+        return TemplateResponse(request, "admin/residents/elder/qr.html", context)
+
+    def import_view(self, request):
+        """Upload → preview (counts and every rejected row) → confirm."""
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": _("导入老年人名册"),
+        }
+        if request.method == "POST" and "confirm" in request.POST:
+            stored = request.session.get("elder_import")
+            token = request.POST.get("token")
+            if not stored or stored["token"] != token or not default_storage.exists(stored["path"]):
+                messages.error(request, _("导入文件已失效，请重新上传。"))
+                return redirect("admin:residents_elder_import")
+            with default_storage.open(stored["path"], "rb") as handle:
+                content = handle.read()
+            plan = importing.import_elders(content, stored["name"], by=request.user)
+            default_storage.delete(stored["path"])
+            del request.session["elder_import"]
+            messages.success(request, plan.summary)
+            return redirect("admin:residents_elder_changelist")
+
+        form = ImportUploadForm(request.POST or None, request.FILES or None)
+        if request.method == "POST" and form.is_valid():
+            upload = form.cleaned_data["file"]
+            content = upload.read()
+            try:
+                plan = importing.import_elders(content, upload.name, dry_run=True)
+            except importing.ImportFileError as error:
+                form.add_error("file", str(error))
+            else:
+                token = uuid.uuid4().hex
+                suffix = Path(upload.name).suffix.lower()
+                stored_path = default_storage.save(
+                    f"{IMPORT_DIR}/{token}{suffix}", ContentFile(content)
+                )
+                request.session["elder_import"] = {
+                    "token": token,
+                    "path": stored_path,
+                    "name": upload.name,
+                }
+                context.update({"plan": plan, "token": token, "file_name": upload.name})
+                return TemplateResponse(
+                    request, "admin/residents/elder/import_preview.html", context
+                )
+        context["form"] = form
+        return TemplateResponse(request, "admin/residents/elder/import.html", context)
+
+
+@admin.register(AbilityAssessment)
+class AbilityAssessmentAdmin(ScopedAdminMixin, SimpleHistoryAdmin):
+    list_display = [
+        "elder",
+        "assessed_on",
+        "standard",
+        "total_score",
+        "computed_level",
+        "final_level",
+        "assessor",
+    ]
+    list_filter = ["final_level", "standard", "assessed_on"]
+    list_select_related = ["elder"]
+    search_fields = ["elder__name", "=elder__id_number", "=elder__elder_code"]
+    date_hierarchy = "assessed_on"
+    # Assessments are recorded through the API or services (levels are computed, never typed);
+    # the admin shows them read-only.
+    readonly_fields = [f.name for f in AbilityAssessment._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(ElderCategory)
+class ElderCategoryAdmin(ScopedAdminMixin, SimpleHistoryAdmin):
+    list_display = ["elder", "category", "start_date", "end_date"]
+    list_filter = ["category"]
+    list_select_related = ["elder"]
+    search_fields = ["elder__name", "=elder__id_number"]
+    fields = ["elder", "category", "start_date", "end_date", "note"]
+    autocomplete_fields = ["elder"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["elder", "category", "start_date"] if obj else []
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            if "end_date" in form.changed_data and obj.end_date:
+                services.end_category(
+                    elder=obj.elder, category=obj.category, end_date=obj.end_date, by=request.user
+                )
+            else:
+                obj._history_user = request.user
+                obj.save(update_fields=["note"])
+            return
+        created = services.set_category(
+            elder=obj.elder,
+            category=obj.category,
+            start_date=obj.start_date,
+            end_date=obj.end_date,
+            note=obj.note,
+            by=request.user,
+        )
+        obj.pk = created.pk

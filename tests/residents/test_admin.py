@@ -1,0 +1,81 @@
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from residents.id_numbers import mask_id_number, with_check_character
+from residents.importing import COLUMNS
+from residents.models import Elder
+from tests.factories import ElderFactory
+
+
+@pytest.fixture
+def admin(client, rulebook, django_user_model, settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path
+    user = django_user_model.objects.create_superuser("root", "root@example.org", "pw-123456!")
+    client.force_login(user)
+    return client
+
+
+def test_changelist_masks_ids_and_detail_shows_full_id_and_qr(admin):
+    elder = ElderFactory()
+    page = admin.get("/admin/residents/elder/").content.decode()
+    assert mask_id_number(elder.id_number) in page
+    assert elder.id_number not in page
+    detail = admin.get(f"/admin/residents/elder/{elder.pk}/change/").content.decode()
+    assert elder.id_number in detail and "<svg" in detail
+    qr = admin.get(f"/admin/residents/elder/{elder.pk}/qr/").content.decode()
+    assert elder.elder_code in qr and "<svg" in qr
+
+
+@pytest.mark.parametrize(
+    "query", ["age_band=80-89", "category=living_alone", "hukou=330106", "pension_type__exact=none"]
+)
+def test_changelist_filters_work(admin, query):
+    ElderFactory()
+    assert admin.get(f"/admin/residents/elder/?{query}").status_code == 200
+
+
+def test_search_by_exact_id_number(admin):
+    elder = ElderFactory()
+    ElderFactory()
+    page = admin.get(f"/admin/residents/elder/?q={elder.id_number}").content.decode()
+    assert "1 条结果" in page or "1 result" in page
+
+
+def test_admin_add_derives_sex_and_birth_date(admin):
+    from regions.models import Region
+
+    number = with_check_character("33010619500505011")
+    response = admin.post(
+        "/admin/residents/elder/add/",
+        {
+            "id_number": number,
+            "name": "孙九",
+            "hukou_region": Region.objects.get(code="330106").pk,
+            "phone": "",
+            "pension_type": "none",
+            "categories-TOTAL_FORMS": 0,
+            "categories-INITIAL_FORMS": 0,
+            "assessments-TOTAL_FORMS": 0,
+            "assessments-INITIAL_FORMS": 0,
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:3000]
+    elder = Elder.objects.get(id_number=number)
+    assert (elder.sex, str(elder.birth_date)) == ("M", "1950-05-05")
+
+
+def test_admin_import_previews_errors_then_imports_on_confirm(admin):
+    good = with_check_character("33010619500505004")
+    content = f"{','.join(COLUMNS)}\n{good},赵六,330106,,,,,\nbad,钱七,330106,,,,,\n".encode()
+    preview = admin.post(
+        "/admin/residents/elder/import/",
+        {"file": SimpleUploadedFile("elders.csv", content, content_type="text/csv")},
+    )
+    page = preview.content.decode()
+    assert preview.status_code == 200
+    assert "created 1, updated 0, rejected 1" in page and "id_number" in page
+    assert not Elder.objects.exists()
+    token = preview.context["token"]
+    done = admin.post("/admin/residents/elder/import/", {"confirm": "1", "token": token})
+    assert done.status_code == 302
+    assert list(Elder.objects.values_list("id_number", flat=True)) == [good]
