@@ -364,6 +364,13 @@ KEYS: dict[str, PolicyKey] = {
             _M,
             "visits: health checks",
         ),
+        PolicyKey(
+            "visit_coverage_target",
+            "特殊困难老年人探访率目标（日访率、月访率）",
+            U.SHARE,
+            _M,
+            "visits: compliance",
+        ),
     ]
 }
 
