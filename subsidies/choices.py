@@ -1,0 +1,66 @@
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class PeriodKind(models.TextChoices):
+    MONTHLY = "monthly", _("按月发放")
+    YEARLY = "yearly", _("按年发放")
+
+
+class Payee(models.TextChoices):
+    ELDER = "elder", _("老年人")
+    CAREGIVER = "caregiver", _("养老护理员")
+
+
+class Eligibility(models.TextChoices):
+    """How a scheme picks its people; the rules themselves are in subsidies/rules.py."""
+
+    AGE_BAND = "age_band", _("按年龄段")
+    AGE_AND_RESIDENT_PENSION = "age_and_resident_pension", _("按年龄且领取城乡居民养老金")
+    CATEGORY = "category", _("按类别")
+    AGE_AND_CATEGORY_OR_AGE = "age_and_category_or_age", _("按年龄和类别，或按高龄")
+    NURSING_TIER = "nursing_tier", _("按失能程度（护理补贴）")
+    CAREGIVER_POST = "caregiver_post", _("持证养老护理员")
+
+
+class RunStatus(models.TextChoices):
+    PENDING = "pending", _("排队中")
+    RUNNING = "running", _("运行中")
+    DONE = "done", _("已完成")
+    FAILED = "failed", _("失败")
+
+
+class ChunkStatus(models.TextChoices):
+    PENDING = "pending", _("待处理")
+    DONE = "done", _("已完成")
+
+
+class BatchKind(models.TextChoices):
+    REGULAR = "regular", _("常规批次")
+    ADJUSTMENT = "adjustment", _("调整批次（补发、追回、重发）")
+
+
+class BatchState(models.TextChoices):
+    DRAFT = "draft", _("草稿")
+    APPROVED = "approved", _("已审核")
+    EXPORTED = "exported", _("已导出")
+    RECONCILED = "reconciled", _("已对账")
+
+
+class LineKind(models.TextChoices):
+    NORMAL = "normal", _("正常发放")
+    ARREARS = "arrears", _("补发")
+    RECOVERY = "recovery", _("追回")
+    REISSUE = "reissue", _("重发（银行退回）")
+
+
+class LineStatus(models.TextChoices):
+    PENDING = "pending", _("待发放")
+    PAID = "paid", _("已到账")
+    FAILED = "failed", _("发放失败")
+    CANCELLED = "cancelled", _("已取消（未审核前失去资格）")
+
+
+class ExportFormat(models.TextChoices):
+    CSV = "csv", _("CSV")
+    XLSX = "xlsx", _("Excel (XLSX)")

@@ -1,0 +1,372 @@
+"""Allowance schemes, the monthly run, payment batches and their lines.
+
+Payment lines and batches have audit value: they are never deleted (PROTECT everywhere) and a
+batch, once approved, is never edited; corrections are new lines in an adjustment batch.
+"""
+
+from decimal import ROUND_HALF_UP, Decimal
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+from simple_history.models import HistoricalRecords
+
+from regions.catalog import KEY_CHOICES
+from regions.models import PolicyValue, Region
+from residents.models import Elder
+from subsidies.choices import (
+    BatchKind,
+    BatchState,
+    ChunkStatus,
+    Eligibility,
+    ExportFormat,
+    LineKind,
+    LineStatus,
+    Payee,
+    PeriodKind,
+    RunStatus,
+)
+
+CENTS = Decimal("0.01")
+
+
+def money(value) -> Decimal:
+    """The one rounding rule for money: yuan to two places, half up (四舍五入)."""
+    return Decimal(value).quantize(CENTS, rounding=ROUND_HALF_UP)
+
+
+class Scheme(models.Model):
+    """One allowance a jurisdiction pays (data: subsidies/data/schemes.toml).
+
+    The amount is never stored here: it is the rulebook value of ``policy_key`` in force for the
+    elder's region of registration on the 1st of the month (POLICY.md §0, §1).
+    """
+
+    code = models.CharField(_("代码"), max_length=64, unique=True)
+    label = models.CharField(_("名称"), max_length=200)
+    jurisdiction = models.ForeignKey(
+        Region, on_delete=models.PROTECT, related_name="schemes", verbose_name=_("适用区划")
+    )
+    policy_key = models.CharField(_("金额参数"), max_length=64, choices=KEY_CHOICES)
+    period_kind = models.CharField(_("发放周期"), max_length=16, choices=PeriodKind.choices)
+    payee = models.CharField(_("发放对象"), max_length=16, choices=Payee.choices)
+    eligibility = models.CharField(_("资格规则"), max_length=32, choices=Eligibility.choices)
+    min_age = models.PositiveSmallIntegerField(_("最低年龄（周岁，含）"), null=True, blank=True)
+    max_age = models.PositiveSmallIntegerField(_("最高年龄（周岁，含）"), null=True, blank=True)
+    all_from_age = models.PositiveSmallIntegerField(
+        _("不论类别的起始年龄"),
+        null=True,
+        blank=True,
+        help_text=_("达到该年龄的老年人不论类别均可享受（如“及80周岁以上”）。"),
+    )
+    categories = models.JSONField(_("适用类别"), default=list, blank=True)
+    ability_levels = models.JSONField(_("适用能力等级"), default=list, blank=True)
+    citation = models.CharField(_("依据"), max_length=200)
+    is_active = models.BooleanField(_("启用"), default=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("津贴项目")
+        verbose_name_plural = _("津贴项目")
+        ordering = ["jurisdiction__code", "code"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(min_age__isnull=True)
+                | Q(max_age__isnull=True)
+                | Q(max_age__gte=models.F("min_age")),
+                name="scheme_age_band_ordered",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.label
+
+
+class PaymentBatch(models.Model):
+    """Lines paid together for one region and month: one regular batch per (region, period),
+    plus adjustment batches (arrears, recoveries, re-issues), at most one of them in draft."""
+
+    region = models.ForeignKey(
+        Region, on_delete=models.PROTECT, related_name="payment_batches", verbose_name=_("区划")
+    )
+    period = models.DateField(_("所属月份"), help_text=_("月份的第一天。"))
+    kind = models.CharField(_("批次类型"), max_length=16, choices=BatchKind.choices)
+    state = models.CharField(
+        _("状态"), max_length=16, choices=BatchState.choices, default=BatchState.DRAFT
+    )
+    note = models.TextField(_("说明"), blank=True)
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("审核人"),
+    )
+    approved_at = models.DateTimeField(_("审核时间"), null=True, blank=True)
+    exported_at = models.DateTimeField(_("首次导出时间"), null=True, blank=True)
+    reconciled_at = models.DateTimeField(_("对账时间"), null=True, blank=True)
+    created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("支付批次")
+        verbose_name_plural = _("支付批次")
+        ordering = ["-period", "region__code", "kind", "id"]
+        permissions = [("approve_paymentbatch", _("可审核支付批次"))]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["region", "period"],
+                condition=Q(kind=BatchKind.REGULAR),
+                name="payment_batch_one_regular_per_region_period",
+            ),
+            models.UniqueConstraint(
+                fields=["region", "period"],
+                condition=Q(kind=BatchKind.ADJUSTMENT, state=BatchState.DRAFT),
+                name="payment_batch_one_draft_adjustment_per_region_period",
+            ),
+            models.CheckConstraint(
+                condition=Q(state=BatchState.DRAFT)
+                | Q(approved_by__isnull=False, approved_at__isnull=False),
+                name="payment_batch_approval_recorded",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.region.name} {self.period:%Y-%m} {self.get_kind_display()}"
+
+    @property
+    def is_draft(self) -> bool:
+        return self.state == BatchState.DRAFT
+
+
+class PaymentLine(models.Model):
+    """One payment (or recovery, negative) to one person for one scheme and month, with the
+    facts and the policy value that produced its amount (``inputs``: "why this amount?")."""
+
+    batch = models.ForeignKey(
+        PaymentBatch, on_delete=models.PROTECT, related_name="lines", verbose_name=_("批次")
+    )
+    scheme = models.ForeignKey(
+        Scheme, on_delete=models.PROTECT, related_name="lines", verbose_name=_("津贴项目")
+    )
+    period = models.DateField(_("所属月份"))
+    elder = models.ForeignKey(
+        Elder, on_delete=models.PROTECT, related_name="payment_lines", verbose_name=_("老年人")
+    )
+    amount = models.DecimalField(_("金额（元）"), max_digits=12, decimal_places=2)
+    kind = models.CharField(
+        _("类型"), max_length=16, choices=LineKind.choices, default=LineKind.NORMAL
+    )
+    status = models.CharField(
+        _("发放状态"), max_length=16, choices=LineStatus.choices, default=LineStatus.PENDING
+    )
+    policy_value = models.ForeignKey(
+        PolicyValue,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("依据参数"),
+    )
+    inputs = models.JSONField(_("计算依据"), default=dict)
+    corrects = models.ForeignKey(
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="corrections",
+        verbose_name=_("更正的原发放行"),
+        help_text=_("追回或重发所针对的原发放行。"),
+    )
+    note = models.CharField(_("备注"), max_length=200, blank=True)
+    bank_reference = models.CharField(_("银行流水号"), max_length=64, blank=True)
+    bank_message = models.CharField(_("银行说明"), max_length=200, blank=True)
+    reconciled_at = models.DateTimeField(_("对账时间"), null=True, blank=True)
+    created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("支付明细")
+        verbose_name_plural = _("支付明细")
+        ordering = ["batch_id", "id"]
+        indexes = [
+            models.Index(fields=["elder", "period"], name="payment_line_elder_period_idx"),
+            models.Index(fields=["batch", "scheme"], name="payment_line_batch_scheme_idx"),
+        ]
+        constraints = [
+            # One payment per (scheme, period, person): a rerun adds only what is missing
+            # (INSERT … ON CONFLICT DO NOTHING) and arrears never double a normal line.
+            models.UniqueConstraint(
+                fields=["scheme", "period", "elder"],
+                condition=Q(kind__in=[LineKind.NORMAL, LineKind.ARREARS]),
+                name="payment_line_one_payment_per_scheme_period_elder",
+            ),
+            models.UniqueConstraint(
+                fields=["corrects", "kind"],
+                condition=Q(kind__in=[LineKind.RECOVERY, LineKind.REISSUE]),
+                name="payment_line_one_correction_per_line",
+            ),
+            models.CheckConstraint(
+                condition=Q(kind__in=[LineKind.NORMAL, LineKind.ARREARS])
+                | Q(corrects__isnull=False),
+                name="payment_line_correction_names_line",
+            ),
+            models.CheckConstraint(
+                condition=(Q(kind=LineKind.RECOVERY) & Q(amount__lt=0))
+                | (~Q(kind=LineKind.RECOVERY) & Q(amount__gt=0)),
+                name="payment_line_amount_sign",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.scheme.code} {self.period:%Y-%m} {self.elder_id} {self.amount}"
+
+    @property
+    def reference(self) -> str:
+        """The line reference sent to the bank and expected back in its return file."""
+        return f"PL{self.pk:010d}"
+
+
+class AllowanceRun(models.Model):
+    """One execution of the monthly run for a region and month. Reruns are new rows: they add
+    only what is missing, so a run that died halfway is completed by running again."""
+
+    region = models.ForeignKey(
+        Region, on_delete=models.PROTECT, related_name="allowance_runs", verbose_name=_("区划")
+    )
+    period = models.DateField(_("所属月份"))
+    status = models.CharField(
+        _("状态"), max_length=16, choices=RunStatus.choices, default=RunStatus.PENDING
+    )
+    batch = models.ForeignKey(
+        PaymentBatch,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="runs",
+        verbose_name=_("常规批次"),
+    )
+    plan = models.JSONField(_("计算方案"), default=dict, blank=True, editable=False)
+    report = models.JSONField(_("运行报告"), default=dict, blank=True)
+    chunk_size = models.PositiveIntegerField(_("分块大小"), default=20000)
+    chunks_total = models.PositiveIntegerField(_("分块总数"), default=0)
+    chunks_done = models.PositiveIntegerField(_("已完成分块"), default=0)
+    elders_seen = models.PositiveIntegerField(_("已处理老年人"), default=0)
+    lines_total = models.PositiveIntegerField(_("批次明细数"), default=0)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("发起人"),
+    )
+    created_at = models.DateTimeField(_("发起时间"), auto_now_add=True)
+    started_at = models.DateTimeField(_("开始时间"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("结束时间"), null=True, blank=True)
+    error = models.TextField(_("错误"), blank=True)
+
+    class Meta:
+        verbose_name = _("津贴发放运行")
+        verbose_name_plural = _("津贴发放运行")
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(chunks_done__lte=models.F("chunks_total")),
+                name="allowance_run_progress_bounded",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.region.name} {self.period:%Y-%m} #{self.pk}"
+
+
+class AllowanceRunChunk(models.Model):
+    """An elder-id range of a run: the unit of work of one Celery task."""
+
+    run = models.ForeignKey(
+        AllowanceRun, on_delete=models.PROTECT, related_name="chunks", verbose_name=_("运行")
+    )
+    id_from = models.BigIntegerField(_("起始ID（含）"))
+    id_to = models.BigIntegerField(_("结束ID（含）"))
+    status = models.CharField(
+        _("状态"), max_length=16, choices=ChunkStatus.choices, default=ChunkStatus.PENDING
+    )
+    elders_seen = models.PositiveIntegerField(_("处理人数"), default=0)
+    done_at = models.DateTimeField(_("完成时间"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("运行分块")
+        verbose_name_plural = _("运行分块")
+        ordering = ["run_id", "id_from"]
+        constraints = [
+            models.UniqueConstraint(fields=["run", "id_from"], name="run_chunk_unique_start"),
+            models.CheckConstraint(
+                condition=Q(id_to__gte=models.F("id_from")), name="run_chunk_range_ordered"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.run_id}: {self.id_from}–{self.id_to}"
+
+
+class BatchExport(models.Model):
+    """Each export of a batch: who, when, which format, and the file's checksum."""
+
+    batch = models.ForeignKey(
+        PaymentBatch, on_delete=models.PROTECT, related_name="exports", verbose_name=_("批次")
+    )
+    format = models.CharField(_("格式"), max_length=8, choices=ExportFormat.choices)
+    file_name = models.CharField(_("文件名"), max_length=255)
+    sha256 = models.CharField(_("SHA-256"), max_length=64)
+    line_count = models.PositiveIntegerField(_("明细数"))
+    total_amount = models.DecimalField(_("总金额（元）"), max_digits=16, decimal_places=2)
+    exported_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("导出人"),
+    )
+    exported_at = models.DateTimeField(_("导出时间"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("批次导出记录")
+        verbose_name_plural = _("批次导出记录")
+        ordering = ["-exported_at"]
+
+    def __str__(self) -> str:
+        return f"{self.batch} {self.format} {self.sha256[:12]}"
+
+
+class BankReturnImport(models.Model):
+    """One bank return file applied to a batch (reconciliation)."""
+
+    batch = models.ForeignKey(
+        PaymentBatch, on_delete=models.PROTECT, related_name="bank_returns", verbose_name=_("批次")
+    )
+    file_name = models.CharField(_("文件名"), max_length=255)
+    sha256 = models.CharField(_("SHA-256"), max_length=64)
+    paid_count = models.PositiveIntegerField(_("到账笔数"))
+    failed_count = models.PositiveIntegerField(_("失败笔数"))
+    imported_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("导入人"),
+    )
+    imported_at = models.DateTimeField(_("导入时间"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("银行回盘导入")
+        verbose_name_plural = _("银行回盘导入")
+        ordering = ["-imported_at"]
+
+    def __str__(self) -> str:
+        return f"{self.batch} {self.file_name}"

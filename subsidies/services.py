@@ -1,0 +1,619 @@
+"""Writes of the subsidies app: schemes, the allowance run, batches, exports, reconciliation.
+
+The run is set-based: a run is planned once (rates resolved per rate region, never per elder),
+then processed in chunks of elder ids. Each chunk reads its elders with one ``values_list``
+query (plus one for their categories), decides eligibility in Python over those rows and writes
+its lines with ``bulk_create(ignore_conflicts=True)`` — INSERT … ON CONFLICT DO NOTHING on
+PostgreSQL — so that the unique constraint on (scheme, period, elder) makes every rerun add only
+what is missing. A chunk's lines and its "done" mark commit together.
+"""
+
+from __future__ import annotations
+
+import datetime
+import tomllib
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import F, Max, Min, Q
+from django.utils import timezone
+
+from regions.models import Region
+from regions.selectors import resolve_policy
+from residents.models import Elder, ElderCategory
+from residents.selectors import latest_assessment_levels
+from subsidies import rules
+from subsidies.choices import (
+    BatchKind,
+    BatchState,
+    ChunkStatus,
+    Eligibility,
+    LineKind,
+    LineStatus,
+    RunStatus,
+)
+from subsidies.models import (
+    AllowanceRun,
+    AllowanceRunChunk,
+    PaymentBatch,
+    PaymentLine,
+    Scheme,
+    money,
+)
+from subsidies.selectors import ARREARS_KEY, period_plan
+
+SCHEMES_FILE = Path(__file__).resolve().parent / "data" / "schemes.toml"
+DEFAULT_CHUNK_SIZE = 20000
+INSERT_BATCH_SIZE = 2000
+SCHEME_FIELDS = (
+    "label",
+    "policy_key",
+    "period_kind",
+    "payee",
+    "eligibility",
+    "min_age",
+    "max_age",
+    "all_from_age",
+    "categories",
+    "ability_levels",
+    "citation",
+)
+
+
+# --- schemes ---------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def load_schemes(path: Path = SCHEMES_FILE) -> dict[str, int]:
+    """Upsert the scheme definitions of the data file (idempotent)."""
+    with open(path, "rb") as handle:
+        entries = tomllib.load(handle).get("scheme", [])
+    counts = {"created": 0, "updated": 0, "unchanged": 0}
+    for index, entry in enumerate(entries, start=1):
+        try:
+            jurisdiction = Region.objects.get(code=entry["jurisdiction"])
+        except Region.DoesNotExist:
+            raise ValidationError(
+                f"scheme entry {index} (jurisdiction): no region {entry['jurisdiction']}"
+            )
+        values = {field: entry.get(field) for field in SCHEME_FIELDS}
+        values["categories"] = values["categories"] or []
+        values["ability_levels"] = values["ability_levels"] or []
+        values["jurisdiction"] = jurisdiction
+        scheme = Scheme.objects.filter(code=entry["code"]).first()
+        if scheme is None:
+            scheme = Scheme(code=entry["code"], **values)
+            status = "created"
+        elif any(getattr(scheme, f) != v for f, v in values.items()):
+            for field, value in values.items():
+                setattr(scheme, field, value)
+            status = "updated"
+        else:
+            counts["unchanged"] += 1
+            continue
+        scheme.full_clean()
+        scheme.save()
+        counts[status] += 1
+    return counts
+
+
+def _ensure_schemes() -> list[Scheme]:
+    if not Scheme.objects.exists():
+        load_schemes()
+    return list(Scheme.objects.filter(is_active=True).select_related("jurisdiction"))
+
+
+# --- batches ---------------------------------------------------------------------------------
+
+
+def _regular_batch(region: Region, period: datetime.date) -> PaymentBatch:
+    batch, _ = PaymentBatch.objects.get_or_create(
+        region=region, period=period, kind=BatchKind.REGULAR
+    )
+    return batch
+
+
+def _draft_adjustment_batch(region: Region | int, period: datetime.date) -> PaymentBatch:
+    region_id = region if isinstance(region, int) else region.pk
+    batch, _ = PaymentBatch.objects.get_or_create(
+        region_id=region_id, period=period, kind=BatchKind.ADJUSTMENT, state=BatchState.DRAFT
+    )
+    return batch
+
+
+def _draft_batch_for(region_id: int, period: datetime.date) -> PaymentBatch:
+    """Where new lines for (region, period) go: the regular batch while it is a draft, else
+    the draft adjustment batch. Lines are only ever added to draft batches."""
+    regular = PaymentBatch.objects.filter(
+        region_id=region_id, period=period, kind=BatchKind.REGULAR, state=BatchState.DRAFT
+    ).first()
+    return regular or _draft_adjustment_batch(region_id, period)
+
+
+@transaction.atomic
+def approve_batch(*, batch: PaymentBatch, by) -> PaymentBatch:
+    """Finance approves a draft batch; from then on its lines are never edited."""
+    if not by.has_perm("subsidies.approve_paymentbatch"):
+        raise ValidationError({"approved_by": "只有财务人员可以审核支付批次。"})
+    batch = PaymentBatch.objects.select_for_update().get(pk=batch.pk)
+    if batch.state != BatchState.DRAFT:
+        raise ValidationError({"state": f"批次状态为“{batch.get_state_display()}”，不能重复审核。"})
+    if batch.runs.filter(status__in=[RunStatus.PENDING, RunStatus.RUNNING]).exists():
+        raise ValidationError({"state": "该批次的发放运行尚未完成，不能审核。"})
+    batch.state = BatchState.APPROVED
+    batch.approved_by = by
+    batch.approved_at = timezone.now()
+    batch.full_clean()
+    batch.save()
+    return batch
+
+
+# --- the run: request, plan, chunks, finish --------------------------------------------------
+
+
+def parse_period(text: str) -> datetime.date:
+    try:
+        return datetime.datetime.strptime(text, "%Y-%m").date()
+    except ValueError:
+        raise ValidationError({"period": f"月份 {text!r} 应为 YYYY-MM 格式。"})
+
+
+@transaction.atomic
+def request_allowance_run(
+    *,
+    region: Region,
+    period: datetime.date,
+    by=None,
+    sync: bool = False,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+) -> AllowanceRun:
+    """Start the run of ``period`` for elders registered in ``region``: in-process when
+    ``sync``, else queued on Celery once this transaction commits."""
+    period = rules.first_of_month(period)
+    run = AllowanceRun(region=region, period=period, requested_by=by, chunk_size=chunk_size)
+    run.full_clean()
+    run.save()
+    if sync:
+        prepare_run(run_id=run.pk)
+        for chunk_id in run.chunks.values_list("pk", flat=True):
+            process_chunk(chunk_id=chunk_id)
+        finish_run(run_id=run.pk)
+        run.refresh_from_db()
+    else:
+        from subsidies import tasks
+
+        transaction.on_commit(lambda: tasks.prepare_allowance_run.delay(run.pk))
+    return run
+
+
+def _arrears_plans(run: AllowanceRun, schemes: list[Scheme]) -> tuple[list[dict], dict]:
+    """Plans for the earlier months an elder registered late may be owed (in adjustment
+    lines): months whose run was done before the elder was registered, as far back as the
+    rulebook's ``allowance_arrears_months``."""
+    window = resolve_policy(ARREARS_KEY, run.region, run.period)
+    if not window.is_set:
+        return [], {"arrears": f"{ARREARS_KEY}: {window.not_set_reason}"}
+    covering = [r.pk for r in run.region.ancestors_and_self()]
+    plans = []
+    for back in range(1, int(window.value) + 1):
+        period = rules.add_months(run.period, -back)
+        first_run = (
+            AllowanceRun.objects.filter(
+                region_id__in=covering, period=period, status=RunStatus.DONE
+            )
+            .order_by("started_at")
+            .values_list("started_at", flat=True)
+            .first()
+        )
+        if first_run is None:
+            continue  # never run for anyone: nothing was missed
+        plan = period_plan(run.region, period, schemes)
+        if plan["payable"]:
+            plan["registered_after"] = first_run.isoformat()
+            plans.append(plan)
+    return plans, {"arrears_months": int(window.value)}
+
+
+@transaction.atomic
+def prepare_run(*, run_id: int) -> list[int]:
+    """Resolve the plan, open the regular batch and cut the elders into id-range chunks."""
+    run = AllowanceRun.objects.select_for_update().select_related("region").get(pk=run_id)
+    if run.status != RunStatus.PENDING:
+        return []
+    schemes = _ensure_schemes()
+    plan = period_plan(run.region, run.period, schemes)
+    arrears, arrears_note = _arrears_plans(run, schemes)
+    run.plan = {"main": plan, "arrears": arrears}
+    run.batch = _regular_batch(run.region, run.period)
+    bounds = Elder.objects.filter(hukou_region__path__startswith=run.region.path).aggregate(
+        low=Min("id"), high=Max("id")
+    )
+    chunks = []
+    if bounds["low"] is not None:
+        for start in range(bounds["low"], bounds["high"] + 1, run.chunk_size):
+            end = min(start + run.chunk_size - 1, bounds["high"])
+            chunks.append(AllowanceRunChunk(run=run, id_from=start, id_to=end))
+    AllowanceRunChunk.objects.bulk_create(chunks)
+    run.chunks_total = len(chunks)
+    run.status = RunStatus.RUNNING
+    run.started_at = timezone.now()
+    run.report = {
+        "period": run.period.strftime("%Y-%m"),
+        "region": run.region.code,
+        "skipped_schemes": plan["skipped"],
+        "not_due_this_month": plan["not_due"],
+        "arrears_periods": [p["period"][:7] for p in arrears],
+        **arrears_note,
+    }
+    if not plan["payable"]:
+        run.report["empty"] = (
+            "no scheme is in force with an amount for this region and month: the batch is empty"
+        )
+    run.save()
+    return list(run.chunks.values_list("pk", flat=True))
+
+
+@dataclass(frozen=True)
+class _PlannedScheme:
+    scheme_id: int
+    amount: Decimal
+    policy_value_id: int
+    conditions: rules.SchemeConditions
+    inputs: dict  # the scheme's share of each line's inputs
+
+
+def _compile(plan: dict) -> list[tuple[str, list[_PlannedScheme]]]:
+    compiled = []
+    for node in plan["nodes"]:
+        schemes = []
+        for entry in node["schemes"]:
+            c = entry["conditions"]
+            conditions = rules.SchemeConditions(
+                eligibility=c["eligibility"],
+                min_age=c["min_age"],
+                max_age=c["max_age"],
+                all_from_age=c["all_from_age"],
+                categories=frozenset(c["categories"]),
+                ability_levels=frozenset(c["ability_levels"]),
+            )
+            schemes.append(
+                _PlannedScheme(
+                    scheme_id=entry["scheme_id"],
+                    amount=Decimal(entry["amount"]),
+                    policy_value_id=entry["policy_value_id"],
+                    conditions=conditions,
+                    inputs={
+                        "scheme": entry["scheme"],
+                        "rule": rules.rule_text(conditions),
+                        "rulebook_key": entry["key"],
+                        "policy_value_id": entry["policy_value_id"],
+                        "amount": entry["amount"],
+                        "citation": entry["citation"],
+                        "source_region": entry["source_region"],
+                        "rate_region": node["region"],
+                    },
+                )
+            )
+        compiled.append((node["path"], schemes))
+    return compiled  # deepest first, as planned
+
+
+class _NodeMatcher:
+    """Region of registration → the nearest planned rate region (by path prefix)."""
+
+    def __init__(self, compiled):
+        self.compiled = compiled
+        self.cache: dict[int, tuple[str, list[_PlannedScheme]] | None] = {}
+
+    def load(self, region_ids: set[int]) -> None:
+        missing = region_ids - self.cache.keys()
+        if not missing:
+            return
+        for region_id, path in Region.objects.filter(pk__in=missing).values_list("id", "path"):
+            self.cache[region_id] = next(
+                (node for node in self.compiled if path.startswith(node[0])), None
+            )
+
+    def __getitem__(self, region_id: int):
+        return self.cache.get(region_id)
+
+
+def _lines_for(
+    *,
+    rows,
+    categories: dict[int, frozenset[str]],
+    levels: dict[int, str],
+    matcher: _NodeMatcher,
+    regions: dict[int, str],
+    period: datetime.date,
+    batch_id: int,
+    kind: str,
+) -> list[PaymentLine]:
+    lines = []
+    on = period.isoformat()
+    for elder_id, birth_date, region_id, pension_type, death_date in rows:
+        if not rules.is_alive_on(death_date, period):
+            continue
+        node = matcher[region_id]
+        if node is None or not node[1]:
+            continue
+        facts = rules.ElderFacts(
+            age=rules.age_on(birth_date, period),
+            categories=categories.get(elder_id, frozenset()),
+            pension_type=pension_type,
+            ability_level=levels.get(elder_id),
+        )
+        for planned in node[1]:
+            if not rules.is_eligible(planned.conditions, facts):
+                continue
+            lines.append(
+                PaymentLine(
+                    batch_id=batch_id,
+                    scheme_id=planned.scheme_id,
+                    period=period,
+                    elder_id=elder_id,
+                    amount=planned.amount,
+                    kind=kind,
+                    policy_value_id=planned.policy_value_id,
+                    inputs={
+                        **planned.inputs,
+                        "on": on,
+                        "age": facts.age,
+                        "birth_date": birth_date.isoformat(),
+                        "categories": sorted(facts.categories),
+                        "pension_type": pension_type,
+                        "ability_level": facts.ability_level,
+                        "hukou_region": regions.get(region_id, ""),
+                    },
+                )
+            )
+    return lines
+
+
+def _needs_levels(plan: dict) -> bool:
+    return any(
+        s["conditions"]["eligibility"] == Eligibility.NURSING_TIER
+        for node in plan["nodes"]
+        for s in node["schemes"]
+    )
+
+
+def _held_on(periods, on: datetime.date) -> frozenset[str]:
+    return frozenset(c for c, start, end in periods if start <= on and (end is None or end >= on))
+
+
+def _chunk_lines(run: AllowanceRun, chunk: AllowanceRunChunk) -> tuple[int, list[PaymentLine]]:
+    path = run.region.path
+    elders = Elder.objects.filter(
+        id__gte=chunk.id_from, id__lte=chunk.id_to, hukou_region__path__startswith=path
+    )
+    fields = ("id", "birth_date", "hukou_region_id", "pension_type", "death_date")
+    lines: list[PaymentLine] = []
+    main = run.plan["main"]
+    seen = 0
+    if main["payable"]:
+        on = run.period
+        rows = list(elders.filter(rules_alive_q(on)).values_list(*fields))
+        seen = len(rows)
+        held: dict[int, set[str]] = {}
+        for elder_id, category in (
+            ElderCategory.objects.filter(elder__in=elders, start_date__lte=on)
+            .filter(Q(end_date__isnull=True) | Q(end_date__gte=on))
+            .values_list("elder_id", "category")
+        ):
+            held.setdefault(elder_id, set()).add(category)
+        categories = {k: frozenset(v) for k, v in held.items()}
+        levels = latest_assessment_levels(list(categories), on) if _needs_levels(main) else {}
+        matcher = _NodeMatcher(_compile(main))
+        region_ids = {r[2] for r in rows}
+        matcher.load(region_ids)
+        regions = dict(Region.objects.filter(pk__in=region_ids).values_list("id", "code"))
+        regular_is_draft = run.batch.state == BatchState.DRAFT
+        found = _lines_for(
+            rows=rows,
+            categories=categories,
+            levels=levels,
+            matcher=matcher,
+            regions=regions,
+            period=on,
+            batch_id=run.batch_id,
+            kind=LineKind.NORMAL if regular_is_draft else LineKind.ARREARS,
+        )
+        if not regular_is_draft:
+            # The regular batch is approved: what is still missing (an elder registered since)
+            # goes into the draft adjustment batch, which is opened only if there is any.
+            found = _missing(found, chunk)
+            if found:
+                adjustment = _draft_adjustment_batch(run.region_id, on)
+                for line in found:
+                    line.batch_id = adjustment.pk
+        lines += found
+    else:
+        seen = elders.count()
+    lines += _chunk_arrears(run, chunk, elders, fields)
+    return seen, lines
+
+
+def rules_alive_q(on: datetime.date) -> Q:
+    return Q(death_date__isnull=True) | Q(death_date__gte=on)
+
+
+def _chunk_arrears(
+    run: AllowanceRun, chunk: AllowanceRunChunk, elders, fields
+) -> list[PaymentLine]:
+    plans = run.plan.get("arrears") or []
+    if not plans:
+        return []
+    earliest = min(datetime.datetime.fromisoformat(p["registered_after"]) for p in plans)
+    rows = list(elders.filter(created_at__gte=earliest).values_list(*fields, "created_at"))
+    if not rows:
+        return []
+    ids = [r[0] for r in rows]
+    periods: dict[int, list] = {}
+    for elder_id, category, start, end in ElderCategory.objects.filter(
+        elder_id__in=ids
+    ).values_list("elder_id", "category", "start_date", "end_date"):
+        periods.setdefault(elder_id, []).append((category, start, end))
+    region_ids = {r[2] for r in rows}
+    regions = dict(Region.objects.filter(pk__in=region_ids).values_list("id", "code"))
+    lines = []
+    for plan in plans:
+        period = datetime.date.fromisoformat(plan["period"])
+        after = datetime.datetime.fromisoformat(plan["registered_after"])
+        late = [r[:5] for r in rows if r[5] >= after]
+        categories = {e: _held_on(periods.get(e, []), period) for e, *_ in late}
+        levels = latest_assessment_levels(ids, period) if _needs_levels(plan) else {}
+        matcher = _NodeMatcher(_compile(plan))
+        matcher.load(region_ids)
+        lines += _lines_for(
+            rows=late,
+            categories=categories,
+            levels=levels,
+            matcher=matcher,
+            regions=regions,
+            period=period,
+            batch_id=None,
+            kind=LineKind.ARREARS,
+        )
+    lines = _missing(lines, chunk)
+    if lines:
+        batch = _draft_adjustment_batch(run.region_id, run.period)
+        for line in lines:
+            line.batch_id = batch.pk
+    return lines
+
+
+def _missing(lines: list[PaymentLine], chunk: AllowanceRunChunk) -> list[PaymentLine]:
+    """The lines whose (scheme, period, elder) has no payment yet (one query per chunk)."""
+    if not lines:
+        return lines
+    paid = set(
+        PaymentLine.objects.filter(
+            elder_id__gte=chunk.id_from,
+            elder_id__lte=chunk.id_to,
+            period__in={line.period for line in lines},
+            kind__in=[LineKind.NORMAL, LineKind.ARREARS],
+        ).values_list("scheme_id", "period", "elder_id")
+    )
+    return [line for line in lines if (line.scheme_id, line.period, line.elder_id) not in paid]
+
+
+def process_chunk(*, chunk_id: int) -> bool:
+    """Write one chunk's lines; a chunk already done is left alone. Returns whether the run
+    has now finished all its chunks (the caller then finishes it)."""
+    with transaction.atomic():
+        chunk = (
+            AllowanceRunChunk.objects.select_for_update()
+            .select_related("run__region", "run__batch")
+            .get(pk=chunk_id)
+        )
+        if chunk.status == ChunkStatus.DONE:
+            return False
+        run = chunk.run
+        seen, lines = _chunk_lines(run, chunk)
+        PaymentLine.objects.bulk_create(lines, batch_size=INSERT_BATCH_SIZE, ignore_conflicts=True)
+        chunk.status = ChunkStatus.DONE
+        chunk.elders_seen = seen
+        chunk.done_at = timezone.now()
+        chunk.save(update_fields=["status", "elders_seen", "done_at"])
+        AllowanceRun.objects.filter(pk=run.pk).update(
+            chunks_done=F("chunks_done") + 1, elders_seen=F("elders_seen") + seen
+        )
+    run.refresh_from_db(fields=["chunks_done", "chunks_total"])
+    return run.chunks_done >= run.chunks_total
+
+
+@transaction.atomic
+def finish_run(*, run_id: int) -> AllowanceRun:
+    """Mark a run whose chunks are all done as done, with its totals (idempotent)."""
+    run = AllowanceRun.objects.select_for_update().get(pk=run_id)
+    if run.status != RunStatus.RUNNING or run.chunks.exclude(status=ChunkStatus.DONE).exists():
+        return run
+    from subsidies.selectors import batch_grand_total
+
+    count, amount = batch_grand_total(run.batch)
+    run.lines_total = count
+    run.report = {**run.report, "batch_lines": count, "batch_amount": str(amount)}
+    adjustment = PaymentBatch.objects.filter(
+        region_id=run.region_id,
+        period=run.period,
+        kind=BatchKind.ADJUSTMENT,
+        state=BatchState.DRAFT,
+    ).first()
+    if adjustment is not None:
+        adj_count, adj_amount = batch_grand_total(adjustment)
+        run.report["adjustment_batch"] = {
+            "id": adjustment.pk,
+            "lines": adj_count,
+            "amount": str(adj_amount),
+        }
+    run.status = RunStatus.DONE
+    run.finished_at = timezone.now()
+    run.save()
+    return run
+
+
+@transaction.atomic
+def fail_run(*, run_id: int, error: str) -> None:
+    AllowanceRun.objects.filter(pk=run_id).update(
+        status=RunStatus.FAILED, error=error[:2000], finished_at=timezone.now()
+    )
+
+
+# --- death: cancel undue draft lines, recover paid ones ---------------------------------------
+
+
+@transaction.atomic
+def handle_elder_death(*, elder: Elder, death_date: datetime.date) -> dict[str, int]:
+    """Months after the death are not due (eligibility is "alive on the 1st"). Their lines
+    still in a draft batch are cancelled (kept, not paid); lines in an approved batch are never
+    edited: a recovery line (negative) goes into this month's draft adjustment batch."""
+    undue = (
+        PaymentLine.objects.select_for_update()
+        .filter(elder=elder, period__gt=death_date)
+        .exclude(kind=LineKind.RECOVERY)
+        .exclude(status__in=[LineStatus.FAILED, LineStatus.CANCELLED])
+        .select_related("batch")
+    )
+    cancelled, recoveries = [], []
+    this_month = rules.first_of_month(timezone.localdate())
+    for line in undue:
+        if line.batch.is_draft:
+            cancelled.append(line.pk)
+            continue
+        if line.corrections.filter(kind=LineKind.RECOVERY).exists():
+            continue
+        recoveries.append(
+            PaymentLine(
+                batch=_draft_adjustment_batch(line.batch.region_id, this_month),
+                scheme_id=line.scheme_id,
+                period=line.period,
+                elder=elder,
+                amount=-line.amount,
+                kind=LineKind.RECOVERY,
+                policy_value_id=line.policy_value_id,
+                corrects=line,
+                note=f"死亡日期 {death_date}，{line.period:%Y-%m} 不应发放",
+                inputs={"death_date": death_date.isoformat(), "recovers_line": line.pk},
+            )
+        )
+    PaymentLine.objects.filter(pk__in=cancelled).update(
+        status=LineStatus.CANCELLED, note=f"死亡日期 {death_date}，审核前取消"
+    )
+    PaymentLine.objects.bulk_create(recoveries, ignore_conflicts=True)
+    return {"cancelled": len(cancelled), "recovered": len(recoveries)}
+
+
+__all__ = [
+    "approve_batch",
+    "finish_run",
+    "handle_elder_death",
+    "load_schemes",
+    "money",
+    "prepare_run",
+    "process_chunk",
+    "request_allowance_run",
+]

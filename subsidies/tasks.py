@@ -1,0 +1,54 @@
+"""Celery tasks of the allowance run: thin, idempotent, taking ids (the work is in services).
+
+prepare_allowance_run plans the run and queues one process_allowance_chunk per elder-id range;
+the chunk that completes the run finishes it. A chunk already done is skipped, and every write
+is INSERT … ON CONFLICT DO NOTHING, so redelivery (acks_late) and reruns are harmless.
+"""
+
+from celery import shared_task
+from django.db import transaction
+from django.utils import timezone
+
+from regions.models import Region
+from subsidies import services
+
+
+@shared_task(name="subsidies.prepare_allowance_run")
+def prepare_allowance_run(run_id: int) -> int:
+    try:
+        with transaction.atomic():
+            chunk_ids = services.prepare_run(run_id=run_id)
+            for chunk_id in chunk_ids:
+                transaction.on_commit(
+                    lambda chunk_id=chunk_id: process_allowance_chunk.delay(chunk_id)
+                )
+            if not chunk_ids:
+                transaction.on_commit(lambda: finish_allowance_run.delay(run_id))
+    except Exception as error:  # recorded on the run so that the admin shows it, then re-raised
+        services.fail_run(run_id=run_id, error=repr(error))
+        raise
+    return len(chunk_ids)
+
+
+@shared_task(name="subsidies.process_allowance_chunk")
+def process_allowance_chunk(chunk_id: int) -> None:
+    if services.process_chunk(chunk_id=chunk_id):
+        from subsidies.models import AllowanceRunChunk
+
+        run_id = AllowanceRunChunk.objects.values_list("run_id", flat=True).get(pk=chunk_id)
+        services.finish_run(run_id=run_id)
+
+
+@shared_task(name="subsidies.finish_allowance_run")
+def finish_allowance_run(run_id: int) -> None:
+    services.finish_run(run_id=run_id)
+
+
+@shared_task(name="subsidies.scheduled_allowance_run")
+def scheduled_allowance_run(region_code: str) -> int:
+    """For django-celery-beat: each region's monthly run, on the day set in the admin
+    (周期任务 with this task and ``["<region code>"]`` as arguments). Runs the current month."""
+    run = services.request_allowance_run(
+        region=Region.objects.get(code=region_code), period=timezone.localdate()
+    )
+    return run.pk
