@@ -1,5 +1,7 @@
 """Input and output serializers of the residents API. Writes go through residents.services."""
 
+import datetime
+
 from rest_framework import serializers
 
 from regions.models import Region
@@ -43,8 +45,6 @@ class ElderListSerializer(serializers.ModelSerializer):
         return mask_id_number(elder.id_number)
 
     def get_age(self, elder) -> int:
-        import datetime
-
         return age_on(elder.birth_date, elder.death_date or datetime.date.today())
 
 
