@@ -1,0 +1,508 @@
+"""Writes of the facilities app. The admin, the API, the commands, the demo and the tests all go
+through these functions: each checks, writes in one transaction and leaves history."""
+
+from __future__ import annotations
+
+import datetime
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+
+from facilities.choices import (
+    OPEN_APPLICATION_STATUSES,
+    ApplicationStatus,
+    BedType,
+    CertificateKind,
+    FacilityKind,
+    StayEndReason,
+)
+from facilities.models import (
+    Application,
+    Bed,
+    Caregiver,
+    Certificate,
+    ChainContract,
+    Employment,
+    Facility,
+    Rating,
+    Room,
+    Stay,
+)
+from facilities.validators import normalize_uscc
+from regions.models import Region
+from regions.selectors import policy_value
+from residents.models import Elder
+from residents.selectors import add_years
+
+
+class StayConflict(ValidationError):
+    """A bed or an elder is already taken: the API answers 409 Conflict."""
+
+
+def _with_history_user(instance, by):
+    if by is not None:
+        instance._history_user = by
+    return instance
+
+
+def _bed_name(bed: Bed) -> str:
+    return f"床位 {bed.label}（床位码 {bed.code}，{bed.facility.name}）"
+
+
+def _elder_name(elder: Elder) -> str:
+    return f"{elder.name}（长者码 {elder.elder_code}）"
+
+
+# --- facilities, contracts, ratings ----------------------------------------------------------
+
+
+@transaction.atomic
+def create_facility(*, by=None, **fields) -> Facility:
+    fields["uscc"] = normalize_uscc(fields.get("uscc", ""))
+    facility = Facility(**fields)
+    facility.full_clean()
+    _with_history_user(facility, by).save()
+    return facility
+
+
+def _whole_years(value) -> int:
+    return int(value)
+
+
+@transaction.atomic
+def create_chain_contract(
+    *,
+    county: Region,
+    operator: str,
+    zone_count: int,
+    zone_number: int,
+    start_date: datetime.date,
+    end_date: datetime.date,
+    is_government_purchase: bool = True,
+    zone_name: str = "",
+    facilities=(),
+    by=None,
+) -> ChainContract:
+    """A chain-operation contract for one zone of a county (POLICY.md §2 — 浙政办发〔2022〕71号
+    §11): the county is split into chain_zones_min–chain_zones_max zones, and a government
+    purchase contract lasts at most purchase_contract_max_years (``end_date`` is the last day)."""
+    zones_min = _whole_years(policy_value("chain_zones_min", county, start_date))
+    zones_max = _whole_years(policy_value("chain_zones_max", county, start_date))
+    errors: dict[str, str] = {}
+    if not zones_min <= zone_count <= zones_max:
+        errors["zone_count"] = (
+            f"全县片区数 {zone_count} 不在规定范围 {zones_min}–{zones_max} 个片区内。"
+        )
+    elif not 1 <= zone_number <= zone_count:
+        errors["zone_number"] = f"片区序号 {zone_number} 应在 1–{zone_count} 之间。"
+    if end_date < start_date:
+        errors["end_date"] = f"终止日期 {end_date} 早于起始日期 {start_date}。"
+    elif is_government_purchase:
+        max_years = _whole_years(policy_value("purchase_contract_max_years", county, start_date))
+        last_allowed = add_years(start_date, max_years) - datetime.timedelta(days=1)
+        if end_date > last_allowed:
+            errors["end_date"] = (
+                f"政府购买服务合同期限最长 {max_years} 年：自 {start_date} 起最晚至 "
+                f"{last_allowed}，所填终止日期为 {end_date}。"
+            )
+    if errors:
+        raise ValidationError(errors)
+    contract = ChainContract(
+        county=county,
+        operator=operator,
+        zone_count=zone_count,
+        zone_number=zone_number,
+        zone_name=zone_name,
+        is_government_purchase=is_government_purchase,
+        start_date=start_date,
+        end_date=end_date,
+    )
+    contract.full_clean()
+    _with_history_user(contract, by).save()
+    if facilities:
+        contract.facilities.set(facilities)
+    return contract
+
+
+@transaction.atomic
+def record_rating(
+    *,
+    facility: Facility,
+    stars: int,
+    rated_on: datetime.date,
+    score=None,
+    scheme: str | None = None,
+    rated_by: str = "",
+    by=None,
+) -> Rating:
+    """Record a rating; its validity comes from the rulebook (rating_validity_years, GB/T
+    37276-2018: three years), ``valid_until`` being the last valid day."""
+    resolved_years = policy_value("rating_validity_years", facility.region, rated_on)
+    years = int(resolved_years)
+    rating = Rating(
+        facility=facility,
+        stars=stars,
+        rated_on=rated_on,
+        score=score,
+        rated_by=rated_by,
+        valid_until=add_years(rated_on, years) - datetime.timedelta(days=1),
+        validity_citation=f"rating_validity_years = {years}",
+    )
+    if scheme:
+        rating.scheme = scheme
+    elif facility.kind == FacilityKind.INSTITUTION:
+        rating.scheme = "grade"
+    rating.full_clean()
+    _with_history_user(rating, by).save()
+    return rating
+
+
+# --- beds -------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def create_bed(
+    *,
+    facility: Facility,
+    label: str,
+    bed_type: str = BedType.GENERAL,
+    room: Room | None = None,
+    home_address: str = "",
+    by=None,
+) -> Bed:
+    if room is not None and room.floor.building.facility_id != facility.pk:
+        raise ValidationError({"room": f"房间 {room} 不属于 {facility.name}。"})
+    if bed_type == BedType.HOME_CARE and room is not None:
+        raise ValidationError({"room": "家庭养老床位设在老年人家中，不属于机构房间。"})
+    if bed_type == BedType.HOME_CARE and not home_address.strip():
+        raise ValidationError({"home_address": "家庭养老床位须填写老年人家庭地址。"})
+    if bed_type != BedType.HOME_CARE and room is None:
+        raise ValidationError({"room": "机构床位须选择房间。"})
+    bed = Bed(
+        facility=facility, room=room, label=label, bed_type=bed_type, home_address=home_address
+    )
+    bed.full_clean()
+    _with_history_user(bed, by).save()
+    return bed
+
+
+# --- stays: admission, discharge, transfer ----------------------------------------------------
+
+
+def _overlapping_stays(start_date: datetime.date) -> Q:
+    # A new open stay [start, ∞) overlaps any stay still open or ending after its start.
+    return Q(end_date__isnull=True) | Q(end_date__gt=start_date)
+
+
+def _check_bed_free(bed: Bed, start_date: datetime.date, exclude_elder: Elder | None = None):
+    taken = Stay.objects.filter(bed=bed).filter(_overlapping_stays(start_date))
+    if exclude_elder is not None:
+        taken = taken.exclude(elder=exclude_elder)
+    other = taken.select_related("elder").order_by("start_date").first()
+    if other is not None:
+        raise StayConflict(
+            {
+                "bed": f"{_bed_name(bed)}已由 {_elder_name(other.elder)} 入住"
+                f"（自 {other.start_date} 起{'' if other.end_date is None else f'至 {other.end_date}'}），"
+                f"不能在 {start_date} 再安排入住。"
+            },
+            code="bed_taken",
+        )
+
+
+def _check_elder_free(elder: Elder, start_date: datetime.date):
+    other = (
+        Stay.objects.filter(elder=elder)
+        .filter(_overlapping_stays(start_date))
+        .select_related("bed__facility")
+        .order_by("start_date")
+        .first()
+    )
+    if other is not None:
+        raise StayConflict(
+            {
+                "elder": f"{_elder_name(elder)}已入住 {_bed_name(other.bed)}"
+                f"（自 {other.start_date} 起），请先办理退住或转床。"
+            },
+            code="elder_taken",
+        )
+
+
+def _create_stay(*, elder: Elder, bed: Bed, start_date: datetime.date, by) -> Stay:
+    stay = Stay(elder=elder, bed=bed, start_date=start_date)
+    stay.full_clean(validate_constraints=False)
+    try:
+        # The database constraints are the last word (a race the locks did not cover, or a
+        # write from outside the services): turn their refusal into the same clear error.
+        with transaction.atomic():
+            _with_history_user(stay, by).save()
+    except IntegrityError:
+        raise StayConflict(
+            {"bed": f"{_bed_name(bed)}或{_elder_name(elder)}已有在住记录，入住未办理。"},
+            code="stay_conflict",
+        ) from None
+    return stay
+
+
+def _lock(elder: Elder, *beds: Bed) -> tuple[Elder, list[Bed]]:
+    """Lock the elder, then the beds in primary-key order: every service takes its locks in
+    this order, so two of them never wait on each other in a cycle."""
+    elder = Elder.objects.select_for_update().get(pk=elder.pk)
+    locked = {
+        b.pk: b
+        for b in Bed.objects.select_for_update()
+        .select_related("facility")
+        .filter(pk__in=[b.pk for b in beds])
+        .order_by("pk")
+    }
+    return elder, [locked[b.pk] for b in beds]
+
+
+@transaction.atomic
+def admit_to_bed(*, elder: Elder, bed: Bed, start_date: datetime.date, by=None) -> Stay:
+    """Admit an elder to a bed from ``start_date``.
+
+    Raises StayConflict (a ValidationError naming the bed and the person) when the bed is
+    occupied or the elder already has a bed; ValidationError for a dead elder or a retired bed.
+    """
+    elder, (bed,) = _lock(elder, bed)
+    if elder.death_date is not None and elder.death_date <= start_date:
+        raise ValidationError(
+            {"elder": f"{_elder_name(elder)}已于 {elder.death_date} 死亡，不能办理入住。"}
+        )
+    if not bed.is_active:
+        raise ValidationError({"bed": f"{_bed_name(bed)}已停用。"})
+    _check_bed_free(bed, start_date)
+    _check_elder_free(elder, start_date)
+    return _create_stay(elder=elder, bed=bed, start_date=start_date, by=by)
+
+
+def _open_stay(elder: Elder) -> Stay:
+    stay = (
+        Stay.objects.select_for_update()
+        .select_related("bed__facility")
+        .filter(elder=elder, end_date__isnull=True)
+        .first()
+    )
+    if stay is None:
+        raise ValidationError({"elder": f"{_elder_name(elder)}目前没有在住床位。"})
+    return stay
+
+
+def _end_stay(stay: Stay, end_date: datetime.date, reason: str, by) -> Stay:
+    if end_date < stay.start_date:
+        raise ValidationError(
+            {
+                "end_date": f"退住日期 {end_date} 早于 {_elder_name(stay.elder)}在"
+                f"{_bed_name(stay.bed)}的入住日期 {stay.start_date}。"
+            }
+        )
+    stay.end_date = end_date
+    stay.end_reason = reason
+    stay.full_clean(validate_constraints=False)
+    _with_history_user(stay, by).save(update_fields=["end_date", "end_reason"])
+    return stay
+
+
+@transaction.atomic
+def discharge(
+    *,
+    elder: Elder,
+    end_date: datetime.date,
+    reason: str = StayEndReason.DISCHARGED,
+    by=None,
+) -> Stay:
+    """End the elder's open stay on ``end_date`` (the bed is free from that day)."""
+    elder, _ = _lock(elder)
+    return _end_stay(_open_stay(elder), end_date, reason, by)
+
+
+@transaction.atomic
+def transfer(*, elder: Elder, to_bed: Bed, on: datetime.date, by=None) -> Stay:
+    """Move an elder to another bed on ``on``: the old stay ends and the new one starts that
+    day, in one transaction (a refused target leaves the elder where they were)."""
+    current = Stay.objects.filter(elder=elder, end_date__isnull=True).only("bed_id").first()
+    if current is None:
+        raise ValidationError({"elder": f"{_elder_name(elder)}目前没有在住床位，无法转床。"})
+    if current.bed_id == to_bed.pk:
+        raise ValidationError({"to_bed": f"{_elder_name(elder)}已在{_bed_name(to_bed)}。"})
+    elder, (_from_bed, to_bed) = _lock(elder, current.bed, to_bed)
+    stay = _open_stay(elder)
+    if not to_bed.is_active:
+        raise ValidationError({"to_bed": f"{_bed_name(to_bed)}已停用。"})
+    _check_bed_free(to_bed, on)
+    _end_stay(stay, on, StayEndReason.TRANSFERRED, by)
+    return _create_stay(elder=elder, bed=to_bed, start_date=on, by=by)
+
+
+@transaction.atomic
+def handle_elder_death(*, elder: Elder, death_date: datetime.date) -> None:
+    """Called by residents.services.record_death: the bed is released on the death date and
+    open waiting-list applications are closed."""
+    stay = Stay.objects.select_for_update().filter(elder=elder, end_date__isnull=True).first()
+    if stay is not None:
+        # A stay recorded as starting after the death is closed on its own start date.
+        _end_stay(stay, max(death_date, stay.start_date), StayEndReason.DIED, None)
+    for application in Application.objects.select_for_update().filter(
+        elder=elder, status__in=OPEN_APPLICATION_STATUSES
+    ):
+        application.status = ApplicationStatus.WITHDRAWN
+        application.closed_on = death_date
+        application.note = (application.note + " 因死亡终止").strip()[:300]
+        application.save(update_fields=["status", "closed_on", "note"])
+
+
+# --- waiting lists ---------------------------------------------------------------------------
+
+
+@transaction.atomic
+def apply_for_place(
+    *, facility: Facility, elder: Elder, applied_on: datetime.date, note: str = "", by=None
+) -> Application:
+    """Put an elder on a public institution's waiting list (POLICY.md §5)."""
+    if not facility.is_public:
+        raise ValidationError(
+            {"facility": f"{facility.name}不是公办（含公建民营）机构，不实行入住轮候。"}
+        )
+    if elder.death_date is not None:
+        raise ValidationError({"elder": f"{_elder_name(elder)}已死亡。"})
+    if Application.objects.filter(
+        facility=facility, elder=elder, status__in=OPEN_APPLICATION_STATUSES
+    ).exists():
+        raise ValidationError({"elder": f"{_elder_name(elder)}已在{facility.name}轮候。"})
+    application = Application(facility=facility, elder=elder, applied_on=applied_on, note=note)
+    application.full_clean()
+    _with_history_user(application, by).save()
+    return application
+
+
+def _lock_application(application: Application) -> Application:
+    return (
+        Application.objects.select_for_update()
+        .select_related("facility", "elder")
+        .get(pk=application.pk)
+    )
+
+
+@transaction.atomic
+def offer_bed(*, application: Application, bed: Bed, on: datetime.date, by=None) -> Application:
+    """Offer a free bed to an applicant (the next one on the list, as the admin suggests)."""
+    application = _lock_application(application)
+    if application.status != ApplicationStatus.WAITING:
+        raise ValidationError(
+            {"status": f"申请状态为“{application.get_status_display()}”，不能通知入住。"}
+        )
+    if bed.facility_id != application.facility_id:
+        raise ValidationError({"bed": f"{_bed_name(bed)}不属于{application.facility.name}。"})
+    _check_bed_free(bed, on)
+    application.status = ApplicationStatus.OFFERED
+    application.offered_bed = bed
+    application.offered_on = on
+    application.full_clean()
+    _with_history_user(application, by).save()
+    return application
+
+
+@transaction.atomic
+def admit_application(
+    *, application: Application, on: datetime.date, bed: Bed | None = None, by=None
+) -> Stay:
+    """Admit an applicant to the offered bed (or ``bed``). Race-safe: the bed row is locked
+    for the transaction, so of two staff admitting to the last bed at once one succeeds and
+    the other gets StayConflict naming the bed and who took it."""
+    application = _lock_application(application)
+    if application.status not in OPEN_APPLICATION_STATUSES:
+        raise ValidationError(
+            {"status": f"申请状态为“{application.get_status_display()}”，不能办理入住。"}
+        )
+    bed = bed or application.offered_bed
+    if bed is None:
+        raise ValidationError({"bed": "请选择入住床位。"})
+    if bed.facility_id != application.facility_id:
+        raise ValidationError({"bed": f"{_bed_name(bed)}不属于{application.facility.name}。"})
+    stay = admit_to_bed(elder=application.elder, bed=bed, start_date=on, by=by)
+    application.status = ApplicationStatus.ADMITTED
+    application.offered_bed = application.offered_bed or bed
+    application.stay = stay
+    application.closed_on = on
+    _with_history_user(application, by).save()
+    return stay
+
+
+@transaction.atomic
+def withdraw_application(
+    *, application: Application, on: datetime.date, note: str = "", by=None
+) -> Application:
+    application = _lock_application(application)
+    if application.status not in OPEN_APPLICATION_STATUSES:
+        raise ValidationError({"status": f"申请已{application.get_status_display()}。"})
+    application.status = ApplicationStatus.WITHDRAWN
+    application.closed_on = on
+    application.note = (application.note + " " + note).strip()[:300]
+    _with_history_user(application, by).save()
+    return application
+
+
+# --- caregivers -------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def register_caregiver(*, name: str, id_number: str, phone: str = "", by=None) -> Caregiver:
+    caregiver = Caregiver(name=name.strip(), id_number=id_number.strip().upper(), phone=phone)
+    caregiver.full_clean()
+    _with_history_user(caregiver, by).save()
+    return caregiver
+
+
+@transaction.atomic
+def add_certificate(
+    *,
+    caregiver: Caregiver,
+    kind: str,
+    issued_on: datetime.date,
+    grade: str = "",
+    number: str = "",
+    valid_until: datetime.date | None = None,
+    by=None,
+) -> Certificate:
+    if kind == CertificateKind.CAREGIVER_SKILL and not grade:
+        raise ValidationError({"grade": "养老护理员职业技能等级证书须填写等级。"})
+    if kind == CertificateKind.FIRST_AID and grade:
+        raise ValidationError({"grade": "救护员证没有技能等级。"})
+    certificate = Certificate(
+        caregiver=caregiver,
+        kind=kind,
+        grade=grade,
+        number=number,
+        issued_on=issued_on,
+        valid_until=valid_until,
+    )
+    certificate.full_clean()
+    _with_history_user(certificate, by).save()
+    return certificate
+
+
+@transaction.atomic
+def employ_caregiver(
+    *, caregiver: Caregiver, facility: Facility, start_date: datetime.date, by=None
+) -> Employment:
+    if Employment.objects.filter(
+        caregiver=caregiver, facility=facility, end_date__isnull=True
+    ).exists():
+        raise ValidationError({"caregiver": f"{caregiver.name}已在{facility.name}任职。"})
+    employment = Employment(caregiver=caregiver, facility=facility, start_date=start_date)
+    employment.full_clean()
+    _with_history_user(employment, by).save()
+    return employment
+
+
+@transaction.atomic
+def end_employment(*, employment: Employment, end_date: datetime.date, by=None) -> Employment:
+    employment = Employment.objects.select_for_update().get(pk=employment.pk)
+    if employment.end_date is not None:
+        raise ValidationError({"end_date": "该任职已结束。"})
+    employment.end_date = end_date
+    employment.full_clean()
+    _with_history_user(employment, by).save()
+    return employment
