@@ -49,3 +49,108 @@ class ElderCategoryFactory(factory.django.DjangoModelFactory):
     category = "living_alone"
     start_date = datetime.date(2024, 1, 1)
     end_date = None
+
+
+# --- visits ---------------------------------------------------------------------------------
+
+
+class FieldWorkerFactory(factory.django.DjangoModelFactory):
+    """A street or community worker who logs visits (a plain user; assign areas with
+    VisitWorkerFactory)."""
+
+    class Meta:
+        model = "auth.User"
+        django_get_or_create = ("username",)
+
+    username = factory.Sequence(lambda n: f"worker{n}")
+
+
+class VisitWorkerFactory(factory.django.DjangoModelFactory):
+    """An assignment to an area, through the service (area: a street/community Region)."""
+
+    class Meta:
+        model = "visits.VisitWorker"
+
+    user = factory.SubFactory(FieldWorkerFactory)
+    start_date = datetime.date(2024, 1, 1)
+    end_date = None
+
+    @classmethod
+    def _create(cls, model_class, *args, **kwargs):
+        from visits import services
+
+        return services.assign_worker(**kwargs)
+
+
+# --- facilities -----------------------------------------------------------------------------
+
+
+class FacilityFactory(factory.django.DjangoModelFactory):
+    """A public care institution in Xihu, through the service (needs the ``zhejiang`` fixture)."""
+
+    class Meta:
+        model = "facilities.Facility"
+
+    name = factory.Sequence(lambda n: f"测试养老院{n}")
+    kind = "institution"
+    ownership = "public"
+    region = factory.LazyFunction(_xihu)
+    licensed_beds = 100
+    operator = "西湖区民政局"
+
+    @classmethod
+    def _create(cls, model_class, *args, **kwargs):
+        from facilities import services
+
+        return services.create_facility(**kwargs)
+
+
+class RoomFactory(factory.django.DjangoModelFactory):
+    """A room on floor 1 of building "1号楼" of a facility."""
+
+    class Meta:
+        model = "facilities.Room"
+
+    number = factory.Sequence(lambda n: f"{100 + n}")
+
+    @classmethod
+    def _create(cls, model_class, *args, facility=None, **kwargs):
+        from facilities.models import Building, Floor
+
+        facility = facility or FacilityFactory()
+        building, _ = Building.objects.get_or_create(facility=facility, name="1号楼")
+        floor, _ = Floor.objects.get_or_create(building=building, number=1)
+        return model_class.objects.create(floor=floor, **kwargs)
+
+
+class BedFactory(factory.django.DjangoModelFactory):
+    """An institution bed in its own room, through the service."""
+
+    class Meta:
+        model = "facilities.Bed"
+
+    facility = factory.SubFactory(FacilityFactory)
+    label = factory.Sequence(lambda n: f"B{n}")
+    bed_type = "general"
+
+    @classmethod
+    def _create(cls, model_class, *args, **kwargs):
+        from facilities import services
+
+        if "room" not in kwargs and kwargs.get("bed_type") != "home_care":
+            kwargs["room"] = RoomFactory(facility=kwargs["facility"])
+        return services.create_bed(**kwargs)
+
+
+class CaregiverFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "facilities.Caregiver"
+
+    name = factory.Sequence(lambda n: f"护理员{n}")
+    id_number = factory.Sequence(lambda n: elder_id_number(n + 500))
+
+    @classmethod
+    def _create(cls, model_class, *args, **kwargs):
+        from facilities import services
+
+        return services.register_caregiver(**kwargs)

@@ -1,0 +1,85 @@
+"""python manage.py visits_due --region CODE --date YYYY-MM-DD --format csv --output FILE"""
+
+import csv
+import datetime
+import io
+import sys
+
+from django.core.management.base import BaseCommand, CommandError
+
+from accounts.choices import AuditAction
+from accounts.services import record_audit
+from regions.models import Region
+from visits.selectors import elders_to_visit, local_tz
+
+# Other people script against these names and their order: append, never rename.
+COLUMNS = [
+    "id_number",
+    "name",
+    "frequency",
+    "last_visit",
+    "due",
+    "residence_region",
+    "groups",
+    "citation",
+]
+
+
+def due_rows_csv(rows) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(COLUMNS)
+    for row in rows:
+        writer.writerow(
+            [
+                row.id_number,
+                row.name,
+                row.frequency,
+                row.last_visit.astimezone(local_tz()).date().isoformat() if row.last_visit else "",
+                "true" if row.due else "false",
+                row.residence_region.code,
+                ";".join(row.groups),
+                row.citation,
+            ]
+        )
+    return buffer.getvalue()
+
+
+class Command(BaseCommand):
+    help = (
+        "列出某区域内按当日规则须探访的老年人（按常住地）：id_number,name,frequency(daily|monthly),"
+        "last_visit(最近一次有效探访日期),due(当日/当月是否仍须探访 true|false)。"
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--region", required=True, help="region code (county, street, …)")
+        parser.add_argument("--date", required=True, help="YYYY-MM-DD")
+        parser.add_argument("--format", default="csv", choices=["csv"])
+        parser.add_argument("--output", default="-", help="file to write; - for stdout")
+
+    def handle(self, *args, region, date, output, **options):
+        try:
+            area = Region.objects.get(code=region)
+        except Region.DoesNotExist:
+            raise CommandError(f"--region: no region with code {region}") from None
+        try:
+            on = datetime.date.fromisoformat(date)
+        except ValueError:
+            raise CommandError(f"--date: {date!r} is not a date (YYYY-MM-DD)") from None
+        rows = elders_to_visit(areas=[area], on=on)
+        text = due_rows_csv(rows)
+        if output == "-":
+            sys.stdout.write(text)
+        else:
+            with open(output, "w", encoding="utf-8", newline="") as handle:
+                handle.write(text)
+        record_audit(
+            user=None,
+            action=AuditAction.EXPORT,
+            object_type="visits_due",
+            object_id=area.code,
+            reason="visits_due command",
+            details={"date": on.isoformat(), "rows": len(rows), "output": output},
+        )
+        owed = sum(r.due for r in rows)
+        self.stderr.write(f"{len(rows)} elders to visit in {area.name} on {on}; {owed} still owed")

@@ -1,0 +1,627 @@
+"""Reads of the visit schedule: who must be visited and how often, today's lists, compliance.
+
+Everything is set-based: the elders of an area are read with a handful of queries (elders,
+their categories, their assessments, their visits, the rulebook rows), then the rules are
+applied in memory. No query runs per elder or per day.
+
+Who is on the list follows from the elder's *residence* (常住地, 清单: 面向常住的…老年人), never
+household registration; elders without a recorded residence cannot be placed in an area and
+are not listed.
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.db.models import Max, Q, QuerySet
+
+from regions.catalog import get_key
+from regions.choices import FREQUENCY_ORDER, Frequency, RegionLevel
+from regions.models import PolicyValue, Region
+from regions.selectors import ResolvedPolicy, overlapping
+from residents.models import AbilityAssessment, Elder, ElderCategory
+from residents.selectors import add_years, age_on
+from visits import rules
+from visits.choices import FollowUpStatus, VisitFrequency, VisitGroup, VisitOutcome
+from visits.models import FollowUpTask, HealthCheck, Visit, VisitWorker
+
+# 《老年人权益保障法》第二条: 老年人 is 60周岁以上; the visit lists are lists of elders.
+ELDER_AGE = 60
+
+# A visit "counts" when the elder was reached; a door knocked on with nobody home is logged
+# (it shows effort and may open a follow-up) but leaves the visit still owed.
+COUNTED_OUTCOMES = [o for o in VisitOutcome.values if o != VisitOutcome.NOT_AT_HOME]
+
+# Rates are shares with four places (so 0.9677 = 96.77%), rounded half up.
+RATE_PLACES = Decimal("0.0001")
+
+
+def local_tz() -> ZoneInfo:
+    return ZoneInfo(settings.TIME_ZONE)
+
+
+def day_start(day: datetime.date) -> datetime.datetime:
+    return datetime.datetime.combine(day, datetime.time.min, tzinfo=local_tz())
+
+
+def month_bounds(day: datetime.date) -> tuple[datetime.date, datetime.date]:
+    last = calendar.monthrange(day.year, day.month)[1]
+    return day.replace(day=1), day.replace(day=last)
+
+
+def days_between(start: datetime.date, end: datetime.date) -> list[datetime.date]:
+    return [start + datetime.timedelta(days=n) for n in range((end - start).days + 1)]
+
+
+# --- the rulebook, read once for a period ------------------------------------------------
+
+
+class PolicyBook:
+    """Rulebook rows for some keys over a period, resolved in memory by region path.
+
+    The same rule as ``regions.selectors.resolve_policy`` (the nearest region, from the one
+    asked about upwards, with a row in force on the date), but one query for a whole area
+    and period instead of two per region and day.
+    """
+
+    def __init__(self, keys: Iterable[str], start: datetime.date, end: datetime.date):
+        self.keys = list(keys)
+        self._rows: dict[tuple[str, str], list[PolicyValue]] = defaultdict(list)
+        rows = (
+            PolicyValue.objects.filter(key__in=self.keys)
+            .filter(overlapping(start, end))
+            .select_related("region")
+        )
+        for row in rows:
+            self._rows[(row.region.code, row.key)].append(row)
+        self._cache: dict[tuple[str, str, datetime.date], ResolvedPolicy] = {}
+
+    def resolve(self, key: str, region: Region, on: datetime.date) -> ResolvedPolicy:
+        cache_key = (region.path, key, on)
+        if cache_key not in self._cache:
+            found = None
+            for code in reversed([c for c in region.path.split("/") if c]):
+                for row in self._rows.get((code, key), ()):
+                    if row.effective_from <= on and (
+                        row.effective_to is None or on <= row.effective_to
+                    ):
+                        found = row
+                        break
+                if found:
+                    break
+            self._cache[cache_key] = ResolvedPolicy(get_key(key), region, on, found)
+        return self._cache[cache_key]
+
+
+# --- who must be visited --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """Why and how often an elder must be visited on a date."""
+
+    frequency: str  # VisitFrequency
+    groups: tuple[str, ...]
+    citation: str
+
+
+@dataclass
+class _ElderFacts:
+    id: int
+    id_number: str
+    name: str
+    birth_date: datetime.date
+    death_date: datetime.date | None
+    region: Region
+    categories: list[tuple[str, datetime.date, datetime.date | None]] = field(default_factory=list)
+    assessments: list[tuple[datetime.date, str]] = field(default_factory=list)  # newest first
+
+    def categories_on(self, on: datetime.date) -> set[str]:
+        return {c for c, s, e in self.categories if s <= on and (e is None or on <= e)}
+
+    def level_on(self, on: datetime.date) -> str | None:
+        for assessed_on, level in self.assessments:
+            if assessed_on <= on:
+                return level
+        return None
+
+    def alive_on(self, on: datetime.date) -> bool:
+        # The dead are never listed: from the day of death no visit is owed.
+        return self.death_date is None or on < self.death_date
+
+
+def _area_filter(areas: Iterable[Region]) -> Q:
+    condition = Q(pk__in=[])
+    for area in areas:
+        condition |= Q(residence_region__path__startswith=area.path)
+    return condition
+
+
+class ScheduleBook:
+    """The elders of some areas who may need visits in [start, end], with everything needed
+    to decide, day by day, whether and how often each must be visited."""
+
+    def __init__(
+        self,
+        *,
+        areas: Iterable[Region],
+        start: datetime.date,
+        end: datetime.date,
+        elders: QuerySet[Elder] | None = None,
+    ):
+        self.start, self.end = start, end
+        keys = [*rules.ALL_FREQUENCY_KEYS, rules.HIGH_AGE_KEY]
+        self.policies = PolicyBook(keys, start, end)
+        base = (elders if elders is not None else Elder.objects.all()).filter(
+            _area_filter(list(areas)),
+            Q(death_date__isnull=True) | Q(death_date__gt=start),
+            birth_date__lte=add_years(end, -ELDER_AGE),
+        )
+        category_codes = list(rules.CATEGORY_GROUPS.values())
+        held = ElderCategory.objects.filter(
+            category__in=category_codes, start_date__lte=end
+        ).filter(Q(end_date__isnull=True) | Q(end_date__gte=start))
+        candidate = Q(pk__in=held.values("elder_id")) | Q(
+            pk__in=AbilityAssessment.objects.filter(
+                assessed_on__lte=end, final_level__in=rules.DISABLED_LEVELS
+            ).values("elder_id")
+        )
+        thresholds = [
+            row.value
+            for row in PolicyValue.objects.filter(key=rules.HIGH_AGE_KEY, value__isnull=False)
+            .filter(overlapping(start, end))
+            .only("value")
+        ]
+        if thresholds:
+            candidate |= Q(birth_date__lte=add_years(end, -int(min(thresholds))))
+        self.candidates = base.filter(candidate)
+        ids = self.candidates.values("id")
+
+        regions: dict[int, Region] = {}
+        self.elders: dict[int, _ElderFacts] = {}
+        rows = self.candidates.select_related("residence_region").only(
+            "id",
+            "id_number",
+            "name",
+            "birth_date",
+            "death_date",
+            "residence_region__code",
+            "residence_region__path",
+            "residence_region__name",
+            "residence_region__level",
+        )
+        for elder in rows:
+            region = regions.setdefault(elder.residence_region_id, elder.residence_region)
+            self.elders[elder.id] = _ElderFacts(
+                elder.id,
+                elder.id_number,
+                elder.name,
+                elder.birth_date,
+                elder.death_date,
+                region,
+            )
+        for elder_id, category, s, e in (
+            ElderCategory.objects.filter(elder_id__in=ids, category__in=category_codes)
+            .filter(start_date__lte=end)
+            .filter(Q(end_date__isnull=True) | Q(end_date__gte=start))
+            .values_list("elder_id", "category", "start_date", "end_date")
+        ):
+            self.elders[elder_id].categories.append((category, s, e))
+        for elder_id, assessed_on, level in (
+            AbilityAssessment.objects.filter(elder_id__in=ids, assessed_on__lte=end)
+            .order_by("elder_id", "-assessed_on", "-id")
+            .values_list("elder_id", "assessed_on", "final_level")
+        ):
+            self.elders[elder_id].assessments.append((assessed_on, level))
+
+    def schedule(self, elder: _ElderFacts, on: datetime.date) -> Schedule | None:
+        """How often ``elder`` must be visited on ``on`` (None: not on the list)."""
+        if not elder.alive_on(on) or age_on(elder.birth_date, on) < ELDER_AGE:
+            return None
+        rule = rules.rule_for(elder.region, on)
+        if rule is None:
+            return None
+        held = {
+            group
+            for group, category in rules.CATEGORY_GROUPS.items()
+            if category in elder.categories_on(on)
+        }
+        if elder.level_on(on) in rules.DISABLED_LEVELS:
+            held.add(VisitGroup.DISABLED)
+        if VisitGroup.HIGH_AGE in rule.groups:
+            threshold = self.policies.resolve(rules.HIGH_AGE_KEY, elder.region, on).require()
+            if age_on(elder.birth_date, on) >= int(threshold):
+                held.add(VisitGroup.HIGH_AGE)
+        best: str | None = None
+        matched: set[str] = set()
+        for key, groups in rule.groups_by_frequency_key.items():
+            found = held & groups
+            if not found:
+                continue
+            matched |= found
+            frequency = self.policies.resolve(key, elder.region, on).require()
+            if frequency not in VisitFrequency.values:
+                raise ValueError(
+                    f"{key} for {elder.region.code} is {frequency!r}: visit schedules "
+                    f"support {', '.join(VisitFrequency.values)}"
+                )
+            if best is None or FREQUENCY_ORDER.index(frequency) < FREQUENCY_ORDER.index(best):
+                best = frequency
+        if best is None:
+            return None
+        return Schedule(
+            frequency=best,
+            groups=tuple(g for g in VisitGroup.values if g in matched),
+            citation=rule.citation,
+        )
+
+    def on(self, day: datetime.date) -> dict[int, Schedule]:
+        result = {}
+        for elder in self.elders.values():
+            schedule = self.schedule(elder, day)
+            if schedule is not None:
+                result[elder.id] = schedule
+        return result
+
+
+@dataclass(frozen=True)
+class DueElder:
+    elder_id: int
+    id_number: str
+    name: str
+    residence_region: Region
+    frequency: str
+    groups: tuple[str, ...]
+    citation: str
+    last_visit: datetime.datetime | None
+    due: bool  # a visit is still owed for this day (daily) or month (monthly)
+
+
+def last_visits(elder_ids, before: datetime.datetime) -> dict[int, datetime.datetime]:
+    """Each elder's latest counted visit before ``before``, in one query."""
+    return dict(
+        Visit.objects.filter(
+            elder_id__in=elder_ids, outcome__in=COUNTED_OUTCOMES, visited_at__lt=before
+        )
+        .values("elder_id")
+        .annotate(last=Max("visited_at"))
+        .values_list("elder_id", "last")
+    )
+
+
+def elders_to_visit(
+    *, areas: Iterable[Region], on: datetime.date, elders: QuerySet[Elder] | None = None
+) -> list[DueElder]:
+    """Every elder living in ``areas`` who must be visited under the rules in force on ``on``,
+    with their last counted visit up to the end of that day and whether one is still owed."""
+    book = ScheduleBook(areas=areas, start=on, end=on, elders=elders)
+    schedules = book.on(on)
+    last = last_visits(book.candidates.values("id"), day_start(on + datetime.timedelta(days=1)))
+    period_start = {
+        VisitFrequency.DAILY: day_start(on),
+        VisitFrequency.MONTHLY: day_start(on.replace(day=1)),
+    }
+    result = []
+    for elder_id, schedule in schedules.items():
+        elder = book.elders[elder_id]
+        seen = last.get(elder_id)
+        result.append(
+            DueElder(
+                elder_id=elder_id,
+                id_number=elder.id_number,
+                name=elder.name,
+                residence_region=elder.region,
+                frequency=schedule.frequency,
+                groups=schedule.groups,
+                citation=schedule.citation,
+                last_visit=seen,
+                due=seen is None or seen < period_start[schedule.frequency],
+            )
+        )
+    result.sort(key=lambda d: (d.residence_region.code, d.frequency != "daily", d.elder_id))
+    return result
+
+
+def worker_areas(user, on: datetime.date) -> list[Region]:
+    """The areas a worker is assigned to on a date."""
+    assignments = (
+        VisitWorker.objects.filter(user=user, start_date__lte=on)
+        .filter(Q(end_date__isnull=True) | Q(end_date__gte=on))
+        .select_related("area")
+    )
+    return [a.area for a in assignments]
+
+
+def todays_list(user, on: datetime.date | None = None) -> list[DueElder]:
+    """A worker's list for a day: the elders of their areas who must be visited, those still
+    owed a visit first."""
+    on = on or datetime.datetime.now(local_tz()).date()
+    areas = worker_areas(user, on)
+    if not areas:
+        return []
+    rows = elders_to_visit(areas=areas, on=on)
+    return sorted(rows, key=lambda d: (not d.due, d.frequency != "daily", d.name, d.elder_id))
+
+
+def worker_covers_elder(user, elder: Elder, on: datetime.date) -> bool:
+    if elder.residence_region_id is None:
+        return False
+    path = elder.residence_region.path
+    return any(path.startswith(area.path) for area in worker_areas(user, on))
+
+
+def open_follow_ups(areas: Iterable[Region] | None = None) -> QuerySet[FollowUpTask]:
+    tasks = FollowUpTask.objects.filter(status=FollowUpStatus.OPEN).select_related(
+        "elder", "area", "visit"
+    )
+    if areas is not None:
+        condition = Q(pk__in=[])
+        for area in areas:
+            condition |= Q(area__path__startswith=area.path)
+        tasks = tasks.filter(condition)
+    return tasks
+
+
+# --- compliance -----------------------------------------------------------------------------
+
+
+class GroupBy:
+    STREET = "street"
+    COMMUNITY = "community"
+    WORKER = "worker"
+    CHOICES = (STREET, COMMUNITY, WORKER)
+
+
+@dataclass
+class ComplianceLine:
+    key: str  # region code or username; "" for elders outside any street/community/worker
+    label: str
+    daily_owed: int = 0  # elder-days
+    daily_done: int = 0
+    monthly_owed: int = 0  # elder-months
+    monthly_done: int = 0
+
+    @property
+    def owed(self) -> int:
+        return self.daily_owed + self.monthly_owed
+
+    @property
+    def done(self) -> int:
+        return self.daily_done + self.monthly_done
+
+    @property
+    def rate(self) -> Decimal | None:
+        """Done over owed; None when nothing was owed (no rate, rather than 0% or 100%)."""
+        if not self.owed:
+            return None
+        return (Decimal(self.done) / Decimal(self.owed)).quantize(RATE_PLACES, ROUND_HALF_UP)
+
+
+@dataclass(frozen=True)
+class Overdue:
+    elder_id: int
+    id_number: str
+    name: str
+    residence_region: Region
+    frequency: str
+    missed: int  # days without a visit (daily) or months without one (monthly)
+    last_visit: datetime.datetime | None
+
+
+@dataclass
+class ComplianceReport:
+    area: Region
+    start: datetime.date
+    end: datetime.date
+    group_by: str
+    target: Decimal
+    target_citation: str
+    total: ComplianceLine
+    lines: list[ComplianceLine]
+    overdue: list[Overdue]
+
+    def meets_target(self, line: ComplianceLine) -> bool | None:
+        return None if line.rate is None else line.rate >= self.target
+
+
+def _level_code(region: Region, level: str, regions_by_code: dict[str, Region]) -> str:
+    for code in [c for c in region.path.split("/") if c]:
+        found = regions_by_code.get(code)
+        if found is not None and found.level == level:
+            return code
+    return ""
+
+
+def compliance(
+    *, area: Region, start: datetime.date, end: datetime.date, group_by: str = GroupBy.COMMUNITY
+) -> ComplianceReport:
+    """Visits owed and done in [start, end] for the elders living in ``area``.
+
+    Daily: each day an elder must be visited daily is one elder-day owed, done when a counted
+    visit falls on that (local) day. Monthly: each calendar month in which an elder must be
+    visited monthly on at least one day of the period is one elder-month owed, done when a
+    counted visit falls in that month on or before ``end``. A day owed daily is not also
+    counted towards the month. Workers are accountable for the elders of their areas on the
+    days they are assigned; a visit by anyone covers the elder.
+    """
+    if group_by not in GroupBy.CHOICES:
+        raise ValueError(f"group_by must be one of {', '.join(GroupBy.CHOICES)}")
+    if end < start:
+        raise ValueError("end is before start")
+    book = ScheduleBook(areas=[area], start=start, end=end)
+    days = days_between(start, end)
+    first_month_day = start.replace(day=1)
+    seen_days: set[tuple[int, datetime.date]] = set()
+    tz = local_tz()
+    for elder_id, visited_at in Visit.objects.filter(
+        elder_id__in=book.candidates.values("id"),
+        outcome__in=COUNTED_OUTCOMES,
+        visited_at__gte=day_start(first_month_day),
+        visited_at__lt=day_start(end + datetime.timedelta(days=1)),
+    ).values_list("elder_id", "visited_at"):
+        seen_days.add((elder_id, visited_at.astimezone(tz).date()))
+    seen_months = {(e, (d.year, d.month)) for e, d in seen_days}
+
+    # Who owes what: daily elder-days and monthly elder-months, per elder.
+    daily_owed: dict[int, list[datetime.date]] = defaultdict(list)
+    monthly_owed: dict[int, set[tuple[int, int]]] = defaultdict(set)
+    monthly_days: dict[tuple[int, tuple[int, int]], list[datetime.date]] = defaultdict(list)
+    for day in days:
+        for elder_id, schedule in book.on(day).items():
+            if schedule.frequency == VisitFrequency.DAILY:
+                daily_owed[elder_id].append(day)
+            else:
+                monthly_owed[elder_id].add((day.year, day.month))
+                monthly_days[(elder_id, (day.year, day.month))].append(day)
+
+    # Which line(s) each elder-day belongs to.
+    if group_by == GroupBy.WORKER:
+        assignments = list(
+            VisitWorker.objects.filter(start_date__lte=end)
+            .filter(Q(end_date__isnull=True) | Q(end_date__gte=start))
+            .filter(Q(area__path__startswith=area.path) | Q(area__path__in=_ancestor_paths(area)))
+            .select_related("user", "area")
+        )
+        labels = {a.user.username: a.user.get_full_name() or a.user.username for a in assignments}
+
+        def lines_for(elder: _ElderFacts, day: datetime.date) -> set[str]:
+            return {
+                a.user.username
+                for a in assignments
+                if elder.region.path.startswith(a.area.path)
+                and a.start_date <= day
+                and (a.end_date is None or day <= a.end_date)
+            } or {""}
+    else:
+        level = RegionLevel.STREET if group_by == GroupBy.STREET else RegionLevel.COMMUNITY
+        regions_by_code = {
+            r.code: r for r in Region.objects.filter(path__startswith=area.path, level=level)
+        }
+        labels = {code: r.name for code, r in regions_by_code.items()}
+
+        def lines_for(elder: _ElderFacts, day: datetime.date) -> set[str]:
+            return {_level_code(elder.region, level, regions_by_code)}
+
+    lines: dict[str, ComplianceLine] = {}
+    total = ComplianceLine(key=area.code, label=area.name)
+
+    def line(key: str) -> ComplianceLine:
+        if key not in lines:
+            lines[key] = ComplianceLine(key=key, label=labels.get(key, "（未分配）"))
+        return lines[key]
+
+    last = last_visits(book.candidates.values("id"), day_start(end + datetime.timedelta(days=1)))
+    overdue: list[Overdue] = []
+    for elder_id, owed_days in daily_owed.items():
+        elder = book.elders[elder_id]
+        missed = 0
+        for day in owed_days:
+            done = (elder_id, day) in seen_days
+            missed += not done
+            total.daily_owed += 1
+            total.daily_done += done
+            for key in lines_for(elder, day):
+                line(key).daily_owed += 1
+                line(key).daily_done += done
+        if missed:
+            overdue.append(_overdue(elder, VisitFrequency.DAILY, missed, last.get(elder_id)))
+    for elder_id, months in monthly_owed.items():
+        elder = book.elders[elder_id]
+        missed = 0
+        for month in sorted(months):
+            done = (elder_id, month) in seen_months
+            missed += not done
+            total.monthly_owed += 1
+            total.monthly_done += done
+            # A month is credited to whoever was responsible on the last day it was owed.
+            for key in lines_for(elder, monthly_days[(elder_id, month)][-1]):
+                line(key).monthly_owed += 1
+                line(key).monthly_done += done
+        if missed:
+            overdue.append(_overdue(elder, VisitFrequency.MONTHLY, missed, last.get(elder_id)))
+    overdue.sort(key=lambda o: (o.frequency != "daily", -o.missed, o.residence_region.code))
+
+    target = PolicyBook([rules.COVERAGE_TARGET_KEY], end, end).resolve(
+        rules.COVERAGE_TARGET_KEY, area, end
+    )
+    return ComplianceReport(
+        area=area,
+        start=start,
+        end=end,
+        group_by=group_by,
+        target=Decimal(target.require()),
+        target_citation=target.citation,
+        total=total,
+        lines=sorted(lines.values(), key=lambda x: (x.key == "", x.key)),
+        overdue=overdue,
+    )
+
+
+def _ancestor_paths(region: Region) -> list[str]:
+    codes = [c for c in region.path.split("/") if c]
+    return ["".join(f"{c}/" for c in codes[: i + 1]) for i in range(len(codes))]
+
+
+def _overdue(elder: _ElderFacts, frequency: str, missed: int, last) -> Overdue:
+    return Overdue(
+        elder_id=elder.id,
+        id_number=elder.id_number,
+        name=elder.name,
+        residence_region=elder.region,
+        frequency=frequency,
+        missed=missed,
+        last_visit=last,
+    )
+
+
+# --- free health checks (西政办〔2023〕46号 §12: 每年为特殊困难老年人进行一次免费体检) -----
+
+
+@dataclass(frozen=True)
+class HealthCheckDue:
+    elder_id: int
+    id_number: str
+    name: str
+    residence_region: Region
+    last_check: datetime.date | None
+    done: bool
+
+
+def health_checks_due(*, area: Region, on: datetime.date) -> list[HealthCheckDue]:
+    """Elders in special difficulty living in ``area`` who are owed a free health check in the
+    year of ``on`` where the rulebook sets one (yearly), and whether they have had it."""
+    book = ScheduleBook(areas=[area], start=on, end=on)
+    policies = PolicyBook([rules.HEALTH_CHECK_KEY], on, on)
+    owed = []
+    for elder_id, _schedule in book.on(on).items():
+        elder = book.elders[elder_id]
+        resolved = policies.resolve(rules.HEALTH_CHECK_KEY, elder.region, on)
+        if resolved.is_set and resolved.frequency == Frequency.YEARLY:
+            owed.append(elder)
+    last_checks = dict(
+        HealthCheck.objects.filter(elder_id__in=book.candidates.values("id"), checked_on__lte=on)
+        .values("elder_id")
+        .annotate(last=Max("checked_on"))
+        .values_list("elder_id", "last")
+    )
+    year_start = on.replace(month=1, day=1)
+    rows = [
+        HealthCheckDue(
+            elder_id=e.id,
+            id_number=e.id_number,
+            name=e.name,
+            residence_region=e.region,
+            last_check=last_checks.get(e.id),
+            done=last_checks.get(e.id) is not None and last_checks[e.id] >= year_start,
+        )
+        for e in owed
+    ]
+    rows.sort(key=lambda r: (r.done, r.residence_region.code, r.elder_id))
+    return rows

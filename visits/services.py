@@ -1,0 +1,335 @@
+"""Writes of the visits app: one verb per change, each in one transaction.
+
+The admin, the API, the demo and the tests all go through these functions.
+"""
+
+from __future__ import annotations
+
+import datetime
+import uuid as uuid_module
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from regions.choices import RegionLevel
+from regions.models import Region
+from residents.models import Elder
+from visits.choices import FollowUpKind, FollowUpStatus, VisitNeed, VisitOutcome
+from visits.models import FollowUpTask, HealthCheck, Visit, VisitWorker
+from visits.selectors import local_tz, worker_covers_elder
+
+# Phones' clocks drift and uploads cross midnight: a visit stamped up to this far in the
+# future is accepted as a clock error rather than refused.
+CLOCK_SKEW = datetime.timedelta(minutes=10)
+
+AREA_LEVELS = (RegionLevel.STREET, RegionLevel.COMMUNITY, RegionLevel.GRID)
+
+# Outcomes that leave work for the area's staff.
+FOLLOW_UP_KINDS = {
+    VisitOutcome.DECEASED: FollowUpKind.DEATH_REPORT,
+    VisitOutcome.NEEDS_FOLLOW_UP: FollowUpKind.NEEDS,
+}
+
+
+def _with_history_user(instance, by):
+    if by is not None:
+        instance._history_user = by
+    return instance
+
+
+# --- assignments ----------------------------------------------------------------------------
+
+
+@transaction.atomic
+def assign_worker(
+    *,
+    user,
+    area: Region,
+    start_date: datetime.date,
+    end_date: datetime.date | None = None,
+    note: str = "",
+    by=None,
+) -> VisitWorker:
+    """Assign a worker to a street, community or grid from ``start_date``."""
+    if area.level not in AREA_LEVELS:
+        raise ValidationError(
+            {"area": f"探访区域须为街道、社区或网格，{area.name}为{area.get_level_display()}。"}
+        )
+    if not area.is_active:
+        raise ValidationError({"area": f"{area.name}已撤销。"})
+    assignment = VisitWorker(
+        user=user, area=area, start_date=start_date, end_date=end_date, note=note
+    )
+    assignment.full_clean()
+    _with_history_user(assignment, by).save()
+    return assignment
+
+
+@transaction.atomic
+def end_assignment(*, assignment: VisitWorker, end_date: datetime.date, by=None) -> VisitWorker:
+    if end_date < assignment.start_date:
+        raise ValidationError(
+            {"end_date": f"终止日期 {end_date} 早于起始日期 {assignment.start_date}。"}
+        )
+    assignment.end_date = end_date
+    assignment.full_clean()
+    _with_history_user(assignment, by).save()
+    return assignment
+
+
+# --- visits ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class VisitResult:
+    visit: Visit
+    created: bool  # False: the UUID was already stored; ``visit`` is the original
+
+
+def _normalise_needs(needs) -> list[str]:
+    needs = list(needs or [])
+    unknown = [n for n in needs if n not in VisitNeed.values]
+    if unknown:
+        raise ValidationError(
+            {
+                "needs": f"未知的需求代码：{', '.join(map(str, unknown))}（可选 {', '.join(VisitNeed.values)}）。"
+            }
+        )
+    return [n for n in VisitNeed.values if n in needs]
+
+
+def _existing(visit_uuid, *, elder: Elder, worker) -> VisitResult | None:
+    existing = Visit.objects.filter(uuid=visit_uuid).first()
+    if existing is None:
+        return None
+    if existing.elder_id != elder.pk or existing.worker_id != worker.pk:
+        raise ValidationError(
+            {"uuid": f"编号 {visit_uuid} 已用于另一位老人或另一名探访人员的记录。"}
+        )
+    return VisitResult(existing, created=False)
+
+
+def record_visit(
+    *,
+    uuid: uuid_module.UUID | str,
+    elder: Elder,
+    worker,
+    visited_at: datetime.datetime,
+    mode: str,
+    outcome: str,
+    needs=(),
+    notes: str = "",
+    latitude: Decimal | None = None,
+    longitude: Decimal | None = None,
+    now: datetime.datetime | None = None,
+) -> VisitResult:
+    """Store one visit, once: sending the same UUID again returns the stored visit unchanged
+    (``created=False``). An outcome of "deceased" or "needs follow-up" opens a follow-up task
+    for the staff of the elder's area, in the same transaction."""
+    try:
+        visit_uuid = uuid_module.UUID(str(uuid))
+    except ValueError:
+        raise ValidationError({"uuid": f"“{uuid}”不是有效的 UUID。"}) from None
+    found = _existing(visit_uuid, elder=elder, worker=worker)
+    if found:
+        return found
+    try:
+        with transaction.atomic():
+            return _create_visit(
+                visit_uuid=visit_uuid,
+                elder=elder,
+                worker=worker,
+                visited_at=visited_at,
+                mode=mode,
+                outcome=outcome,
+                needs=needs,
+                notes=notes,
+                latitude=latitude,
+                longitude=longitude,
+                now=now,
+            )
+    except IntegrityError:
+        # The same visit arrived twice at once (a retry racing the first upload): the first
+        # one stored wins and the second is its duplicate.
+        found = _existing(visit_uuid, elder=elder, worker=worker)
+        if found:
+            return found
+        raise
+
+
+def _create_visit(
+    *, visit_uuid, elder, worker, visited_at, mode, outcome, needs, notes, latitude, longitude, now
+) -> VisitResult:
+    if visited_at is None or timezone.is_naive(visited_at):
+        raise ValidationError({"visited_at": "探访时间须带时区。"})
+    now = now or timezone.now()
+    if visited_at > now + CLOCK_SKEW:
+        raise ValidationError({"visited_at": f"探访时间 {visited_at.isoformat()} 晚于当前时间。"})
+    visit_day = visited_at.astimezone(local_tz()).date()
+    elder = Elder.objects.select_related("residence_region").get(pk=elder.pk)
+    if (
+        elder.death_date is not None
+        and visit_day > elder.death_date
+        and outcome != VisitOutcome.DECEASED
+    ):
+        raise ValidationError(
+            {"elder": f"该老年人已于 {elder.death_date} 去世，探访日期为 {visit_day}。"}
+        )
+    if not worker_covers_elder(worker, elder, visit_day):
+        raise ValidationError({"elder": f"{elder.name} 不在您 {visit_day} 负责的探访区域内。"})
+    if (latitude is None) != (longitude is None):
+        missing = "longitude" if longitude is None else "latitude"
+        raise ValidationError({missing: "经纬度须同时填写或同时留空。"})
+    visit = Visit(
+        uuid=visit_uuid,
+        elder=elder,
+        worker=worker,
+        visited_at=visited_at,
+        mode=mode,
+        outcome=outcome,
+        needs=_normalise_needs(needs),
+        notes=(notes or "").strip(),
+        latitude=latitude,
+        longitude=longitude,
+    )
+    visit.full_clean()
+    _with_history_user(visit, worker).save()
+    kind = FOLLOW_UP_KINDS.get(outcome)
+    if kind:
+        task = FollowUpTask(
+            visit=visit, elder=elder, area=elder.residence_region, kind=kind, resolution=""
+        )
+        task.full_clean()
+        _with_history_user(task, worker).save()
+    return VisitResult(visit, created=True)
+
+
+class BatchStatus:
+    ACCEPTED = "accepted"
+    DUPLICATE = "duplicate"
+    REJECTED = "rejected"
+
+
+@dataclass
+class BatchItemResult:
+    index: int
+    uuid: str
+    status: str
+    visit: Visit | None = None
+    errors: dict[str, list[str]] = field(default_factory=dict)
+
+
+def upload_visits(*, worker, items: list[dict]) -> list[BatchItemResult]:
+    """Store a batch of visits recorded offline. Each item is accepted, recognised as a
+    duplicate of a stored visit (same UUID: nothing changes) or rejected with its reasons, on
+    its own: one bad item never holds back the others, so there is deliberately no
+    transaction around the whole batch (each visit is its own)."""
+    results = []
+    for index, item in enumerate(items):
+        try:
+            outcome = record_visit(worker=worker, **item)
+        except ValidationError as error:
+            errors = (
+                error.message_dict
+                if hasattr(error, "error_dict")
+                else {"non_field_errors": error.messages}
+            )
+            results.append(
+                BatchItemResult(
+                    index, str(item.get("uuid", "")), BatchStatus.REJECTED, None, errors
+                )
+            )
+            continue
+        status = BatchStatus.ACCEPTED if outcome.created else BatchStatus.DUPLICATE
+        results.append(BatchItemResult(index, str(outcome.visit.uuid), status, outcome.visit))
+    return results
+
+
+# --- follow-up tasks and deaths -------------------------------------------------------------
+
+
+@transaction.atomic
+def close_follow_up(
+    *, task: FollowUpTask, resolution: str, by=None, status: str = FollowUpStatus.DONE
+) -> FollowUpTask:
+    """Close an open task with what was done (or why it is withdrawn)."""
+    task = FollowUpTask.objects.select_for_update().get(pk=task.pk)
+    if task.status != FollowUpStatus.OPEN:
+        raise ValidationError({"status": f"任务已{task.get_status_display()}。"})
+    if status == FollowUpStatus.OPEN or status not in FollowUpStatus.values:
+        raise ValidationError({"status": "请选择办结或撤销。"})
+    if not (resolution or "").strip():
+        raise ValidationError({"resolution": "请填写处理结果。"})
+    task.status = status
+    task.resolution = resolution.strip()[:500]
+    task.closed_at = timezone.now()
+    task.closed_by = by
+    task.full_clean()
+    _with_history_user(task, by).save()
+    return task
+
+
+@transaction.atomic
+def confirm_death(*, task: FollowUpTask, death_date: datetime.date, by=None) -> FollowUpTask:
+    """Confirm a death reported by a visit: the registry records it (categories end, the bed,
+    visits and allowances stop through each app's ``handle_elder_death``) and the task is done."""
+    from residents.services import record_death
+
+    task = FollowUpTask.objects.select_for_update().get(pk=task.pk)
+    if task.kind != FollowUpKind.DEATH_REPORT:
+        raise ValidationError({"kind": "只有死亡报告任务可以核实死亡。"})
+    if task.status != FollowUpStatus.OPEN:
+        raise ValidationError({"status": f"任务已{task.get_status_display()}。"})
+    record_death(elder=task.elder, death_date=death_date, by=by)
+    task.refresh_from_db()
+    task.closed_by = by
+    task.resolution = f"死亡已核实，死亡日期 {death_date}。"
+    if task.status == FollowUpStatus.OPEN:  # record_death ran without the visits handler
+        task.status = FollowUpStatus.DONE
+        task.closed_at = timezone.now()
+    task.full_clean()
+    _with_history_user(task, by).save()
+    return task
+
+
+@transaction.atomic
+def handle_elder_death(*, elder: Elder, death_date: datetime.date) -> None:
+    """Called by ``residents.services.record_death``. The schedule needs no change (it is
+    computed from the death date: nobody is listed from the day of death); open tasks close:
+    a death report is thereby confirmed, other follow-ups are withdrawn."""
+    now = timezone.now()
+    tasks = FollowUpTask.objects.select_for_update().filter(elder=elder, status=FollowUpStatus.OPEN)
+    for task in tasks:
+        if task.kind == FollowUpKind.DEATH_REPORT:
+            task.status = FollowUpStatus.DONE
+            task.resolution = f"死亡已登记，死亡日期 {death_date}。"
+        else:
+            task.status = FollowUpStatus.CANCELLED
+            task.resolution = f"老年人已于 {death_date} 去世。"
+        task.closed_at = now
+        task.full_clean()
+        task.save()
+
+
+# --- health checks --------------------------------------------------------------------------
+
+
+@transaction.atomic
+def record_health_check(
+    *, elder: Elder, checked_on: datetime.date, provider: str = "", notes: str = "", by=None
+) -> HealthCheck:
+    if checked_on > timezone.now().astimezone(local_tz()).date():
+        raise ValidationError({"checked_on": f"体检日期 {checked_on} 晚于今天。"})
+    if elder.death_date is not None and checked_on > elder.death_date:
+        raise ValidationError(
+            {"checked_on": f"体检日期 {checked_on} 晚于死亡日期 {elder.death_date}。"}
+        )
+    check = HealthCheck(
+        elder=elder, checked_on=checked_on, provider=provider, notes=notes, recorded_by=by
+    )
+    check.full_clean()
+    _with_history_user(check, by).save()
+    return check
