@@ -1,0 +1,458 @@
+"""Reads of the facilities app: who is where, current ratings, the ranked waiting list,
+staffing checks and workforce figures against the rulebook's targets."""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass, field
+from decimal import Decimal
+from fractions import Fraction
+
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
+
+from facilities.choices import (
+    OPEN_APPLICATION_STATUSES,
+    SENIOR_OR_ABOVE,
+    BedType,
+    CertificateKind,
+    FacilityKind,
+)
+from facilities.models import (
+    Application,
+    Bed,
+    Caregiver,
+    Certificate,
+    Employment,
+    Facility,
+    Rating,
+    Stay,
+)
+from facilities.rules import (
+    RATIO_KEYS,
+    ApplicantFacts,
+    PrecedenceRule,
+    care_class_by_level,
+    precedence_of,
+    required_caregivers,
+)
+from regions.models import Region
+from regions.selectors import PolicyValueNotSet, resolve_policies
+from residents.models import Elder
+from residents.selectors import (
+    add_years,
+    age_on,
+    alive_on,
+    categories_on,
+    latest_assessment_levels,
+)
+
+# --- who is where ------------------------------------------------------------------------------
+
+
+def stays_on(on: datetime.date) -> Q:
+    """Stays in force on a day: periods are half-open [start, end)."""
+    return Q(start_date__lte=on) & (Q(end_date__isnull=True) | Q(end_date__gt=on))
+
+
+def beds_with_occupant(queryset: QuerySet[Bed] | None = None) -> QuerySet[Bed]:
+    """Beds annotated with the current occupant's name, elder code and stay start (one query)."""
+    queryset = queryset if queryset is not None else Bed.objects.all()
+    open_stay = Stay.objects.filter(bed=OuterRef("pk"), end_date__isnull=True)
+    return queryset.annotate(
+        occupant_name=Subquery(open_stay.values("elder__name")[:1]),
+        occupant_code=Subquery(open_stay.values("elder__elder_code")[:1]),
+        occupied_since=Subquery(open_stay.values("start_date")[:1]),
+    )
+
+
+def free_beds(facility: Facility) -> QuerySet[Bed]:
+    return Bed.objects.filter(facility=facility, is_active=True).exclude(
+        stays__end_date__isnull=True
+    )
+
+
+def _stay_payload(stay: Stay | None) -> dict | None:
+    if stay is None:
+        return None
+    bed = stay.bed
+    room = bed.room
+    return {
+        "stay_id": stay.pk,
+        "start_date": stay.start_date.isoformat(),
+        "elder": {
+            "id": stay.elder_id,
+            "name": stay.elder.name,
+            "elder_code": stay.elder.elder_code,
+        },
+        "bed": {
+            "id": bed.pk,
+            "code": bed.code,
+            "label": bed.label,
+            "bed_type": bed.bed_type,
+            "room": str(room) if room else None,
+            "home_address": bed.home_address or None,
+        },
+        "facility": {"id": bed.facility_id, "code": bed.facility.code, "name": bed.facility.name},
+    }
+
+
+def lookup_code(
+    code: str, elders: QuerySet[Elder] | None = None, beds: QuerySet[Bed] | None = None
+):
+    """Scan an elder code (长者码) or a bed code (床位码): who is where, or None if unknown.
+
+    ``elders``/``beds`` are the querysets the caller may see (scoped), so an unknown code and
+    one outside the user's scope look the same.
+    """
+    code = (code or "").strip().upper()
+    elders = elders if elders is not None else Elder.objects.all()
+    beds = beds if beds is not None else Bed.objects.all()
+    open_stays = Stay.objects.filter(end_date__isnull=True).select_related(
+        "elder", "bed__facility", "bed__room__floor__building"
+    )
+    if code.startswith("E"):
+        elder = elders.filter(elder_code=code).first()
+        if elder is None:
+            return None
+        stay = open_stays.filter(elder=elder).first()
+        return {
+            "kind": "elder",
+            "code": code,
+            "elder": {"id": elder.pk, "name": elder.name, "elder_code": elder.elder_code},
+            "stay": _stay_payload(stay),
+        }
+    bed = beds.select_related("facility").filter(code=code).first()
+    if bed is None:
+        return None
+    stay = open_stays.filter(bed=bed).first()
+    return {
+        "kind": "bed",
+        "code": code,
+        "bed": {"id": bed.pk, "label": bed.label, "bed_type": bed.bed_type},
+        "facility": {"id": bed.facility_id, "code": bed.facility.code, "name": bed.facility.name},
+        "stay": _stay_payload(stay),
+    }
+
+
+# --- ratings -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CurrentRating:
+    rating: Rating | None
+    is_expired: bool
+
+    @property
+    def status(self) -> str:
+        if self.rating is None:
+            return "未评定"
+        return "已过期" if self.is_expired else "有效"
+
+
+def current_rating(facility: Facility, on: datetime.date) -> CurrentRating:
+    """The latest rating given on or before ``on``; it shows as expired after its
+    ``valid_until`` (never silently replaced by an older one)."""
+    rating = facility.ratings.filter(rated_on__lte=on).order_by("-rated_on", "-id").first()
+    if rating is None:
+        return CurrentRating(None, False)
+    return CurrentRating(rating, rating.valid_until < on)
+
+
+# --- waiting list -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WaitingEntry:
+    rank: int
+    application: Application
+    rule: PrecedenceRule
+
+    @property
+    def precedence(self) -> int:
+        return int(self.rule.precedence)
+
+    @property
+    def explanation(self) -> str:
+        return f"第{self.rule.precedence}顺位：{self.rule.label}（{self.rule.citation}）；同顺位按申请日期 {self.application.applied_on}"
+
+
+def waiting_list(facility: Facility, on: datetime.date) -> list[WaitingEntry]:
+    """Open applications ranked by POLICY.md §5 precedence (from categories and the latest
+    assessment on ``on``), then by application date, then by registration order. Three queries."""
+    applications = list(
+        Application.objects.filter(facility=facility, status__in=OPEN_APPLICATION_STATUSES)
+        .select_related("elder", "offered_bed")
+        .order_by("applied_on", "id")
+    )
+    elder_ids = [a.elder_id for a in applications]
+    categories = categories_on(elder_ids, on)
+    levels = latest_assessment_levels(elder_ids, on)
+    path = facility.region.path
+    placed = []
+    for application in applications:
+        facts = ApplicantFacts(
+            categories=frozenset(categories.get(application.elder_id, ())),
+            level=levels.get(application.elder_id),
+            age=age_on(application.elder.birth_date, on),
+            facility_region_path=path,
+        )
+        placed.append((precedence_of(facts), application))
+    placed.sort(key=lambda p: (p[0].precedence, p[1].applied_on, p[1].pk))
+    return [WaitingEntry(rank, app, rule) for rank, (rule, app) in enumerate(placed, start=1)]
+
+
+def next_applicant(facility: Facility, on: datetime.date) -> WaitingEntry | None:
+    """The first applicant still waiting (not yet offered a bed)."""
+    for entry in waiting_list(facility, on):
+        if entry.application.status == "waiting":
+            return entry
+    return None
+
+
+# --- staffing (POLICY.md §3) ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Ratio:
+    care_class: str
+    key: str
+    residents_per_caregiver: Fraction
+    source_region: str
+    citation: str
+
+    def as_dict(self) -> dict:
+        return {
+            "key": self.key,
+            "residents_per_caregiver": str(self.residents_per_caregiver),
+            "source_region": self.source_region,
+            "citation": self.citation,
+        }
+
+
+def staffing_ratios(region: Region, on: datetime.date) -> dict[str, Ratio]:
+    """The jurisdiction's ratios (nearest region upwards); PolicyValueNotSet if one is missing."""
+    resolved = resolve_policies(list(RATIO_KEYS.values()), region, on)
+    ratios = {}
+    for care_class, key in RATIO_KEYS.items():
+        value = resolved[key].require()
+        ratios[care_class] = Ratio(
+            care_class=care_class,
+            key=key,
+            # Decimal → Fraction is exact (no binary floating point on the way).
+            residents_per_caregiver=Fraction(Decimal(value)),
+            source_region=f"{resolved[key].source_region.name} {resolved[key].source_region.code}",
+            citation=resolved[key].citation,
+        )
+    return ratios
+
+
+def required_for_counts(region: Region, counts: dict[str, int], on: datetime.date) -> dict:
+    """The planning form: required caregivers for given counts per class."""
+    ratios = staffing_ratios(region, on)
+    required = required_caregivers(
+        counts, {c: r.residents_per_caregiver for c, r in ratios.items()}
+    )
+    return {
+        "region": {"code": region.code, "name": region.name},
+        "on": on.isoformat(),
+        "counts": {c: counts.get(c, 0) for c in RATIO_KEYS},
+        "ratios": {c: r.as_dict() for c, r in ratios.items()},
+        "required": required,
+    }
+
+
+@dataclass
+class StaffingReport:
+    facility: Facility
+    on: datetime.date
+    counts: dict[str, int]
+    unassessed: list[dict]
+    ratios: dict[str, Ratio] = field(default_factory=dict)
+    required: int | None = None
+    actual: int = 0
+    error: str = ""
+
+    @property
+    def shortfall(self) -> int | None:
+        return None if self.required is None else max(self.required - self.actual, 0)
+
+    @property
+    def is_short_staffed(self) -> bool:
+        return bool(self.shortfall)
+
+    def as_dict(self) -> dict:
+        return {
+            "facility": {"code": self.facility.code, "name": self.facility.name},
+            "on": self.on.isoformat(),
+            "counts": self.counts,
+            "unassessed": self.unassessed,
+            "ratios": {c: r.as_dict() for c, r in self.ratios.items()},
+            "required": self.required,
+            "actual": self.actual,
+            "shortfall": self.shortfall,
+            "error": self.error,
+        }
+
+
+def residents_on(facility: Facility, on: datetime.date) -> QuerySet[Stay]:
+    # Home-care beds are in elders' own homes: their care is not the institution's staffing.
+    return (
+        Stay.objects.filter(stays_on(on), bed__facility=facility)
+        .exclude(bed__bed_type=BedType.HOME_CARE)
+        .select_related("elder")
+    )
+
+
+def caregivers_on(facility: Facility, on: datetime.date) -> QuerySet[Employment]:
+    return Employment.objects.filter(facility=facility, start_date__lte=on).filter(
+        Q(end_date__isnull=True) | Q(end_date__gte=on)
+    )
+
+
+def staffing_report(facility: Facility, on: datetime.date) -> StaffingReport:
+    """Required caregivers from the residents' latest assessments, actual caregivers employed,
+    the shortfall. Residents never assessed are listed, not counted in any class: the required
+    figure is then a lower bound and says so."""
+    stays = list(residents_on(facility, on))
+    levels = latest_assessment_levels([s.elder_id for s in stays], on)
+    mapping = care_class_by_level()
+    counts = dict.fromkeys(RATIO_KEYS, 0)
+    unassessed = []
+    for stay in stays:
+        level = levels.get(stay.elder_id)
+        if level is None:
+            unassessed.append({"elder_code": stay.elder.elder_code, "name": stay.elder.name})
+        else:
+            counts[mapping[level]] += 1
+    report = StaffingReport(
+        facility=facility,
+        on=on,
+        counts={str(k): v for k, v in counts.items()},
+        unassessed=unassessed,
+        actual=caregivers_on(facility, on).values("caregiver").distinct().count(),
+    )
+    try:
+        report.ratios = staffing_ratios(facility.region, on)
+    except PolicyValueNotSet as missing:
+        report.error = f"护理员配比未设定：{missing}"
+        return report
+    report.required = required_caregivers(
+        counts, {c: r.residents_per_caregiver for c, r in report.ratios.items()}
+    )
+    if unassessed:
+        report.error = f"{len(unassessed)} 名在住老人没有能力评估，未计入所需护理员数"
+    return report
+
+
+def short_staffed_facilities(region: Region, on: datetime.date) -> list[StaffingReport]:
+    """Institutions in the region whose actual caregivers fall short of the requirement."""
+    reports = []
+    facilities = Facility.objects.filter(
+        region__path__startswith=region.path,
+        is_active=True,
+        kind__in=[FacilityKind.INSTITUTION, FacilityKind.SMART_CARE_HOME],
+    ).select_related("region")
+    for facility in facilities:
+        report = staffing_report(facility, on)
+        if report.is_short_staffed:
+            reports.append(report)
+    return reports
+
+
+# --- workforce figures against targets (POLICY.md §2) -----------------------------------------
+
+TARGET_KEYS = [
+    "target_caregivers_per_10k",
+    "target_senior_caregiver_share",
+    "target_first_aid_share",
+    "target_nursing_bed_share",
+    "target_cognitive_beds_per_10k",
+]
+
+
+def _valid_on(on: datetime.date) -> Q:
+    return Q(issued_on__lte=on) & (Q(valid_until__isnull=True) | Q(valid_until__gte=on))
+
+
+def _share(part: int, whole: int) -> Fraction | None:
+    return Fraction(part, whole) if whole else None
+
+
+def _fmt(value: Fraction | None) -> str | None:
+    # Four decimal places for display; the comparison with the target stays exact.
+    if value is None:
+        return None
+    return str((Decimal(value.numerator) / Decimal(value.denominator)).quantize(Decimal("0.0001")))
+
+
+def workforce_figures(region: Region, on: datetime.date) -> dict:
+    """Caregivers and beds of a jurisdiction against its 2025 targets (rulebook target_*).
+
+    Certified caregivers: employed on ``on`` at a facility in the region with a valid skill
+    certificate. Elders: registered (户籍) in the region, aged 60+, alive on ``on``.
+    """
+    employed = Caregiver.objects.filter(
+        employments__in=Employment.objects.filter(
+            facility__region__path__startswith=region.path, start_date__lte=on
+        ).filter(Q(end_date__isnull=True) | Q(end_date__gte=on))
+    ).distinct()
+    skill = Certificate.objects.filter(_valid_on(on), kind=CertificateKind.CAREGIVER_SKILL)
+    certified_ids = set(skill.filter(caregiver__in=employed).values_list("caregiver_id", flat=True))
+    senior_ids = set(
+        skill.filter(caregiver_id__in=certified_ids, grade__in=SENIOR_OR_ABOVE).values_list(
+            "caregiver_id", flat=True
+        )
+    )
+    first_aid_ids = set(
+        Certificate.objects.filter(
+            _valid_on(on), kind=CertificateKind.FIRST_AID, caregiver_id__in=certified_ids
+        ).values_list("caregiver_id", flat=True)
+    )
+    sixty = add_years(on, -60)
+    elders = (
+        Elder.objects.filter(hukou_region__path__startswith=region.path, birth_date__lte=sixty)
+        .filter(alive_on(on))
+        .count()
+    )
+    beds = Bed.objects.filter(
+        facility__region__path__startswith=region.path, is_active=True
+    ).exclude(bed_type=BedType.HOME_CARE)
+    bed_counts = dict(beds.values_list("bed_type").annotate(n=Count("id")))
+    all_beds = sum(bed_counts.values())
+    per_10k = Fraction(10000, elders) if elders else None
+    actual = {
+        "target_caregivers_per_10k": per_10k * len(certified_ids) if per_10k else None,
+        "target_senior_caregiver_share": _share(len(senior_ids), len(certified_ids)),
+        "target_first_aid_share": _share(len(first_aid_ids), len(certified_ids)),
+        "target_nursing_bed_share": _share(bed_counts.get(BedType.NURSING, 0), all_beds),
+        "target_cognitive_beds_per_10k": per_10k * bed_counts.get(BedType.COGNITIVE, 0)
+        if per_10k
+        else None,
+    }
+    resolved = resolve_policies(TARGET_KEYS, region, on)
+    figures = {}
+    for key in TARGET_KEYS:
+        target = resolved[key]
+        value = actual[key]
+        met = None
+        if target.is_set and value is not None:
+            met = value >= Fraction(Decimal(target.value))
+        figures[key] = {
+            "label": str(target.key.label),
+            "actual": _fmt(value),
+            "target": None if not target.is_set else str(target.value.normalize()),
+            "target_source": target.citation or None,
+            "target_note": "" if target.is_set else target.not_set_reason,
+            "met": met,
+        }
+    return {
+        "region": {"code": region.code, "name": region.name},
+        "on": on.isoformat(),
+        "elders_60_plus": elders,
+        "certified_caregivers": len(certified_ids),
+        "senior_or_above": len(senior_ids),
+        "with_first_aid": len(first_aid_ids),
+        "beds": all_beds,
+        "beds_by_type": {str(k): v for k, v in bed_counts.items()},
+        "figures": figures,
+    }
