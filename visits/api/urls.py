@@ -1,5 +1,18 @@
-from rest_framework.routers import DefaultRouter
+from django.urls import path
 
-router = DefaultRouter()
+from visits.api import views
 
-urlpatterns = router.urls
+urlpatterns = [
+    path("visits/", views.VisitListCreateView.as_view(), name="visits-visit-list"),
+    path("visits/batch/", views.VisitBatchView.as_view(), name="visits-visit-batch"),
+    path("today/", views.TodayView.as_view(), name="visits-today"),
+    path("tasks/", views.FollowUpTaskListView.as_view(), name="visits-task-list"),
+    path("tasks/<int:pk>/close/", views.FollowUpTaskCloseView.as_view(), name="visits-task-close"),
+    path(
+        "tasks/<int:pk>/confirm-death/",
+        views.FollowUpTaskConfirmDeathView.as_view(),
+        name="visits-task-confirm-death",
+    ),
+    path("compliance/", views.ComplianceView.as_view(), name="visits-compliance"),
+    path("health-checks/", views.HealthCheckView.as_view(), name="visits-health-checks"),
+]

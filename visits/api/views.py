@@ -1,0 +1,293 @@
+"""Field workers' API: log visits (one, or a batch recorded offline), today's list, follow-up
+tasks, compliance and health checks. Views parse, authorise and call one service/selector."""
+
+from __future__ import annotations
+
+import datetime
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.shortcuts import get_object_or_404
+from rest_framework import generics, status
+from rest_framework.exceptions import NotFound
+from rest_framework.exceptions import ValidationError as ApiValidationError
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.permissions import ScopedQuerysetMixin, ScopedWritePermission
+from accounts.scoping import scope_of, scoped
+from regions.models import Region
+from visits import selectors, services
+from visits.api.serializers import (
+    CloseTaskInputSerializer,
+    ConfirmDeathInputSerializer,
+    DueElderSerializer,
+    FollowUpTaskSerializer,
+    HealthCheckInputSerializer,
+    HealthCheckOutputSerializer,
+    VisitBatchInputSerializer,
+    VisitInputSerializer,
+    VisitOutputSerializer,
+)
+from visits.models import FollowUpTask, Visit
+
+
+def _api_error(error: DjangoValidationError) -> ApiValidationError:
+    if hasattr(error, "error_dict"):
+        return ApiValidationError(error.message_dict)
+    return ApiValidationError({"non_field_errors": error.messages})
+
+
+def _date_param(request, name: str, default: datetime.date | None = None) -> datetime.date:
+    raw = request.query_params.get(name)
+    if not raw:
+        if default is None:
+            raise ApiValidationError({name: "必填（YYYY-MM-DD）。"})
+        return default
+    try:
+        return datetime.date.fromisoformat(raw)
+    except ValueError:
+        raise ApiValidationError({name: f"“{raw}”不是日期（YYYY-MM-DD）。"}) from None
+
+
+def _area_param(request, name: str = "area") -> Region:
+    """The region named by ``?area=CODE``, which must lie within the user's scope."""
+    code = request.query_params.get(name)
+    if not code:
+        raise ApiValidationError({name: "必填：区划代码。"})
+    area = Region.objects.filter(code=code).first()
+    if area is None:
+        raise ApiValidationError({name: f"没有代码为 {code} 的区划。"})
+    scope = scope_of(request.user)
+    if not scope.everything and not any(area.path.startswith(p) for p in scope.region_paths):
+        raise NotFound(f"{code} 不在您的工作范围内。")
+    return area
+
+
+def _today() -> datetime.date:
+    return datetime.datetime.now(selectors.local_tz()).date()
+
+
+class VisitListCreateView(ScopedQuerysetMixin, generics.ListAPIView):
+    """GET: visits in your area (newest first). POST: log one visit; sending the same UUID
+    again returns the stored visit with status "duplicate" and stores nothing."""
+
+    queryset = Visit.objects.select_related("elder", "worker")
+    serializer_class = VisitOutputSerializer
+    filterset_fields = ["elder", "worker", "outcome", "mode"]
+
+    def post(self, request):
+        serializer = VisitInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            result = services.record_visit(worker=request.user, **serializer.validated_data)
+        except DjangoValidationError as error:
+            raise _api_error(error) from None
+        body = {
+            "status": "accepted" if result.created else "duplicate",
+            "visit": VisitOutputSerializer(result.visit).data,
+        }
+        return Response(body, status=status.HTTP_201_CREATED if result.created else 200)
+
+
+class VisitBatchView(APIView):
+    """POST {"visits": [...]}: each visit accepted, duplicate (already stored: nothing changes)
+    or rejected with its errors by field, on its own. The response lists them in order."""
+
+    permission_classes = [ScopedWritePermission]
+
+    def post(self, request):
+        batch = VisitBatchInputSerializer(data=request.data)
+        batch.is_valid(raise_exception=True)
+        results: list[dict | None] = []
+        parsed: list[tuple[int, dict]] = []
+        for index, raw in enumerate(batch.validated_data["visits"]):
+            item = VisitInputSerializer(data=raw)
+            if item.is_valid():
+                parsed.append((index, item.validated_data))
+                results.append(None)
+            else:
+                results.append(
+                    {
+                        "index": index,
+                        "uuid": str(raw.get("uuid", "")),
+                        "status": services.BatchStatus.REJECTED,
+                        "errors": item.errors,
+                    }
+                )
+        stored = services.upload_visits(worker=request.user, items=[data for _, data in parsed])
+        for (index, _), outcome in zip(parsed, stored, strict=True):
+            results[index] = {
+                "index": index,
+                "uuid": outcome.uuid,
+                "status": outcome.status,
+                **({"visit": outcome.visit.pk} if outcome.visit else {}),
+                **({"errors": outcome.errors} if outcome.errors else {}),
+            }
+        counts = dict.fromkeys(("accepted", "duplicate", "rejected"), 0)
+        for row in results:
+            counts[row["status"]] += 1
+        return Response({**counts, "results": results})
+
+
+class TodayView(APIView):
+    """GET: your list for today (or ?date=): the elders of your areas who must be visited,
+    those still owed a visit first."""
+
+    def get(self, request):
+        on = _date_param(request, "date", default=_today())
+        rows = selectors.todays_list(request.user, on)
+        return Response(
+            {
+                "date": on,
+                "owed": sum(r.due for r in rows),
+                "elders": DueElderSerializer(rows, many=True).data,
+            }
+        )
+
+
+class FollowUpTaskListView(ScopedQuerysetMixin, generics.ListAPIView):
+    queryset = FollowUpTask.objects.select_related("elder", "area", "visit")
+    serializer_class = FollowUpTaskSerializer
+    filterset_fields = ["status", "kind", "elder"]
+
+
+def _scoped_task(request, pk) -> FollowUpTask:
+    return get_object_or_404(scoped(FollowUpTask.objects.all(), request.user), pk=pk)
+
+
+class FollowUpTaskCloseView(APIView):
+    permission_classes = [ScopedWritePermission]
+
+    def post(self, request, pk):
+        task = _scoped_task(request, pk)
+        serializer = CloseTaskInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            task = services.close_follow_up(task=task, by=request.user, **serializer.validated_data)
+        except DjangoValidationError as error:
+            raise _api_error(error) from None
+        return Response(FollowUpTaskSerializer(task).data)
+
+
+class FollowUpTaskConfirmDeathView(APIView):
+    """POST {"death_date": …}: the death is recorded in the registry (allowances stop)."""
+
+    permission_classes = [ScopedWritePermission]
+
+    def post(self, request, pk):
+        task = _scoped_task(request, pk)
+        serializer = ConfirmDeathInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            task = services.confirm_death(task=task, by=request.user, **serializer.validated_data)
+        except DjangoValidationError as error:
+            raise _api_error(error) from None
+        return Response(FollowUpTaskSerializer(task).data)
+
+
+def _rate(value):
+    return None if value is None else str(value)
+
+
+def _line(report, line) -> dict:
+    return {
+        "key": line.key,
+        "label": line.label,
+        "daily_owed": line.daily_owed,
+        "daily_done": line.daily_done,
+        "monthly_owed": line.monthly_owed,
+        "monthly_done": line.monthly_done,
+        "owed": line.owed,
+        "done": line.done,
+        "rate": _rate(line.rate),
+        "meets_target": report.meets_target(line),
+    }
+
+
+class ComplianceView(APIView):
+    """GET ?area=CODE&month=YYYY-MM (or &start=&end=) &group_by=street|community|worker.
+    A month still running is counted up to today."""
+
+    def get(self, request):
+        area = _area_param(request)
+        group_by = request.query_params.get("group_by", selectors.GroupBy.COMMUNITY)
+        if group_by not in selectors.GroupBy.CHOICES:
+            raise ApiValidationError({"group_by": f"可选 {', '.join(selectors.GroupBy.CHOICES)}。"})
+        month = request.query_params.get("month")
+        if month:
+            try:
+                first = datetime.date.fromisoformat(f"{month}-01")
+            except ValueError:
+                raise ApiValidationError({"month": f"“{month}”不是月份（YYYY-MM）。"}) from None
+            start, end = selectors.month_bounds(first)
+            end = min(end, _today())
+        else:
+            start, end = _date_param(request, "start"), _date_param(request, "end")
+        if end < start:
+            raise ApiValidationError({"end": "结束日期早于开始日期（或所选月份尚未开始）。"})
+        report = selectors.compliance(area=area, start=start, end=end, group_by=group_by)
+        return Response(
+            {
+                "area": area.code,
+                "start": start,
+                "end": end,
+                "group_by": group_by,
+                "target": str(report.target),
+                "target_citation": report.target_citation,
+                "total": _line(report, report.total),
+                "lines": [_line(report, line) for line in report.lines],
+                "overdue": [
+                    {
+                        "elder": o.elder_id,
+                        "name": o.name,
+                        "residence_region": o.residence_region.code,
+                        "frequency": o.frequency,
+                        "missed": o.missed,
+                        "last_visit": o.last_visit,
+                    }
+                    for o in report.overdue
+                ],
+            }
+        )
+
+
+class HealthCheckView(APIView):
+    """GET ?area=CODE&date=: elders owed this year's free health check, and whether done.
+    POST: record one."""
+
+    permission_classes = [ScopedWritePermission]
+
+    def get(self, request):
+        area = _area_param(request)
+        on = _date_param(request, "date", default=_today())
+        rows = selectors.health_checks_due(area=area, on=on)
+        return Response(
+            {
+                "area": area.code,
+                "year": on.year,
+                "due": len(rows),
+                "done": sum(r.done for r in rows),
+                "elders": [
+                    {
+                        "elder": r.elder_id,
+                        "name": r.name,
+                        "residence_region": r.residence_region.code,
+                        "last_check": r.last_check,
+                        "done": r.done,
+                    }
+                    for r in rows
+                ],
+            }
+        )
+
+    def post(self, request):
+        serializer = HealthCheckInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        elder = serializer.validated_data["elder"]
+        if not scoped(type(elder).objects.filter(pk=elder.pk), request.user).exists():
+            raise ApiValidationError({"elder": "该老年人不在您的工作范围内。"})
+        try:
+            check = services.record_health_check(by=request.user, **serializer.validated_data)
+        except DjangoValidationError as error:
+            raise _api_error(error) from None
+        return Response(HealthCheckOutputSerializer(check).data, status=status.HTTP_201_CREATED)
