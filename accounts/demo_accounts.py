@@ -85,5 +85,12 @@ def ensure_demo_accounts() -> list[tuple[DemoRole | None, User]]:
             RoleAssignment.objects.get_or_create(
                 user=user, role=role.role, region=Region.objects.get(code=role.region_code)
             )
+        elif role.role == Role.INSTITUTION_STAFF:
+            # The first demonstration facility, once the facilities demo has loaded one.
+            from facilities.models import Facility
+
+            facility = Facility.objects.order_by("pk").first()
+            if facility is not None:
+                RoleAssignment.objects.get_or_create(user=user, role=role.role, facility=facility)
         accounts.append((role, user))
     return accounts

@@ -8,7 +8,8 @@ from regions.models import Region
 
 
 class RoleAssignment(models.Model):
-    """What a user may see: a role over a region (bureau, street, finance, auditor)."""
+    """What a user may see: a role over a region (bureau, street, finance, auditor) or, for
+    institution staff, over a facility."""
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -25,22 +26,45 @@ class RoleAssignment(models.Model):
         related_name="+",
         verbose_name=_("负责区域"),
     )
+    facility = models.ForeignKey(
+        "facilities.Facility",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("所在机构"),
+        help_text=_("养老机构工作人员：只能看到本机构的数据。"),
+    )
 
     class Meta:
         verbose_name = _("角色分配")
         verbose_name_plural = _("角色分配")
         constraints = [
             models.UniqueConstraint(
-                fields=["user", "role", "region"], name="role_assignment_unique"
+                fields=["user", "role", "region"],
+                condition=Q(facility__isnull=True),
+                name="role_assignment_unique",
             ),
+            models.UniqueConstraint(
+                fields=["user", "role", "facility"],
+                condition=Q(facility__isnull=False),
+                name="role_assignment_facility_unique",
+            ),
+            # Every role but institution staff covers an area; institution staff cover their
+            # facility (and nothing else through this row).
             models.CheckConstraint(
                 condition=Q(role=Role.INSTITUTION_STAFF) | Q(region__isnull=False),
                 name="role_assignment_region_required",
             ),
+            models.CheckConstraint(
+                condition=~Q(role=Role.INSTITUTION_STAFF)
+                | Q(facility__isnull=False, region__isnull=True),
+                name="role_assignment_institution_has_facility",
+            ),
         ]
 
     def __str__(self) -> str:
-        return f"{self.user} · {self.get_role_display()} · {self.region or ''}"
+        return f"{self.user} · {self.get_role_display()} · {self.region or self.facility or ''}"
 
 
 class AuditEntry(models.Model):

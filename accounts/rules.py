@@ -1,10 +1,61 @@
-"""Where each model's data lives, for scoping (accounts.scoping). One table for the project:
-reviewers see in one place what every role can reach."""
+"""Who reaches what, for scoping (accounts.scoping). One table for the project: reviewers see
+in one place what every role can reach.
 
-from accounts.scoping import register_scope
+Roles (issue 7):
+- bureau (民政局): their region and everything below it, every app;
+- auditor (审计): the same reach as a bureau, read-only (ScopedWritePermission / ScopedAdminMixin);
+- street worker (街道社区): their street, community or grid — elders by where they live (常住地),
+  their categories, assessments and visits, and the facilities in the area;
+- finance (财务): their region's allowance runs, batches, payment lines and exports;
+- institution staff (机构): their facility — its beds, stays, applications, caregivers, and the
+  elders who currently stay there.
+"""
+
+from django.db.models import Q
+
+from accounts.choices import Role
+from accounts.scoping import register_role_apps, register_scope
+
+# The apps a role's region assignment reaches (None = all). Reference data (regions) is public.
+ROLE_APPS = {
+    Role.BUREAU: None,
+    Role.AUDITOR: None,
+    Role.STREET_WORKER: ("residents", "visits", "facilities"),
+    Role.FINANCE: ("subsidies",),
+}
+
+
+def _lives_in(prefix: str):
+    """Elders (through ``prefix``) who live in the area; an elder without a recorded residence
+    is placed by household registration, so the street office still reaches them."""
+
+    def condition(path: str) -> Q:
+        return Q(**{f"{prefix}residence_region__path__startswith": path}) | Q(
+            **{
+                f"{prefix}residence_region__isnull": True,
+                f"{prefix}hukou_region__path__startswith": path,
+            }
+        )
+
+    return condition
+
+
+def _stays_now_at(prefix: str):
+    """Elders (through ``prefix``) with a current (open) stay at one of the facilities. One Q,
+    so both conditions apply to the same stay."""
+
+    def condition(ids) -> Q:
+        return Q(
+            **{f"{prefix}stays__bed__facility__in": ids, f"{prefix}stays__end_date__isnull": True}
+        )
+
+    return condition
 
 
 def register_all() -> None:
+    for role, apps in ROLE_APPS.items():
+        register_role_apps(role, apps)
+
     from regions.models import PolicyValue, Region
 
     # Reference data: the tree and the rulebook are public documents; everyone signed in may
@@ -12,11 +63,14 @@ def register_all() -> None:
     register_scope(Region, regions=("path",), public=True)
     register_scope(PolicyValue, regions=("region__path",), public=True)
 
-    from residents.models import Elder, ElderCategory
+    from residents.models import AbilityAssessment, Elder, ElderCategory
 
     # An elder belongs to the area of their household registration (allowances) and to the
-    # area where they live (visits): both offices need them.
-    register_scope(Elder, regions=("hukou_region__path", "residence_region__path"))
-    register_scope(
-        ElderCategory, regions=("elder__hukou_region__path", "elder__residence_region__path")
-    )
+    # area where they live (visits): a bureau needs both; a street office, where they live.
+    for model, prefix in ((Elder, ""), (ElderCategory, "elder__"), (AbilityAssessment, "elder__")):
+        register_scope(
+            model,
+            regions=(f"{prefix}hukou_region__path", f"{prefix}residence_region__path"),
+            by_role={Role.STREET_WORKER: (_lives_in(prefix),)},
+            facility=_stays_now_at(prefix),
+        )

@@ -4,13 +4,14 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
+from accounts.permissions import ScopedAdminMixin
 from regions.catalog import get_key
 from regions.models import PolicyValue, Region
 from regions.services import validate_policy_value
 
 
 @admin.register(Region)
-class RegionAdmin(admin.ModelAdmin):
+class RegionAdmin(ScopedAdminMixin, admin.ModelAdmin):
     list_display = [
         "code",
         "name",
@@ -56,7 +57,7 @@ class PolicyValueForm(forms.ModelForm):
 
 
 @admin.register(PolicyValue)
-class PolicyValueAdmin(SimpleHistoryAdmin):
+class PolicyValueAdmin(ScopedAdminMixin, SimpleHistoryAdmin):
     form = PolicyValueForm
     list_display = [
         "key",

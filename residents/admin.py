@@ -20,7 +20,11 @@ from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
+from accounts.choices import AuditAction
+from accounts.masking import mask_phone
 from accounts.permissions import ScopedAdminMixin
+from accounts.selectors import audit_reason, sees_full_personal_data
+from accounts.services import record_audit
 from regions.choices import RegionLevel
 from regions.models import Region
 from residents import importing, services
@@ -188,13 +192,42 @@ class ElderAdmin(ScopedAdminMixin, SimpleHistoryAdmin):
     def get_readonly_fields(self, request, obj=None):
         if obj is None:
             return []
-        return ["id_number", "sex", "birth_date", "elder_code", "death_date", "elder_qr"]
+        fields = ["id_number", "sex", "birth_date", "elder_code", "death_date", "elder_qr"]
+        if not sees_full_personal_data(request.user):
+            # PIPL: roles that do not need them see the masked number and phone only.
+            fields = ["masked_id_number", "masked_phone", *fields[1:]]
+        return fields
 
     def get_fields(self, request, obj=None):
         fields = ["id_number", "name", "hukou_region", "residence_region", "phone", "pension_type"]
         if obj is not None:
             fields += ["sex", "birth_date", "death_date", "elder_code", "elder_qr"]
+            if not sees_full_personal_data(request.user):
+                fields[0], fields[4] = "masked_id_number", "masked_phone"
         return fields
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        """Every look at an elder's full ID number is recorded (who, what, when, why: the
+        ``?reason=`` of the link)."""
+        response = super().change_view(request, object_id, form_url, extra_context)
+        if (
+            request.method == "GET"
+            and response.status_code == 200
+            and sees_full_personal_data(request.user)
+        ):
+            record_audit(
+                user=request.user,
+                action=AuditAction.VIEW_ID_NUMBER,
+                object_type="residents.elder",
+                object_id=object_id,
+                reason=audit_reason(request),
+                details={"via": "admin"},
+            )
+        return response
+
+    @admin.display(description=_("联系电话"))
+    def masked_phone(self, elder):
+        return mask_phone(elder.phone) if elder.phone else ""
 
     @admin.display(description=_("身份证号"), ordering="id_number")
     def masked_id_number(self, elder):

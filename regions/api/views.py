@@ -3,6 +3,7 @@ from rest_framework import viewsets
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.permissions import ScopedQuerysetMixin, ScopedWritePermission
 from regions.api.serializers import (
     PolicyValueSerializer,
     RegionSerializer,
@@ -13,14 +14,14 @@ from regions.models import PolicyValue, Region
 from regions.selectors import resolve_policy
 
 
-class RegionViewSet(viewsets.ReadOnlyModelViewSet):
+class RegionViewSet(ScopedQuerysetMixin, viewsets.ReadOnlyModelViewSet):
     queryset = Region.objects.select_related("parent")
     serializer_class = RegionSerializer
     lookup_field = "code"
     filterset_fields = ["level", "is_active", "parent__code"]
 
 
-class PolicyValueViewSet(viewsets.ReadOnlyModelViewSet):
+class PolicyValueViewSet(ScopedQuerysetMixin, viewsets.ReadOnlyModelViewSet):
     queryset = PolicyValue.objects.select_related("region")
     serializer_class = PolicyValueSerializer
     filterset_fields = ["key", "region__code"]
@@ -28,6 +29,8 @@ class PolicyValueViewSet(viewsets.ReadOnlyModelViewSet):
 
 class ResolvePolicyView(APIView):
     """The value of a policy key for a region on a date, with the row and region it comes from."""
+
+    permission_classes = [ScopedWritePermission]
 
     @extend_schema(parameters=[ResolveQuerySerializer], responses=ResolvedPolicySerializer)
     def get(self, request):

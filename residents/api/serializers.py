@@ -4,6 +4,7 @@ import datetime
 
 from rest_framework import serializers
 
+from accounts.masking import mask_phone
 from regions.models import Region
 from residents.assessment_rules import ITEMS
 from residents.choices import AbilityLevel, PensionType
@@ -56,12 +57,24 @@ class ElderCategoryOutSerializer(serializers.Serializer):
 
 
 class ElderDetailSerializer(ElderListSerializer):
-    id_number = serializers.CharField()
-    phone = serializers.CharField()
+    """The full ID number and phone only with ``context["full_personal_data"]`` (the view decides
+    by role and records the look); otherwise masked as in lists."""
+
+    id_number = serializers.SerializerMethodField()
+    phone = serializers.SerializerMethodField()
     categories = ElderCategoryOutSerializer(many=True)
 
     class Meta(ElderListSerializer.Meta):
         fields = [*ElderListSerializer.Meta.fields, "phone", "categories"]
+
+    def _full(self) -> bool:
+        return bool(self.context.get("full_personal_data"))
+
+    def get_id_number(self, elder) -> str:
+        return elder.id_number if self._full() else mask_id_number(elder.id_number)
+
+    def get_phone(self, elder) -> str:
+        return elder.phone if self._full() else mask_phone(elder.phone) if elder.phone else ""
 
 
 class ElderCreateSerializer(serializers.Serializer):

@@ -4,13 +4,17 @@ import datetime
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Prefetch
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
+from accounts.choices import AuditAction
 from accounts.permissions import ScopedQuerysetMixin
 from accounts.scoping import scoped
+from accounts.selectors import audit_reason, sees_full_personal_data
+from accounts.services import record_audit
 from residents import services
 from residents.api.serializers import (
     AssessmentCreateSerializer,
@@ -55,6 +59,29 @@ class ElderViewSet(
             )
         return queryset
 
+    def _detail(self, elder, *, looked: bool = True):
+        """The detail of an elder; the full ID number only for roles that need it, and every
+        such look is recorded (who, what, when, why — ``?reason=``)."""
+        full = sees_full_personal_data(self.request.user)
+        if full and looked:
+            record_audit(
+                user=self.request.user,
+                action=AuditAction.VIEW_ID_NUMBER,
+                object_type="residents.elder",
+                object_id=elder.pk,
+                reason=audit_reason(self.request),
+                details={"via": "api"},
+            )
+        return ElderDetailSerializer(elder, context={"full_personal_data": full}).data
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("reason", str, description="查看完整身份证号的事由（记入审计日志）")
+        ]
+    )
+    def retrieve(self, request, *args, **kwargs):
+        return Response(self._detail(self.get_object()))
+
     def get_serializer_class(self):
         return {
             "retrieve": ElderDetailSerializer,
@@ -67,7 +94,8 @@ class ElderViewSet(
         serializer = ElderCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         elder = _call(services.create_elder, by=request.user, **serializer.validated_data)
-        return Response(ElderDetailSerializer(elder).data, status=status.HTTP_201_CREATED)
+        # The creator typed the number: showing it back is not a new look.
+        return Response(self._detail(elder, looked=False), status=status.HTTP_201_CREATED)
 
     @action(detail=True, methods=["post"], url_path="record-death")
     def record_death(self, request, pk=None):
@@ -79,7 +107,7 @@ class ElderViewSet(
             death_date=serializer.validated_data["death_date"],
             by=request.user,
         )
-        return Response(ElderDetailSerializer(self.get_queryset().get(pk=elder.pk)).data)
+        return Response(self._detail(self.get_queryset().get(pk=elder.pk)))
 
     @action(detail=False, methods=["get"], url_path="assessments-due")
     def assessments_due(self, request):
