@@ -31,7 +31,7 @@ from facilities.models import (
 )
 from facilities.validators import normalize_uscc
 from regions.models import Region
-from regions.selectors import policy_value
+from regions.selectors import PolicyValueNotSet, policy_value
 from residents.models import Elder
 from residents.selectors import add_years
 
@@ -66,10 +66,6 @@ def create_facility(*, by=None, **fields) -> Facility:
     return facility
 
 
-def _whole_years(value) -> int:
-    return int(value)
-
-
 @transaction.atomic
 def create_chain_contract(
     *,
@@ -87,8 +83,12 @@ def create_chain_contract(
     """A chain-operation contract for one zone of a county (POLICY.md §2 — 浙政办发〔2022〕71号
     §11): the county is split into chain_zones_min–chain_zones_max zones, and a government
     purchase contract lasts at most purchase_contract_max_years (``end_date`` is the last day)."""
-    zones_min = _whole_years(policy_value("chain_zones_min", county, start_date))
-    zones_max = _whole_years(policy_value("chain_zones_max", county, start_date))
+    try:
+        zones_min = int(policy_value("chain_zones_min", county, start_date))
+        zones_max = int(policy_value("chain_zones_max", county, start_date))
+        max_years = int(policy_value("purchase_contract_max_years", county, start_date))
+    except PolicyValueNotSet as missing:
+        raise ValidationError({"start_date": f"连锁运营规则未设定：{missing}"}) from None
     errors: dict[str, str] = {}
     if not zones_min <= zone_count <= zones_max:
         errors["zone_count"] = (
@@ -99,7 +99,6 @@ def create_chain_contract(
     if end_date < start_date:
         errors["end_date"] = f"终止日期 {end_date} 早于起始日期 {start_date}。"
     elif is_government_purchase:
-        max_years = _whole_years(policy_value("purchase_contract_max_years", county, start_date))
         last_allowed = add_years(start_date, max_years) - datetime.timedelta(days=1)
         if end_date > last_allowed:
             errors["end_date"] = (
@@ -138,8 +137,10 @@ def record_rating(
 ) -> Rating:
     """Record a rating; its validity comes from the rulebook (rating_validity_years, GB/T
     37276-2018: three years), ``valid_until`` being the last valid day."""
-    resolved_years = policy_value("rating_validity_years", facility.region, rated_on)
-    years = int(resolved_years)
+    try:
+        years = int(policy_value("rating_validity_years", facility.region, rated_on))
+    except PolicyValueNotSet as missing:
+        raise ValidationError({"rated_on": f"评定有效期未设定：{missing}"}) from None
     rating = Rating(
         facility=facility,
         stars=stars,
