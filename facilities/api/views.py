@@ -1,0 +1,300 @@
+"""Facilities API. Thin: parse, scope, call a service or selector, render. A bed or person
+already taken answers 409 Conflict with the message naming both."""
+
+import datetime
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import Prefetch
+from django.shortcuts import get_object_or_404
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import APIException, NotFound, ValidationError
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.permissions import ScopedQuerysetMixin, ScopedWritePermission
+from accounts.scoping import scoped
+from facilities import selectors, services
+from facilities.api import serializers as s
+from facilities.choices import CareClass
+from facilities.models import Application, Bed, Caregiver, Employment, Facility, Stay
+from facilities.services import StayConflict
+from regions.models import Region
+from regions.selectors import PolicyValueNotSet
+from residents.models import Elder
+
+
+class Conflict(APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "conflict"
+
+
+def _call(service, **kwargs):
+    try:
+        return service(**kwargs)
+    except StayConflict as error:
+        raise Conflict(error.message_dict) from None
+    except DjangoValidationError as error:
+        raise ValidationError(
+            error.message_dict if hasattr(error, "error_dict") else error.messages
+        ) from None
+
+
+def _today() -> datetime.date:
+    return datetime.date.today()
+
+
+def _on(request) -> datetime.date:
+    value = request.query_params.get("on")
+    if not value:
+        return _today()
+    try:
+        return datetime.date.fromisoformat(value)
+    except ValueError:
+        raise ValidationError({"on": f"日期格式应为 YYYY-MM-DD：{value}"}) from None
+
+
+def _scoped_get(model, user, pk, field):
+    obj = scoped(model.objects.all(), user).filter(pk=pk).first()
+    if obj is None:
+        raise ValidationError({field: f"没有编号为 {pk} 的记录，或不在您的权限范围内。"})
+    return obj
+
+
+class FacilityViewSet(
+    ScopedQuerysetMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
+    queryset = Facility.objects.select_related("region")
+    serializer_class = s.FacilitySerializer
+    filterset_fields = ["kind", "ownership", "is_destitute_support"]
+
+    def get_serializer_context(self):
+        return super().get_serializer_context() | {"on": _on(self.request)}
+
+    @action(detail=True, methods=["get"])
+    def staffing(self, request, pk=None):
+        return Response(selectors.staffing_report(self.get_object(), _on(request)).as_dict())
+
+    @action(detail=True, methods=["get"], url_path="waiting-list")
+    def waiting_list(self, request, pk=None):
+        entries = selectors.waiting_list(self.get_object(), _on(request))
+        return Response(
+            [
+                {
+                    "rank": e.rank,
+                    "precedence": e.precedence,
+                    "rule": e.rule.label,
+                    "explanation": e.explanation,
+                    "application": s.ApplicationSerializer(e.application).data,
+                }
+                for e in entries
+            ]
+        )
+
+
+class BedViewSet(
+    ScopedQuerysetMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
+    queryset = selectors.beds_with_occupant(
+        Bed.objects.select_related("facility", "room__floor__building__facility")
+    )
+    serializer_class = s.BedSerializer
+    filterset_fields = ["facility", "bed_type", "is_active"]
+
+
+class StayViewSet(
+    ScopedQuerysetMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
+    """Stays; POST admits (409 if the bed or the elder is taken)."""
+
+    queryset = Stay.objects.select_related("elder", "bed__facility")
+    serializer_class = s.StaySerializer
+    filterset_fields = ["bed", "elder", "end_date"]
+
+    def get_serializer_class(self):
+        return {
+            "create": s.AdmitSerializer,
+            "discharge": s.DischargeSerializer,
+            "transfer": s.TransferSerializer,
+        }.get(self.action, s.StaySerializer)
+
+    def create(self, request, *args, **kwargs):
+        data = s.AdmitSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        stay = _call(
+            services.admit_to_bed,
+            elder=_scoped_get(Elder, request.user, data.validated_data["elder"], "elder"),
+            bed=_scoped_get(Bed, request.user, data.validated_data["bed"], "bed"),
+            start_date=data.validated_data["start_date"],
+            by=request.user,
+        )
+        return Response(s.StaySerializer(stay).data, status=status.HTTP_201_CREATED)
+
+    @action(detail=True, methods=["post"])
+    def discharge(self, request, pk=None):
+        stay = self.get_object()
+        if stay.end_date is not None:
+            raise ValidationError({"end_date": f"该入住已于 {stay.end_date} 结束。"})
+        data = s.DischargeSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        stay = _call(
+            services.discharge,
+            elder=stay.elder,
+            end_date=data.validated_data["end_date"],
+            by=request.user,
+        )
+        return Response(s.StaySerializer(stay).data)
+
+    @action(detail=True, methods=["post"])
+    def transfer(self, request, pk=None):
+        stay = self.get_object()
+        data = s.TransferSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        new = _call(
+            services.transfer,
+            elder=stay.elder,
+            to_bed=_scoped_get(Bed, request.user, data.validated_data["to_bed"], "to_bed"),
+            on=data.validated_data["on"],
+            by=request.user,
+        )
+        return Response(s.StaySerializer(new).data, status=status.HTTP_201_CREATED)
+
+
+class ApplicationViewSet(
+    ScopedQuerysetMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
+    queryset = Application.objects.select_related("elder", "facility")
+    serializer_class = s.ApplicationSerializer
+    filterset_fields = ["facility", "status", "elder"]
+
+    def get_serializer_class(self):
+        return {
+            "create": s.ApplyInputSerializer,
+            "offer": s.OfferSerializer,
+            "admit": s.AdmitApplicationSerializer,
+        }.get(self.action, s.ApplicationSerializer)
+
+    def create(self, request, *args, **kwargs):
+        data = s.ApplyInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        application = _call(
+            services.apply_for_place,
+            facility=_scoped_get(Facility, request.user, v["facility"], "facility"),
+            elder=_scoped_get(Elder, request.user, v["elder"], "elder"),
+            applied_on=v["applied_on"],
+            note=v["note"],
+            by=request.user,
+        )
+        return Response(s.ApplicationSerializer(application).data, status=status.HTTP_201_CREATED)
+
+    @action(detail=True, methods=["post"])
+    def offer(self, request, pk=None):
+        data = s.OfferSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        application = _call(
+            services.offer_bed,
+            application=self.get_object(),
+            bed=_scoped_get(Bed, request.user, data.validated_data["bed"], "bed"),
+            on=data.validated_data["on"],
+            by=request.user,
+        )
+        return Response(s.ApplicationSerializer(application).data)
+
+    @action(detail=True, methods=["post"])
+    def admit(self, request, pk=None):
+        data = s.AdmitApplicationSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        bed_id = data.validated_data.get("bed")
+        stay = _call(
+            services.admit_application,
+            application=self.get_object(),
+            on=data.validated_data["on"],
+            bed=_scoped_get(Bed, request.user, bed_id, "bed") if bed_id else None,
+            by=request.user,
+        )
+        return Response(s.StaySerializer(stay).data, status=status.HTTP_201_CREATED)
+
+
+class CaregiverViewSet(
+    ScopedQuerysetMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
+    queryset = Caregiver.objects.prefetch_related(
+        "certificates",
+        Prefetch("employments", queryset=Employment.objects.select_related("facility")),
+    )
+    serializer_class = s.CaregiverSerializer
+
+
+class StaffingView(APIView):
+    """GET ?facility=CODE — the facility's check; GET ?region=CODE&fully_disabled=N&
+    partially_disabled=N&self_caring=N — the planning form; GET ?region=CODE&short_staffed=1 —
+    institutions short of caregivers."""
+
+    permission_classes = [ScopedWritePermission]
+
+    def get(self, request):
+        on = _on(request)
+        params = request.query_params
+        try:
+            if params.get("facility"):
+                facility = (
+                    scoped(Facility.objects.all(), request.user)
+                    .filter(code=params["facility"].upper())
+                    .first()
+                )
+                if facility is None:
+                    raise NotFound({"facility": f"没有编码为 {params['facility']} 的机构。"})
+                return Response(selectors.staffing_report(facility, on).as_dict())
+            region = Region.objects.filter(code=params.get("region", "")).first()
+            if region is None:
+                raise ValidationError({"region": "请给出 facility 或有效的 region 区划代码。"})
+            if params.get("short_staffed"):
+                reports = [
+                    r.as_dict()
+                    for r in selectors.short_staffed_facilities(region, on)
+                    if scoped(Facility.objects.filter(pk=r.facility.pk), request.user).exists()
+                ]
+                return Response({"region": region.code, "short_staffed": reports})
+            counts = {}
+            for care_class, name in [
+                (CareClass.FULLY_DISABLED, "fully_disabled"),
+                (CareClass.PARTLY_DISABLED, "partially_disabled"),
+                (CareClass.SELF_CARING, "self_caring"),
+            ]:
+                try:
+                    counts[care_class] = int(params[name])
+                    if counts[care_class] < 0:
+                        raise ValueError
+                except (KeyError, ValueError):
+                    raise ValidationError({name: "请给出非负整数人数。"}) from None
+            return Response(selectors.required_for_counts(region, counts, on))
+        except PolicyValueNotSet as missing:
+            raise ValidationError({"ratios": f"护理员配比未设定：{missing}"}) from None
+
+
+class WorkforceView(APIView):
+    """GET ?region=CODE — caregivers and beds of a jurisdiction against its targets."""
+
+    permission_classes = [ScopedWritePermission]
+
+    def get(self, request):
+        region = get_object_or_404(Region, code=request.query_params.get("region", ""))
+        return Response(selectors.workforce_figures(region, _on(request)))
+
+
+class LookupView(APIView):
+    """GET ?code=… — scan an elder code or a bed code: who is where."""
+
+    permission_classes = [ScopedWritePermission]
+
+    def get(self, request):
+        code = request.query_params.get("code", "")
+        result = selectors.lookup_code(
+            code,
+            elders=scoped(Elder.objects.all(), request.user),
+            beds=scoped(Bed.objects.all(), request.user),
+        )
+        if result is None:
+            raise NotFound({"code": f"没有找到长者码或床位码 {code}。"})
+        return Response(result)
