@@ -48,10 +48,17 @@ class Scope:
     def region_paths(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys(path for _, path in self.region_grants))
 
-    def covers_region(self, region) -> bool:
-        """Whether a region lies within one of the user's areas (for commands and exports that
-        take a region)."""
-        return self.everything or any(region.path.startswith(p) for p in self.region_paths)
+    def covers_region(self, region, app: str | None = None) -> bool:
+        """Whether a region lies within one of the user's areas (for commands, exports and
+        views that take a region); with ``app``, only areas of roles that reach that app
+        (a finance officer's district does not open its visit figures)."""
+        if self.everything:
+            return True
+        return any(
+            region.path.startswith(path)
+            for role, path in self.region_grants
+            if app is None or role_reaches_app(role, app)
+        )
 
 
 _RULES: dict[type[Model], ScopeRule] = {}
@@ -73,6 +80,13 @@ def register_scope(
         public=public,
         role_lookups=dict(by_role or {}),
     )
+
+
+def role_reaches_app(role: str, app: str) -> bool:
+    if role == Role.INSTITUTION_STAFF:
+        return False
+    apps = _ROLE_APPS.get(role)
+    return apps is None or app in apps
 
 
 def register_role_apps(role: str, apps: Iterable[str] | None) -> None:
@@ -143,8 +157,7 @@ def scope_filter(model: type[Model], scope: Scope) -> Q | None:
     condition = Q(pk__in=[])
     app = model._meta.app_label
     for role, path in scope.region_grants:
-        apps = _ROLE_APPS.get(role)
-        if role == Role.INSTITUTION_STAFF or (apps is not None and app not in apps):
+        if not role_reaches_app(role, app):
             continue
         for lookup in rule.role_lookups.get(role, rule.region_lookups):
             condition |= _region_condition(lookup, path)
@@ -167,8 +180,8 @@ class OutOfScope(PermissionError):
     """A command or export was asked for a region the user does not cover."""
 
 
-def require_region_in_scope(user, region) -> None:
+def require_region_in_scope(user, region, app: str | None = None) -> None:
     """For commands and exports run for a user with ``--region``: refuse a region outside the
-    user's areas, naming it."""
-    if user is not None and not scope_of(user).covers_region(region):
+    user's areas (for ``app``), naming it."""
+    if user is not None and not scope_of(user).covers_region(region, app):
         raise OutOfScope(f"region {region.code} ({region.name}) is outside {user}'s scope")

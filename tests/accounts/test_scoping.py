@@ -76,3 +76,15 @@ def test_auditors_are_read_only(zhejiang):
     auditor = user_with(Role.AUDITOR, "330106")
     bureau = user_with(Role.BUREAU, "330106", username="b")
     assert scope_of(auditor).read_only and not scope_of(bureau).read_only
+
+
+def test_commands_and_exports_refuse_a_region_outside_the_users_areas(zhejiang):
+    from accounts.scoping import OutOfScope, require_region_in_scope
+
+    finance = user_with(Role.FINANCE, "330106")
+    require_region_in_scope(finance, Region.objects.get(code="330106004"), "subsidies")
+    with pytest.raises(OutOfScope, match="330203"):
+        require_region_in_scope(finance, Region.objects.get(code="330203"), "subsidies")
+    # A finance officer's district does not open the visits of that district.
+    with pytest.raises(OutOfScope):
+        require_region_in_scope(finance, Region.objects.get(code="330106"), "visits")
