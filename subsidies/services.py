@@ -223,7 +223,9 @@ def _arrears_plans(run: AllowanceRun, schemes: list[Scheme]) -> tuple[list[dict]
 @transaction.atomic
 def prepare_run(*, run_id: int) -> list[int]:
     """Resolve the plan, open the regular batch and cut the elders into id-range chunks."""
-    run = AllowanceRun.objects.select_for_update().select_related("region").get(pk=run_id)
+    run = (
+        AllowanceRun.objects.select_for_update(of=("self",)).select_related("region").get(pk=run_id)
+    )
     if run.status != RunStatus.PENDING:
         return []
     schemes = _ensure_schemes()
@@ -509,7 +511,7 @@ def process_chunk(*, chunk_id: int) -> bool:
     has now finished all its chunks (the caller then finishes it)."""
     with transaction.atomic():
         chunk = (
-            AllowanceRunChunk.objects.select_for_update()
+            AllowanceRunChunk.objects.select_for_update(of=("self",))
             .select_related("run__region", "run__batch")
             .get(pk=chunk_id)
         )
@@ -663,7 +665,9 @@ def reconcile_batch(
         raise ValidationError(errors)
     now = timezone.now()
     changed = (
-        PaymentLine.objects.select_for_update().filter(pk__in=outcomes).select_related("batch")
+        PaymentLine.objects.select_for_update(of=("self",))
+        .filter(pk__in=outcomes)
+        .select_related("batch")
     )
     failed = []
     for line in changed:
@@ -728,7 +732,7 @@ def handle_elder_death(*, elder: Elder, death_date: datetime.date) -> dict[str, 
     still in a draft batch are cancelled (kept, not paid); lines in an approved batch are never
     edited: a recovery line (negative) goes into this month's draft adjustment batch."""
     undue = (
-        PaymentLine.objects.select_for_update()
+        PaymentLine.objects.select_for_update(of=("self",))
         .filter(elder=elder, period__gt=death_date)
         .exclude(kind=LineKind.RECOVERY)
         .exclude(status__in=[LineStatus.FAILED, LineStatus.CANCELLED])

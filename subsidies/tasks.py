@@ -13,17 +13,30 @@ from regions.models import Region
 from subsidies import services
 
 
-@shared_task(name="subsidies.prepare_allowance_run")
-def prepare_allowance_run(run_id: int) -> int:
+def _same_queue(task) -> dict:
+    """The chunks of a run go to the queue its first task came from (a dedicated queue for
+    province-wide runs stays dedicated); in-process (eager) runs have none."""
+    delivery = task.request.delivery_info or {}
+    queue = delivery.get("routing_key")
+    return {"queue": queue} if queue else {}
+
+
+@shared_task(name="subsidies.prepare_allowance_run", bind=True)
+def prepare_allowance_run(self, run_id: int) -> int:
+    options = _same_queue(self)
     try:
         with transaction.atomic():
             chunk_ids = services.prepare_run(run_id=run_id)
             for chunk_id in chunk_ids:
                 transaction.on_commit(
-                    lambda chunk_id=chunk_id: process_allowance_chunk.delay(chunk_id)
+                    lambda chunk_id=chunk_id: process_allowance_chunk.apply_async(
+                        (chunk_id,), **options
+                    )
                 )
             if not chunk_ids:
-                transaction.on_commit(lambda: finish_allowance_run.delay(run_id))
+                transaction.on_commit(
+                    lambda: finish_allowance_run.apply_async((run_id,), **options)
+                )
     except Exception as error:  # recorded on the run so that the admin shows it, then re-raised
         services.fail_run(run_id=run_id, error=repr(error))
         raise
