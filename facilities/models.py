@@ -3,7 +3,6 @@ lists, caregivers and their employment."""
 
 import secrets
 
-from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
@@ -497,28 +496,3 @@ class Employment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.caregiver} @ {self.facility.name}"
-
-
-class StaffMember(models.Model):
-    """A login that works for a facility (institution staff): what accounts.scoping lets them
-    see and change."""
-
-    user = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.CASCADE,
-        related_name="facility_memberships",
-        verbose_name=_("用户"),
-    )
-    facility = models.ForeignKey(
-        Facility, on_delete=models.PROTECT, related_name="staff_members", verbose_name=_("机构")
-    )
-
-    class Meta:
-        verbose_name = _("机构工作人员")
-        verbose_name_plural = _("机构工作人员")
-        constraints = [
-            models.UniqueConstraint(fields=["user", "facility"], name="staff_member_unique")
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.user} @ {self.facility.name}"

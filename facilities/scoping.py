@@ -1,39 +1,41 @@
 """Where the facilities app's data lives, for accounts.scoping: a facility belongs to its
-region (bureaus see their area) and to its staff (institution staff see their facility)."""
+region (bureaus and street offices see their area) and to its staff (institution staff, through
+RoleAssignment.facility, see their facility).
 
-from accounts.scoping import register_facility_getter, register_scope
+accounts/rules.py is the project's one table of who reaches what: a rule it gives for one of
+these models wins; these fill in the models it does not (yet) name.
+"""
+
+from accounts import scoping
 
 
-def facility_ids_of(user):
-    from facilities.models import StaffMember
-
-    return StaffMember.objects.filter(user=user).values_list("facility_id", flat=True)
+def _register(model, **rule) -> None:
+    if model in scoping._RULES:  # accounts/rules.py already decided
+        return
+    scoping.register_scope(model, **rule)
 
 
 def register_facility_scopes() -> None:
     from facilities import models as m
 
-    register_facility_getter(facility_ids_of)
-    register_scope(m.Facility, regions=("region__path",), facility="pk")
-    register_scope(m.ChainContract, regions=("county__path",))
-    for model in (m.Rating, m.Building, m.Bed, m.Application, m.Employment, m.StaffMember):
-        register_scope(model, regions=("facility__region__path",), facility="facility")
-    register_scope(
-        m.Floor, regions=("building__facility__region__path",), facility="building__facility"
-    )
-    register_scope(
+    _register(m.Facility, regions=("region__path",), facility="pk")
+    _register(m.ChainContract, regions=("county__path",))
+    for model in (m.Rating, m.Building, m.Bed, m.Application, m.Employment):
+        _register(model, regions=("facility__region__path",), facility="facility")
+    _register(m.Floor, regions=("building__facility__region__path",), facility="building__facility")
+    _register(
         m.Room,
         regions=("floor__building__facility__region__path",),
         facility="floor__building__facility",
     )
-    register_scope(m.Stay, regions=("bed__facility__region__path",), facility="bed__facility")
+    _register(m.Stay, regions=("bed__facility__region__path",), facility="bed__facility")
     # A caregiver is seen by the areas and facilities that employ (or employed) them.
-    register_scope(
+    _register(
         m.Caregiver,
         regions=("employments__facility__region__path",),
         facility="employments__facility",
     )
-    register_scope(
+    _register(
         m.Certificate,
         regions=("caregiver__employments__facility__region__path",),
         facility="caregiver__employments__facility",

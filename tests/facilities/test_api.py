@@ -6,7 +6,6 @@ from rest_framework.test import APIClient
 from accounts.choices import Role
 from accounts.models import RoleAssignment
 from facilities import services
-from facilities.models import StaffMember
 from tests.factories import BedFactory, CaregiverFactory, ElderFactory, FacilityFactory
 
 D = datetime.date
@@ -124,8 +123,7 @@ def test_caregivers_and_workforce(api, bed):
 def test_institution_staff_see_only_their_facility(rulebook, django_user_model):
     mine, other = FacilityFactory(name="本院"), FacilityFactory(name="他院")
     user = django_user_model.objects.create_user("staff", password="pw-123456!")
-    RoleAssignment.objects.create(user=user, role=Role.INSTITUTION_STAFF)
-    StaffMember.objects.create(user=user, facility=mine)
+    RoleAssignment.objects.create(user=user, role=Role.INSTITUTION_STAFF, facility=mine)
     client = APIClient()
     client.force_authenticate(user)
     names = [f["name"] for f in client.get("/api/facilities/facilities/").json()["results"]]
