@@ -39,6 +39,11 @@ ELDER_AGE = 60
 # (it shows effort and may open a follow-up) but leaves the visit still owed.
 COUNTED_OUTCOMES = [o for o in VisitOutcome.values if o != VisitOutcome.NOT_AT_HOME]
 
+# Enum value lists, computed once (the schedule is evaluated per elder and day).
+_FREQUENCIES = frozenset(VisitFrequency.values)
+_GROUP_ORDER = tuple(VisitGroup.values)
+_FREQUENCY_RANK = {f: i for i, f in enumerate(FREQUENCY_ORDER)}
+
 # Rates are shares with four places (so 0.9677 = 96.77%), rounded half up.
 RATE_PLACES = Decimal("0.0001")
 
@@ -157,10 +162,12 @@ class ScheduleBook:
         elders: QuerySet[Elder] | None = None,
     ):
         self.start, self.end = start, end
+        self._rules: dict[tuple[str, datetime.date], rules.VisitGroupRule | None] = {}
         keys = [*rules.ALL_FREQUENCY_KEYS, rules.HIGH_AGE_KEY]
         self.policies = PolicyBook(keys, start, end)
+        areas = list(areas)
         base = (elders if elders is not None else Elder.objects.all()).filter(
-            _area_filter(list(areas)),
+            _area_filter(areas),
             Q(death_date__isnull=True) | Q(death_date__gt=start),
             birth_date__lte=add_years(end, -ELDER_AGE),
         )
@@ -173,11 +180,17 @@ class ScheduleBook:
                 assessed_on__lte=end, final_level__in=rules.DISABLED_LEVELS
             ).values("elder_id")
         )
+        # High age is named by some jurisdictions only: elders old enough are candidates only
+        # where such a threshold applies in or above one of the areas.
         thresholds = [
             row.value
             for row in PolicyValue.objects.filter(key=rules.HIGH_AGE_KEY, value__isnull=False)
             .filter(overlapping(start, end))
-            .only("value")
+            .select_related("region")
+            if any(
+                row.region.path.startswith(a.path) or a.path.startswith(row.region.path)
+                for a in areas
+            )
         ]
         if thresholds:
             candidate |= Q(birth_date__lte=add_years(end, -int(min(thresholds))))
@@ -225,13 +238,15 @@ class ScheduleBook:
         """How often ``elder`` must be visited on ``on`` (None: not on the list)."""
         if not elder.alive_on(on) or age_on(elder.birth_date, on) < ELDER_AGE:
             return None
-        rule = rules.rule_for(elder.region, on)
+        rule_key = (elder.region.path, on)
+        if rule_key not in self._rules:
+            self._rules[rule_key] = rules.rule_for(elder.region, on)
+        rule = self._rules[rule_key]
         if rule is None:
             return None
+        categories = elder.categories_on(on)
         held = {
-            group
-            for group, category in rules.CATEGORY_GROUPS.items()
-            if category in elder.categories_on(on)
+            group for group, category in rules.CATEGORY_GROUPS.items() if category in categories
         }
         if elder.level_on(on) in rules.DISABLED_LEVELS:
             held.add(VisitGroup.DISABLED)
@@ -247,18 +262,18 @@ class ScheduleBook:
                 continue
             matched |= found
             frequency = self.policies.resolve(key, elder.region, on).require()
-            if frequency not in VisitFrequency.values:
+            if frequency not in _FREQUENCIES:
                 raise ValueError(
                     f"{key} for {elder.region.code} is {frequency!r}: visit schedules "
                     f"support {', '.join(VisitFrequency.values)}"
                 )
-            if best is None or FREQUENCY_ORDER.index(frequency) < FREQUENCY_ORDER.index(best):
+            if best is None or _FREQUENCY_RANK[frequency] < _FREQUENCY_RANK[best]:
                 best = frequency
         if best is None:
             return None
         return Schedule(
             frequency=best,
-            groups=tuple(g for g in VisitGroup.values if g in matched),
+            groups=tuple(g for g in _GROUP_ORDER if g in matched),
             citation=rule.citation,
         )
 
