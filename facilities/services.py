@@ -66,23 +66,17 @@ def create_facility(*, by=None, **fields) -> Facility:
     return facility
 
 
-@transaction.atomic
-def create_chain_contract(
+def check_chain_contract(
     *,
     county: Region,
-    operator: str,
     zone_count: int,
     zone_number: int,
     start_date: datetime.date,
     end_date: datetime.date,
     is_government_purchase: bool = True,
-    zone_name: str = "",
-    facilities=(),
-    by=None,
-) -> ChainContract:
-    """A chain-operation contract for one zone of a county (POLICY.md §2 — 浙政办发〔2022〕71号
-    §11): the county is split into chain_zones_min–chain_zones_max zones, and a government
-    purchase contract lasts at most purchase_contract_max_years (``end_date`` is the last day)."""
+) -> None:
+    """Raise ValidationError naming the field when a contract breaks the rulebook's limits
+    (POLICY.md §2 — 浙政办发〔2022〕71号 §11: 2–5 zones; purchase contracts at most 3 years)."""
     try:
         zones_min = int(policy_value("chain_zones_min", county, start_date))
         zones_max = int(policy_value("chain_zones_max", county, start_date))
@@ -107,6 +101,33 @@ def create_chain_contract(
             )
     if errors:
         raise ValidationError(errors)
+
+
+@transaction.atomic
+def create_chain_contract(
+    *,
+    county: Region,
+    operator: str,
+    zone_count: int,
+    zone_number: int,
+    start_date: datetime.date,
+    end_date: datetime.date,
+    is_government_purchase: bool = True,
+    zone_name: str = "",
+    facilities=(),
+    by=None,
+) -> ChainContract:
+    """A chain-operation contract for one zone of a county (POLICY.md §2 — 浙政办发〔2022〕71号
+    §11): the county is split into chain_zones_min–chain_zones_max zones, and a government
+    purchase contract lasts at most purchase_contract_max_years (``end_date`` is the last day)."""
+    check_chain_contract(
+        county=county,
+        zone_count=zone_count,
+        zone_number=zone_number,
+        start_date=start_date,
+        end_date=end_date,
+        is_government_purchase=is_government_purchase,
+    )
     contract = ChainContract(
         county=county,
         operator=operator,
@@ -124,6 +145,15 @@ def create_chain_contract(
     return contract
 
 
+def rating_validity(*, facility: Facility, rated_on: datetime.date) -> tuple[int, datetime.date]:
+    """(years, last valid day) of a rating given on ``rated_on``, from the rulebook."""
+    try:
+        years = int(policy_value("rating_validity_years", facility.region, rated_on))
+    except PolicyValueNotSet as missing:
+        raise ValidationError({"rated_on": f"评定有效期未设定：{missing}"}) from None
+    return years, add_years(rated_on, years) - datetime.timedelta(days=1)
+
+
 @transaction.atomic
 def record_rating(
     *,
@@ -137,17 +167,14 @@ def record_rating(
 ) -> Rating:
     """Record a rating; its validity comes from the rulebook (rating_validity_years, GB/T
     37276-2018: three years), ``valid_until`` being the last valid day."""
-    try:
-        years = int(policy_value("rating_validity_years", facility.region, rated_on))
-    except PolicyValueNotSet as missing:
-        raise ValidationError({"rated_on": f"评定有效期未设定：{missing}"}) from None
+    years, valid_until = rating_validity(facility=facility, rated_on=rated_on)
     rating = Rating(
         facility=facility,
         stars=stars,
         rated_on=rated_on,
         score=score,
         rated_by=rated_by,
-        valid_until=add_years(rated_on, years) - datetime.timedelta(days=1),
+        valid_until=valid_until,
         validity_citation=f"rating_validity_years = {years}",
     )
     if scheme:
