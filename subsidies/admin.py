@@ -41,7 +41,7 @@ class ReadOnlyAdmin(ScopedAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(Scheme)
-class SchemeAdmin(SimpleHistoryAdmin):
+class SchemeAdmin(ScopedAdminMixin, SimpleHistoryAdmin):
     list_display = ["code", "label", "jurisdiction", "policy_key", "period_kind", "payee"]
     list_filter = ["period_kind", "payee", "eligibility"]
     search_fields = ["code", "label"]
