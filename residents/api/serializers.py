@@ -23,7 +23,9 @@ class ElderListSerializer(serializers.ModelSerializer):
 
     id_number = serializers.SerializerMethodField()
     hukou_region = serializers.SlugRelatedField(slug_field="code", read_only=True)
-    residence_region = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    residence_region = serializers.SlugRelatedField(
+        slug_field="code", read_only=True, allow_null=True
+    )
     age = serializers.SerializerMethodField()
 
     class Meta:

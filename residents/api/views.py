@@ -109,6 +109,10 @@ class ElderViewSet(
         )
         return Response(self._detail(self.get_queryset().get(pk=elder.pk)))
 
+    @extend_schema(
+        parameters=[OpenApiParameter("on", datetime.date, description="截止日期（默认今天）")],
+        responses=AssessmentDueSerializer(many=True),
+    )
     @action(detail=False, methods=["get"], url_path="assessments-due")
     def assessments_due(self, request):
         """Elders (in the user's scope and the filters) whose free assessment is due or overdue."""
