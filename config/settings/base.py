@@ -146,6 +146,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # One name for a choice set used by several fields (computed and final ability level).
+    "ENUM_NAME_OVERRIDES": {"AbilityLevelEnum": "residents.choices.AbilityLevel"},
 }
 
 # Celery: with REDIS_URL unset the embedded default runs tasks eagerly, in-process, so a
