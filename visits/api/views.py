@@ -58,7 +58,8 @@ def _area_param(request, name: str = "area") -> Region:
     if area is None:
         raise ApiValidationError({name: f"没有代码为 {code} 的区划。"})
     scope = scope_of(request.user)
-    if not scope.everything and not any(area.path.startswith(p) for p in scope.region_paths):
+    # Only areas of roles that reach visits (a finance officer's district does not count).
+    if not scope.covers_region(area, "visits"):
         raise NotFound(f"{code} 不在您的工作范围内。")
     return area
 
@@ -132,6 +133,11 @@ class VisitBatchView(APIView):
 class TodayView(APIView):
     """GET: your list for today (or ?date=): the elders of your areas who must be visited,
     those still owed a visit first."""
+
+    # Scoped by the worker's own assignments (today) or by the area check (compliance).
+    permission_classes = [ScopedWritePermission]
+
+    permission_classes = [ScopedWritePermission]
 
     def get(self, request):
         on = _date_param(request, "date", default=_today())
@@ -207,6 +213,11 @@ def _line(report, line) -> dict:
 class ComplianceView(APIView):
     """GET ?area=CODE&month=YYYY-MM (or &start=&end=) &group_by=street|community|worker.
     A month still running is counted up to today."""
+
+    # Scoped by the worker's own assignments (today) or by the area check (compliance).
+    permission_classes = [ScopedWritePermission]
+
+    permission_classes = [ScopedWritePermission]
 
     def get(self, request):
         area = _area_param(request)
