@@ -8,12 +8,12 @@ from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import APIException, NotFound, ValidationError
+from rest_framework.exceptions import APIException, NotFound, PermissionDenied, ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.permissions import ScopedQuerysetMixin, ScopedWritePermission
-from accounts.scoping import scoped
+from accounts.scoping import OutOfScope, require_region_in_scope, scoped
 from facilities import selectors, services
 from facilities.api import serializers as s
 from facilities.choices import CareClass
@@ -280,6 +280,10 @@ class WorkforceView(APIView):
 
     def get(self, request):
         region = get_object_or_404(Region, code=request.query_params.get("region", ""))
+        try:
+            require_region_in_scope(request.user, region)
+        except OutOfScope:
+            raise PermissionDenied(f"区划 {region.code} 不在您的权限范围内。") from None
         return Response(selectors.workforce_figures(region, _on(request)))
 
 

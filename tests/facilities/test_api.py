@@ -6,6 +6,7 @@ from rest_framework.test import APIClient
 from accounts.choices import Role
 from accounts.models import RoleAssignment
 from facilities import services
+from regions.models import Region
 from tests.factories import BedFactory, CaregiverFactory, ElderFactory, FacilityFactory
 
 D = datetime.date
@@ -129,3 +130,14 @@ def test_institution_staff_see_only_their_facility(rulebook, django_user_model):
     names = [f["name"] for f in client.get("/api/facilities/facilities/").json()["results"]]
     assert names == ["本院"]
     assert client.get(f"/api/facilities/facilities/{other.pk}/").status_code == 404
+
+
+def test_workforce_figures_only_for_areas_in_scope(rulebook, django_user_model):
+    user = django_user_model.objects.create_user("bureau-ningbo", password="pw-123456!")
+    RoleAssignment.objects.create(
+        user=user, role=Role.BUREAU, region=Region.objects.get(code="330200")
+    )
+    client = APIClient()
+    client.force_authenticate(user)
+    assert client.get("/api/facilities/workforce/", {"region": "330200"}).status_code == 200
+    assert client.get("/api/facilities/workforce/", {"region": "330106"}).status_code == 403
