@@ -371,6 +371,15 @@ KEYS: dict[str, PolicyKey] = {
             _M,
             "visits: compliance",
         ),
+        # The province's caps for operating subsidies are "times the county's transfer
+        # coefficient" (000 §10); the coefficients are set per county by the province.
+        PolicyKey(
+            "operating_subsidy_transfer_coefficient",
+            "运行补助省对县（市、区）转移支付系数",
+            U.SHARE,
+            _N,
+            "subsidies: operating subsidies",
+        ),
     ]
 }
 
