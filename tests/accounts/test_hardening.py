@@ -78,3 +78,20 @@ def test_bad_input_gets_a_400_naming_the_field(root_client, method, url, data, f
     response = getattr(root_client, method)(url, data)
     assert response.status_code == 400, response.content
     assert field in response.json()
+
+
+@pytest.mark.parametrize(
+    "label",
+    [
+        "residents.Elder",
+        "residents.ElderCategory",
+        "facilities.Stay",
+        "regions.PolicyValue",
+        "subsidies.PaymentBatch",
+    ],
+)
+def test_records_with_audit_value_keep_their_history(label):
+    from django.apps import apps
+
+    model = apps.get_model(label)
+    assert hasattr(model, "history"), f"{label} has no django-simple-history"
