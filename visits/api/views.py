@@ -137,8 +137,6 @@ class TodayView(APIView):
     # Scoped by the worker's own assignments (today) or by the area check (compliance).
     permission_classes = [ScopedWritePermission]
 
-    permission_classes = [ScopedWritePermission]
-
     def get(self, request):
         on = _date_param(request, "date", default=_today())
         rows = selectors.todays_list(request.user, on)
@@ -215,8 +213,6 @@ class ComplianceView(APIView):
     A month still running is counted up to today."""
 
     # Scoped by the worker's own assignments (today) or by the area check (compliance).
-    permission_classes = [ScopedWritePermission]
-
     permission_classes = [ScopedWritePermission]
 
     def get(self, request):
