@@ -140,7 +140,7 @@ def test_two_staff_admitting_to_the_last_bed_at_once_one_wins(transactional_db, 
 
     def admit(application):
         try:
-            barrier.wait(timeout=10)
+            barrier.wait(timeout=60)
             outcomes[application.pk] = services.admit_application(
                 application=application, bed=bed, on=ON
             )
@@ -153,7 +153,7 @@ def test_two_staff_admitting_to_the_last_bed_at_once_one_wins(transactional_db, 
     for thread in threads:
         thread.start()
     for thread in threads:
-        thread.join(timeout=30)
+        thread.join(timeout=120)
     close_old_connections()
 
     results = list(outcomes.values())
