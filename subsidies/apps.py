@@ -12,9 +12,11 @@ class SubsidiesConfig(AppConfig):
             AllowanceRun,
             BankReturnImport,
             BatchExport,
+            FacilitySubsidy,
             PaymentBatch,
             PaymentLine,
             Scheme,
+            StarSubsidyRate,
         )
 
         # Batches, runs and their records belong to the region they pay for; lines also to
@@ -25,3 +27,7 @@ class SubsidiesConfig(AppConfig):
         register_scope(PaymentLine, regions=("batch__region__path",))
         register_scope(BatchExport, regions=("batch__region__path",))
         register_scope(BankReturnImport, regions=("batch__region__path",))
+        # A facility's subsidies belong to the facility's region; a star table to the
+        # jurisdiction that set it.
+        register_scope(FacilitySubsidy, regions=("facility__region__path",))
+        register_scope(StarSubsidyRate, regions=("jurisdiction__path",))

@@ -5,11 +5,13 @@ from django.utils.translation import gettext_lazy as _
 class PeriodKind(models.TextChoices):
     MONTHLY = "monthly", _("按月发放")
     YEARLY = "yearly", _("按年发放")
+    ONE_OFF = "one_off", _("一次性发放")
 
 
 class Payee(models.TextChoices):
     ELDER = "elder", _("老年人")
     CAREGIVER = "caregiver", _("养老护理员")
+    FACILITY = "facility", _("养老机构/服务设施")
 
 
 class Eligibility(models.TextChoices):
@@ -21,6 +23,7 @@ class Eligibility(models.TextChoices):
     AGE_AND_CATEGORY_OR_AGE = "age_and_category_or_age", _("按年龄和类别，或按高龄")
     NURSING_TIER = "nursing_tier", _("按失能程度（护理补贴）")
     CAREGIVER_POST = "caregiver_post", _("持证养老护理员")
+    FACILITY_REQUEST = "facility_request", _("机构申请（运营补助、一次性补助、责任险补助）")
 
 
 class RunStatus(models.TextChoices):
@@ -64,3 +67,19 @@ class LineStatus(models.TextChoices):
 class ExportFormat(models.TextChoices):
     CSV = "csv", _("CSV")
     XLSX = "xlsx", _("Excel (XLSX)")
+
+
+class FacilitySubsidyKind(models.TextChoices):
+    """Subsidies paid to facilities (POLICY.md §2), each computed by its own rule."""
+
+    OPERATING = "operating", _("运行（运营）补助")
+    SMART_CARE_HOME = "smart_care_home", _("智慧养老院一次性补助")
+    SMART_TERMINAL = "smart_terminal", _("无感智能终端一次性补助")
+    LIABILITY_INSURANCE = "liability_insurance", _("综合责任险保费补助")
+
+
+YEARLY_FACILITY_SUBSIDIES = [FacilitySubsidyKind.OPERATING, FacilitySubsidyKind.LIABILITY_INSURANCE]
+ONE_OFF_FACILITY_SUBSIDIES = [
+    FacilitySubsidyKind.SMART_CARE_HOME,
+    FacilitySubsidyKind.SMART_TERMINAL,
+]

@@ -13,7 +13,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from subsidies.models import PaymentBatch
-from subsidies.selectors import batch_grand_total, batch_totals, live_lines
+from subsidies.selectors import (
+    batch_grand_total,
+    batch_totals,
+    live_lines,
+    payee_id_number,
+    payee_name,
+)
 
 COLUMNS = ["reference", "id_number", "name", "scheme", "period", "amount", "kind"]
 # Excel's limit is 1,048,576 rows per sheet; one of them is the header.
@@ -24,8 +30,9 @@ def export_rows(batch: PaymentBatch) -> Iterator[list]:
     rows = (
         live_lines(batch)
         .order_by("id")
+        .annotate(payee_id_number=payee_id_number(), payee_name=payee_name())
         .values_list(
-            "id", "elder__id_number", "elder__name", "scheme__code", "period", "amount", "kind"
+            "id", "payee_id_number", "payee_name", "scheme__code", "period", "amount", "kind"
         )
     )
     for pk, id_number, name, scheme, period, amount, kind in rows.iterator(chunk_size=5000):

@@ -16,11 +16,14 @@ from regions.catalog import KEY_CHOICES
 from regions.models import PolicyValue, Region
 from residents.models import Elder
 from subsidies.choices import (
+    ONE_OFF_FACILITY_SUBSIDIES,
+    YEARLY_FACILITY_SUBSIDIES,
     BatchKind,
     BatchState,
     ChunkStatus,
     Eligibility,
     ExportFormat,
+    FacilitySubsidyKind,
     LineKind,
     LineStatus,
     Payee,
@@ -154,8 +157,31 @@ class PaymentLine(models.Model):
         Scheme, on_delete=models.PROTECT, related_name="lines", verbose_name=_("津贴项目")
     )
     period = models.DateField(_("所属月份"))
+    # The payee: exactly one of elder, caregiver (Anji's post allowance) and facility
+    # (operating subsidies, one-off grants, insurance premiums) — see the check constraint.
     elder = models.ForeignKey(
-        Elder, on_delete=models.PROTECT, related_name="payment_lines", verbose_name=_("老年人")
+        Elder,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="payment_lines",
+        verbose_name=_("老年人"),
+    )
+    caregiver = models.ForeignKey(
+        "facilities.Caregiver",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="payment_lines",
+        verbose_name=_("养老护理员"),
+    )
+    facility = models.ForeignKey(
+        "facilities.Facility",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="payment_lines",
+        verbose_name=_("机构"),
     )
     amount = models.DecimalField(_("金额（元）"), max_digits=12, decimal_places=2)
     kind = models.CharField(
@@ -205,6 +231,17 @@ class PaymentLine(models.Model):
                 name="payment_line_one_payment_per_scheme_period_elder",
             ),
             models.UniqueConstraint(
+                fields=["scheme", "period", "caregiver"],
+                condition=Q(kind__in=[LineKind.NORMAL, LineKind.ARREARS]),
+                name="payment_line_one_payment_per_scheme_period_caregiver",
+            ),
+            models.CheckConstraint(
+                condition=Q(elder__isnull=False, caregiver__isnull=True, facility__isnull=True)
+                | Q(elder__isnull=True, caregiver__isnull=False, facility__isnull=True)
+                | Q(elder__isnull=True, caregiver__isnull=True, facility__isnull=False),
+                name="payment_line_exactly_one_payee",
+            ),
+            models.UniqueConstraint(
                 fields=["corrects", "kind"],
                 condition=Q(kind__in=[LineKind.RECOVERY, LineKind.REISSUE]),
                 name="payment_line_one_correction_per_line",
@@ -222,7 +259,11 @@ class PaymentLine(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.scheme.code} {self.period:%Y-%m} {self.elder_id} {self.amount}"
+        return f"{self.scheme.code} {self.period:%Y-%m} {self.payee} {self.amount}"
+
+    @property
+    def payee(self):
+        return self.elder or self.caregiver or self.facility
 
     @property
     def reference(self) -> str:
@@ -370,3 +411,121 @@ class BankReturnImport(models.Model):
 
     def __str__(self) -> str:
         return f"{self.batch} {self.file_name}"
+
+
+class StarSubsidyRate(models.Model):
+    """A jurisdiction's operating-subsidy table: the yearly amount for a facility of a star
+    level that passed its annual assessment. The seeds give only the cap (POLICY.md §2 — 001
+    西政办〔2023〕46号 §10: 按星级评定和年度考核结果给予最高30万元), so the bureau enters the
+    table; an amount above the rulebook cap is refused (subsidies.services.set_star_subsidy_rate).
+    """
+
+    jurisdiction = models.ForeignKey(
+        Region, on_delete=models.PROTECT, related_name="star_subsidy_rates", verbose_name=_("区划")
+    )
+    stars = models.PositiveSmallIntegerField(_("星级"))
+    amount = models.DecimalField(_("年运营补助（元）"), max_digits=12, decimal_places=2)
+    effective_from = models.DateField(_("生效日期"))
+    note = models.CharField(_("说明"), max_length=200, blank=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("星级运营补助标准")
+        verbose_name_plural = _("星级运营补助标准")
+        ordering = ["jurisdiction__code", "stars", "-effective_from"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["jurisdiction", "stars", "effective_from"],
+                name="star_subsidy_rate_one_per_day",
+            ),
+            models.CheckConstraint(
+                condition=Q(stars__gte=1) & Q(stars__lte=5), name="star_subsidy_rate_stars_1_to_5"
+            ),
+            models.CheckConstraint(
+                condition=Q(amount__gt=0), name="star_subsidy_rate_amount_positive"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.jurisdiction.name} {self.stars}星 {self.amount}"
+
+
+class FacilitySubsidy(models.Model):
+    """One subsidy granted to a facility (POLICY.md §2): a yearly operating subsidy, a one-off
+    grant or an insurance premium subsidy, with the cap and the facts that bound it, and the
+    payment line that pays it (in the draft batch of the facility's county)."""
+
+    facility = models.ForeignKey(
+        "facilities.Facility",
+        on_delete=models.PROTECT,
+        related_name="subsidies",
+        verbose_name=_("机构"),
+    )
+    kind = models.CharField(_("补助类型"), max_length=32, choices=FacilitySubsidyKind.choices)
+    year = models.PositiveSmallIntegerField(_("年度"))
+    scheme = models.ForeignKey(
+        Scheme, on_delete=models.PROTECT, related_name="facility_subsidies", verbose_name=_("项目")
+    )
+    amount = models.DecimalField(_("核定金额（元）"), max_digits=12, decimal_places=2)
+    requested_amount = models.DecimalField(
+        _("申请金额（元）"), max_digits=12, decimal_places=2, null=True, blank=True
+    )
+    cap = models.DecimalField(
+        _("上限（元）"), max_digits=12, decimal_places=2, null=True, blank=True
+    )
+    citation = models.CharField(_("依据"), max_length=300)
+    policy_value = models.ForeignKey(
+        PolicyValue,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("依据参数"),
+    )
+    inputs = models.JSONField(_("计算依据"), default=dict)
+    line = models.OneToOneField(
+        PaymentLine,
+        on_delete=models.PROTECT,
+        related_name="facility_subsidy",
+        verbose_name=_("支付明细"),
+    )
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("经办人"),
+    )
+    created_at = models.DateTimeField(_("登记时间"), auto_now_add=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("机构补助")
+        verbose_name_plural = _("机构补助")
+        ordering = ["-year", "facility_id", "kind"]
+        constraints = [
+            # Yearly subsidies once per facility and year; one-off grants once per facility.
+            models.UniqueConstraint(
+                fields=["facility", "kind", "year"],
+                condition=Q(kind__in=YEARLY_FACILITY_SUBSIDIES),
+                name="facility_subsidy_once_a_year",
+            ),
+            models.UniqueConstraint(
+                fields=["facility", "kind"],
+                condition=Q(kind__in=ONE_OFF_FACILITY_SUBSIDIES),
+                name="facility_subsidy_one_off_once",
+            ),
+            models.CheckConstraint(
+                condition=Q(amount__gt=0), name="facility_subsidy_amount_positive"
+            ),
+            models.CheckConstraint(
+                condition=Q(cap__isnull=True) | Q(amount__lte=models.F("cap")),
+                name="facility_subsidy_within_cap",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.facility.name} {self.year} {self.get_kind_display()} {self.amount}"

@@ -11,7 +11,8 @@ from __future__ import annotations
 import datetime
 from decimal import Decimal
 
-from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models import Count, Q, QuerySet, Sum, Value
+from django.db.models.functions import Coalesce, NullIf
 
 from regions.models import PolicyValue, Region
 from regions.selectors import resolve_policies
@@ -49,11 +50,13 @@ def scheme_conditions(scheme: Scheme) -> dict:
 def period_plan(region: Region, period: datetime.date, schemes: list[Scheme]) -> dict:
     """What the run pays in ``period`` for elders registered in ``region``: per rate region,
     the payable schemes with amount and source; and the schemes skipped, with the reason."""
+    # Facility subsidies are granted one by one (grant_facility_subsidy), not by the run.
+    schemes = [s for s in schemes if s.payee != Payee.FACILITY]
     nodes, skipped, not_due = [], [], []
     keys = sorted({s.policy_key for s in schemes} | {PAYMENT_MONTH_KEY})
     for node in rate_regions(region, schemes):
         resolved = resolve_policies(keys, node, period)
-        payable = []
+        payable, caregivers = [], []
         for scheme in schemes:
             if not node.path.startswith(scheme.jurisdiction.path):
                 continue  # e.g. Xihu's e-allowances for a region outside Xihu
@@ -62,15 +65,6 @@ def period_plan(region: Region, period: datetime.date, schemes: list[Scheme]) ->
             if not policy.is_set:
                 # POLICY.md preamble: nobody is paid a guessed amount; the report says why.
                 skipped.append({**entry, "reason": policy.not_set_reason})
-                continue
-            if scheme.payee == Payee.CAREGIVER:
-                skipped.append(
-                    {
-                        **entry,
-                        "reason": "paid to certified caregivers (facilities' caregiver "
-                        "register), not part of the elders' run",
-                    }
-                )
                 continue
             if scheme.period_kind == PeriodKind.YEARLY:
                 month = resolved[PAYMENT_MONTH_KEY]
@@ -83,7 +77,8 @@ def period_plan(region: Region, period: datetime.date, schemes: list[Scheme]) ->
                     not_due.append({**entry, "payment_month": int(month.value)})
                     continue
             row = policy.row
-            payable.append(
+            # Caregiver schemes (Anji's post allowance) pay the facilities' caregiver register.
+            (caregivers if scheme.payee == Payee.CAREGIVER else payable).append(
                 {
                     "scheme_id": scheme.pk,
                     "scheme": scheme.code,
@@ -95,13 +90,21 @@ def period_plan(region: Region, period: datetime.date, schemes: list[Scheme]) ->
                     "conditions": scheme_conditions(scheme),
                 }
             )
-        nodes.append({"region": node.code, "path": node.path, "schemes": payable})
+        nodes.append(
+            {
+                "region": node.code,
+                "path": node.path,
+                "schemes": payable,
+                "caregiver_schemes": caregivers,
+            }
+        )
     return {
         "period": period.isoformat(),
         "nodes": nodes,
         "skipped": skipped,
         "not_due": not_due,
         "payable": any(n["schemes"] for n in nodes),
+        "caregiver_payable": any(n["caregiver_schemes"] for n in nodes),
     }
 
 
@@ -132,3 +135,18 @@ def batch_totals(batch: PaymentBatch) -> list[dict]:
 def batch_grand_total(batch: PaymentBatch) -> tuple[int, Decimal]:
     agg = live_lines(batch).aggregate(count=Count("id"), amount=Sum("amount"))
     return agg["count"], money(agg["amount"] or Decimal("0"))
+
+
+def payee_id_number():
+    """The payee's identifier for the bank: the elder's or caregiver's ID number, or the
+    facility's unified social credit code (its facility code when it has none)."""
+    return Coalesce(
+        "elder__id_number",
+        "caregiver__id_number",
+        NullIf("facility__uscc", Value("")),
+        "facility__code",
+    )
+
+
+def payee_name():
+    return Coalesce("elder__name", "caregiver__name", "facility__name")

@@ -46,7 +46,7 @@ from subsidies.models import (
     Scheme,
     money,
 )
-from subsidies.selectors import ARREARS_KEY, period_plan
+from subsidies.selectors import ARREARS_KEY, payee_id_number, period_plan
 
 SCHEMES_FILE = Path(__file__).resolve().parent / "data" / "schemes.toml"
 DEFAULT_CHUNK_SIZE = 20000
@@ -253,12 +253,102 @@ def prepare_run(*, run_id: int) -> list[int]:
         "arrears_periods": [p["period"][:7] for p in arrears],
         **arrears_note,
     }
-    if not plan["payable"]:
+    if not plan["payable"] and not plan.get("caregiver_payable"):
         run.report["empty"] = (
             "no scheme is in force with an amount for this region and month: the batch is empty"
         )
+    if plan.get("caregiver_payable"):
+        caregiver_lines = _caregiver_lines(run)
+        PaymentLine.objects.bulk_create(
+            caregiver_lines, batch_size=INSERT_BATCH_SIZE, ignore_conflicts=True
+        )
+        run.report["caregiver_lines_added"] = len(caregiver_lines)
     run.save()
     return list(run.chunks.values_list("pk", flat=True))
+
+
+def _caregiver_lines(run: AllowanceRun) -> list[PaymentLine]:
+    """Lines of the caregiver schemes (POLICY.md §1 — 003 安吉县实施意见 §15: 养老护理员特殊岗位
+    津贴, not less than 400 a month to each certified caregiver): every caregiver who, on the 1st
+    of the month, holds a valid skill certificate and is employed at an active facility in the
+    run's region, paid once (the nearest rate region of their first employment decides).
+    Caregivers are few next to elders: one query for employments, one for certificates, one for
+    what is already paid when the regular batch is approved."""
+    from facilities.choices import CertificateKind
+    from facilities.models import Certificate, Employment
+
+    on = run.period
+    nodes = run.plan["main"]["nodes"]  # deepest first
+    certified = (
+        Certificate.objects.filter(kind=CertificateKind.CAREGIVER_SKILL, issued_on__lte=on)
+        .filter(Q(valid_until__isnull=True) | Q(valid_until__gte=on))
+        .order_by("caregiver_id", "-issued_on")
+        .values_list("caregiver_id", "grade", "number")
+    )
+    certificates: dict[int, tuple[str, str]] = {}
+    for caregiver_id, grade, number in certified:
+        certificates.setdefault(caregiver_id, (grade, number))
+    employments = (
+        Employment.objects.filter(
+            start_date__lte=on,
+            caregiver_id__in=list(certificates),
+            facility__is_active=True,
+            facility__region__path__startswith=run.region.path,
+        )
+        .filter(Q(end_date__isnull=True) | Q(end_date__gte=on))
+        .order_by("caregiver_id", "start_date", "id")
+        .values_list("caregiver_id", "facility__code", "facility__region__path", "start_date")
+    )
+    regular_is_draft = run.batch.state == BatchState.DRAFT
+    lines, seen = [], set()
+    for caregiver_id, facility_code, path, start in employments:
+        if caregiver_id in seen:
+            continue
+        seen.add(caregiver_id)
+        node = next((n for n in nodes if path.startswith(n["path"])), None)
+        for entry in (node or {}).get("caregiver_schemes", []):
+            grade, number = certificates[caregiver_id]
+            lines.append(
+                PaymentLine(
+                    batch_id=run.batch_id,
+                    scheme_id=entry["scheme_id"],
+                    period=on,
+                    caregiver_id=caregiver_id,
+                    amount=Decimal(entry["amount"]),
+                    kind=LineKind.NORMAL if regular_is_draft else LineKind.ARREARS,
+                    policy_value_id=entry["policy_value_id"],
+                    inputs={
+                        "scheme": entry["scheme"],
+                        "rule": "certified caregiver (skill certificate valid on the 1st) "
+                        "employed on the 1st at a facility of the jurisdiction",
+                        "rulebook_key": entry["key"],
+                        "policy_value_id": entry["policy_value_id"],
+                        "amount": entry["amount"],
+                        "citation": entry["citation"],
+                        "source_region": entry["source_region"],
+                        "rate_region": node["region"],
+                        "on": on.isoformat(),
+                        "facility": facility_code,
+                        "employed_since": start.isoformat(),
+                        "certificate_grade": grade,
+                        "certificate_number": number,
+                    },
+                )
+            )
+    if not regular_is_draft and lines:
+        paid = set(
+            PaymentLine.objects.filter(
+                period=on,
+                caregiver_id__in=seen,
+                kind__in=[LineKind.NORMAL, LineKind.ARREARS],
+            ).values_list("scheme_id", "caregiver_id")
+        )
+        lines = [line for line in lines if (line.scheme_id, line.caregiver_id) not in paid]
+        if lines:
+            adjustment = _draft_adjustment_batch(run.region_id, on)
+            for line in lines:
+                line.batch_id = adjustment.pk
+    return lines
 
 
 @dataclass(frozen=True)
@@ -642,8 +732,10 @@ def reconcile_batch(
     lines = live_lines_of(batch)
     by_reference = {f"PL{pk:010d}": pk for pk in lines.values_list("pk", flat=True)}
     by_person: dict[str, list[int]] = {}
-    for pk, id_number in lines.values_list("pk", "elder__id_number"):
-        by_person.setdefault(id_number.upper(), []).append(pk)
+    for pk, id_number in lines.annotate(payee_id_number=payee_id_number()).values_list(
+        "pk", "payee_id_number"
+    ):
+        by_person.setdefault((id_number or "").upper(), []).append(pk)
     outcomes: dict[int, BankReturnRow] = {}
     errors = []
     for row in rows:
@@ -690,6 +782,8 @@ def reconcile_batch(
                     scheme_id=line.scheme_id,
                     period=line.period,
                     elder_id=line.elder_id,
+                    caregiver_id=line.caregiver_id,
+                    facility_id=line.facility_id,
                     amount=line.amount,
                     kind=LineKind.REISSUE,
                     policy_value_id=line.policy_value_id,
@@ -767,7 +861,152 @@ def handle_elder_death(*, elder: Elder, death_date: datetime.date) -> dict[str, 
     return {"cancelled": len(cancelled), "recovered": len(recoveries)}
 
 
+# --- facilities: operating subsidies, one-off grants, insurance premiums ----------------------
+
+
+def _paying_county(region: Region) -> Region:
+    """Facility subsidies are paid in the batch of the facility's county (区县), the level
+    that pays them; a facility registered above county level is paid by its own region."""
+    from regions.choices import RegionLevel
+
+    return next(
+        (r for r in reversed(region.ancestors_and_self()) if r.level == RegionLevel.COUNTY),
+        region,
+    )
+
+
+@transaction.atomic
+def set_star_subsidy_rate(
+    *,
+    jurisdiction: Region,
+    stars: int,
+    amount: Decimal,
+    effective_from: datetime.date,
+    note: str = "",
+    by=None,
+):
+    """The bureau enters its table of yearly operating subsidies by star level; an amount
+    above the rulebook cap in force that day is refused, naming the cap and its source."""
+    from subsidies.facility_rules import XIHU_CAP_KEY
+    from subsidies.models import StarSubsidyRate
+
+    cap = resolve_policy(XIHU_CAP_KEY, jurisdiction, effective_from)
+    if not cap.is_set:
+        raise ValidationError({"jurisdiction": f"{XIHU_CAP_KEY}: {cap.not_set_reason}"})
+    amount = money(amount)
+    if amount > cap.value:
+        raise ValidationError(
+            {
+                "amount": f"{amount} 元超过运营补助上限 {money(cap.value)} 元"
+                f"（{XIHU_CAP_KEY}，{cap.source_region.name}，{cap.citation}）。"
+            }
+        )
+    rate, _ = StarSubsidyRate.objects.get_or_create(
+        jurisdiction=jurisdiction,
+        stars=stars,
+        effective_from=effective_from,
+        defaults={"amount": amount, "note": note},
+    )
+    rate.amount, rate.note = amount, note
+    if by is not None and getattr(by, "is_authenticated", False):
+        rate._history_user = by
+    rate.full_clean()
+    rate.save()
+    return rate
+
+
+@transaction.atomic
+def grant_facility_subsidy(
+    *,
+    facility,
+    kind: str,
+    year: int,
+    amount: Decimal | None = None,
+    assessment_passed: bool | None = None,
+    terminal_sets: int | None = None,
+    premium: Decimal | None = None,
+    period: datetime.date | None = None,
+    by=None,
+):
+    """Grant a facility subsidy within its cap (subsidies.facility_rules) and put its payment
+    line in the draft batch of the facility's county for ``period`` (default: this month).
+    A request above the cap, a second one for the same year (one-off: ever), or one whose
+    rule needs a value the rulebook does not set is refused, and nothing is written."""
+    from subsidies import facility_rules
+    from subsidies.choices import ONE_OFF_FACILITY_SUBSIDIES, FacilitySubsidyKind
+    from subsidies.models import FacilitySubsidy
+
+    if kind not in FacilitySubsidyKind.values:
+        raise ValidationError({"kind": f"补助类型 {kind!r} 不存在。"})
+    today = timezone.localdate()
+    if not 2000 <= int(year) <= today.year + 1:
+        raise ValidationError({"year": f"年度 {year} 不在有效范围内。"})
+    existing = FacilitySubsidy.objects.filter(facility=facility, kind=kind)
+    if kind not in ONE_OFF_FACILITY_SUBSIDIES:
+        existing = existing.filter(year=year)
+    if existing.exists():
+        raise ValidationError(
+            {
+                "kind": f"{facility.name}已获得{FacilitySubsidyKind(kind).label}（{year}年或一次性）。"
+            }
+        )
+    granted = facility_rules.entitlement(
+        facility=facility,
+        kind=kind,
+        on=facility_rules.rule_date(int(year), today),
+        amount=amount,
+        assessment_passed=assessment_passed,
+        terminal_sets=terminal_sets,
+        premium=premium,
+    )
+    scheme = Scheme.objects.filter(code=granted.scheme_code).first()
+    if scheme is None:
+        load_schemes()
+        scheme = Scheme.objects.get(code=granted.scheme_code)
+    period = rules.first_of_month(period or today)
+    county = _paying_county(facility.region)
+    regular = _regular_batch(county, period)
+    line = PaymentLine(
+        batch=regular if regular.is_draft else _draft_adjustment_batch(county, period),
+        scheme=scheme,
+        period=period,
+        facility=facility,
+        amount=granted.amount,
+        policy_value=granted.policy_value,
+        inputs={
+            **granted.inputs,
+            "scheme": scheme.code,
+            "facility": facility.code,
+            "facility_kind": facility.kind,
+            "year": int(year),
+            "amount": str(granted.amount),
+            "citation": granted.citation,
+            "requested_amount": None if amount is None else str(money(amount)),
+        },
+    )
+    line.save()
+    subsidy = FacilitySubsidy(
+        facility=facility,
+        kind=kind,
+        year=year,
+        scheme=scheme,
+        amount=granted.amount,
+        requested_amount=None if amount is None else money(amount),
+        cap=granted.cap,
+        citation=granted.citation[:300],
+        policy_value=granted.policy_value,
+        inputs=line.inputs,
+        line=line,
+        requested_by=by if by is not None and by.is_authenticated else None,
+    )
+    subsidy.full_clean()
+    subsidy.save()
+    return subsidy
+
+
 __all__ = [
+    "grant_facility_subsidy",
+    "set_star_subsidy_rate",
     "approve_batch",
     "finish_run",
     "handle_elder_death",

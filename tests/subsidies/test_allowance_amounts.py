@@ -166,9 +166,3 @@ def test_unset_schemes_are_skipped_and_reported(make_elder, scheme, reason_part)
     else:
         assert reason_part in reported[scheme]
     assert not PaymentLine.objects.filter(scheme__code=scheme).exists()
-
-
-def test_anji_caregiver_post_allowance_is_reported_as_not_paid_by_the_elders_run(make_elder):
-    result = run("330523", MAY_2024)
-    reported = {s["scheme"]: s["reason"] for s in result.report["skipped_schemes"]}
-    assert "caregiver" in reported["anji_caregiver_post_allowance"]

@@ -1,0 +1,294 @@
+"""What a facility may be granted (POLICY.md §2): operating subsidies, one-off grants and
+liability-insurance premium subsidies, each bounded by a rulebook cap or share.
+
+Reads only: ``entitlement(...)`` resolves the rulebook for the facility's region and returns the
+amount and the facts that bound it, or raises ValidationError naming the field, the cap and its
+source. subsidies.services.grant_facility_subsidy writes the grant and its payment line.
+"""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass, field
+from decimal import Decimal
+from fractions import Fraction
+
+from django.core.exceptions import ValidationError
+
+from facilities.choices import FacilityKind
+from facilities.models import Facility
+from facilities.selectors import current_rating
+from regions.models import PolicyValue
+from regions.selectors import ResolvedPolicy, resolve_policy
+from subsidies.choices import FacilitySubsidyKind
+from subsidies.models import StarSubsidyRate, money
+
+COEFFICIENT_KEY = "operating_subsidy_transfer_coefficient"
+XIHU_CAP_KEY = "operating_subsidy_home_care_facility_cap"
+HOME_CARE_KINDS = (FacilityKind.STREET_CENTRE, FacilityKind.COMMUNITY_STATION)
+PROVINCE_OPERATING = {
+    # POLICY.md §2 — 000 浙政办发〔2022〕71号 §10: 中心每年最高10万元, 站每年最高1.5万元.
+    FacilityKind.STREET_CENTRE: (
+        "operating_subsidy_street_centre_cap",
+        "operating_subsidy_street_centre",
+    ),
+    FacilityKind.COMMUNITY_STATION: (
+        "operating_subsidy_community_station_cap",
+        "operating_subsidy_community_station",
+    ),
+}
+
+
+@dataclass
+class Entitlement:
+    scheme_code: str
+    amount: Decimal
+    cap: Decimal | None
+    citation: str
+    policy_value: PolicyValue | None
+    inputs: dict = field(default_factory=dict)
+
+
+def fraction_to_money(value: Fraction) -> Decimal:
+    """Exact half-up rounding of a non-negative fraction of yuan to cents (the same rule as
+    subsidies.models.money, without a detour through a finite decimal)."""
+    cents = value * 100
+    whole, rest = divmod(cents.numerator, cents.denominator)
+    if Fraction(rest, cents.denominator) >= Fraction(1, 2):
+        whole += 1
+    return money(Decimal(whole) / 100)
+
+
+def rule_date(year: int, today: datetime.date) -> datetime.date:
+    """The rules of a year's subsidy: those in force at the end of the year, or today while
+    the year is running."""
+    return min(datetime.date(year, 12, 31), today)
+
+
+def _plain(value) -> str:
+    """A rulebook number as written (the column stores 4 places: 0.8000 → 0.8)."""
+    return format(Decimal(value).normalize(), "f")
+
+
+def _source(policy: ResolvedPolicy) -> str:
+    return (
+        f"{policy.key.key} = {_plain(policy.value)}，{policy.source_region.name}，{policy.citation}"
+    )
+
+
+def _required(policy: ResolvedPolicy, field_name: str) -> Decimal:
+    if not policy.is_set:
+        raise ValidationError({field_name: f"{policy.key.key}: {policy.not_set_reason}"})
+    return policy.value
+
+
+def _within(amount: Decimal | None, limit: Decimal, what: str) -> Decimal:
+    """The requested amount, or the limit when none is asked; above the limit is refused."""
+    if amount is None:
+        return limit
+    amount = money(amount)
+    if amount <= 0:
+        raise ValidationError({"amount": "申请金额应大于0。"})
+    if amount > limit:
+        raise ValidationError({"amount": f"申请金额 {amount} 元超过上限 {limit} 元（{what}）。"})
+    return amount
+
+
+def _kind_must_be(facility: Facility, kinds, label: str) -> None:
+    if facility.kind not in kinds:
+        raise ValidationError(
+            {"facility": f"{facility.name}为“{facility.get_kind_display()}”，{label}"}
+        )
+
+
+def operating(
+    *,
+    facility: Facility,
+    on: datetime.date,
+    amount: Decimal | None,
+    assessment_passed: bool | None,
+) -> Entitlement:
+    _kind_must_be(facility, HOME_CARE_KINDS, "运行补助只适用于居家养老服务中心和照料中心。")
+    xihu_cap = resolve_policy(XIHU_CAP_KEY, facility.region, on)
+    if xihu_cap.row is not None:
+        return _operating_by_stars(facility, on, amount, assessment_passed, xihu_cap)
+    key, scheme_code = PROVINCE_OPERATING[facility.kind]
+    cap_policy = resolve_policy(key, facility.region, on)
+    cap = _required(cap_policy, "cap")
+    coefficient_policy = resolve_policy(COEFFICIENT_KEY, facility.region, on)
+    coefficient = _required(coefficient_policy, "coefficient")
+    # POLICY.md §2 — 000 §10: the actual amount follows the province's transfer coefficient.
+    limit = fraction_to_money(Fraction(cap) * Fraction(coefficient))
+    what = f"{_source(cap_policy)} × 转移支付系数 {_source(coefficient_policy)}"
+    return Entitlement(
+        scheme_code=scheme_code,
+        amount=_within(amount, limit, what),
+        cap=limit,
+        citation=f"{cap_policy.citation}；{coefficient_policy.citation}",
+        policy_value=cap_policy.row,
+        inputs={
+            "rule": "amount ≤ cap × county transfer coefficient",
+            "cap": _plain(cap),
+            "cap_key": key,
+            "coefficient": _plain(coefficient),
+            "coefficient_source_region": coefficient_policy.source_region.code,
+            "limit": str(limit),
+        },
+    )
+
+
+def _operating_by_stars(facility, on, amount, assessment_passed, cap_policy) -> Entitlement:
+    # POLICY.md §2 — 001 西政办〔2023〕46号 §10: 按星级评定和年度考核结果给予最高30万元.
+    cap = _required(cap_policy, "cap")
+    if assessment_passed is not True:
+        raise ValidationError(
+            {
+                "assessment_passed": f"年度考核未通过（或未填写），不予运营补助（{cap_policy.citation}）。"
+            }
+        )
+    rating = current_rating(facility, on)
+    if rating.rating is None or rating.is_expired:
+        raise ValidationError({"facility": f"{facility.name}在 {on} 没有有效的星级评定。"})
+    stars = rating.rating.stars
+    jurisdiction = cap_policy.source_region
+    row = (
+        StarSubsidyRate.objects.filter(
+            jurisdiction=jurisdiction, stars=stars, effective_from__lte=on
+        )
+        .order_by("-effective_from")
+        .first()
+    )
+    if row is None:
+        raise ValidationError(
+            {
+                "stars": f"{jurisdiction.name}的星级运营补助标准中没有{stars}星的金额"
+                "（标准由民政局在系统中设定）。"
+            }
+        )
+    limit = min(row.amount, cap)
+    what = f"{stars}星标准 {row.amount} 元（{jurisdiction.name}，{row.effective_from} 起）；{_source(cap_policy)}"
+    return Entitlement(
+        scheme_code="xihu_operating_subsidy_home_care_facility",
+        amount=_within(amount, limit, what),
+        cap=limit,
+        citation=cap_policy.citation,
+        policy_value=cap_policy.row,
+        inputs={
+            "rule": "amount ≤ the star table's amount for the current rating ≤ cap",
+            "stars": stars,
+            "rating_date": rating.rating.rated_on.isoformat(),
+            "assessment_passed": True,
+            "star_rate_id": row.pk,
+            "star_rate": str(row.amount),
+            "cap": _plain(cap),
+            "cap_key": XIHU_CAP_KEY,
+        },
+    )
+
+
+def smart_care_home(*, facility: Facility, on: datetime.date, amount) -> Entitlement:
+    # POLICY.md §2 — 004 甬政办发〔2023〕60号 (六)2: 智慧养老院 up to 500,000, one-off after review.
+    _kind_must_be(facility, (FacilityKind.SMART_CARE_HOME,), "该补助只适用于智慧养老院。")
+    if amount is None:
+        raise ValidationError({"amount": "一次性补助须填写经评审核定的金额。"})
+    policy = resolve_policy("smart_care_home_subsidy_cap", facility.region, on)
+    cap = money(_required(policy, "cap"))
+    return Entitlement(
+        scheme_code="ningbo_smart_care_home_subsidy",
+        amount=_within(amount, cap, _source(policy)),
+        cap=cap,
+        citation=policy.citation,
+        policy_value=policy.row,
+        inputs={"rule": "amount ≤ cap per smart care home", "cap": str(cap)},
+    )
+
+
+def smart_terminal(*, facility: Facility, on: datetime.date, amount, terminal_sets) -> Entitlement:
+    # POLICY.md §2 — 004 (六)2: 无感智能终端 in a home-care centre/station, up to 50,000 a set.
+    _kind_must_be(facility, HOME_CARE_KINDS, "该补助只适用于居家养老服务中心和照料中心。")
+    if not terminal_sets or terminal_sets < 1:
+        raise ValidationError({"terminal_sets": "须填写配置的终端套数（至少1套）。"})
+    if amount is None:
+        raise ValidationError({"amount": "一次性补助须填写经评审核定的金额。"})
+    policy = resolve_policy("smart_terminal_subsidy_cap", facility.region, on)
+    per_set = _required(policy, "cap")
+    cap = money(per_set * terminal_sets)
+    return Entitlement(
+        scheme_code="ningbo_smart_terminal_subsidy",
+        amount=_within(amount, cap, f"{terminal_sets} 套 × {_source(policy)}"),
+        cap=cap,
+        citation=policy.citation,
+        policy_value=policy.row,
+        inputs={
+            "rule": "amount ≤ cap per terminal set × sets",
+            "cap_per_set": _plain(per_set),
+            "terminal_sets": terminal_sets,
+            "cap": str(cap),
+        },
+    )
+
+
+def liability_insurance(*, facility: Facility, on: datetime.date, amount, premium) -> Entitlement:
+    """POLICY.md §2 — 000 §9 (and 002 §6, 004 (三)4): non-profit institutions get 1/upper +
+    1/local of the premium; for-profit ones that times the for-profit factor (half). Exact
+    arithmetic with fractions; one rounding at the end."""
+    _kind_must_be(facility, (FacilityKind.INSTITUTION,), "综合责任险补助只适用于养老机构。")
+    if premium is None or Decimal(premium) <= 0:
+        raise ValidationError({"premium": "须填写机构实际缴纳的年度保费（大于0）。"})
+    premium = money(premium)
+    upper = resolve_policy("liability_insurance_upper_share_denominator", facility.region, on)
+    local = resolve_policy("liability_insurance_local_share_denominator", facility.region, on)
+    share = Fraction(1) / Fraction(_required(upper, "upper_share")) + Fraction(1) / Fraction(
+        _required(local, "local_share")
+    )
+    inputs = {
+        "rule": "premium × (1/upper + 1/local)"
+        + (" × for-profit factor" if facility.is_for_profit else ""),
+        "premium": str(premium),
+        "upper_share": f"1/{_plain(upper.value)}",
+        "upper_source": _source(upper),
+        "local_share": f"1/{_plain(local.value)}",
+        "local_source": _source(local),
+        "is_for_profit": facility.is_for_profit,
+    }
+    citation = f"{upper.citation}；{local.citation}"
+    if facility.is_for_profit:
+        factor = resolve_policy("liability_insurance_for_profit_factor", facility.region, on)
+        share *= Fraction(_required(factor, "for_profit_factor"))
+        inputs["for_profit_factor"] = _plain(factor.value)
+        inputs["factor_source"] = _source(factor)
+        citation += f"；{factor.citation}"
+    limit = fraction_to_money(Fraction(premium) * share)
+    inputs["share"] = str(share)
+    inputs["limit"] = str(limit)
+    return Entitlement(
+        scheme_code="liability_insurance_subsidy",
+        amount=_within(amount, limit, f"保费 {premium} 元 × {share}（{citation}）"),
+        cap=limit,
+        citation=citation,
+        policy_value=upper.row,
+        inputs=inputs,
+    )
+
+
+def entitlement(
+    *,
+    facility: Facility,
+    kind: str,
+    on: datetime.date,
+    amount: Decimal | None = None,
+    assessment_passed: bool | None = None,
+    terminal_sets: int | None = None,
+    premium: Decimal | None = None,
+) -> Entitlement:
+    if kind == FacilitySubsidyKind.OPERATING:
+        return operating(
+            facility=facility, on=on, amount=amount, assessment_passed=assessment_passed
+        )
+    if kind == FacilitySubsidyKind.SMART_CARE_HOME:
+        return smart_care_home(facility=facility, on=on, amount=amount)
+    if kind == FacilitySubsidyKind.SMART_TERMINAL:
+        return smart_terminal(facility=facility, on=on, amount=amount, terminal_sets=terminal_sets)
+    if kind == FacilitySubsidyKind.LIABILITY_INSURANCE:
+        return liability_insurance(facility=facility, on=on, amount=amount, premium=premium)
+    raise ValidationError({"kind": f"补助类型 {kind!r} 不存在。"})
