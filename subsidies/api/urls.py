@@ -1,5 +1,12 @@
 from rest_framework.routers import DefaultRouter
 
+from subsidies.api import views
+
 router = DefaultRouter()
+router.register("runs", views.RunViewSet, basename="allowance-run")
+router.register("batches", views.BatchViewSet, basename="payment-batch")
+router.register("lines", views.PaymentLineViewSet, basename="payment-line")
+router.register("facility-subsidies", views.FacilitySubsidyViewSet, basename="facility-subsidy")
+router.register("star-rates", views.StarSubsidyRateViewSet, basename="star-subsidy-rate")
 
 urlpatterns = router.urls

@@ -1,0 +1,197 @@
+"""Input and output serializers of the subsidies API, separate per endpoint."""
+
+from rest_framework import serializers
+
+from residents.id_numbers import mask_id_number
+from subsidies.choices import ExportFormat, FacilitySubsidyKind
+from subsidies.models import (
+    AllowanceRun,
+    FacilitySubsidy,
+    PaymentBatch,
+    PaymentLine,
+    StarSubsidyRate,
+)
+from subsidies.selectors import batch_grand_total, batch_totals
+
+
+class RunSerializer(serializers.ModelSerializer):
+    region_code = serializers.CharField(source="region.code", read_only=True)
+    period = serializers.DateField(format="%Y-%m", read_only=True)
+    progress = serializers.SerializerMethodField()
+
+    class Meta:
+        model = AllowanceRun
+        fields = [
+            "id",
+            "region_code",
+            "period",
+            "status",
+            "batch",
+            "chunks_total",
+            "chunks_done",
+            "progress",
+            "elders_seen",
+            "lines_total",
+            "report",
+            "error",
+            "created_at",
+            "started_at",
+            "finished_at",
+        ]
+
+    def get_progress(self, run) -> float | None:
+        """Share of chunks done (0–1); None until the run is planned."""
+        return round(run.chunks_done / run.chunks_total, 4) if run.chunks_total else None
+
+
+class RunInputSerializer(serializers.Serializer):
+    region = serializers.CharField(help_text="区划代码")
+    period = serializers.RegexField(r"^\d{4}-(0[1-9]|1[0-2])$", help_text="YYYY-MM")
+
+
+class BatchSerializer(serializers.ModelSerializer):
+    region_code = serializers.CharField(source="region.code", read_only=True)
+    period = serializers.DateField(format="%Y-%m", read_only=True)
+
+    class Meta:
+        model = PaymentBatch
+        fields = [
+            "id",
+            "region_code",
+            "period",
+            "kind",
+            "state",
+            "note",
+            "approved_by",
+            "approved_at",
+            "exported_at",
+            "reconciled_at",
+            "created_at",
+        ]
+
+
+class BatchDetailSerializer(BatchSerializer):
+    totals = serializers.SerializerMethodField()
+    line_count = serializers.SerializerMethodField()
+    total_amount = serializers.SerializerMethodField()
+
+    class Meta(BatchSerializer.Meta):
+        fields = [*BatchSerializer.Meta.fields, "totals", "line_count", "total_amount"]
+
+    def get_totals(self, batch) -> list[dict]:
+        return [{**t, "amount": str(t["amount"])} for t in batch_totals(batch)]
+
+    def get_line_count(self, batch) -> int:
+        return batch_grand_total(batch)[0]
+
+    def get_total_amount(self, batch) -> str:
+        return str(batch_grand_total(batch)[1])
+
+
+class ExportInputSerializer(serializers.Serializer):
+    file_format = serializers.ChoiceField(choices=ExportFormat.choices, default=ExportFormat.CSV)
+
+
+class PaymentLineSerializer(serializers.ModelSerializer):
+    """A line with its "why": the rule, the rulebook value and its source, and the facts."""
+
+    scheme = serializers.CharField(source="scheme.code", read_only=True)
+    period = serializers.DateField(format="%Y-%m", read_only=True)
+    reference = serializers.CharField(read_only=True)
+    payee_type = serializers.SerializerMethodField()
+    payee_name = serializers.SerializerMethodField()
+    payee_id_number = serializers.SerializerMethodField()
+
+    class Meta:
+        model = PaymentLine
+        fields = [
+            "id",
+            "reference",
+            "batch",
+            "scheme",
+            "period",
+            "payee_type",
+            "payee_name",
+            "payee_id_number",
+            "elder",
+            "caregiver",
+            "facility",
+            "amount",
+            "kind",
+            "status",
+            "policy_value",
+            "inputs",
+            "corrects",
+            "note",
+            "bank_reference",
+            "reconciled_at",
+        ]
+
+    def get_payee_type(self, line) -> str:
+        return "elder" if line.elder_id else "caregiver" if line.caregiver_id else "facility"
+
+    def get_payee_name(self, line) -> str:
+        return line.payee.name
+
+    def get_payee_id_number(self, line) -> str:
+        # PIPL: people's ID numbers are masked here; a facility's credit code is public.
+        person = line.elder or line.caregiver
+        if person is not None:
+            return mask_id_number(person.id_number)
+        return line.facility.uscc or line.facility.code
+
+
+class FacilitySubsidySerializer(serializers.ModelSerializer):
+    facility_code = serializers.CharField(source="facility.code", read_only=True)
+    facility_name = serializers.CharField(source="facility.name", read_only=True)
+    scheme = serializers.CharField(source="scheme.code", read_only=True)
+
+    class Meta:
+        model = FacilitySubsidy
+        fields = [
+            "id",
+            "facility",
+            "facility_code",
+            "facility_name",
+            "kind",
+            "year",
+            "scheme",
+            "amount",
+            "requested_amount",
+            "cap",
+            "citation",
+            "policy_value",
+            "inputs",
+            "line",
+            "created_at",
+        ]
+
+
+class FacilitySubsidyInputSerializer(serializers.Serializer):
+    facility = serializers.IntegerField(min_value=1)
+    kind = serializers.ChoiceField(choices=FacilitySubsidyKind.choices)
+    year = serializers.IntegerField(min_value=2000, max_value=2100)
+    amount = serializers.DecimalField(
+        max_digits=12, decimal_places=2, min_value=0, required=False, allow_null=True
+    )
+    assessment_passed = serializers.BooleanField(required=False, allow_null=True, default=None)
+    terminal_sets = serializers.IntegerField(min_value=1, required=False, allow_null=True)
+    premium = serializers.DecimalField(
+        max_digits=12, decimal_places=2, min_value=0, required=False, allow_null=True
+    )
+
+
+class StarSubsidyRateSerializer(serializers.ModelSerializer):
+    jurisdiction_code = serializers.CharField(source="jurisdiction.code", read_only=True)
+
+    class Meta:
+        model = StarSubsidyRate
+        fields = ["id", "jurisdiction_code", "stars", "amount", "effective_from", "note"]
+
+
+class StarSubsidyRateInputSerializer(serializers.Serializer):
+    jurisdiction = serializers.CharField(help_text="区划代码")
+    stars = serializers.IntegerField(min_value=1, max_value=5)
+    amount = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0)
+    effective_from = serializers.DateField()
+    note = serializers.CharField(required=False, allow_blank=True, default="")

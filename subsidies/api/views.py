@@ -1,0 +1,196 @@
+"""Subsidies API. Thin: parse, scope, call a service or selector, render. Every queryset goes
+through ScopedQuerysetMixin (finance and bureau see their region's runs, batches and lines)."""
+
+import shutil
+import tempfile
+from pathlib import Path
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import FileResponse
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.response import Response
+
+from accounts.permissions import ScopedQuerysetMixin
+from accounts.scoping import OutOfScope, require_region_in_scope
+from facilities.models import Facility
+from regions.models import Region
+from subsidies import services
+from subsidies.api import serializers as s
+from subsidies.choices import ExportFormat
+from subsidies.models import (
+    AllowanceRun,
+    FacilitySubsidy,
+    PaymentBatch,
+    PaymentLine,
+    StarSubsidyRate,
+)
+
+APP = "subsidies"
+
+
+def _call(service, **kwargs):
+    try:
+        return service(**kwargs)
+    except DjangoValidationError as error:
+        raise ValidationError(
+            error.message_dict if hasattr(error, "error_dict") else error.messages
+        ) from None
+
+
+def _region_in_scope(user, code: str, field: str) -> Region:
+    region = Region.objects.filter(code=code).first()
+    if region is None:
+        raise ValidationError({field: f"没有代码为 {code} 的区划。"})
+    try:
+        require_region_in_scope(user, region, APP)
+    except OutOfScope:
+        raise ValidationError({field: f"区划 {code} 不在您的权限范围内。"}) from None
+    return region
+
+
+class RunViewSet(
+    ScopedQuerysetMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Allowance runs with their progress and report; POST queues a run on Celery."""
+
+    queryset = AllowanceRun.objects.select_related("region").order_by("-created_at")
+    serializer_class = s.RunSerializer
+    filterset_fields = ["status", "period"]
+
+    @extend_schema(request=s.RunInputSerializer, responses={202: s.RunSerializer})
+    def create(self, request, *args, **kwargs):
+        data = s.RunInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        region = _region_in_scope(request.user, data.validated_data["region"], "region")
+        run = _call(
+            services.request_allowance_run,
+            region=region,
+            period=services.parse_period(data.validated_data["period"]),
+            by=request.user,
+        )
+        return Response(s.RunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
+
+
+class BatchViewSet(ScopedQuerysetMixin, viewsets.ReadOnlyModelViewSet):
+    """Payment batches with totals per scheme; finance approves; exports are recorded."""
+
+    queryset = PaymentBatch.objects.select_related("region").order_by("-period", "id")
+    serializer_class = s.BatchSerializer
+    filterset_fields = ["kind", "state", "period"]
+
+    def get_serializer_class(self):
+        return s.BatchDetailSerializer if self.action != "list" else s.BatchSerializer
+
+    @extend_schema(request=None, responses=s.BatchDetailSerializer)
+    @action(detail=True, methods=["post"])
+    def approve(self, request, pk=None):
+        batch = self.get_object()
+        if not request.user.has_perm("subsidies.approve_paymentbatch"):
+            raise PermissionDenied("只有财务人员可以审核支付批次。")
+        batch = _call(services.approve_batch, batch=batch, by=request.user)
+        return Response(s.BatchDetailSerializer(batch).data)
+
+    @extend_schema(
+        # "format" is DRF's content-negotiation parameter, hence "file_format".
+        parameters=[OpenApiParameter("file_format", enum=ExportFormat.values, default="csv")],
+        responses={(200, "application/octet-stream"): bytes},
+    )
+    @action(detail=True, methods=["get"], url_path="export")
+    def export(self, request, pk=None):
+        batch = self.get_object()
+        data = s.ExportInputSerializer(
+            data={"file_format": request.query_params.get("file_format", "csv")}
+        )
+        data.is_valid(raise_exception=True)
+        fmt = data.validated_data["file_format"]
+        name = f"batch-{batch.region.code}-{batch.period:%Y-%m}-{batch.pk}.{fmt}"
+        folder = Path(tempfile.mkdtemp(prefix="subsidies-export-"))
+        record = _call(
+            services.export_batch, batch=batch, fmt=fmt, output=folder / name, by=request.user
+        )
+        # FileResponse closes the handle once streamed; the folder goes now (the open handle
+        # keeps the data readable), so no export file is left on the server's disk.
+        handle = open(folder / name, "rb")  # noqa: SIM115
+        shutil.rmtree(folder)
+        response = FileResponse(handle, as_attachment=True, filename=name)
+        response["X-Checksum-SHA256"] = record.sha256
+        return response
+
+
+class PaymentLineViewSet(ScopedQuerysetMixin, viewsets.ReadOnlyModelViewSet):
+    """Payment lines, read-only, with masked ID numbers and the inputs that explain them."""
+
+    queryset = PaymentLine.objects.select_related(
+        "scheme", "elder", "caregiver", "facility"
+    ).order_by("id")
+    serializer_class = s.PaymentLineSerializer
+    filterset_fields = ["batch", "period", "kind", "status", "scheme__code"]
+
+
+class FacilitySubsidyViewSet(
+    ScopedQuerysetMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Operating subsidies, one-off grants and insurance premium subsidies of facilities;
+    POST grants one within its cap (above the cap: 400 naming the cap and its source)."""
+
+    queryset = FacilitySubsidy.objects.select_related("facility", "scheme").order_by("-id")
+    serializer_class = s.FacilitySubsidySerializer
+    filterset_fields = ["kind", "year", "facility"]
+
+    @extend_schema(
+        request=s.FacilitySubsidyInputSerializer, responses={201: s.FacilitySubsidySerializer}
+    )
+    def create(self, request, *args, **kwargs):
+        data = s.FacilitySubsidyInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = dict(data.validated_data)
+        facility = Facility.objects.select_related("region").filter(pk=values.pop("facility"))
+        facility = facility.first()
+        if facility is not None:
+            try:
+                require_region_in_scope(request.user, facility.region, APP)
+            except OutOfScope:
+                facility = None
+        if facility is None:
+            raise ValidationError({"facility": "没有该机构，或不在您的权限范围内。"})
+        subsidy = _call(
+            services.grant_facility_subsidy, facility=facility, by=request.user, **values
+        )
+        return Response(s.FacilitySubsidySerializer(subsidy).data, status=status.HTTP_201_CREATED)
+
+
+class StarSubsidyRateViewSet(
+    ScopedQuerysetMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    viewsets.GenericViewSet,
+):
+    """The operating-subsidy table by star level that a bureau sets (within the rulebook cap)."""
+
+    queryset = StarSubsidyRate.objects.select_related("jurisdiction").order_by("id")
+    serializer_class = s.StarSubsidyRateSerializer
+
+    @extend_schema(
+        request=s.StarSubsidyRateInputSerializer, responses={201: s.StarSubsidyRateSerializer}
+    )
+    def create(self, request, *args, **kwargs):
+        data = s.StarSubsidyRateInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = dict(data.validated_data)
+        jurisdiction = _region_in_scope(request.user, values.pop("jurisdiction"), "jurisdiction")
+        rate = _call(
+            services.set_star_subsidy_rate, jurisdiction=jurisdiction, by=request.user, **values
+        )
+        return Response(s.StarSubsidyRateSerializer(rate).data, status=status.HTTP_201_CREATED)
