@@ -59,8 +59,12 @@ def finish_allowance_run(run_id: int) -> None:
 
 @shared_task(name="subsidies.scheduled_allowance_run")
 def scheduled_allowance_run(region_code: str) -> int:
-    """For django-celery-beat: each region's monthly run, on the day set in the admin
-    (周期任务 with this task and ``["<region code>"]`` as arguments). Runs the current month."""
+    """For django-celery-beat: each region's monthly run, on the day set in the admin.
+
+    The PeriodicTask is created by ``subsidies.services.schedule_monthly_run(region=…, day=…)``
+    (a crontab at ``hour`` on ``day`` 1–28, Asia/Shanghai, args ``["<region code>"]``); its day
+    is then changed in the admin (定时任务 → 周期任务) and picked up by the beat's
+    DatabaseScheduler. Runs the current month, queued like any run."""
     run = services.request_allowance_run(
         region=Region.objects.get(code=region_code), period=timezone.localdate()
     )
