@@ -147,7 +147,13 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     # One name for a choice set used by several fields (computed and final ability level).
-    "ENUM_NAME_OVERRIDES": {"AbilityLevelEnum": "residents.choices.AbilityLevel"},
+    "ENUM_NAME_OVERRIDES": {
+        "AbilityLevelEnum": "residents.choices.AbilityLevel",
+        "FacilityKindEnum": "facilities.choices.FacilityKind",
+        "BatchKindEnum": "subsidies.choices.BatchKind",
+        "LineKindEnum": "subsidies.choices.LineKind",
+        "FacilitySubsidyKindEnum": "subsidies.choices.FacilitySubsidyKind",
+    },
 }
 
 # Celery: with REDIS_URL unset the embedded default runs tasks eagerly, in-process, so a
