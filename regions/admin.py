@@ -5,7 +5,7 @@ from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
 from accounts.permissions import ScopedAdminMixin
-from regions.catalog import get_key
+from regions.catalog import KEY_CHOICES, get_key
 from regions.models import PolicyValue, Region
 from regions.services import validate_policy_value
 
@@ -30,6 +30,8 @@ class RegionAdmin(ScopedAdminMixin, admin.ModelAdmin):
 
 class PolicyValueForm(forms.ModelForm):
     """The unit follows from the key; the floor and overlap rules are checked on save."""
+
+    key = forms.ChoiceField(label=_("参数"), choices=KEY_CHOICES)
 
     class Meta:
         model = PolicyValue

@@ -392,3 +392,14 @@ def get_key(key: str) -> PolicyKey:
 
 
 KEY_CHOICES = [(k.key, k.label) for k in KEYS.values()]
+
+
+def validate_policy_key(value: str) -> None:
+    """Model-field validator. Keys are checked against the catalogue rather than declared as
+    field choices, so that adding a key to the catalogue needs no database migration."""
+    from django.core.exceptions import ValidationError
+
+    if value not in KEYS:
+        raise ValidationError(
+            f"未知的政策参数 {value!r}（见 regions/catalog.py）。", code="unknown_key"
+        )

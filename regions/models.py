@@ -3,7 +3,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
-from regions.catalog import KEY_CHOICES
+from regions.catalog import get_key, validate_policy_key
 from regions.choices import Frequency, PolicyUnit, RegionLevel
 
 
@@ -78,7 +78,9 @@ class PolicyValue(models.Model):
     region = models.ForeignKey(
         Region, on_delete=models.PROTECT, related_name="policy_values", verbose_name=_("区划")
     )
-    key = models.CharField(_("参数"), max_length=64, choices=KEY_CHOICES, db_index=True)
+    key = models.CharField(
+        _("参数"), max_length=64, validators=[validate_policy_key], db_index=True
+    )
     value = models.DecimalField(
         _("数值"),
         max_digits=14,
@@ -128,7 +130,11 @@ class PolicyValue(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.region.name} · {self.get_key_display()} = {self.display_value}"
+        return f"{self.region.name} · {self.key_label} = {self.display_value}"
+
+    @property
+    def key_label(self) -> str:
+        return get_key(self.key).label
 
     @property
     def is_set(self) -> bool:

@@ -12,7 +12,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
-from regions.catalog import KEY_CHOICES
+from regions.catalog import validate_policy_key
 from regions.models import PolicyValue, Region
 from residents.models import Elder
 from subsidies.choices import (
@@ -51,7 +51,7 @@ class Scheme(models.Model):
     jurisdiction = models.ForeignKey(
         Region, on_delete=models.PROTECT, related_name="schemes", verbose_name=_("适用区划")
     )
-    policy_key = models.CharField(_("金额参数"), max_length=64, choices=KEY_CHOICES)
+    policy_key = models.CharField(_("金额参数"), max_length=64, validators=[validate_policy_key])
     period_kind = models.CharField(_("发放周期"), max_length=16, choices=PeriodKind.choices)
     payee = models.CharField(_("发放对象"), max_length=16, choices=Payee.choices)
     eligibility = models.CharField(_("资格规则"), max_length=32, choices=Eligibility.choices)
