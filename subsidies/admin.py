@@ -21,12 +21,19 @@ from subsidies.models import (
     AllowanceRun,
     BankReturnImport,
     BatchExport,
+    FacilitySubsidy,
     PaymentBatch,
     PaymentLine,
     Scheme,
+    StarSubsidyRate,
 )
 from subsidies.selectors import batch_grand_total, batch_totals
-from subsidies.services import approve_batch, export_batch
+from subsidies.services import (
+    approve_batch,
+    check_star_rate_cap,
+    export_batch,
+    set_star_subsidy_rate,
+)
 
 
 class ReadOnlyAdmin(ScopedAdminMixin, admin.ModelAdmin):
@@ -229,3 +236,59 @@ class BankReturnImportAdmin(ReadOnlyAdmin):
         "imported_by",
         "imported_at",
     ]
+
+
+@admin.register(StarSubsidyRate)
+class StarSubsidyRateAdmin(ScopedAdminMixin, SimpleHistoryAdmin):
+    """The bureau's table of yearly operating subsidies by star level. Saving goes through
+    set_star_subsidy_rate, which refuses an amount above the rulebook cap, naming it."""
+
+    list_display = ["jurisdiction", "stars", "amount", "effective_from", "note"]
+    list_filter = ["stars"]
+    search_fields = ["jurisdiction__name", "jurisdiction__code"]
+    autocomplete_fields = ["jurisdiction"]
+    list_select_related = ["jurisdiction"]
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    def save_model(self, request, obj, form, change):
+        # The form already checked the cap with the same rule the service applies.
+        saved = set_star_subsidy_rate(
+            jurisdiction=obj.jurisdiction,
+            stars=obj.stars,
+            amount=obj.amount,
+            effective_from=obj.effective_from,
+            note=obj.note,
+            by=request.user,
+        )
+        obj.pk = saved.pk
+
+    def get_form(self, request, obj=None, **kwargs):
+        form = super().get_form(request, obj, **kwargs)
+
+        class CappedForm(form):
+            def clean(self):
+                cleaned = super().clean()
+                if all(
+                    cleaned.get(f) is not None for f in ("jurisdiction", "amount", "effective_from")
+                ):
+                    check_star_rate_cap(
+                        jurisdiction=cleaned["jurisdiction"],
+                        amount=cleaned["amount"],
+                        effective_from=cleaned["effective_from"],
+                    )
+                return cleaned
+
+        return CappedForm
+
+
+@admin.register(FacilitySubsidy)
+class FacilitySubsidyAdmin(ReadOnlyAdmin):
+    """Granted facility subsidies: each with its cap, citation and payment line. Grants are
+    made through the API or grant_facility_subsidy, which check the caps."""
+
+    list_display = ["facility", "kind", "year", "amount", "cap", "citation"]
+    list_filter = ["kind", "year"]
+    search_fields = ["facility__name", "facility__code"]
+    list_select_related = ["facility"]

@@ -887,20 +887,11 @@ def set_star_subsidy_rate(
 ):
     """The bureau enters its table of yearly operating subsidies by star level; an amount
     above the rulebook cap in force that day is refused, naming the cap and its source."""
-    from subsidies.facility_rules import XIHU_CAP_KEY
     from subsidies.models import StarSubsidyRate
 
-    cap = resolve_policy(XIHU_CAP_KEY, jurisdiction, effective_from)
-    if not cap.is_set:
-        raise ValidationError({"jurisdiction": f"{XIHU_CAP_KEY}: {cap.not_set_reason}"})
-    amount = money(amount)
-    if amount > cap.value:
-        raise ValidationError(
-            {
-                "amount": f"{amount} 元超过运营补助上限 {money(cap.value)} 元"
-                f"（{XIHU_CAP_KEY}，{cap.source_region.name}，{cap.citation}）。"
-            }
-        )
+    amount = check_star_rate_cap(
+        jurisdiction=jurisdiction, amount=amount, effective_from=effective_from
+    )
     rate, _ = StarSubsidyRate.objects.get_or_create(
         jurisdiction=jurisdiction,
         stars=stars,
@@ -913,6 +904,24 @@ def set_star_subsidy_rate(
     rate.full_clean()
     rate.save()
     return rate
+
+
+def check_star_rate_cap(*, jurisdiction: Region, amount: Decimal, effective_from: datetime.date):
+    """The amount, rounded to money, or ValidationError naming the cap and its source."""
+    from subsidies.facility_rules import XIHU_CAP_KEY
+
+    cap = resolve_policy(XIHU_CAP_KEY, jurisdiction, effective_from)
+    if not cap.is_set:
+        raise ValidationError({"jurisdiction": f"{XIHU_CAP_KEY}: {cap.not_set_reason}"})
+    amount = money(amount)
+    if amount > cap.value:
+        raise ValidationError(
+            {
+                "amount": f"{amount} 元超过运营补助上限 {money(cap.value)} 元"
+                f"（{XIHU_CAP_KEY}，{cap.source_region.name}，{cap.citation}）。"
+            }
+        )
+    return amount
 
 
 @transaction.atomic
