@@ -2,6 +2,7 @@
 
 from rest_framework import serializers
 
+from facilities.choices import BedType
 from facilities.models import Application, Bed, Caregiver, Certificate, Facility, Stay
 from facilities.selectors import current_rating
 
@@ -173,3 +174,162 @@ class CaregiverSerializer(serializers.ModelSerializer):
             }
             for e in caregiver.employments.all()
         ]
+
+
+# --- output shapes of the reports (the selectors build plain dicts; these describe them) -------
+
+
+class RegionRefSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    name = serializers.CharField()
+
+
+class FacilityRefSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    name = serializers.CharField()
+
+
+class CareClassCountsSerializer(serializers.Serializer):
+    """Residents per staffing class (POLICY.md §3)."""
+
+    fully_disabled = serializers.IntegerField(min_value=0)
+    partly_disabled = serializers.IntegerField(min_value=0)
+    self_caring = serializers.IntegerField(min_value=0)
+
+
+class StaffingRatioSerializer(serializers.Serializer):
+    key = serializers.CharField(help_text="规则库键")
+    residents_per_caregiver = serializers.CharField(
+        help_text="每名护理员照护的老人数，精确分数（如 3 或 5/2）"
+    )
+    source_region = serializers.CharField(help_text="配比所在区划（名称 代码）")
+    citation = serializers.CharField()
+
+
+class StaffingRatiosSerializer(serializers.Serializer):
+    """The jurisdiction's ratio per class; empty while a ratio is not set."""
+
+    fully_disabled = StaffingRatioSerializer(required=False)
+    partly_disabled = StaffingRatioSerializer(required=False)
+    self_caring = StaffingRatioSerializer(required=False)
+
+
+class UnassessedResidentSerializer(serializers.Serializer):
+    elder_code = serializers.CharField()
+    name = serializers.CharField()
+
+
+class StaffingReportSerializer(serializers.Serializer):
+    """A facility's staffing check: required caregivers from the residents' assessments
+    against those employed. ``required`` is null while a ratio is not set (``error`` says why)."""
+
+    facility = FacilityRefSerializer()
+    on = serializers.DateField()
+    counts = CareClassCountsSerializer()
+    unassessed = UnassessedResidentSerializer(many=True)
+    ratios = StaffingRatiosSerializer()
+    required = serializers.IntegerField(allow_null=True)
+    actual = serializers.IntegerField()
+    shortfall = serializers.IntegerField(allow_null=True)
+    error = serializers.CharField(allow_blank=True)
+
+
+class StaffingPlanSerializer(serializers.Serializer):
+    """The planning form: caregivers required for the given residents per class."""
+
+    region = RegionRefSerializer()
+    on = serializers.DateField()
+    counts = CareClassCountsSerializer()
+    ratios = StaffingRatiosSerializer()
+    required = serializers.IntegerField()
+
+
+class ShortStaffedSerializer(serializers.Serializer):
+    region = serializers.CharField(help_text="区划代码")
+    short_staffed = StaffingReportSerializer(many=True)
+
+
+class WorkforceFigureSerializer(serializers.Serializer):
+    label = serializers.CharField()
+    actual = serializers.CharField(allow_null=True, help_text="四位小数；无分母时为空")
+    target = serializers.CharField(allow_null=True, help_text="目标值；规则库未设定时为空")
+    target_source = serializers.CharField(allow_null=True)
+    target_note = serializers.CharField(allow_blank=True, help_text="目标未设定的原因")
+    met = serializers.BooleanField(allow_null=True)
+
+
+class WorkforceFiguresSerializer(serializers.Serializer):
+    target_caregivers_per_10k = WorkforceFigureSerializer()
+    target_senior_caregiver_share = WorkforceFigureSerializer()
+    target_first_aid_share = WorkforceFigureSerializer()
+    target_nursing_bed_share = WorkforceFigureSerializer()
+    target_cognitive_beds_per_10k = WorkforceFigureSerializer()
+
+
+class WorkforceSerializer(serializers.Serializer):
+    region = RegionRefSerializer()
+    on = serializers.DateField()
+    elders_60_plus = serializers.IntegerField()
+    certified_caregivers = serializers.IntegerField()
+    senior_or_above = serializers.IntegerField()
+    with_first_aid = serializers.IntegerField()
+    beds = serializers.IntegerField()
+    beds_by_type = serializers.DictField(
+        child=serializers.IntegerField(), help_text="按床位类型（不含家庭养老床位）"
+    )
+    figures = WorkforceFiguresSerializer()
+
+
+class WaitingListEntrySerializer(serializers.Serializer):
+    rank = serializers.IntegerField()
+    precedence = serializers.IntegerField()
+    rule = serializers.CharField()
+    explanation = serializers.CharField()
+    application = ApplicationSerializer()
+
+
+class LookupElderSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    elder_code = serializers.CharField()
+
+
+class LookupFacilitySerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    code = serializers.CharField()
+    name = serializers.CharField()
+
+
+class LookupBedSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    label = serializers.CharField()
+    bed_type = serializers.ChoiceField(choices=BedType.choices)
+
+
+class LookupStayBedSerializer(LookupBedSerializer):
+    code = serializers.CharField()
+    room = serializers.CharField(allow_null=True)
+    home_address = serializers.CharField(allow_null=True)
+
+
+class LookupStaySerializer(serializers.Serializer):
+    stay_id = serializers.IntegerField()
+    start_date = serializers.DateField()
+    elder = LookupElderSerializer()
+    bed = LookupStayBedSerializer()
+    facility = LookupFacilitySerializer()
+
+
+class ElderLookupSerializer(serializers.Serializer):
+    kind = serializers.CharField(help_text="elder")
+    code = serializers.CharField()
+    elder = LookupElderSerializer()
+    stay = LookupStaySerializer(allow_null=True, help_text="当前入住；未入住为空")
+
+
+class BedLookupSerializer(serializers.Serializer):
+    kind = serializers.CharField(help_text="bed")
+    code = serializers.CharField()
+    bed = LookupBedSerializer()
+    facility = LookupFacilitySerializer()
+    stay = LookupStaySerializer(allow_null=True, help_text="当前入住；空床为空")

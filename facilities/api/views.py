@@ -6,6 +6,12 @@ import datetime
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    PolymorphicProxySerializer,
+    extend_schema,
+)
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import APIException, NotFound, PermissionDenied, ValidationError
@@ -40,6 +46,13 @@ def _call(service, **kwargs):
         ) from None
 
 
+# Dates the API accepts. Nobody in the registry was born before 1900, and the reports do
+# arithmetic on a date (sixty years back for ages, a day past a period's end) that would
+# overflow Python's dates near year 1 or 9999: such a date is refused as bad input.
+EARLIEST_DATE = datetime.date(1900, 1, 1)
+LATEST_DATE = datetime.date(2999, 12, 31)
+
+
 def _today() -> datetime.date:
     return datetime.date.today()
 
@@ -49,9 +62,27 @@ def _on(request) -> datetime.date:
     if not value:
         return _today()
     try:
-        return datetime.date.fromisoformat(value)
+        on = datetime.date.fromisoformat(value)
     except ValueError:
         raise ValidationError({"on": f"日期格式应为 YYYY-MM-DD：{value}"}) from None
+    if not EARLIEST_DATE <= on <= LATEST_DATE:
+        raise ValidationError({"on": f"日期应在 {EARLIEST_DATE} 至 {LATEST_DATE} 之间：{value}"})
+    return on
+
+
+def _code(request, name: str) -> str:
+    """A code from the query string. PostgreSQL cannot compare text holding a NUL character,
+    so one is refused as bad input instead of failing the query."""
+    value = request.query_params.get(name, "")
+    if "\x00" in value:
+        raise ValidationError({name: "不能包含空字符（NUL）。"})
+    return value
+
+
+ON_PARAMETER = OpenApiParameter(
+    "on", datetime.date, description=f"统计日期（默认今天；{EARLIEST_DATE} 至 {LATEST_DATE}）"
+)
+BAD_INPUT = OpenApiResponse(description="参数有误：返回体按参数名说明原因")
 
 
 def _scoped_get(model, user, pk, field):
@@ -71,11 +102,14 @@ class FacilityViewSet(
     def get_serializer_context(self):
         return super().get_serializer_context() | {"on": _on(self.request)}
 
+    @extend_schema(parameters=[ON_PARAMETER], responses=s.StaffingReportSerializer)
     @action(detail=True, methods=["get"])
     def staffing(self, request, pk=None):
         return Response(selectors.staffing_report(self.get_object(), _on(request)).as_dict())
 
-    @action(detail=True, methods=["get"], url_path="waiting-list")
+    @extend_schema(parameters=[ON_PARAMETER], responses=s.WaitingListEntrySerializer(many=True))
+    # The whole list in rank order, never paged (pagination_class=None says so to the schema).
+    @action(detail=True, methods=["get"], url_path="waiting-list", pagination_class=None)
     def waiting_list(self, request, pk=None):
         entries = selectors.waiting_list(self.get_object(), _on(request))
         return Response(
@@ -233,20 +267,44 @@ class StaffingView(APIView):
 
     permission_classes = [ScopedWritePermission]
 
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("facility", str, description="机构编码：该机构的护理员配备核查"),
+            OpenApiParameter("region", str, description="区划代码（未给 facility 时必填）"),
+            OpenApiParameter(
+                "short_staffed", str, description="非空：列出该区划内护理员不足的机构"
+            ),
+            OpenApiParameter("fully_disabled", int, description="测算：完全失能老人数"),
+            OpenApiParameter("partially_disabled", int, description="测算：部分失能老人数"),
+            OpenApiParameter("self_caring", int, description="测算：自理老人数"),
+            ON_PARAMETER,
+        ],
+        responses={
+            200: PolymorphicProxySerializer(
+                component_name="Staffing",
+                serializers=[
+                    s.StaffingReportSerializer,
+                    s.ShortStaffedSerializer,
+                    s.StaffingPlanSerializer,
+                ],
+                resource_type_field_name=None,
+            ),
+            400: BAD_INPUT,
+            404: OpenApiResponse(description="没有该编码的机构（或不在权限范围内）"),
+        },
+    )
     def get(self, request):
         on = _on(request)
         params = request.query_params
         try:
-            if params.get("facility"):
+            if code := _code(request, "facility"):
                 facility = (
-                    scoped(Facility.objects.all(), request.user)
-                    .filter(code=params["facility"].upper())
-                    .first()
+                    scoped(Facility.objects.all(), request.user).filter(code=code.upper()).first()
                 )
                 if facility is None:
-                    raise NotFound({"facility": f"没有编码为 {params['facility']} 的机构。"})
+                    raise NotFound({"facility": f"没有编码为 {code} 的机构。"})
                 return Response(selectors.staffing_report(facility, on).as_dict())
-            region = Region.objects.filter(code=params.get("region", "")).first()
+            region = Region.objects.filter(code=_code(request, "region")).first()
             if region is None:
                 raise ValidationError({"region": "请给出 facility 或有效的 region 区划代码。"})
             if params.get("short_staffed"):
@@ -278,8 +336,20 @@ class WorkforceView(APIView):
 
     permission_classes = [ScopedWritePermission]
 
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("region", str, required=True, description="区划代码"),
+            ON_PARAMETER,
+        ],
+        responses={
+            200: s.WorkforceSerializer,
+            400: BAD_INPUT,
+            403: OpenApiResponse(description="区划不在您的权限范围内"),
+            404: OpenApiResponse(description="没有该代码的区划"),
+        },
+    )
     def get(self, request):
-        region = get_object_or_404(Region, code=request.query_params.get("region", ""))
+        region = get_object_or_404(Region, code=_code(request, "region"))
         try:
             require_region_in_scope(request.user, region)
         except OutOfScope:
@@ -292,8 +362,24 @@ class LookupView(APIView):
 
     permission_classes = [ScopedWritePermission]
 
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("code", str, required=True, description="长者码（E 开头）或床位码")
+        ],
+        responses={
+            200: PolymorphicProxySerializer(
+                component_name="CodeLookup",
+                serializers={
+                    "elder": s.ElderLookupSerializer,
+                    "bed": s.BedLookupSerializer,
+                },
+                resource_type_field_name="kind",
+            ),
+            404: OpenApiResponse(description="没有该长者码或床位码（或不在权限范围内）"),
+        },
+    )
     def get(self, request):
-        code = request.query_params.get("code", "")
+        code = _code(request, "code")
         result = selectors.lookup_code(
             code,
             elders=scoped(Elder.objects.all(), request.user),
