@@ -9,6 +9,8 @@ from residents.id_numbers import mask_id_number
 from residents.models import Elder
 from visits.choices import FollowUpStatus, VisitMode, VisitNeed, VisitOutcome
 from visits.models import FollowUpTask, HealthCheck, Visit
+from visits.selectors import GroupBy
+from visits.services import BatchStatus
 
 # Phones report coordinates with many decimals; six (about 0.1 m) is what is stored.
 COORDINATE_PLACES = Decimal("0.000001")
@@ -137,3 +139,93 @@ class HealthCheckOutputSerializer(serializers.ModelSerializer):
     class Meta:
         model = HealthCheck
         fields = ["id", "elder", "checked_on", "provider", "notes", "created_at"]
+
+
+# --- shapes the views build by hand (described here for the OpenAPI schema) -------------------
+
+
+class VisitRecordedSerializer(serializers.Serializer):
+    """One visit logged: ``duplicate`` when its UUID was already stored (nothing changed)."""
+
+    status = serializers.ChoiceField(choices=[BatchStatus.ACCEPTED, BatchStatus.DUPLICATE])
+    visit = VisitOutputSerializer()
+
+
+class VisitBatchRequestSerializer(serializers.Serializer):
+    """What a client sends. Each item is checked on its own (VisitInputSerializer), so one
+    bad item is rejected in the response instead of failing the whole batch."""
+
+    visits = VisitInputSerializer(many=True, allow_empty=False, max_length=MAX_BATCH)
+
+
+class VisitBatchItemSerializer(serializers.Serializer):
+    index = serializers.IntegerField(help_text="在请求 visits 中的位置（从 0 起）")
+    uuid = serializers.CharField(allow_blank=True)
+    status = serializers.ChoiceField(
+        choices=[BatchStatus.ACCEPTED, BatchStatus.DUPLICATE, BatchStatus.REJECTED]
+    )
+    visit = serializers.IntegerField(required=False, help_text="已存的探访记录编号")
+    errors = serializers.DictField(required=False, help_text="被拒原因，按字段")
+
+
+class VisitBatchResultSerializer(serializers.Serializer):
+    accepted = serializers.IntegerField()
+    duplicate = serializers.IntegerField()
+    rejected = serializers.IntegerField()
+    results = VisitBatchItemSerializer(many=True)
+
+
+class TodaySerializer(serializers.Serializer):
+    date = serializers.DateField()
+    owed = serializers.IntegerField(help_text="仍待探访的人数")
+    elders = DueElderSerializer(many=True)
+
+
+class ComplianceLineSerializer(serializers.Serializer):
+    key = serializers.CharField(allow_blank=True, help_text="区划代码或用户名；空为未归属")
+    label = serializers.CharField(allow_blank=True)
+    daily_owed = serializers.IntegerField(help_text="应访人天")
+    daily_done = serializers.IntegerField()
+    monthly_owed = serializers.IntegerField(help_text="应访人月")
+    monthly_done = serializers.IntegerField()
+    owed = serializers.IntegerField()
+    done = serializers.IntegerField()
+    rate = serializers.CharField(allow_null=True, help_text="探访率（小数）；无应访时为空")
+    meets_target = serializers.BooleanField(allow_null=True)
+
+
+class OverdueElderSerializer(serializers.Serializer):
+    elder = serializers.IntegerField()
+    name = serializers.CharField()
+    residence_region = serializers.CharField()
+    frequency = serializers.CharField()
+    missed = serializers.IntegerField(help_text="未探访的天数（每天）或月数（每月）")
+    last_visit = serializers.DateTimeField(allow_null=True)
+
+
+class ComplianceSerializer(serializers.Serializer):
+    area = serializers.CharField()
+    start = serializers.DateField()
+    end = serializers.DateField()
+    group_by = serializers.ChoiceField(choices=GroupBy.CHOICES)
+    target = serializers.CharField(help_text="探访率目标（小数）")
+    target_citation = serializers.CharField(allow_blank=True)
+    total = ComplianceLineSerializer()
+    lines = ComplianceLineSerializer(many=True)
+    overdue = OverdueElderSerializer(many=True)
+
+
+class HealthCheckDueSerializer(serializers.Serializer):
+    elder = serializers.IntegerField()
+    name = serializers.CharField()
+    residence_region = serializers.CharField()
+    last_check = serializers.DateField(allow_null=True)
+    done = serializers.BooleanField()
+
+
+class HealthChecksDueSerializer(serializers.Serializer):
+    area = serializers.CharField()
+    year = serializers.IntegerField()
+    due = serializers.IntegerField()
+    done = serializers.IntegerField()
+    elders = HealthCheckDueSerializer(many=True)

@@ -7,6 +7,7 @@ import datetime
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, status
 from rest_framework.exceptions import NotFound
 from rest_framework.exceptions import ValidationError as ApiValidationError
@@ -16,17 +17,24 @@ from rest_framework.views import APIView
 from accounts.permissions import ScopedQuerysetMixin, ScopedWritePermission
 from accounts.scoping import scope_of, scoped
 from regions.models import Region
+from regions.selectors import PolicyValueNotSet
 from visits import selectors, services
 from visits.api.serializers import (
     CloseTaskInputSerializer,
+    ComplianceSerializer,
     ConfirmDeathInputSerializer,
     DueElderSerializer,
     FollowUpTaskSerializer,
     HealthCheckInputSerializer,
     HealthCheckOutputSerializer,
+    HealthChecksDueSerializer,
+    TodaySerializer,
     VisitBatchInputSerializer,
+    VisitBatchRequestSerializer,
+    VisitBatchResultSerializer,
     VisitInputSerializer,
     VisitOutputSerializer,
+    VisitRecordedSerializer,
 )
 from visits.models import FollowUpTask, Visit
 
@@ -37,6 +45,20 @@ def _api_error(error: DjangoValidationError) -> ApiValidationError:
     return ApiValidationError({"non_field_errors": error.messages})
 
 
+# Dates the API accepts. Nobody in the registry was born before 1900, and the reports do
+# arithmetic on a date (sixty years back for ages, a day past a period's end) that would
+# overflow Python's dates near year 1 or 9999: such a date is refused as bad input.
+EARLIEST_DATE = datetime.date(1900, 1, 1)
+LATEST_DATE = datetime.date(2999, 12, 31)
+DATE_RANGE = f"（{EARLIEST_DATE} 至 {LATEST_DATE}）"
+
+
+def _in_range(name: str, raw: str, value: datetime.date) -> datetime.date:
+    if not EARLIEST_DATE <= value <= LATEST_DATE:
+        raise ApiValidationError({name: f"“{raw}”应在 {EARLIEST_DATE} 至 {LATEST_DATE} 之间。"})
+    return value
+
+
 def _date_param(request, name: str, default: datetime.date | None = None) -> datetime.date:
     raw = request.query_params.get(name)
     if not raw:
@@ -44,9 +66,10 @@ def _date_param(request, name: str, default: datetime.date | None = None) -> dat
             raise ApiValidationError({name: "必填（YYYY-MM-DD）。"})
         return default
     try:
-        return datetime.date.fromisoformat(raw)
+        value = datetime.date.fromisoformat(raw)
     except ValueError:
         raise ApiValidationError({name: f"“{raw}”不是日期（YYYY-MM-DD）。"}) from None
+    return _in_range(name, raw, value)
 
 
 def _area_param(request, name: str = "area") -> Region:
@@ -54,6 +77,9 @@ def _area_param(request, name: str = "area") -> Region:
     code = request.query_params.get(name)
     if not code:
         raise ApiValidationError({name: "必填：区划代码。"})
+    if "\x00" in code:
+        # PostgreSQL cannot compare text holding a NUL character: bad input, not a failed query.
+        raise ApiValidationError({name: "不能包含空字符（NUL）。"})
     area = Region.objects.filter(code=code).first()
     if area is None:
         raise ApiValidationError({name: f"没有代码为 {code} 的区划。"})
@@ -64,8 +90,22 @@ def _area_param(request, name: str = "area") -> Region:
     return area
 
 
+def _not_set(field: str, missing: PolicyValueNotSet) -> ApiValidationError:
+    """A rulebook value the period needs is not set (for example a target that starts
+    later): the request is answered with the reason, naming the parameter that chose it."""
+    return ApiValidationError({field: f"该日期（期间）所需的规则未设定：{missing}"})
+
+
 def _today() -> datetime.date:
     return datetime.datetime.now(selectors.local_tz()).date()
+
+
+AREA_PARAMETER = OpenApiParameter(
+    "area", str, required=True, description="区划代码（须在您的工作范围内）"
+)
+BAD_INPUT = OpenApiResponse(description="参数有误：返回体按字段说明原因")
+OUT_OF_AREA = OpenApiResponse(description="区划不在您的工作范围内")
+NO_TASK = OpenApiResponse(description="没有该任务，或不在您的权限范围内")
 
 
 class VisitListCreateView(ScopedQuerysetMixin, generics.ListAPIView):
@@ -76,6 +116,10 @@ class VisitListCreateView(ScopedQuerysetMixin, generics.ListAPIView):
     serializer_class = VisitOutputSerializer
     filterset_fields = ["elder", "worker", "outcome", "mode"]
 
+    @extend_schema(
+        request=VisitInputSerializer,
+        responses={201: VisitRecordedSerializer, 200: VisitRecordedSerializer, 400: BAD_INPUT},
+    )
     def post(self, request):
         serializer = VisitInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -96,6 +140,10 @@ class VisitBatchView(APIView):
 
     permission_classes = [ScopedWritePermission]
 
+    @extend_schema(
+        request=VisitBatchRequestSerializer,
+        responses={200: VisitBatchResultSerializer, 400: BAD_INPUT},
+    )
     def post(self, request):
         batch = VisitBatchInputSerializer(data=request.data)
         batch.is_valid(raise_exception=True)
@@ -137,9 +185,18 @@ class TodayView(APIView):
     # Scoped by the worker's own assignments (today) or by the area check (compliance).
     permission_classes = [ScopedWritePermission]
 
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("date", datetime.date, description=f"日期（默认今天）{DATE_RANGE}")
+        ],
+        responses={200: TodaySerializer, 400: BAD_INPUT},
+    )
     def get(self, request):
         on = _date_param(request, "date", default=_today())
-        rows = selectors.todays_list(request.user, on)
+        try:
+            rows = selectors.todays_list(request.user, on)
+        except PolicyValueNotSet as missing:
+            raise _not_set("date", missing) from None
         return Response(
             {
                 "date": on,
@@ -160,8 +217,14 @@ def _scoped_task(request, pk) -> FollowUpTask:
 
 
 class FollowUpTaskCloseView(APIView):
+    """POST {"resolution": …, "status": "done"|"cancelled"}: close an open task."""
+
     permission_classes = [ScopedWritePermission]
 
+    @extend_schema(
+        request=CloseTaskInputSerializer,
+        responses={200: FollowUpTaskSerializer, 400: BAD_INPUT, 404: NO_TASK},
+    )
     def post(self, request, pk):
         task = _scoped_task(request, pk)
         serializer = CloseTaskInputSerializer(data=request.data)
@@ -178,6 +241,10 @@ class FollowUpTaskConfirmDeathView(APIView):
 
     permission_classes = [ScopedWritePermission]
 
+    @extend_schema(
+        request=ConfirmDeathInputSerializer,
+        responses={200: FollowUpTaskSerializer, 400: BAD_INPUT, 404: NO_TASK},
+    )
     def post(self, request, pk):
         task = _scoped_task(request, pk)
         serializer = ConfirmDeathInputSerializer(data=request.data)
@@ -215,6 +282,31 @@ class ComplianceView(APIView):
     # Scoped by the worker's own assignments (today) or by the area check (compliance).
     permission_classes = [ScopedWritePermission]
 
+    @extend_schema(
+        parameters=[
+            AREA_PARAMETER,
+            OpenApiParameter(
+                "month",
+                str,
+                pattern=r"^\d{4}-\d{2}$",
+                description="月份 YYYY-MM（或给出 start 与 end）",
+            ),
+            OpenApiParameter(
+                "start", datetime.date, description=f"开始日期（未给 month 时必填）{DATE_RANGE}"
+            ),
+            OpenApiParameter(
+                "end", datetime.date, description=f"结束日期（未给 month 时必填）{DATE_RANGE}"
+            ),
+            OpenApiParameter(
+                "group_by",
+                str,
+                enum=selectors.GroupBy.CHOICES,
+                default=selectors.GroupBy.COMMUNITY,
+                description="分组：街道、社区或探访员",
+            ),
+        ],
+        responses={200: ComplianceSerializer, 400: BAD_INPUT, 404: OUT_OF_AREA},
+    )
     def get(self, request):
         area = _area_param(request)
         group_by = request.query_params.get("group_by", selectors.GroupBy.COMMUNITY)
@@ -226,13 +318,17 @@ class ComplianceView(APIView):
                 first = datetime.date.fromisoformat(f"{month}-01")
             except ValueError:
                 raise ApiValidationError({"month": f"“{month}”不是月份（YYYY-MM）。"}) from None
+            _in_range("month", month, first)
             start, end = selectors.month_bounds(first)
             end = min(end, _today())
         else:
             start, end = _date_param(request, "start"), _date_param(request, "end")
         if end < start:
             raise ApiValidationError({"end": "结束日期早于开始日期（或所选月份尚未开始）。"})
-        report = selectors.compliance(area=area, start=start, end=end, group_by=group_by)
+        try:
+            report = selectors.compliance(area=area, start=start, end=end, group_by=group_by)
+        except PolicyValueNotSet as missing:
+            raise _not_set("month" if month else "start", missing) from None
         return Response(
             {
                 "area": area.code,
@@ -264,10 +360,22 @@ class HealthCheckView(APIView):
 
     permission_classes = [ScopedWritePermission]
 
+    @extend_schema(
+        parameters=[
+            AREA_PARAMETER,
+            OpenApiParameter(
+                "date", datetime.date, description=f"日期，决定年度（默认今天）{DATE_RANGE}"
+            ),
+        ],
+        responses={200: HealthChecksDueSerializer, 400: BAD_INPUT, 404: OUT_OF_AREA},
+    )
     def get(self, request):
         area = _area_param(request)
         on = _date_param(request, "date", default=_today())
-        rows = selectors.health_checks_due(area=area, on=on)
+        try:
+            rows = selectors.health_checks_due(area=area, on=on)
+        except PolicyValueNotSet as missing:
+            raise _not_set("date", missing) from None
         return Response(
             {
                 "area": area.code,
@@ -287,6 +395,10 @@ class HealthCheckView(APIView):
             }
         )
 
+    @extend_schema(
+        request=HealthCheckInputSerializer,
+        responses={201: HealthCheckOutputSerializer, 400: BAD_INPUT},
+    )
     def post(self, request):
         serializer = HealthCheckInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
