@@ -74,3 +74,54 @@ def register_all() -> None:
             by_role={Role.STREET_WORKER: (_lives_in(prefix),)},
             facility=_stays_now_at(prefix),
         )
+
+    from facilities import models as f
+
+    # A facility belongs to its region (bureaus and street offices see their area) and to its
+    # staff (institution staff, through RoleAssignment.facility, see their facility).
+    register_scope(f.Facility, regions=("region__path",), facility="pk")
+    register_scope(f.ChainContract, regions=("county__path",))
+    for model in (f.Rating, f.Building, f.Bed, f.Application, f.Employment):
+        register_scope(model, regions=("facility__region__path",), facility="facility")
+    register_scope(
+        f.Floor, regions=("building__facility__region__path",), facility="building__facility"
+    )
+    register_scope(
+        f.Room,
+        regions=("floor__building__facility__region__path",),
+        facility="floor__building__facility",
+    )
+    register_scope(f.Stay, regions=("bed__facility__region__path",), facility="bed__facility")
+    # A caregiver is seen by the areas and facilities that employ (or employed) them.
+    register_scope(
+        f.Caregiver,
+        regions=("employments__facility__region__path",),
+        facility="employments__facility",
+    )
+    register_scope(
+        f.Certificate,
+        regions=("caregiver__employments__facility__region__path",),
+        facility="caregiver__employments__facility",
+    )
+
+    from visits.models import FollowUpTask, HealthCheck, Visit, VisitWorker
+
+    # Visits belong to where the elder lives (常住地), which is what street and community
+    # offices cover; assignments and tasks to their area.
+    register_scope(Visit, regions=("elder__residence_region__path",))
+    register_scope(HealthCheck, regions=("elder__residence_region__path",))
+    register_scope(FollowUpTask, regions=("area__path",))
+    register_scope(VisitWorker, regions=("area__path",))
+
+    from subsidies import models as s
+
+    # Batches, runs and their records belong to the region they pay for. Schemes are public
+    # definitions. A facility's subsidies belong to the facility's region; a star table to the
+    # jurisdiction that set it.
+    register_scope(s.Scheme, public=True)
+    register_scope(s.AllowanceRun, regions=("region__path",))
+    register_scope(s.PaymentBatch, regions=("region__path",))
+    for model in (s.PaymentLine, s.BatchExport, s.BankReturnImport):
+        register_scope(model, regions=("batch__region__path",))
+    register_scope(s.FacilitySubsidy, regions=("facility__region__path",))
+    register_scope(s.StarSubsidyRate, regions=("jurisdiction__path",))

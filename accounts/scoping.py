@@ -112,7 +112,6 @@ def scope_of(user) -> Scope:
     assignments = list(user.role_assignments.select_related("region"))
     roles = frozenset(a.role for a in assignments)
     facilities = {a.facility_id for a in assignments if a.facility_id}
-    facilities.update(facility_ids_of(user))
     scope = Scope(
         region_grants=tuple((a.role, a.region.path) for a in assignments if a.region_id),
         facility_ids=tuple(sorted(facilities)),
@@ -121,20 +120,6 @@ def scope_of(user) -> Scope:
     )
     user._scope_cache = scope
     return scope
-
-
-def facility_ids_of(user) -> list[int]:
-    """Facilities a user works for through a registered getter (facilities' staff list)."""
-    getter = _FACILITY_GETTER
-    return list(getter(user)) if getter else []
-
-
-_FACILITY_GETTER = None
-
-
-def register_facility_getter(getter) -> None:
-    global _FACILITY_GETTER
-    _FACILITY_GETTER = getter
 
 
 def _region_condition(lookup: RegionLookup, path: str) -> Q:

@@ -5,8 +5,3 @@ from django.utils.translation import gettext_lazy as _
 class FacilitiesConfig(AppConfig):
     name = "facilities"
     verbose_name = _("养老机构与床位")
-
-    def ready(self) -> None:
-        from facilities.scoping import register_facility_scopes
-
-        register_facility_scopes()
