@@ -79,24 +79,43 @@ def overlapping(start: datetime.date, end: datetime.date | None) -> Q:
     return condition
 
 
+def resolve_policies_for(
+    keys: list[str], regions, on: datetime.date
+) -> dict[int, dict[str, ResolvedPolicy]]:
+    """Several keys for many regions on one date, in one query: {region.pk: {key: resolved}}.
+
+    Set-based callers (a run or a due list over thousands of elders) resolve once per distinct
+    region this way instead of once per region with its own queries.
+    """
+    catalog = {k: get_key(k) for k in keys}
+    regions = list(regions)
+    chains = {r.pk: [c for c in r.path.split("/") if c][::-1] for r in regions}
+    ancestor_codes = {code for chain in chains.values() for code in chain}
+    rows = {
+        (row.region.code, row.key): row
+        for row in PolicyValue.objects.filter(key__in=keys, region__code__in=ancestor_codes)
+        .filter(in_force_on(on))
+        .select_related("region")
+    }
+    return {
+        region.pk: {
+            key: ResolvedPolicy(
+                catalog[key],
+                region,
+                on,
+                next((rows[c, key] for c in chains[region.pk] if (c, key) in rows), None),
+            )
+            for key in keys
+        }
+        for region in regions
+    }
+
+
 def resolve_policies(
     keys: list[str], region: Region, on: datetime.date
 ) -> dict[str, ResolvedPolicy]:
-    """Several keys for one region and date, in two queries (ancestors' rows, then pick)."""
-    catalog = {k: get_key(k) for k in keys}
-    chain = region.ancestors_and_self()
-    depth = {r.pk: i for i, r in enumerate(chain)}
-    rows = (
-        PolicyValue.objects.filter(key__in=keys, region__in=chain)
-        .filter(in_force_on(on))
-        .select_related("region")
-    )
-    nearest: dict[str, PolicyValue] = {}
-    for row in rows:
-        current = nearest.get(row.key)
-        if current is None or depth[row.region_id] < depth[current.region_id]:
-            nearest[row.key] = row
-    return {k: ResolvedPolicy(catalog[k], region, on, nearest.get(k)) for k in keys}
+    """Several keys for one region and date: nearest region upwards with a row in force."""
+    return resolve_policies_for(keys, [region], on)[region.pk]
 
 
 def resolve_policy(key: str, region: Region, on: datetime.date) -> ResolvedPolicy:

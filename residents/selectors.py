@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from django.db.models import Max, OuterRef, Q, QuerySet, Subquery
 
 from regions.models import Region
-from regions.selectors import resolve_policies
+from regions.selectors import resolve_policies, resolve_policies_for
 from residents.choices import AgeBand
 from residents.models import AbilityAssessment, Elder, ElderCategory
 
@@ -108,7 +108,10 @@ class FreeAssessmentRule:
 
 def free_assessment_rule(region: Region, on: datetime.date) -> FreeAssessmentRule:
     # POLICY.md §1 — 浙政办发〔2022〕71号 §2 and every seed: 80周岁以上每年一次, 以下每两年一次.
-    resolved = resolve_policies(FREE_ASSESSMENT_KEYS, region, on)
+    return _free_assessment_rule_from(resolve_policies(FREE_ASSESSMENT_KEYS, region, on))
+
+
+def _free_assessment_rule_from(resolved) -> FreeAssessmentRule:
     values = {key: int(resolved[key].require()) for key in FREE_ASSESSMENT_KEYS}
     return FreeAssessmentRule(
         age_threshold=values["free_assessment_age_threshold"],
@@ -157,13 +160,16 @@ def free_assessments_due(
     rows = elders.annotate(
         last_assessed_on=Max("assessments__assessed_on", filter=Q(assessments__assessed_on__lte=on))
     ).values_list("id", "birth_date", "hukou_region_id", "last_assessed_on")
-    rules: dict[int, FreeAssessmentRule] = {}
+    rows = list(rows)
+    regions = Region.objects.filter(pk__in={row[2] for row in rows})
+    rules = {
+        region_id: _free_assessment_rule_from(resolved)
+        for region_id, resolved in resolve_policies_for(FREE_ASSESSMENT_KEYS, regions, on).items()
+    }
     due: list[AssessmentDue] = []
     for elder_id, birth_date, region_id, last in rows:
         if age_on(birth_date, on) < 60:
             continue
-        if region_id not in rules:
-            rules[region_id] = free_assessment_rule(Region.objects.get(pk=region_id), on)
         due_on = next_free_assessment_due(
             birth_date=birth_date, last_assessed_on=last, rule=rules[region_id]
         )

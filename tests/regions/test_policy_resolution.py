@@ -7,7 +7,13 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from regions.models import PolicyValue, Region
-from regions.selectors import PolicyValueNotSet, policy_value, resolve_policy
+from regions.selectors import (
+    PolicyValueNotSet,
+    policy_value,
+    resolve_policies,
+    resolve_policies_for,
+    resolve_policy,
+)
 from regions.services import set_policy_value
 
 D = datetime.date
@@ -104,3 +110,18 @@ def test_overlapping_periods_for_one_region_are_refused(xihu):
             effective_from=D(2025, 1, 1),
             citation="test",
         )
+
+
+def test_many_regions_resolve_in_one_query_with_the_same_answers(xihu, django_assert_num_queries):
+    communities = list(Region.objects.filter(path__startswith=xihu.path, level="community"))
+    communities.append(Region.objects.get(code="330203"))  # a Ningbo district: province values
+    keys = ["high_age_allowance_90_99", "visit_frequency_childless_alone"]
+    with django_assert_num_queries(1):
+        together = resolve_policies_for(keys, communities, D(2024, 3, 1))
+    for region in communities:
+        one_by_one = resolve_policies(keys, region, D(2024, 3, 1))
+        assert {k: r.row for k, r in together[region.pk].items()} == {
+            k: r.row for k, r in one_by_one.items()
+        }
+    assert together[communities[0].pk]["high_age_allowance_90_99"].value == Decimal("100")
+    assert not together[communities[-1].pk]["visit_frequency_childless_alone"].is_set
