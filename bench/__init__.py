@@ -1,0 +1,1 @@
+"""Benchmarks at province scale: the synthetic-data generator and the measurements."""
