@@ -1,19 +1,22 @@
-"""Admin for institution staff: rooms and beds at a glance with who is in each, admission and
-discharge, the ranked waiting list, caregivers. Thin: writes go through facilities.services."""
+"""Admin for institution staff: the bed board (per building and floor, who is in each bed, admit,
+discharge and transfer from it), bed and elder code labels, the ranked waiting list, caregivers
+with their certificates and the staffing check. Thin: writes go through facilities.services,
+reads through facilities.selectors."""
 
 from __future__ import annotations
 
 import datetime
+from itertools import groupby
 
 import segno
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
-from django.db.models import Count, Q
-from django.http import HttpResponse
-from django.shortcuts import redirect
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Count, OuterRef, Q, Subquery
+from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
@@ -22,6 +25,7 @@ from simple_history.admin import SimpleHistoryAdmin
 from accounts.permissions import ScopedAdminMixin
 from accounts.scoping import scoped
 from facilities import selectors, services
+from facilities.choices import OPEN_APPLICATION_STATUSES, BedType, FacilityKind
 from facilities.models import (
     Application,
     Bed,
@@ -38,20 +42,73 @@ from facilities.models import (
 )
 from residents.models import Elder
 
+# Kinds of facility whose residents the staffing ratios apply to (as short_staffed_facilities).
+STAFFED_KINDS = [FacilityKind.INSTITUTION, FacilityKind.SMART_CARE_HOME]
+
 
 def _errors(error: ValidationError) -> str:
     return "；".join(error.messages)
 
 
 def _today() -> datetime.date:
-    return datetime.date.today()
+    return timezone.localdate()
 
 
 class ScopedAdmin(ScopedAdminMixin, SimpleHistoryAdmin):
     pass
 
 
-# --- facilities ------------------------------------------------------------------------------
+def _page(admin_obj, request, template: str, title: str, **context) -> TemplateResponse:
+    return TemplateResponse(
+        request,
+        f"admin/facilities/{template}",
+        {
+            **admin_obj.admin_site.each_context(request),
+            "title": title,
+            "opts": admin_obj.model._meta,
+            **context,
+        },
+    )
+
+
+def _board_url(facility_id: int) -> str:
+    return reverse("admin:facilities_facility_beds", args=[facility_id])
+
+
+# --- QR labels ---------------------------------------------------------------------------------
+
+
+def _qr_svg(code: str, scale: int = 4) -> str:
+    # segno's SVG contains only the code's modules (the code is from our own alphabet).
+    return mark_safe(segno.make(code, error="m").svg_inline(scale=scale))
+
+
+def label_sheet(request, title: str, labels) -> TemplateResponse:
+    """A printable sheet of QR labels: ``labels`` are (code, heading, line) tuples."""
+    return TemplateResponse(
+        request,
+        "admin/facilities/labels.html",
+        {
+            "title": title,
+            "labels": [
+                {"svg": _qr_svg(code), "code": code, "heading": heading, "line": line}
+                for code, heading, line in labels
+            ],
+        },
+    )
+
+
+def _bed_labels(beds):
+    return [(b.code, b.facility.name, f"{_bed_place(b)} {b.label}".strip()) for b in beds]
+
+
+def _bed_place(bed: Bed) -> str:
+    if bed.room_id:
+        return f"{bed.room.floor.building.name} {bed.room.floor.number}层 {bed.room.number}室"
+    return bed.home_address
+
+
+# --- facilities --------------------------------------------------------------------------------
 
 
 class RatingInline(admin.TabularInline):
@@ -71,6 +128,16 @@ class BuildingInline(admin.TabularInline):
     can_delete = False
 
 
+def _staffing_rows(facilities, on: datetime.date) -> list[dict]:
+    rows = []
+    for facility in facilities:
+        report = selectors.staffing_report(facility, on)
+        rows.append({"facility": facility, "report": report, "board": _board_url(facility.pk)})
+    # Short-staffed first, the largest shortfall on top.
+    rows.sort(key=lambda r: (-(r["report"].shortfall or 0), r["facility"].name))
+    return rows
+
+
 @admin.register(Facility)
 class FacilityAdmin(ScopedAdmin):
     list_display = [
@@ -87,6 +154,7 @@ class FacilityAdmin(ScopedAdmin):
     list_filter = ["kind", "ownership", "is_destitute_support", "is_inclusive", "is_active"]
     search_fields = ["name", "code", "uscc", "operator"]
     readonly_fields = ["code", "staffing"]
+    autocomplete_fields = ["region"]
     inlines = [BuildingInline, RatingInline]
 
     def get_queryset(self, request):
@@ -113,8 +181,7 @@ class FacilityAdmin(ScopedAdmin):
 
     @admin.display(description=_("床位一览"))
     def bed_board_link(self, facility):
-        url = reverse("admin:facilities_facility_beds", args=[facility.pk])
-        return format_html('<a href="{}">床位一览</a>', url)
+        return format_html('<a href="{}">{}</a>', _board_url(facility.pk), _("床位一览"))
 
     @admin.display(description=_("护理员配备核查（今日）"))
     def staffing(self, facility):
@@ -141,51 +208,154 @@ class FacilityAdmin(ScopedAdmin):
             obj.pk = services.create_facility(by=request.user, **fields).pk
 
     def get_urls(self):
+        view = self.admin_site.admin_view
         return [
+            path("<int:pk>/beds/", view(self.bed_board), name="facilities_facility_beds"),
             path(
-                "<int:pk>/beds/",
-                self.admin_site.admin_view(self.bed_board),
-                name="facilities_facility_beds",
+                "<int:pk>/bed-labels/", view(self.bed_labels), name="facilities_facility_bed_labels"
             ),
+            path(
+                "<int:pk>/elder-labels/",
+                view(self.elder_labels),
+                name="facilities_facility_elder_labels",
+            ),
+            path("staffing/", view(self.staffing_view), name="facilities_facility_staffing"),
             *super().get_urls(),
         ]
 
+    def _facility(self, request, pk) -> Facility:
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        return get_object_or_404(self.get_queryset(request), pk=pk)
+
     def bed_board(self, request, pk):
-        """Rooms and beds at a glance, with who is in each (one query for the beds)."""
-        facility = self.get_object(request, str(pk))
-        if facility is None:
-            return redirect("admin:facilities_facility_changelist")
-        beds = selectors.beds_with_occupant(
-            Bed.objects.filter(facility=facility).select_related("room__floor__building")
-        ).order_by("room__floor__building__name", "room__floor__number", "room__number", "label")
-        rows = format_html_join(
-            "",
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td><code>{}</code></td><td>{}</td><td>{}</td></tr>",
-            (
-                (
-                    f"{b.room.floor.building.name} {b.room.floor.number}层 {b.room.number}"
-                    if b.room
-                    else b.home_address,
-                    b.label,
-                    b.get_bed_type_display(),
-                    b.code,
-                    f"{b.occupant_name}（{b.occupant_code}）" if b.occupant_name else "空床",
-                    b.occupied_since or "",
-                )
-                for b in beds
-            ),
+        """Beds at a glance, per building and floor: free or occupied, by whom since when, with
+        admit (free beds), discharge and transfer (occupied beds) one click away."""
+        facility = self._facility(request, pk)
+        open_stay = Stay.objects.filter(bed=OuterRef("pk"), end_date__isnull=True)
+        beds = list(
+            selectors.beds_with_occupant(
+                Bed.objects.filter(facility=facility).select_related("room__floor__building")
+            )
+            .annotate(stay_id=Subquery(open_stay.values("pk")[:1]))
+            .order_by(
+                "room__floor__building__name",
+                "room__floor__number",
+                "room__number",
+                "label",
+            )
         )
-        context = {
-            **self.admin_site.each_context(request),
-            "title": f"{facility.name} 床位一览",
-            "table": format_html(
-                "<table><thead><tr><th>房间</th><th>床号</th><th>类型</th><th>床位码</th>"
-                "<th>入住老人</th><th>入住日期</th></tr></thead><tbody>{}</tbody></table>",
-                rows,
-            ),
-            "opts": self.model._meta,
+        can_change = self.has_change_permission(request)
+        cells = []
+        for bed in beds:
+            if bed.stay_id:
+                state = "occupied"
+            elif bed.is_active:
+                state = "free"
+            else:
+                state = "inactive"
+            cell = {"bed": bed, "state": state}
+            if can_change and state == "free":
+                cell["admit_url"] = f"{reverse('admin:facilities_stay_admit')}?bed={bed.code}"
+            if can_change and state == "occupied":
+                cell["discharge_url"] = reverse(
+                    "admin:facilities_stay_discharge", args=[bed.stay_id]
+                )
+                cell["transfer_url"] = reverse("admin:facilities_stay_transfer", args=[bed.stay_id])
+            cells.append(cell)
+
+        def group_key(cell):
+            bed = cell["bed"]
+            if bed.room_id is None:
+                return str(BedType.HOME_CARE.label)
+            return f"{bed.room.floor.building.name} {bed.room.floor.number}层"
+
+        groups = []
+        for title, members in groupby(cells, key=group_key):
+            members = list(members)
+            rooms = [
+                {"name": room or "", "cells": list(in_room)}
+                for room, in_room in groupby(
+                    members, key=lambda c: c["bed"].room.number if c["bed"].room_id else ""
+                )
+            ]
+            groups.append(
+                {
+                    "title": title,
+                    "rooms": rooms,
+                    "free": sum(1 for c in members if c["state"] == "free"),
+                    "total": len(members),
+                }
+            )
+        counts = {
+            "total": len(cells),
+            "occupied": sum(1 for c in cells if c["state"] == "occupied"),
+            "free": sum(1 for c in cells if c["state"] == "free"),
+            "inactive": sum(1 for c in cells if c["state"] == "inactive"),
         }
-        return TemplateResponse(request, "admin/facilities/simple_page.html", context)
+        waiting = selectors.waiting_list(facility, _today())
+        report = (
+            selectors.staffing_report(facility, _today())
+            if facility.kind in STAFFED_KINDS
+            else None
+        )
+        return _page(
+            self,
+            request,
+            "bed_board.html",
+            f"{facility.name} 床位一览",
+            facility=facility,
+            groups=groups,
+            counts=counts,
+            waiting=waiting[:10],
+            waiting_count=len(waiting),
+            report=report,
+            can_change=can_change,
+        )
+
+    def bed_labels(self, request, pk):
+        facility = self._facility(request, pk)
+        beds = (
+            Bed.objects.filter(facility=facility, is_active=True)
+            .select_related("facility", "room__floor__building")
+            .order_by("room__floor__building__name", "room__floor__number", "label")
+        )
+        return label_sheet(request, f"{facility.name} 床位码", _bed_labels(beds))
+
+    def elder_labels(self, request, pk):
+        facility = self._facility(request, pk)
+        stays = (
+            Stay.objects.filter(bed__facility=facility, end_date__isnull=True)
+            .select_related("elder", "bed")
+            .order_by("bed__label")
+        )
+        return label_sheet(
+            request,
+            f"{facility.name} 长者码",
+            [(s.elder.elder_code, s.elder.name, f"{facility.name} {s.bed.label}") for s in stays],
+        )
+
+    def staffing_view(self, request):
+        """Caregivers required by the rulebook ratios against those employed today, for every
+        institution in the user's scope; short-staffed ones first and highlighted."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        facilities = (
+            scoped(Facility.objects.all(), request.user)
+            .filter(is_active=True, kind__in=STAFFED_KINDS)
+            .select_related("region")
+            .order_by("name")
+        )
+        rows = _staffing_rows(facilities, _today())
+        return _page(
+            self,
+            request,
+            "staffing.html",
+            "护理员配备核查",
+            rows=rows,
+            on=_today(),
+            short_count=sum(1 for r in rows if r["report"].is_short_staffed),
+        )
 
 
 class ChainContractForm(forms.ModelForm):
@@ -221,6 +391,7 @@ class ChainContractForm(forms.ModelForm):
 class ChainContractAdmin(ScopedAdmin):
     form = ChainContractForm
     list_display = ["county", "zone_number", "zone_count", "operator", "start_date", "end_date"]
+    autocomplete_fields = ["county"]
     filter_horizontal = ["facilities"]
 
 
@@ -248,6 +419,9 @@ class RatingAdmin(ScopedAdmin):
     form = RatingForm
     list_display = ["facility", "scheme", "stars", "rated_on", "valid_until", "status"]
     list_filter = ["scheme", "stars"]
+    search_fields = ["facility__name", "facility__code"]
+    autocomplete_fields = ["facility"]
+    list_select_related = ["facility"]
     readonly_fields = ["valid_until", "validity_citation"]
 
     @admin.display(description=_("状态"))
@@ -261,11 +435,17 @@ class RatingAdmin(ScopedAdmin):
 @admin.register(Building)
 class BuildingAdmin(ScopedAdmin):
     list_display = ["name", "facility"]
+    search_fields = ["name", "facility__name"]
+    autocomplete_fields = ["facility"]
+    list_select_related = ["facility"]
 
 
 @admin.register(Floor)
 class FloorAdmin(ScopedAdmin):
     list_display = ["building", "number"]
+    search_fields = ["building__name", "building__facility__name"]
+    autocomplete_fields = ["building"]
+    list_select_related = ["building__facility"]
 
 
 class BedInline(admin.TabularInline):
@@ -275,56 +455,51 @@ class BedInline(admin.TabularInline):
     fields = ["label", "bed_type", "code", "occupant", "is_active"]
     readonly_fields = ["code", "occupant"]
 
+    def get_queryset(self, request):
+        return selectors.beds_with_occupant(super().get_queryset(request))
+
     @admin.display(description=_("入住老人"))
     def occupant(self, bed):
-        stay = bed.stays.filter(end_date__isnull=True).select_related("elder").first()
-        return str(stay.elder) if stay else "空床"
+        if not bed.pk:
+            return "-"
+        name = getattr(bed, "occupant_name", None)
+        return f"{name}（{bed.occupant_code}）" if name else "空床"
 
 
 @admin.register(Room)
 class RoomAdmin(ScopedAdmin):
     list_display = ["number", "floor"]
+    search_fields = ["number", "floor__building__name", "floor__building__facility__name"]
+    autocomplete_fields = ["floor"]
+    list_select_related = ["floor__building__facility"]
     inlines = [BedInline]
 
 
-# --- beds and stays --------------------------------------------------------------------------
+# --- beds and stays ----------------------------------------------------------------------------
 
 
-def _qr_svg(code: str) -> str:
-    # segno's SVG contains only the code's modules (the code is from our own alphabet).
-    return mark_safe(segno.make(code, error="m").svg_inline(scale=4))
+class OccupancyFilter(admin.SimpleListFilter):
+    title = _("占用情况")
+    parameter_name = "occupancy"
 
+    def lookups(self, request, model_admin):
+        return [("free", _("空床")), ("occupied", _("已入住"))]
 
-def label_sheet(beds) -> HttpResponse:
-    """A printable sheet of QR labels (SVG in HTML): bed code, facility, bed label."""
-    cells = format_html_join(
-        "",
-        '<div class="label">{}<div><b>{}</b></div><div>{}</div><div><code>{}</code></div></div>',
-        (
-            (
-                _qr_svg(b.code),
-                b.facility.name,
-                b.label,
-                b.code,
-            )
-            for b in beds
-        ),
-    )
-    html = format_html(
-        "<!doctype html><html><head><meta charset='utf-8'><title>床位码</title><style>"
-        "body{{font-family:sans-serif}}.label{{display:inline-block;width:6cm;margin:4mm;"
-        "padding:2mm;border:1px dashed #999;text-align:center;page-break-inside:avoid}}"
-        "</style></head><body>{}</body></html>",
-        cells,
-    )
-    return HttpResponse(html)
+    def queryset(self, request, queryset):
+        open_stays = Stay.objects.filter(end_date__isnull=True).values("bed_id")
+        if self.value() == "free":
+            return queryset.filter(is_active=True).exclude(pk__in=open_stays)
+        if self.value() == "occupied":
+            return queryset.filter(pk__in=open_stays)
+        return queryset
 
 
 @admin.register(Bed)
 class BedAdmin(ScopedAdmin):
     list_display = ["label", "facility", "room", "bed_type", "code", "occupant", "occupied_since"]
-    list_filter = ["bed_type", "is_active", "facility"]
-    search_fields = ["code", "label", "facility__name"]
+    list_filter = [OccupancyFilter, "bed_type", "is_active", "facility"]
+    search_fields = ["=code", "label", "facility__name"]
+    autocomplete_fields = ["facility", "room"]
     readonly_fields = ["code", "qr"]
     actions = ["print_labels"]
 
@@ -349,7 +524,8 @@ class BedAdmin(ScopedAdmin):
 
     @admin.action(description=_("打印所选床位的二维码标签"))
     def print_labels(self, request, queryset):
-        return label_sheet(queryset.select_related("facility").order_by("facility_id", "label"))
+        beds = queryset.select_related("facility", "room__floor__building")
+        return label_sheet(request, "床位码", _bed_labels(beds.order_by("facility_id", "label")))
 
     def save_model(self, request, obj, form, change):
         if change:
@@ -366,24 +542,90 @@ class BedAdmin(ScopedAdmin):
         obj.pk, obj.code = bed.pk, bed.code
 
 
+def _waiting_choices(facilities, on: datetime.date) -> list[tuple[str, str]]:
+    choices = [("", "—")]
+    for facility in facilities:
+        for entry in selectors.waiting_list(facility, on):
+            elder = entry.application.elder
+            choices.append(
+                (
+                    str(entry.application.pk),
+                    f"{facility.name} 第{entry.rank}名：{elder.name}（{elder.elder_code}）"
+                    f"— {entry.explanation}",
+                )
+            )
+    return choices
+
+
 class AdmitForm(forms.Form):
-    elder_code = forms.CharField(label=_("长者码（扫码或输入）"), max_length=12)
     bed_code = forms.CharField(label=_("床位码（扫码或输入）"), max_length=12)
+    application = forms.ChoiceField(
+        label=_("从轮候名单选择"),
+        required=False,
+        help_text=_("按轮候名次排列，附排序依据。"),
+    )
+    elder_code = forms.CharField(label=_("或：长者码（扫码或输入）"), max_length=12, required=False)
     start_date = forms.DateField(label=_("入住日期"), initial=_today)
+
+    def __init__(self, *args, waiting_choices=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["application"].choices = list(waiting_choices) or [("", "—")]
+
+    def clean(self):
+        data = super().clean()
+        if bool(data.get("application")) == bool((data.get("elder_code") or "").strip()):
+            raise ValidationError(_("请从轮候名单选择一位老人，或输入长者码（二者选一）。"))
+        return data
+
+
+class DischargeForm(forms.Form):
+    end_date = forms.DateField(label=_("退住日期"), initial=_today)
+
+
+class TransferForm(forms.Form):
+    to_bed = forms.ModelChoiceField(label=_("转入床位"), queryset=Bed.objects.none())
+    on = forms.DateField(label=_("转床日期"), initial=_today)
+
+    def __init__(self, *args, beds, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["to_bed"].queryset = beds
+        self.fields["to_bed"].label_from_instance = lambda b: (
+            f"{_bed_place(b)} {b.label}（{b.code}）"
+        )
 
 
 @admin.register(Stay)
 class StayAdmin(ScopedAdmin):
-    list_display = ["elder", "bed", "facility", "start_date", "end_date", "end_reason"]
+    list_display = [
+        "elder",
+        "bed",
+        "facility",
+        "start_date",
+        "end_date",
+        "end_reason",
+        "stay_actions",
+    ]
     list_filter = ["end_reason", ("end_date", admin.EmptyFieldListFilter), "bed__facility"]
-    search_fields = ["elder__name", "elder__elder_code", "bed__code", "bed__label"]
+    search_fields = ["elder__name", "=elder__elder_code", "=bed__code", "bed__label"]
     list_select_related = ["elder", "bed__facility"]
     readonly_fields = ["elder", "bed", "start_date", "end_date", "end_reason"]
-    actions = ["discharge_today"]
+    actions = ["discharge_today", "print_elder_labels"]
 
     @admin.display(description=_("机构"))
     def facility(self, stay):
         return stay.bed.facility.name
+
+    @admin.display(description=_("办理"))
+    def stay_actions(self, stay):
+        if stay.end_date is not None:
+            return ""
+        return format_html(
+            '<a href="{}">{}</a> · <a href="{}">{}</a>',
+            reverse("admin:facilities_stay_discharge", args=[stay.pk]),
+            _("退住"),
+            reverse("admin:facilities_stay_transfer", args=[stay.pk]),
+            _("转床"),
+        )
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
@@ -392,51 +634,170 @@ class StayAdmin(ScopedAdmin):
         return redirect("admin:facilities_stay_admit")
 
     def get_urls(self):
+        view = self.admin_site.admin_view
         return [
+            path("admit/", view(self.admit_view), name="facilities_stay_admit"),
             path(
-                "admit/", self.admin_site.admin_view(self.admit_view), name="facilities_stay_admit"
+                "<int:pk>/discharge/", view(self.discharge_view), name="facilities_stay_discharge"
             ),
+            path("<int:pk>/transfer/", view(self.transfer_view), name="facilities_stay_transfer"),
             *super().get_urls(),
         ]
 
+    def _reachable_elders(self, request):
+        """Elders the user may admit: those in their scope, and applicants on the waiting list
+        of a facility in their scope (an applicant has no stay there yet)."""
+        facilities = scoped(Facility.objects.all(), request.user)
+        applicants = Application.objects.filter(
+            facility__in=facilities, status__in=OPEN_APPLICATION_STATUSES
+        ).values("elder_id")
+        return Elder.objects.filter(
+            Q(pk__in=scoped(Elder.objects.all(), request.user).values("pk")) | Q(pk__in=applicants)
+        )
+
     def admit_view(self, request):
-        """Admit by scanning the elder code and the bed code."""
+        """Admit to a bed: pick the applicant from the ranked waiting list, or scan the elder
+        code; the bed code comes from the bed board or a scan."""
         if not self.has_add_permission(request):
-            return redirect("admin:facilities_stay_changelist")
-        form = AdmitForm(request.POST or None)
+            raise PermissionDenied
+        beds = scoped(Bed.objects.select_related("facility"), request.user)
+        data = request.POST if request.method == "POST" else None
+        bed_code = ((data or request.GET).get("bed_code") or request.GET.get("bed") or "").strip()
+        bed = beds.filter(code=bed_code.upper()).first() if bed_code else None
+        if bed is not None:
+            facilities = [bed.facility]
+        else:
+            facilities = list(
+                scoped(Facility.objects.all(), request.user)
+                .filter(pk__in=request.user.role_assignments.values("facility_id"))
+                .select_related("region")
+            )
+        form = AdmitForm(
+            data,
+            initial={"bed_code": bed.code if bed else bed_code},
+            waiting_choices=_waiting_choices(facilities, _today()),
+        )
         if request.method == "POST" and form.is_valid():
-            elder = scoped(Elder.objects.all(), request.user).filter(
-                elder_code=form.cleaned_data["elder_code"].strip().upper()
-            )
-            bed = scoped(Bed.objects.all(), request.user).filter(
-                code=form.cleaned_data["bed_code"].strip().upper()
-            )
-            if not elder.exists():
-                form.add_error("elder_code", "没有这个长者码，或不在您的权限范围内。")
-            if not bed.exists():
+            if bed is None:
                 form.add_error("bed_code", "没有这个床位码，或不在您的权限范围内。")
+            application = elder = None
+            if form.cleaned_data["application"]:
+                application = (
+                    Application.objects.filter(
+                        pk=form.cleaned_data["application"],
+                        facility__in=scoped(Facility.objects.all(), request.user),
+                    )
+                    .select_related("elder")
+                    .first()
+                )
+            else:
+                code = form.cleaned_data["elder_code"].strip().upper()
+                elder = self._reachable_elders(request).filter(elder_code=code).first()
+                if elder is None:
+                    form.add_error("elder_code", "没有这个长者码，或不在您的权限范围内。")
+                elif bed is not None:
+                    # An applicant admitted from the board: their application is closed too.
+                    application = Application.objects.filter(
+                        facility=bed.facility, elder=elder, status__in=OPEN_APPLICATION_STATUSES
+                    ).first()
             if form.is_valid():
                 try:
-                    stay = services.admit_to_bed(
-                        elder=elder.get(),
-                        bed=bed.get(),
-                        start_date=form.cleaned_data["start_date"],
-                        by=request.user,
-                    )
+                    if application is not None:
+                        stay = services.admit_application(
+                            application=application,
+                            on=form.cleaned_data["start_date"],
+                            bed=bed,
+                            by=request.user,
+                        )
+                    else:
+                        stay = services.admit_to_bed(
+                            elder=elder,
+                            bed=bed,
+                            start_date=form.cleaned_data["start_date"],
+                            by=request.user,
+                        )
                 except ValidationError as error:
                     form.add_error(None, _errors(error))
                 else:
                     messages.success(request, f"已办理入住：{stay}")
-                    return redirect("admin:facilities_stay_changelist")
-        context = {
-            **self.admin_site.each_context(request),
-            "title": "办理入住",
-            "form": form,
-            "opts": self.model._meta,
-        }
-        return TemplateResponse(request, "admin/facilities/form_page.html", context)
+                    return redirect(_board_url(bed.facility_id))
+        return _page(
+            self,
+            request,
+            "form_page.html",
+            "办理入住",
+            form=form,
+            bed=bed,
+            back_url=_board_url(bed.facility_id) if bed else None,
+        )
 
-    @admin.action(description=_("办理退住（今日）"))
+    def _open_stay(self, request, pk) -> Stay:
+        if not self.has_change_permission(request):
+            raise PermissionDenied
+        return get_object_or_404(
+            self.get_queryset(request)
+            .filter(end_date__isnull=True)
+            .select_related("elder", "bed__facility", "bed__room__floor__building"),
+            pk=pk,
+        )
+
+    def discharge_view(self, request, pk):
+        stay = self._open_stay(request, pk)
+        form = DischargeForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                services.discharge(
+                    elder=stay.elder, end_date=form.cleaned_data["end_date"], by=request.user
+                )
+            except ValidationError as error:
+                form.add_error(None, _errors(error))
+            else:
+                messages.success(request, f"{stay.elder} 已退住，{stay.bed.label} 空出")
+                return redirect(_board_url(stay.bed.facility_id))
+        return _page(
+            self,
+            request,
+            "form_page.html",
+            f"办理退住：{stay.elder.name}（{_bed_place(stay.bed)} {stay.bed.label}）",
+            form=form,
+            stay=stay,
+            submit_label="确认退住",
+            back_url=_board_url(stay.bed.facility_id),
+        )
+
+    def transfer_view(self, request, pk):
+        stay = self._open_stay(request, pk)
+        free = (
+            scoped(selectors.free_beds(stay.bed.facility), request.user)
+            .select_related("room__floor__building")
+            .order_by("room__floor__building__name", "room__floor__number", "label")
+        )
+        form = TransferForm(request.POST or None, beds=free)
+        if request.method == "POST" and form.is_valid():
+            try:
+                new_stay = services.transfer(
+                    elder=stay.elder,
+                    to_bed=form.cleaned_data["to_bed"],
+                    on=form.cleaned_data["on"],
+                    by=request.user,
+                )
+            except ValidationError as error:
+                form.add_error(None, _errors(error))
+            else:
+                messages.success(request, f"已转床：{new_stay}")
+                return redirect(_board_url(stay.bed.facility_id))
+        return _page(
+            self,
+            request,
+            "form_page.html",
+            f"办理转床：{stay.elder.name}（现 {_bed_place(stay.bed)} {stay.bed.label}）",
+            form=form,
+            stay=stay,
+            submit_label="确认转床",
+            back_url=_board_url(stay.bed.facility_id),
+        )
+
+    @admin.action(description=_("办理退住（今日）"), permissions=["change"])
     def discharge_today(self, request, queryset):
         for stay in queryset.filter(end_date__isnull=True).select_related("elder"):
             try:
@@ -446,16 +807,29 @@ class StayAdmin(ScopedAdmin):
             else:
                 messages.success(request, f"{stay.elder} 已退住")
 
+    @admin.action(description=_("打印所选老人的长者码标签"))
+    def print_elder_labels(self, request, queryset):
+        stays = queryset.select_related("elder", "bed__facility").order_by("bed__label")
+        return label_sheet(
+            request,
+            "长者码",
+            [
+                (s.elder.elder_code, s.elder.name, f"{s.bed.facility.name} {s.bed.label}")
+                for s in stays
+            ],
+        )
 
-# --- waiting list ----------------------------------------------------------------------------
+
+# --- waiting list ------------------------------------------------------------------------------
 
 
 @admin.register(Application)
 class ApplicationAdmin(ScopedAdmin):
     list_display = ["rank", "elder", "facility", "applied_on", "status", "rule", "offered_bed"]
     list_filter = ["status", "facility"]
-    search_fields = ["elder__name", "elder__elder_code"]
+    search_fields = ["elder__name", "=elder__elder_code"]
     list_select_related = ["elder", "facility", "offered_bed"]
+    autocomplete_fields = ["elder", "facility"]
     readonly_fields = ["status", "offered_bed", "offered_on", "stay", "closed_on"]
     actions = ["offer_next_free_bed", "admit_to_offered_bed", "withdraw"]
     ordering = ["facility_id", "applied_on", "id"]
@@ -495,7 +869,7 @@ class ApplicationAdmin(ScopedAdmin):
         )
         obj.pk = application.pk
 
-    @admin.action(description=_("为所选机构的下一位申请人通知一张空床"))
+    @admin.action(description=_("为所选机构的下一位申请人通知一张空床"), permissions=["change"])
     def offer_next_free_bed(self, request, queryset):
         for facility in Facility.objects.filter(pk__in=queryset.values("facility_id")):
             entry = selectors.next_applicant(facility, _today())
@@ -512,7 +886,7 @@ class ApplicationAdmin(ScopedAdmin):
             else:
                 messages.success(request, f"已通知 {entry.application.elder} 入住 {bed.label}")
 
-    @admin.action(description=_("按通知床位办理入住（今日）"))
+    @admin.action(description=_("按通知床位办理入住（今日）"), permissions=["change"])
     def admit_to_offered_bed(self, request, queryset):
         for application in queryset.filter(status="offered"):
             try:
@@ -524,7 +898,7 @@ class ApplicationAdmin(ScopedAdmin):
             else:
                 messages.success(request, f"已办理入住：{stay}")
 
-    @admin.action(description=_("撤回申请"))
+    @admin.action(description=_("撤回申请"), permissions=["change"])
     def withdraw(self, request, queryset):
         for application in queryset:
             try:
@@ -533,7 +907,7 @@ class ApplicationAdmin(ScopedAdmin):
                 messages.error(request, f"{application.elder}：{_errors(error)}")
 
 
-# --- caregivers ------------------------------------------------------------------------------
+# --- caregivers --------------------------------------------------------------------------------
 
 
 class CertificateInline(admin.TabularInline):
@@ -546,22 +920,47 @@ class EmploymentInline(admin.TabularInline):
     model = Employment
     extra = 0
     can_delete = False
+    autocomplete_fields = ["facility"]
+
+
+class EmployedAtFilter(admin.SimpleListFilter):
+    title = _("任职机构（在职）")
+    parameter_name = "employed_at"
+
+    def lookups(self, request, model_admin):
+        facilities = scoped(Facility.objects.all(), request.user).filter(
+            employments__end_date__isnull=True
+        )
+        return [(f.pk, f.name) for f in facilities.distinct().order_by("name")]
+
+    def queryset(self, request, queryset):
+        if self.value():
+            return queryset.filter(
+                employments__facility_id=self.value(), employments__end_date__isnull=True
+            ).distinct()
+        return queryset
 
 
 @admin.register(Caregiver)
 class CaregiverAdmin(ScopedAdmin):
     list_display = ["name", "certificates_held", "facilities_now"]
-    search_fields = ["name"]
+    list_filter = [EmployedAtFilter, "certificates__kind", "certificates__grade"]
+    search_fields = ["name", "=id_number", "certificates__number"]
     inlines = [CertificateInline, EmploymentInline]
 
     def get_queryset(self, request):
         return (
-            super().get_queryset(request).prefetch_related("certificates", "employments__facility")
+            super()
+            .get_queryset(request)
+            .prefetch_related("certificates", "employments__facility")
+            .distinct()
         )
 
     @admin.display(description=_("证书"))
     def certificates_held(self, caregiver):
-        return "，".join(str(c) for c in caregiver.certificates.all())
+        return format_html_join(
+            "", "<div>{}</div>", ((str(c),) for c in caregiver.certificates.all())
+        )
 
     @admin.display(description=_("任职机构"))
     def facilities_now(self, caregiver):
