@@ -1,41 +1,18 @@
 """python manage.py reconcile_batch --batch ID --file RETURN.csv
 
-The bank's return file is a CSV with a header: reference (or id_number), status (paid/failed),
-bank_reference, and optionally message.
+The bank's return file is a CSV or XLSX with a header: reference (or id_number), status
+(paid/failed), bank_reference, and optionally message (subsidies/bank_returns.py).
 """
 
-import csv
 import hashlib
-import io
 from pathlib import Path
 
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
+from subsidies.bank_returns import parse_bank_return
 from subsidies.models import PaymentBatch
-from subsidies.services import BankReturnRow, reconcile_batch
-
-
-def parse_bank_return(data: bytes) -> list[BankReturnRow]:
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise ValidationError("回盘文件应为 UTF-8 编码的 CSV。") from None
-    reader = csv.DictReader(io.StringIO(text))
-    columns = set(reader.fieldnames or [])
-    if "status" not in columns or not columns & {"reference", "id_number"}:
-        raise ValidationError("回盘文件表头应包含 status 以及 reference 或 id_number。")
-    return [
-        BankReturnRow(
-            row=number,
-            reference=(record.get("reference") or "").strip(),
-            id_number=(record.get("id_number") or "").strip(),
-            status=record.get("status") or "",
-            bank_reference=record.get("bank_reference") or "",
-            message=record.get("message") or "",
-        )
-        for number, record in enumerate(reader, start=2)
-    ]
+from subsidies.services import reconcile_batch
 
 
 class Command(BaseCommand):
@@ -57,7 +34,7 @@ class Command(BaseCommand):
         try:
             record = reconcile_batch(
                 batch=payment_batch,
-                rows=parse_bank_return(data),
+                rows=parse_bank_return(data, path.name),
                 file_name=path.name,
                 sha256=hashlib.sha256(data).hexdigest(),
             )

@@ -1,0 +1,166 @@
+"""The bank's return file (回盘文件), read for reconcile_batch, and its preview for the admin.
+
+The file is a CSV (UTF-8, with or without BOM) or an XLSX (first sheet) with a header row:
+``reference`` (the line reference PL…, as exported) or ``id_number`` (all the person's lines in
+the batch), ``status`` (``paid`` or ``failed``), ``bank_reference`` and optionally ``message``.
+Row numbers are the file's line numbers, the header being row 1, as reconcile_batch reports them.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.core.exceptions import ValidationError
+
+from subsidies.choices import LineStatus
+from subsidies.models import PaymentBatch
+from subsidies.selectors import live_lines, payee_id_number, payee_name
+from subsidies.services import BANK_STATUSES, BankReturnRow
+
+HEADER_HELP = "回盘文件表头应包含 status 以及 reference 或 id_number。"
+
+
+def _cell(value) -> str:
+    return "" if value is None else str(value).strip()
+
+
+def _records_from_csv(data: bytes) -> tuple[list[str], list[dict]]:
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise ValidationError("回盘文件应为 UTF-8 编码的 CSV，或 XLSX。") from None
+    reader = csv.DictReader(io.StringIO(text))
+    return list(reader.fieldnames or []), list(reader)
+
+
+def _records_from_xlsx(data: bytes) -> tuple[list[str], list[dict]]:
+    from openpyxl import load_workbook
+
+    try:
+        workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except Exception:  # openpyxl raises several types for a file that is not a workbook
+        raise ValidationError("无法读取该 XLSX 文件。") from None
+    rows = workbook.worksheets[0].iter_rows(values_only=True)
+    header = [_cell(c) for c in next(rows, ())]
+    records = [dict(zip(header, (_cell(c) for c in row), strict=False)) for row in rows]
+    workbook.close()
+    return header, records
+
+
+def parse_bank_return(data: bytes, file_name: str = "") -> list[BankReturnRow]:
+    """The rows of a bank return file; a bad file or header is a ValidationError saying what
+    is expected. Rows are not checked against a batch here (see preview / reconcile_batch)."""
+    is_xlsx = file_name.lower().endswith(".xlsx") or data[:2] == b"PK"
+    header, records = (_records_from_xlsx if is_xlsx else _records_from_csv)(data)
+    columns = {c.strip() for c in header if c}
+    if "status" not in columns or not columns & {"reference", "id_number"}:
+        raise ValidationError(HEADER_HELP)
+    return [
+        BankReturnRow(
+            row=number,
+            reference=_cell(record.get("reference")),
+            id_number=_cell(record.get("id_number")),
+            status=_cell(record.get("status")),
+            bank_reference=_cell(record.get("bank_reference")),
+            message=_cell(record.get("message")),
+        )
+        for number, record in enumerate(records, start=2)
+        if any(_cell(v) for v in record.values())  # blank lines at the end of a sheet
+    ]
+
+
+@dataclass
+class PreviewRow:
+    row: BankReturnRow
+    status: str = ""  # "paid" / "failed" once valid
+    lines: list[dict] = field(default_factory=list)  # the batch's lines this row names
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def matched(self) -> bool:
+        return not self.errors
+
+
+@dataclass
+class BankReturnPreview:
+    rows: list[PreviewRow]
+    pending_after: int  # lines of the batch still without an outcome if this file is applied
+
+    @property
+    def errors(self) -> list[str]:
+        return [e for r in self.rows for e in r.errors]
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.rows) and not self.errors
+
+    @property
+    def paid_count(self) -> int:
+        return sum(len(r.lines) for r in self.rows if r.matched and r.status == "paid")
+
+    @property
+    def failed_count(self) -> int:
+        return sum(len(r.lines) for r in self.rows if r.matched and r.status == "failed")
+
+    @property
+    def paid_amount(self) -> Decimal:
+        return sum(
+            (
+                line["amount"]
+                for r in self.rows
+                if r.matched and r.status == "paid"
+                for line in r.lines
+            ),
+            Decimal("0.00"),
+        )
+
+
+def preview(batch: PaymentBatch, rows: list[BankReturnRow]) -> BankReturnPreview:
+    """Each row matched against the batch's lines as reconcile_batch will match them (by line
+    reference, else by the payee's ID number), with every problem named by row and field.
+    Reads only; one query for the batch's lines."""
+    by_reference: dict[str, dict] = {}
+    by_person: dict[str, list[dict]] = {}
+    lines = (
+        live_lines(batch)
+        .annotate(payee_id_number=payee_id_number(), payee_name=payee_name())
+        .values("pk", "payee_id_number", "payee_name", "scheme__label", "amount", "status")
+    )
+    for line in lines:
+        line["reference"] = f"PL{line['pk']:010d}"
+        by_reference[line["reference"]] = line
+        by_person.setdefault((line["payee_id_number"] or "").upper(), []).append(line)
+    result, named = [], set()
+    for row in rows:
+        item = PreviewRow(row=row)
+        status = row.status.strip().lower()
+        if status not in BANK_STATUSES:
+            item.errors.append(f"第{row.row}行 status：{row.status!r} 应为 paid 或 failed")
+        else:
+            item.status = status
+        if row.reference:
+            line = by_reference.get(row.reference.strip().upper())
+            targets = [line] if line else []
+            field_name = "reference"
+        elif row.id_number:
+            targets = by_person.get(row.id_number.strip().upper(), [])
+            field_name = "id_number"
+        else:
+            targets, field_name = [], "reference"
+        if not targets:
+            value = row.reference or row.id_number
+            item.errors.append(
+                f"第{row.row}行 {field_name}：本批次中没有该明细或该身份证号（{value or '空'}）"
+            )
+        item.lines = targets
+        named.update(line["pk"] for line in targets)
+        result.append(item)
+    pending_after = sum(
+        1
+        for line in by_reference.values()
+        if line["status"] == LineStatus.PENDING and line["pk"] not in named
+    )
+    return BankReturnPreview(rows=result, pending_after=pending_after)
