@@ -4,6 +4,7 @@
     python3 dev.py start   set up .venv, migrate, load the rulebook and the demonstration
                            district, create the demonstration logins, serve 127.0.0.1:8000
     python3 dev.py test    set up .venv and run the whole test suite (extra args go to pytest)
+    python3 dev.py browser provide Debian's Chromium for the end-to-end tests (as root)
 
 Both are idempotent: the virtual environment is rebuilt only when the requirement files
 change, and the data loaders upsert, so running `start` twice duplicates nothing.
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
 import venv
@@ -23,6 +25,13 @@ VENV = ROOT / ".venv"
 PYTHON = VENV / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
 REQUIREMENTS = [ROOT / "requirements.txt", ROOT / "requirements-dev.txt"]
 STAMP = VENV / ".requirements.sha256"
+# The end-to-end tests drive Debian's Chromium (Playwright never downloads a browser here); a CJK
+# font makes their screenshots legible.
+CHROMIUM = Path(os.environ.get("E2E_CHROMIUM", "/usr/bin/chromium"))
+BROWSER_PACKAGES = {
+    "chromium": CHROMIUM,
+    "fonts-wqy-zenhei": "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",
+}
 
 
 def run(*args: str | os.PathLike, env: dict | None = None) -> None:
@@ -66,12 +75,61 @@ def start(extra: list[str]) -> None:
     manage("runserver", address)
 
 
+def _apt_install(packages: list[str]) -> bool:
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    command = ["apt-get", "install", "-y", "-q", "--no-install-recommends", *packages]
+    print("+", " ".join(command), flush=True)
+    if subprocess.run(command, env=env).returncode == 0:
+        return True
+    # A stale package index is the usual cause: refresh it once and try again.
+    print("+ apt-get update", flush=True)
+    subprocess.run(["apt-get", "update", "-q"], env=env)
+    return subprocess.run(command, env=env).returncode == 0
+
+
+def ensure_browser(*, required: bool) -> bool:
+    """Debian's Chromium (and a CJK font for legible screenshots) for the end-to-end tests,
+    installed with apt-get when missing and this runs as root. Without the browser the tests
+    are deselected with the reason printed, unless ``required`` (CI): then the run stops."""
+    missing = [pkg for pkg, path in BROWSER_PACKAGES.items() if not Path(path).exists()]
+    can_install = os.name == "posix" and os.geteuid() == 0 and shutil.which("apt-get")
+    if missing and can_install:
+        print(f"Installing {', '.join(missing)} for the end-to-end tests", flush=True)
+        _apt_install(missing)
+    if CHROMIUM.exists():
+        return True
+    how = (
+        "apt-get could not install it"
+        if can_install
+        else "run `python3 dev.py browser` as root (or `sudo apt-get install chromium`)"
+    )
+    if required:
+        sys.exit(f"The end-to-end tests need Chromium at {CHROMIUM}: {how}.")
+    print(f"[no Chromium at {CHROMIUM}: the end-to-end tests will be deselected; {how}]")
+    return False
+
+
+def _e2e_wanted(extra: list[str]) -> bool:
+    if "not e2e" in " ".join(extra):
+        return False
+    on_postgres = os.environ.get("DATABASE_URL", "").startswith(("postgres", "pgsql"))
+    # On the PostgreSQL leg they run only when asked (see tests/e2e/conftest.py).
+    return not on_postgres or os.environ.get("E2E_ON_POSTGRES", "") not in {"", "0"}
+
+
 def test(extra: list[str]) -> None:
     ensure_venv()
+    if _e2e_wanted(extra):
+        ensure_browser(required=os.environ.get("E2E_REQUIRED", "") not in {"", "0"})
     run(PYTHON, "-m", "pytest", *extra)
 
 
-COMMANDS = {"start": start, "test": test}
+def browser(extra: list[str]) -> None:
+    ensure_browser(required=True)
+    print(f"Chromium for the end-to-end tests: {CHROMIUM}")
+
+
+COMMANDS = {"start": start, "test": test, "browser": browser}
 
 
 def main() -> None:
