@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "facilities",
     "visits",
     "subsidies",
+    "dashboards",  # read-only pages over the other apps' selectors (the bureau's dashboard)
 ]
 
 MIDDLEWARE = [

@@ -1,0 +1,752 @@
+"""Reads for the dashboard: one area (a region within the user's scope) and one period of months.
+
+Each section composes the selectors and rules of the app that owns the figures — visit
+compliance (visits), payment lines (subsidies), staffing, beds, waiting lists and workforce
+targets (facilities), free ability assessments due (residents), the rulebook's gaps (regions) —
+and decides no policy rule itself. Every section reads with a handful of set-based queries,
+never one per elder or facility; visit compliance runs once per month of the period (at most
+``MAX_MONTHS``).
+
+Who sees what goes through accounts.scoping only: the area must be covered by one of the
+user's assignments, each section is shown only to roles that reach its app
+(``Scope.covers_region(area, app)``), and the records read are narrowed by ``scoped``.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections import defaultdict
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
+from fractions import Fraction
+
+from django.db.models import Count, Q, QuerySet, Sum
+from django.utils.translation import gettext_lazy as _
+
+from accounts.scoping import scope_of, scoped
+from facilities.choices import OPEN_APPLICATION_STATUSES, ApplicationStatus, BedType, FacilityKind
+from facilities.models import Application, Bed, Employment, Facility, Stay
+from facilities.rules import RATIO_KEYS, care_class_by_level, required_caregivers
+from facilities.selectors import TARGET_KEYS, Ratio, StaffingReport, stays_on, workforce_figures
+from regions.catalog import get_key
+from regions.choices import RegionLevel
+from regions.models import Region
+from regions.selectors import (
+    PolicyValueNotSet,
+    in_force_on,
+    policy_gaps,
+    resolve_policies,
+    resolve_policies_for,
+)
+from residents.models import Elder
+from residents.selectors import free_assessments_due, latest_assessment_levels
+from subsidies.choices import LineStatus
+from subsidies.models import PaymentLine, money
+from visits.selectors import ComplianceReport, GroupBy, compliance, local_tz, month_bounds
+
+MAX_MONTHS = 12
+DEFAULT_MONTHS = 3
+# The picker offers the user's own areas and, below them, the levels a dashboard is read at.
+PICKER_LEVELS = (RegionLevel.PROVINCE, RegionLevel.CITY, RegionLevel.COUNTY, RegionLevel.STREET)
+SHARE_PLACES = Decimal("0.0001")
+# How many of the most overdue assessments are listed by name (the counts cover them all).
+OVERDUE_LISTED = 20
+
+
+class Section:
+    COMPLIANCE = "compliance"
+    ALLOWANCES = "allowances"
+    STAFFING = "staffing"
+    BEDS = "beds"
+    WORKFORCE = "workforce"
+    ASSESSMENTS = "assessments"
+    POLICY_GAPS = "policy_gaps"
+
+
+# The app whose data each section shows: a role sees a section only if it reaches that app in
+# accounts/rules.py (a finance officer sees the allowances, a street office no payments).
+# The rulebook is public: every user with an area sees its gaps.
+SECTION_APPS: dict[str, str | None] = {
+    Section.COMPLIANCE: "visits",
+    Section.ALLOWANCES: "subsidies",
+    Section.STAFFING: "facilities",
+    Section.BEDS: "facilities",
+    Section.WORKFORCE: "facilities",
+    Section.ASSESSMENTS: "residents",
+    Section.POLICY_GAPS: None,
+}
+
+
+def today() -> datetime.date:
+    return datetime.datetime.now(local_tz()).date()
+
+
+def add_months(first: datetime.date, months: int) -> datetime.date:
+    index = first.year * 12 + first.month - 1 + months
+    return datetime.date(index // 12, index % 12 + 1, 1)
+
+
+def months_between(start: datetime.date, end: datetime.date) -> int:
+    """Months from the month of ``start`` to the month of ``end``, both included."""
+    return (end.year - start.year) * 12 + end.month - start.month + 1
+
+
+@dataclass(frozen=True)
+class Period:
+    """Whole calendar months [first month, last month]; point-in-time figures are read on
+    ``on``: the last day of the period, or today while the period is still running."""
+
+    start: datetime.date  # first day of the first month
+    end: datetime.date  # last day of the last month
+    today: datetime.date
+
+    @classmethod
+    def of_months(cls, first: datetime.date, last: datetime.date, today: datetime.date) -> Period:
+        return cls(first.replace(day=1), month_bounds(last)[1], today)
+
+    @classmethod
+    def default(cls, today: datetime.date) -> Period:
+        """The current month and the ones before it, ``DEFAULT_MONTHS`` in all."""
+        first = add_months(today.replace(day=1), -(DEFAULT_MONTHS - 1))
+        return cls.of_months(first, today, today)
+
+    @property
+    def on(self) -> datetime.date:
+        return min(self.end, self.today)
+
+    @property
+    def months(self) -> list[datetime.date]:
+        return [add_months(self.start, n) for n in range(months_between(self.start, self.end))]
+
+
+# --- who sees which area ------------------------------------------------------------------------
+
+
+def area_choices(user) -> list[Region]:
+    """The regions the user may open a dashboard for, for the picker: each of the user's own
+    areas, and the active regions below them down to street level. Institution staff, who
+    cover a facility and no area, have none."""
+    scope = scope_of(user)
+    if scope.everything:
+        return list(Region.objects.filter(is_active=True, level__in=PICKER_LEVELS))
+    if not scope.region_paths:
+        return []
+    below = Q(pk__in=[])
+    for path in scope.region_paths:
+        below |= Q(path__startswith=path)
+    return list(
+        Region.objects.filter(
+            Q(path__in=scope.region_paths) | (below & Q(is_active=True, level__in=PICKER_LEVELS))
+        ).order_by("path")
+    )
+
+
+def may_open(user, area: Region) -> bool:
+    return scope_of(user).covers_region(area)
+
+
+def sections_for(user, area: Region) -> list[str]:
+    """The sections of ``area`` the user's roles reach, in page order."""
+    scope = scope_of(user)
+    return [section for section, app in SECTION_APPS.items() if scope.covers_region(area, app)]
+
+
+# --- visit compliance by street and month ------------------------------------------------------
+
+
+def compliance_grouping(area: Region) -> str:
+    """By street for a county or larger area; by community within a street (or below)."""
+    if area.level in (RegionLevel.PROVINCE, RegionLevel.CITY, RegionLevel.COUNTY):
+        return GroupBy.STREET
+    return GroupBy.COMMUNITY
+
+
+@dataclass
+class ComplianceMonth:
+    month: datetime.date
+    start: datetime.date | None = None
+    end: datetime.date | None = None
+    report: ComplianceReport | None = None
+    note: str = ""
+
+    @property
+    def target_percent(self) -> str | None:
+        return None if self.report is None else f"{self.report.target * 100:.2f}"
+
+
+@dataclass(frozen=True)
+class ComplianceCell:
+    done: int
+    owed: int
+    rate: Decimal | None
+    meets_target: bool | None
+
+    @property
+    def percent(self) -> str | None:
+        return None if self.rate is None else f"{self.rate * 100:.2f}"
+
+
+@dataclass
+class ComplianceRow:
+    key: str
+    label: str
+    cells: list[ComplianceCell | None] = field(default_factory=list)
+
+
+@dataclass
+class ComplianceTable:
+    group_by: str
+    months: list[ComplianceMonth]
+    rows: list[ComplianceRow]
+    total: ComplianceRow
+
+    def chart(self) -> dict:
+        """For Chart.js: one bar per street (or community) and month, rates in percent."""
+        return {
+            "labels": [row.label for row in self.rows],
+            "text": {"target": str(_("目标")), "axis": str(_("完成率（%）"))},
+            "datasets": [
+                {
+                    "label": f"{month.month:%Y-%m}",
+                    "data": [
+                        None if row.cells[i] is None else row.cells[i].percent for row in self.rows
+                    ],
+                    "target": month.target_percent,
+                }
+                for i, month in enumerate(self.months)
+            ],
+        }
+
+
+def _cell(report: ComplianceReport, line) -> ComplianceCell:
+    return ComplianceCell(line.done, line.owed, line.rate, report.meets_target(line))
+
+
+def compliance_by_month(area: Region, period: Period) -> ComplianceTable:
+    """visits.selectors.compliance for each month of the period (a running month up to today),
+    grouped by street (or community); months not begun are noted, as are months whose rules are
+    not set in the rulebook."""
+    group_by = compliance_grouping(area)
+    months: list[ComplianceMonth] = []
+    for first in period.months:
+        if first > period.today:
+            months.append(ComplianceMonth(first, note=str(_("尚未开始"))))
+            continue
+        start, end = month_bounds(first)
+        end = min(end, period.today)
+        try:
+            report = compliance(area=area, start=start, end=end, group_by=group_by)
+        except PolicyValueNotSet as missing:
+            note = str(_("所需规则未设定：%(reason)s") % {"reason": missing})
+            months.append(ComplianceMonth(first, start, end, note=note))
+            continue
+        months.append(ComplianceMonth(first, start, end, report))
+
+    rows: dict[str, ComplianceRow] = {}
+    total = ComplianceRow(key=area.code, label=str(_("合计")))
+    for i, month in enumerate(months):
+        report = month.report
+        total.cells.append(None if report is None else _cell(report, report.total))
+        for line in report.lines if report else ():
+            row = rows.setdefault(line.key, ComplianceRow(line.key, line.label))
+            row.cells.extend([None] * (i - len(row.cells)))
+            row.cells.append(_cell(report, line))
+    for row in rows.values():
+        row.cells.extend([None] * (len(months) - len(row.cells)))
+    ordered = sorted(rows.values(), key=lambda r: (r.key == "", r.key))
+    return ComplianceTable(group_by=group_by, months=months, rows=ordered, total=total)
+
+
+# --- allowance totals by month and scheme -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AllowanceCell:
+    count: int
+    amount: Decimal
+
+    @property
+    def amount_display(self) -> str:
+        """Yuan with thousands separators, exactly (Decimal formatting, no float)."""
+        return f"{self.amount:,.2f}"
+
+
+@dataclass
+class AllowanceTable:
+    months: list[datetime.date]
+    schemes: list[tuple[str, str]]  # (code, label)
+    cells: dict[tuple[datetime.date, str], AllowanceCell]
+    month_totals: dict[datetime.date, AllowanceCell]
+    total: AllowanceCell
+
+    def cell(self, month: datetime.date, scheme: str) -> AllowanceCell | None:
+        return self.cells.get((month, scheme))
+
+    @property
+    def rows(self) -> list[tuple[datetime.date, list[AllowanceCell | None], AllowanceCell]]:
+        """(month, a cell per scheme or None, the month's total), for the table."""
+        return [
+            (m, [self.cell(m, code) for code, _label in self.schemes], self.month_totals[m])
+            for m in self.months
+        ]
+
+    @property
+    def scheme_totals(self) -> list[AllowanceCell]:
+        totals = []
+        for code, _label in self.schemes:
+            cells = [c for (_m, s), c in self.cells.items() if s == code]
+            totals.append(
+                AllowanceCell(
+                    sum(c.count for c in cells),
+                    money(sum((c.amount for c in cells), Decimal(0))),
+                )
+            )
+        return totals
+
+    def chart(self) -> dict:
+        """For Chart.js: stacked bars per month, one dataset per scheme; amounts as exact
+        decimal strings (the chart draws them, the table shows them)."""
+        return {
+            "labels": [f"{m:%Y-%m}" for m in self.months],
+            "text": {"axis": str(_("金额（元）"))},
+            "datasets": [
+                {
+                    "label": label,
+                    "data": [
+                        str(self.cells[(m, code)].amount) if (m, code) in self.cells else "0.00"
+                        for m in self.months
+                    ],
+                }
+                for code, label in self.schemes
+            ],
+        }
+
+
+def area_payment_lines(user, area: Region) -> QuerySet[PaymentLine]:
+    """Payment lines of the area that the user may see: lines of the batches paid for the area
+    or a region below it, and — for an area below the paying county, such as a street — the
+    lines of elders registered there and of facilities located there. Cancelled lines are kept
+    for the record and not paid (subsidies.selectors.live_lines), so they are left out."""
+    return (
+        scoped(PaymentLine.objects.all(), user)
+        .exclude(status=LineStatus.CANCELLED)
+        .filter(
+            Q(batch__region__path__startswith=area.path)
+            | Q(elder__hukou_region__path__startswith=area.path)
+            | Q(facility__region__path__startswith=area.path)
+        )
+    )
+
+
+def allowance_totals(user, area: Region, period: Period) -> AllowanceTable:
+    """Count and amount of the lines per month of payment (the batch's month) and scheme; one
+    query. Recoveries are negative lines, so the totals are net."""
+    rows = (
+        area_payment_lines(user, area)
+        .filter(batch__period__gte=period.start, batch__period__lte=period.end)
+        .values("batch__period", "scheme__code", "scheme__label")
+        .annotate(count=Count("id"), amount=Sum("amount"))
+        .order_by("batch__period", "scheme__code")
+    )
+    cells: dict[tuple[datetime.date, str], AllowanceCell] = {}
+    schemes: dict[str, str] = {}
+    for row in rows:
+        schemes[row["scheme__code"]] = row["scheme__label"]
+        cells[(row["batch__period"], row["scheme__code"])] = AllowanceCell(
+            row["count"], money(row["amount"] or 0)
+        )
+    month_totals = {}
+    for month in period.months:
+        in_month = [c for (m, _code), c in cells.items() if m == month]
+        month_totals[month] = AllowanceCell(
+            sum(c.count for c in in_month), money(sum((c.amount for c in in_month), Decimal(0)))
+        )
+    total = AllowanceCell(
+        sum(c.count for c in cells.values()),
+        money(sum((c.amount for c in cells.values()), Decimal(0))),
+    )
+    return AllowanceTable(
+        months=period.months,
+        schemes=sorted(schemes.items()),
+        cells=cells,
+        month_totals=month_totals,
+        total=total,
+    )
+
+
+# --- facilities: staffing, beds and waiting lists ----------------------------------------------
+
+# The facilities whose staffing is checked against the ratios (as short_staffed_facilities).
+STAFFED_KINDS = [FacilityKind.INSTITUTION, FacilityKind.SMART_CARE_HOME]
+
+
+def area_facilities(user, area: Region) -> QuerySet[Facility]:
+    return (
+        scoped(Facility.objects.all(), user)
+        .filter(region__path__startswith=area.path, is_active=True)
+        .select_related("region")
+        .order_by("region__code", "code")
+    )
+
+
+def staffing_reports(facilities: list[Facility], on: datetime.date) -> list[StaffingReport]:
+    """facilities.selectors.staffing_report for many facilities at once, with the same rules
+    (residents in force on ``on`` outside home-care beds, classes from each resident's latest
+    assessment, ``required_caregivers`` at the ratios the rulebook gives each facility's region,
+    caregivers employed on ``on``) in four queries instead of four per facility. The most
+    short-staffed first."""
+    facilities = [f for f in facilities if f.kind in STAFFED_KINDS]
+    if not facilities:
+        return []
+    ids = [f.pk for f in facilities]
+    residents = Stay.objects.filter(stays_on(on), bed__facility_id__in=ids).exclude(
+        bed__bed_type=BedType.HOME_CARE
+    )
+    stays = list(
+        residents.values_list("bed__facility_id", "elder_id", "elder__elder_code", "elder__name")
+    )
+    levels = latest_assessment_levels(residents.values("elder_id"), on)
+    actual = dict(
+        Employment.objects.filter(facility_id__in=ids, start_date__lte=on)
+        .filter(Q(end_date__isnull=True) | Q(end_date__gte=on))
+        .values("facility_id")
+        .annotate(n=Count("caregiver", distinct=True))
+        .values_list("facility_id", "n")
+    )
+    regions = {f.region_id: f.region for f in facilities}
+    resolved = resolve_policies_for(list(RATIO_KEYS.values()), regions.values(), on)
+    mapping = care_class_by_level()
+    reports = {
+        f.pk: StaffingReport(
+            facility=f,
+            on=on,
+            counts=dict.fromkeys((str(c) for c in RATIO_KEYS), 0),
+            unassessed=[],
+            actual=actual.get(f.pk, 0),
+        )
+        for f in facilities
+    }
+    for facility_id, elder_id, elder_code, name in stays:
+        report = reports[facility_id]
+        level = levels.get(elder_id)
+        if level is None:
+            report.unassessed.append({"elder_code": elder_code, "name": name})
+        else:
+            report.counts[str(mapping[level])] += 1
+    for facility in facilities:
+        report = reports[facility.pk]
+        try:
+            report.ratios = _ratios(resolved[facility.region_id])
+        except PolicyValueNotSet as missing:
+            report.error = f"护理员配比未设定：{missing}"
+            continue
+        report.required = required_caregivers(
+            report.counts, {c: r.residents_per_caregiver for c, r in report.ratios.items()}
+        )
+        if report.unassessed:
+            report.error = f"{len(report.unassessed)} 名在住老人没有能力评估，未计入所需护理员数"
+    return sorted(
+        reports.values(),
+        key=lambda r: (-(r.shortfall or 0), r.required is not None, r.facility.code),
+    )
+
+
+def _ratios(resolved) -> dict[str, Ratio]:
+    """The Ratio objects of facilities.selectors.staffing_ratios, from resolved policies."""
+    ratios = {}
+    for care_class, key in RATIO_KEYS.items():
+        policy = resolved[key]
+        value = policy.require()
+        ratios[care_class] = Ratio(
+            care_class=care_class,
+            key=key,
+            residents_per_caregiver=Fraction(Decimal(value)),
+            source_region=f"{policy.source_region.name} {policy.source_region.code}",
+            citation=policy.citation,
+        )
+    return ratios
+
+
+@dataclass(frozen=True)
+class BedsLine:
+    facility: Facility
+    beds: int  # active beds in the facility (home-care beds apart)
+    occupied: int
+    home_care_beds: int
+    home_care_occupied: int
+    waiting: int  # applications waiting
+    offered: int  # applications offered a bed, not yet admitted
+
+    @property
+    def free(self) -> int:
+        return self.beds - self.occupied
+
+    @property
+    def occupancy(self) -> Decimal | None:
+        if not self.beds:
+            return None
+        return (Decimal(self.occupied) / Decimal(self.beds)).quantize(SHARE_PLACES, ROUND_HALF_UP)
+
+    @property
+    def occupancy_percent(self) -> str | None:
+        rate = self.occupancy
+        return None if rate is None else f"{rate * 100:.2f}"
+
+    @property
+    def waiting_list_length(self) -> int:
+        """The open applications, as facilities.selectors.waiting_list ranks them."""
+        return self.waiting + self.offered
+
+
+def beds_and_waiting(facilities: list[Facility], on: datetime.date) -> list[BedsLine]:
+    """Per facility: active beds and those with a stay in force on ``on`` (home-care beds, in
+    elders' own homes, counted apart), and the open applications of its waiting list now.
+    Three queries. Facilities with neither beds nor applications are left out."""
+    ids = [f.pk for f in facilities]
+    home = Q(bed_type=BedType.HOME_CARE)
+    beds = {
+        row["facility_id"]: row
+        for row in Bed.objects.filter(facility_id__in=ids, is_active=True)
+        .values("facility_id")
+        .annotate(beds=Count("id", filter=~home), home_care=Count("id", filter=home))
+    }
+    occupied: dict[int, dict[bool, int]] = defaultdict(dict)
+    for facility_id, bed_type, n in (
+        Stay.objects.filter(stays_on(on), bed__facility_id__in=ids, bed__is_active=True)
+        .values_list("bed__facility_id", "bed__bed_type")
+        .annotate(n=Count("bed", distinct=True))
+    ):
+        is_home = bed_type == BedType.HOME_CARE
+        occupied[facility_id][is_home] = occupied[facility_id].get(is_home, 0) + n
+    applications = {
+        row["facility_id"]: row
+        for row in Application.objects.filter(
+            facility_id__in=ids, status__in=OPEN_APPLICATION_STATUSES
+        )
+        .values("facility_id")
+        .annotate(
+            waiting=Count("id", filter=Q(status=ApplicationStatus.WAITING)),
+            offered=Count("id", filter=Q(status=ApplicationStatus.OFFERED)),
+        )
+    }
+    lines = []
+    for facility in facilities:
+        bed_row = beds.get(facility.pk, {})
+        app_row = applications.get(facility.pk, {})
+        if not bed_row and not app_row:
+            continue
+        lines.append(
+            BedsLine(
+                facility=facility,
+                beds=bed_row.get("beds", 0),
+                occupied=occupied[facility.pk].get(False, 0),
+                home_care_beds=bed_row.get("home_care", 0),
+                home_care_occupied=occupied[facility.pk].get(True, 0),
+                waiting=app_row.get("waiting", 0),
+                offered=app_row.get("offered", 0),
+            )
+        )
+    return lines
+
+
+def beds_chart(lines: list[BedsLine]) -> dict:
+    return {
+        "labels": [line.facility.name for line in lines],
+        "text": {
+            "occupied": str(_("已入住")),
+            "free": str(_("空闲")),
+            "waiting": str(_("轮候名单")),
+        },
+        "occupied": [line.occupied for line in lines],
+        "free": [line.free for line in lines],
+        "waiting": [line.waiting_list_length for line in lines],
+    }
+
+
+# --- workforce figures against the targets -----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TargetLine:
+    key: str
+    label: str
+    actual: str | None
+    target: str | None
+    met: bool | None  # None: the target is not set, or there is nothing to measure
+    note: str
+    source: str | None
+
+    @property
+    def status(self) -> str:
+        if self.target is None:
+            return "not_set"
+        if self.actual is None:
+            return "no_data"
+        return "met" if self.met else "not_met"
+
+
+def workforce(area: Region, on: datetime.date) -> tuple[dict, list[TargetLine]]:
+    """facilities.selectors.workforce_figures, with each target_* line in catalogue order. A
+    target the rulebook leaves "not set" stays not set (never shown as met)."""
+    figures = workforce_figures(area, on)
+    lines = [
+        TargetLine(
+            key=key,
+            label=figures["figures"][key]["label"],
+            actual=figures["figures"][key]["actual"],
+            target=figures["figures"][key]["target"],
+            met=figures["figures"][key]["met"],
+            note=figures["figures"][key]["target_note"],
+            source=figures["figures"][key]["target_source"],
+        )
+        for key in TARGET_KEYS
+    ]
+    return figures, lines
+
+
+# --- free ability assessments due --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DueElder:
+    elder_id: int
+    name: str
+    elder_code: str
+    due_on: datetime.date
+    last_assessed_on: datetime.date | None
+
+
+@dataclass
+class AssessmentsDue:
+    on: datetime.date
+    due: int = 0  # due on or before ``on`` (overdue included)
+    overdue: int = 0  # due before ``on``
+    by_area: list[tuple[str, str, int, int]] = field(
+        default_factory=list
+    )  # code, name, due, overdue
+    most_overdue: list[DueElder] = field(default_factory=list)
+    note: str = ""
+
+
+def area_elders(user, area: Region) -> QuerySet[Elder]:
+    """The elders of the area the user may see: registered (户籍) or living (常住) there, as the
+    scope rule of elders places them."""
+    return scoped(Elder.objects.all(), user).filter(
+        Q(hukou_region__path__startswith=area.path)
+        | Q(residence_region__path__startswith=area.path)
+    )
+
+
+def _sub_areas(area: Region) -> tuple[str, dict[str, Region]]:
+    level = (
+        RegionLevel.STREET
+        if compliance_grouping(area) == GroupBy.STREET
+        else (RegionLevel.COMMUNITY)
+    )
+    return level, {
+        r.code: r for r in Region.objects.filter(path__startswith=area.path, level=level)
+    }
+
+
+def _sub_area_code(path: str | None, sub_areas: dict[str, Region]) -> str:
+    for code in (path or "").split("/"):
+        if code in sub_areas:
+            return code
+    return ""
+
+
+def assessments_due(user, area: Region, on: datetime.date) -> AssessmentsDue:
+    """residents.selectors.free_assessments_due for the area's elders, counted by street (or
+    community) of residence — of registration when no residence is recorded — with the most
+    overdue listed by name and elder code."""
+    result = AssessmentsDue(on=on)
+    elders = area_elders(user, area)
+    try:
+        due = free_assessments_due(on, elders=elders)
+    except PolicyValueNotSet as missing:
+        result.note = str(_("所需规则未设定：%(reason)s") % {"reason": missing})
+        return result
+    result.due = len(due)
+    result.overdue = sum(d.is_overdue(on) for d in due)
+    _level, sub_areas = _sub_areas(area)
+    place = {
+        elder_id: _sub_area_code(residence or hukou, sub_areas)
+        for elder_id, residence, hukou in elders.values_list(
+            "id", "residence_region__path", "hukou_region__path"
+        )
+    }
+    counts: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for d in due:
+        counts[place.get(d.elder_id, "")][0] += 1
+        counts[place.get(d.elder_id, "")][1] += d.is_overdue(on)
+    result.by_area = [
+        (code, sub_areas[code].name if code else str(_("（其他）")), n, late)
+        for code, (n, late) in sorted(counts.items(), key=lambda kv: (kv[0] == "", kv[0]))
+    ]
+    listed = [d for d in due if d.is_overdue(on)][:OVERDUE_LISTED]
+    names = {
+        e.pk: e
+        for e in Elder.objects.filter(pk__in=[d.elder_id for d in listed]).only(
+            "id", "name", "elder_code"
+        )
+    }
+    result.most_overdue = [
+        DueElder(
+            d.elder_id,
+            names[d.elder_id].name,
+            names[d.elder_id].elder_code,
+            d.due_on,
+            d.last_assessed_on,
+        )
+        for d in listed
+    ]
+    return result
+
+
+# --- the rulebook's gaps -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Gap:
+    region: Region
+    key: str
+    label: str
+    effective_from: datetime.date
+    citation: str
+    needed_by: str
+    applies_here: bool  # the value the area itself resolves to (not a region below it)
+
+
+def gaps_for(area: Region, on: datetime.date) -> list[Gap]:
+    """The policy values still "not set" (regions.selectors.policy_gaps, as the policy_gaps
+    command lists them) that are in force on ``on`` and matter to the area: those the area
+    resolves to (its own or inherited from above), and those of regions below it. A gap above
+    the area that a nearer region fills is left out. Two queries."""
+    codes = [c for c in area.path.split("/") if c]
+    rows = list(
+        policy_gaps()
+        .filter(in_force_on(on))
+        .filter(Q(region__code__in=codes) | Q(region__path__startswith=area.path))
+    )
+    # Keys with a gap at the area or above it: which row does the area itself resolve to?
+    above = sorted({row.key for row in rows if area.path.startswith(row.region.path)})
+    resolved = resolve_policies(above, area, on) if above else {}
+    gaps = []
+    for row in rows:
+        applies_here = area.path.startswith(row.region.path)
+        if applies_here and (resolved[row.key].row is None or resolved[row.key].row.pk != row.pk):
+            continue  # a nearer region gives this key for the area
+        catalogue = get_key(row.key)
+        gaps.append(
+            Gap(
+                region=row.region,
+                key=row.key,
+                label=catalogue.label,
+                effective_from=row.effective_from,
+                citation=row.citation,
+                needed_by=catalogue.used_by,
+                applies_here=applies_here,
+            )
+        )
+    gaps.sort(key=lambda g: (not g.applies_here, g.region.code, g.key))
+    return gaps

@@ -1,0 +1,83 @@
+"""The dashboard page: parse the filter, authorise the area, call the selectors, render.
+
+Who may open what (accounts.scoping): a user opens the dashboard of any region their
+assignments cover — a bureau or auditor their region and everything below it, a street office
+its street, a finance officer their region (the allowance section only) — and sees the sections
+whose app their role reaches. A region outside the user's areas is not found (404), as in the
+API. Institution staff cover a facility, not an area: they have no dashboard (403) and read
+their facility's beds, waiting list and staffing in the admin.
+"""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.contrib.auth.decorators import login_required
+from django.http import Http404
+from django.shortcuts import render
+from django.utils.translation import gettext as _
+
+from dashboards import selectors
+from dashboards.forms import DashboardFilterForm
+from dashboards.selectors import Period, Section, add_months
+from regions.models import Region
+
+
+def _context(request, **extra) -> dict:
+    # The admin's frame (header, user links, navigation back to the admin).
+    return {**admin.site.each_context(request), "title": _("数据看板"), **extra}
+
+
+def _period(data: dict, today) -> Period:
+    start, end = data.get("start"), data.get("end")
+    if not start and not end:
+        return Period.default(today)
+    start = start or add_months(end, -(selectors.DEFAULT_MONTHS - 1))
+    end = end or add_months(start, selectors.DEFAULT_MONTHS - 1)
+    return Period.of_months(start, end, today)
+
+
+@login_required
+def dashboard(request):
+    user = request.user
+    choices = selectors.area_choices(user)
+    if not choices:
+        return render(request, "dashboards/no_area.html", _context(request), status=403)
+    form = DashboardFilterForm(request.GET or None)
+    if form.is_bound and not form.is_valid():
+        context = _context(request, form=form, choices=choices, area=None)
+        return render(request, "dashboards/dashboard.html", context, status=400)
+    data = form.cleaned_data if form.is_bound else {}
+    code = data.get("region") or choices[0].code
+    area = Region.objects.filter(code=code).first()
+    if area is None or not selectors.may_open(user, area):
+        raise Http404(_("区划 %(code)s 不在您的工作范围内。") % {"code": code})
+    period = _period(data, selectors.today())
+    sections = selectors.sections_for(user, area)
+    on = period.on
+    context = _context(
+        request,
+        form=form,
+        choices=choices,
+        area=area,
+        period=period,
+        on=on,
+        sections=sections,
+        start_value=f"{period.start:%Y-%m}",
+        end_value=f"{period.end:%Y-%m}",
+    )
+    if Section.COMPLIANCE in sections:
+        context["compliance"] = selectors.compliance_by_month(area, period)
+    if Section.ALLOWANCES in sections:
+        context["allowances"] = selectors.allowance_totals(user, area, period)
+    if Section.STAFFING in sections or Section.BEDS in sections:
+        facilities = list(selectors.area_facilities(user, area))
+        context["staffing"] = selectors.staffing_reports(facilities, on)
+        context["beds"] = selectors.beds_and_waiting(facilities, on)
+        context["beds_chart"] = selectors.beds_chart(context["beds"])
+    if Section.WORKFORCE in sections:
+        context["workforce"], context["targets"] = selectors.workforce(area, on)
+    if Section.ASSESSMENTS in sections:
+        context["assessments"] = selectors.assessments_due(user, area, on)
+    if Section.POLICY_GAPS in sections:
+        context["gaps"] = selectors.gaps_for(area, on)
+    return render(request, "dashboards/dashboard.html", context)
