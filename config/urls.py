@@ -28,4 +28,5 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("api/", include(api_patterns)),
     path("dashboard/", include("dashboards.urls")),
+    path("m/visits/", include("visits.urls")),
 ]

@@ -1,0 +1,112 @@
+"""The phone page street-office workers log visits on: today's list, one tap per outcome,
+and a queue in the browser that keeps visits recorded while the network is down and sends
+them later with their UUIDs (the API stores each UUID once). Views stay thin: today's list
+comes from the same selector and serializer as ``GET /api/visits/today/``."""
+
+from __future__ import annotations
+
+import datetime
+
+from django.conf import settings
+from django.contrib.auth.decorators import login_required
+from django.shortcuts import render
+from django.templatetags.static import static
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+
+from regions.selectors import PolicyValueNotSet
+from visits import selectors
+from visits.api.serializers import TodaySerializer
+from visits.choices import VisitFrequency, VisitGroup, VisitMode, VisitNeed, VisitOutcome
+
+# Static files of the page, cached by the service worker so the page opens without a network.
+PHONE_ASSETS = ["visits/phone.css", "visits/phone.js"]
+
+# What the script shows, translated here so the page follows the user's language.
+UI_TEXT = {
+    "online": _("在线"),
+    "offline": _("离线：记录先保存在手机上，联网后自动发送"),
+    "owed": _("今日待访"),
+    "visited": _("今日已访"),
+    "not_due": _("本日无需探访"),
+    "never_visited": _("尚无探访记录"),
+    "last_visit": _("上次探访"),
+    "saved_list": _("离线显示上次获取的名单"),
+    "refresh_failed": _("名单未能更新"),
+    "queued": _("待发送"),
+    "sending": _("发送中"),
+    "accepted": _("已发送"),
+    "duplicate": _("已发送（服务器已有此记录）"),
+    "rejected": _("被退回"),
+    "sign_in_again": _("登录已失效，请重新登录后发送"),
+    "send_now": _("立即发送"),
+    "logged": _("已记录"),
+    "confirm_deceased": _("确认登记该老人已去世？此记录将通知工作人员核实。"),
+    "empty": _("今天您的探访区域内没有需要探访的老人。"),
+    "nothing_queued": _("没有待发送的记录。"),
+}
+
+
+def _labels(choices) -> dict[str, str]:
+    return {value: str(label) for value, label in choices.choices}
+
+
+@require_GET
+@never_cache
+@login_required
+def phone_page(request):
+    """Today's list for the signed-in worker; only the elders of their own areas."""
+    on = datetime.datetime.now(selectors.local_tz()).date()
+    problem = ""
+    try:
+        rows = selectors.todays_list(request.user, on)
+    except PolicyValueNotSet as missing:
+        rows, problem = [], str(missing)
+    today = TodaySerializer({"date": on, "owed": sum(r.due for r in rows), "elders": rows}).data
+    config = {
+        "user": request.user.get_username(),
+        "renderedAt": timezone.now().isoformat(),
+        "timeZone": settings.TIME_ZONE,
+        "csrfCookieName": settings.CSRF_COOKIE_NAME,
+        "todayUrl": reverse("visits-today"),
+        "batchUrl": reverse("visits-visit-batch"),
+        "loginUrl": f"{reverse('admin:login')}?next={request.path}",
+        "serviceWorkerUrl": reverse("visits-phone-sw"),
+        "labels": {
+            "mode": _labels(VisitMode),
+            "outcome": _labels(VisitOutcome),
+            "need": _labels(VisitNeed),
+            "group": _labels(VisitGroup),
+            "frequency": _labels(VisitFrequency),
+        },
+        "text": UI_TEXT,
+    }
+    return render(
+        request,
+        "visits/phone.html",
+        {
+            "today": today,
+            "config": config,
+            "problem": problem,
+            "modes": VisitMode.choices,
+            "outcomes": VisitOutcome.choices,
+            "needs": VisitNeed.choices,
+        },
+    )
+
+
+@require_GET
+def phone_service_worker(request):
+    """The service worker, served from the page's own path so its scope covers the page."""
+    assets = [static(name) for name in PHONE_ASSETS]
+    response = render(
+        request,
+        "visits/phone_sw.js",
+        {"page_url": reverse("visits-phone"), "assets": assets},
+        content_type="application/javascript; charset=utf-8",
+    )
+    response["Cache-Control"] = "no-cache"
+    return response
