@@ -1,22 +1,39 @@
-"""Admin: runs with their progress, batches with totals and the approve/export actions.
+"""Admin for finance: allowance runs with their progress (refreshing while they run), batch
+review (lines filtered by scheme, street and status, with totals per scheme and in all), approval
+with a confirmation page, the audited CSV/XLSX export and the bank return upload (preview every
+row, then reconcile). Thin: every write is one call to subsidies.services."""
 
-Everything here is read-only except through the actions, which call the services."""
-
+import hashlib
 import io
 import json
 import tempfile
+import uuid
 import zipfile
+from decimal import Decimal
 from pathlib import Path
 
+from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db.models import Count, Q, Sum
 from django.http import HttpResponse
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
+from accounts.choices import Role
 from accounts.permissions import ScopedAdminMixin
-from subsidies.choices import ExportFormat
+from accounts.scoping import scope_of, scoped
+from regions.choices import RegionLevel
+from regions.models import Region
+from subsidies import bank_returns
+from subsidies.choices import BatchState, ExportFormat, LineStatus, RunStatus
 from subsidies.models import (
     AllowanceRun,
     BankReturnImport,
@@ -26,14 +43,43 @@ from subsidies.models import (
     PaymentLine,
     Scheme,
     StarSubsidyRate,
+    money,
 )
 from subsidies.selectors import batch_grand_total, batch_totals
 from subsidies.services import (
     approve_batch,
     check_star_rate_cap,
     export_batch,
+    reconcile_batch,
     set_star_subsidy_rate,
 )
+
+BANK_RETURN_DIR = "bank-returns"
+# Seconds between reloads of a run's page while the run is queued or running.
+RUN_REFRESH_SECONDS = 5
+
+
+def _messages_of(error: ValidationError) -> str:
+    return "；".join(error.messages)
+
+
+def is_finance(user) -> bool:
+    """Approval, export and reconciliation are finance's work (or a superuser's): a bureau
+    reads batches but does not pay them."""
+    scope = scope_of(user)
+    return scope.everything or (Role.FINANCE in scope.roles and not scope.read_only)
+
+
+def can_approve(user) -> bool:
+    return is_finance(user) and user.has_perm("subsidies.approve_paymentbatch")
+
+
+def can_export(user) -> bool:
+    return is_finance(user) and user.has_perm("subsidies.view_paymentbatch")
+
+
+def can_reconcile(user) -> bool:
+    return is_finance(user) and user.has_perm("subsidies.add_bankreturnimport")
 
 
 class ReadOnlyAdmin(ScopedAdminMixin, admin.ModelAdmin):
@@ -52,6 +98,7 @@ class SchemeAdmin(ScopedAdminMixin, SimpleHistoryAdmin):
     list_display = ["code", "label", "jurisdiction", "policy_key", "period_kind", "payee"]
     list_filter = ["period_kind", "payee", "eligibility"]
     search_fields = ["code", "label"]
+    autocomplete_fields = ["jurisdiction"]
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
@@ -59,6 +106,20 @@ class SchemeAdmin(ScopedAdminMixin, SimpleHistoryAdmin):
 
 def _pretty(data) -> str:
     return format_html("<pre>{}</pre>", json.dumps(data, ensure_ascii=False, indent=2))
+
+
+def _progress_bar(run) -> str:
+    percent = round(100 * run.chunks_done / run.chunks_total) if run.chunks_total else 0
+    if run.status == RunStatus.DONE:
+        percent = 100
+    return format_html(
+        '<progress value="{}" max="100" title="{}%"></progress> {}/{}（{}%）',
+        percent,
+        percent,
+        run.chunks_done,
+        run.chunks_total,
+        percent,
+    )
 
 
 @admin.register(AllowanceRun)
@@ -71,20 +132,47 @@ class AllowanceRunAdmin(ReadOnlyAdmin):
         "progress",
         "elders_seen",
         "lines_total",
+        "batch_link",
         "created_at",
         "finished_at",
     ]
     list_filter = ["status", "period"]
+    list_select_related = ["region", "batch"]
     exclude = ["plan", "report"]
-    readonly_fields = ["progress", "report_display"]
+    readonly_fields = ["progress", "batch_link", "report_display"]
+    change_form_template = "admin/subsidies/allowancerun/change_form.html"
+    change_list_template = "admin/subsidies/allowancerun/change_list.html"
 
     @admin.display(description=_("进度（分块）"))
     def progress(self, run):
-        return f"{run.chunks_done}/{run.chunks_total}"
+        return _progress_bar(run)
+
+    @admin.display(description=_("常规批次"))
+    def batch_link(self, run):
+        if not run.batch_id:
+            return "-"
+        url = reverse("admin:subsidies_paymentbatch_change", args=[run.batch_id])
+        return format_html('<a href="{}">{}</a>', url, _("批次 #{}").format(run.batch_id))
 
     @admin.display(description=_("运行报告"))
     def report_display(self, run):
         return _pretty(run.report)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        run = self.get_object(request, object_id)
+        running = run is not None and run.status in (RunStatus.PENDING, RunStatus.RUNNING)
+        extra = {**(extra_context or {}), "refresh_seconds": RUN_REFRESH_SECONDS if running else 0}
+        return super().change_view(request, object_id, form_url, extra)
+
+    def changelist_view(self, request, extra_context=None):
+        response = super().changelist_view(request, extra_context)
+        cl = getattr(response, "context_data", {}).get("cl")
+        if cl is not None:
+            running = any(
+                r.status in (RunStatus.PENDING, RunStatus.RUNNING) for r in cl.result_list
+            )
+            response.context_data["refresh_seconds"] = RUN_REFRESH_SECONDS if running else 0
+        return response
 
 
 class BatchExportInline(admin.TabularInline):
@@ -106,18 +194,27 @@ class BatchExportInline(admin.TabularInline):
         return False
 
 
-def _export_response(request, queryset, fmt: str):
-    if queryset.count() != 1:
-        messages.error(request, "请只选择一个批次导出。")
-        return None
-    batch = queryset.get()
+class BankReturnInline(admin.TabularInline):
+    model = BankReturnImport
+    extra = 0
+    can_delete = False
+    fields = ["file_name", "sha256", "paid_count", "failed_count", "imported_by", "imported_at"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+def _export_response(request, batch, fmt: str):
+    """The audited export (export_batch) as a download: XLSX as it is, CSV zipped with its
+    totals file (per-scheme control totals and the checksum of the lines file)."""
     with tempfile.TemporaryDirectory() as folder:
         base = f"batch-{batch.pk}-{batch.region.code}-{batch.period:%Y-%m}"
         output = Path(folder) / f"{base}.{fmt}"
         try:
-            export_batch(batch=batch, fmt=fmt, output=output, by=request.user)
+            record = export_batch(batch=batch, fmt=fmt, output=output, by=request.user)
         except ValidationError as error:
-            messages.error(request, "; ".join(error.messages))
+            messages.error(request, f"{batch}：{_messages_of(error)}")
             return None
         if fmt == ExportFormat.XLSX:
             content, name = output.read_bytes(), output.name
@@ -125,20 +222,56 @@ def _export_response(request, queryset, fmt: str):
         else:
             buffer = io.BytesIO()
             with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-                for path in Path(folder).iterdir():
-                    archive.write(path, path.name)
+                for file in sorted(Path(folder).iterdir()):
+                    archive.write(file, file.name)
             content, name, kind = buffer.getvalue(), f"{base}.zip", "application/zip"
     response = HttpResponse(content, content_type=kind)
     response["Content-Disposition"] = f'attachment; filename="{name}"'
+    response["X-Checksum-SHA256"] = record.sha256
     return response
+
+
+def _batch_summary(batch) -> dict:
+    count, amount = batch_grand_total(batch)
+    return {"batch": batch, "totals": batch_totals(batch), "count": count, "amount": amount}
+
+
+class BankReturnUploadForm(forms.Form):
+    file = forms.FileField(
+        label=_("银行回盘文件（CSV 或 XLSX）"),
+        help_text=_(
+            "表头：reference（明细编号 PL…）或 id_number，status（paid/failed），"
+            "bank_reference，可选 message。"
+        ),
+    )
+
+    def clean_file(self):
+        upload = self.cleaned_data["file"]
+        if Path(upload.name).suffix.lower() not in (".csv", ".xlsx"):
+            raise ValidationError(_("请上传 CSV 或 XLSX 文件。"))
+        return upload
 
 
 @admin.register(PaymentBatch)
 class PaymentBatchAdmin(ScopedAdminMixin, SimpleHistoryAdmin):
-    list_display = ["id", "region", "period", "kind", "state", "approved_by", "approved_at"]
+    list_display = [
+        "id",
+        "region",
+        "period",
+        "kind",
+        "state",
+        "line_count",
+        "amount",
+        "approved_by",
+        "approved_at",
+        "review_link",
+    ]
     list_filter = ["state", "kind", "period"]
+    list_select_related = ["region", "approved_by"]
+    search_fields = ["region__name", "=region__code"]
     actions = ["approve", "export_csv", "export_xlsx"]
-    inlines = [BatchExportInline]
+    inlines = [BatchExportInline, BankReturnInline]
+    change_form_template = "admin/subsidies/paymentbatch/change_form.html"
     readonly_fields = [
         "region",
         "period",
@@ -152,64 +285,337 @@ class PaymentBatchAdmin(ScopedAdminMixin, SimpleHistoryAdmin):
     ]
     fields = readonly_fields + ["note"]
 
+    def get_queryset(self, request):
+        live = ~Q(lines__status=LineStatus.CANCELLED)
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                live_count=Count("lines", filter=live),
+                live_amount=Sum("lines__amount", filter=live),
+            )
+        )
+
     def has_add_permission(self, request, *args) -> bool:
         return False
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
 
+    def has_approve_permission(self, request) -> bool:
+        return can_approve(request.user)
+
+    def has_export_permission(self, request) -> bool:
+        return can_export(request.user)
+
+    @admin.display(description=_("笔数"), ordering="live_count")
+    def line_count(self, batch):
+        return batch.live_count
+
+    @admin.display(description=_("金额（元）"), ordering="live_amount")
+    def amount(self, batch):
+        return money(batch.live_amount or Decimal("0"))
+
+    @admin.display(description=_("明细"))
+    def review_link(self, batch):
+        return format_html('<a href="{}">{}</a>', _lines_url(batch), _("审阅明细"))
+
     @admin.display(description=_("按项目合计"))
     def totals(self, batch):
-        rows = batch_totals(batch)
-        count, amount = batch_grand_total(batch)
+        summary = _batch_summary(batch)
         body = format_html_join(
             "",
             "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
-            ((r["label"], r["count"], r["amount"]) for r in rows),
+            ((r["label"], r["count"], r["amount"]) for r in summary["totals"]),
         )
         return format_html(
             "<table><tr><th>项目</th><th>笔数</th><th>金额（元）</th></tr>{}"
             "<tr><th>合计</th><th>{}</th><th>{}</th></tr></table>",
             body,
-            count,
-            amount,
+            summary["count"],
+            summary["amount"],
+        )
+
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        return [
+            path(
+                "<int:pk>/approve/", view(self.approve_view), name="subsidies_paymentbatch_approve"
+            ),
+            path("<int:pk>/export/", view(self.export_view), name="subsidies_paymentbatch_export"),
+            path(
+                "<int:pk>/bank-return/",
+                view(self.bank_return_view),
+                name="subsidies_paymentbatch_bank_return",
+            ),
+            *super().get_urls(),
+        ]
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        batch = self.get_object(request, object_id)
+        extra = dict(extra_context or {})
+        if batch is not None:
+            extra.update(
+                lines_url=_lines_url(batch),
+                may_approve=batch.state == BatchState.DRAFT and can_approve(request.user),
+                may_export=batch.state != BatchState.DRAFT and can_export(request.user),
+                may_reconcile=batch.state in (BatchState.EXPORTED, BatchState.RECONCILED)
+                and can_reconcile(request.user),
+            )
+        return super().change_view(request, object_id, form_url, extra)
+
+    def _page(self, request, template: str, title: str, **context) -> TemplateResponse:
+        return TemplateResponse(
+            request,
+            f"admin/subsidies/paymentbatch/{template}",
+            {
+                **self.admin_site.each_context(request),
+                "opts": self.model._meta,
+                "title": title,
+                **context,
+            },
+        )
+
+    def _batch(self, request, pk, allowed) -> PaymentBatch:
+        if not allowed(request.user):
+            raise PermissionDenied
+        return get_object_or_404(self.get_queryset(request).select_related("region"), pk=pk)
+
+    def _approve(self, request, batches) -> int:
+        approved = 0
+        for batch in batches:
+            try:
+                approve_batch(batch=batch, by=request.user)
+            except ValidationError as error:
+                messages.error(request, f"{batch}：{_messages_of(error)}")
+            else:
+                approved += 1
+                messages.success(request, f"{batch}：已审核")
+        return approved
+
+    def _confirm_approval(self, request, batches, *, action: bool) -> TemplateResponse:
+        return self._page(
+            request,
+            "approve_confirm.html",
+            "确认审核支付批次",
+            summaries=[_batch_summary(b) for b in batches],
+            from_action=action,
+            action_checkbox_name=ACTION_CHECKBOX_NAME,
+            changelist_url=reverse("admin:subsidies_paymentbatch_changelist"),
+        )
+
+    def approve_view(self, request, pk):
+        """The batch's totals and a confirmation; on POST, approve_batch (which checks the
+        finance permission, the state and that no run is still adding lines)."""
+        batch = self._batch(request, pk, can_approve)
+        if request.method == "POST":
+            self._approve(request, [batch])
+            return redirect("admin:subsidies_paymentbatch_change", batch.pk)
+        return self._confirm_approval(request, [batch], action=False)
+
+    def export_view(self, request, pk):
+        """GET: the formats and the batch's earlier exports; POST: the audited download."""
+        batch = self._batch(request, pk, can_export)
+        if request.method == "POST":
+            fmt = request.POST.get("format", "")
+            if fmt not in ExportFormat.values:
+                messages.error(request, f"格式 {fmt!r} 不支持，应为 csv 或 xlsx。")
+            else:
+                response = _export_response(request, batch, fmt)
+                if response is not None:
+                    return response
+            return redirect("admin:subsidies_paymentbatch_export", batch.pk)
+        return self._page(
+            request,
+            "export.html",
+            f"导出：{batch}",
+            summary=_batch_summary(batch),
+            exports=batch.exports.select_related("exported_by"),
+            formats=ExportFormat.choices,
+        )
+
+    def bank_return_view(self, request, pk):
+        """Upload → preview (each row matched or not, errors naming row and field) → confirm,
+        which calls reconcile_batch with the same file."""
+        batch = self._batch(request, pk, can_reconcile)
+        session_key = "bank_return"
+        if request.method == "POST" and "confirm" in request.POST:
+            stored = request.session.get(session_key) or {}
+            valid = (
+                stored.get("token") == request.POST.get("token")
+                and stored.get("batch") == batch.pk
+                and default_storage.exists(stored.get("path", ""))
+            )
+            if not valid:
+                messages.error(request, "回盘文件已失效，请重新上传。")
+                return redirect("admin:subsidies_paymentbatch_bank_return", batch.pk)
+            with default_storage.open(stored["path"], "rb") as handle:
+                content = handle.read()
+            try:
+                record = reconcile_batch(
+                    batch=batch,
+                    rows=bank_returns.parse_bank_return(content, stored["name"]),
+                    file_name=stored["name"],
+                    sha256=hashlib.sha256(content).hexdigest(),
+                    by=request.user,
+                )
+            except ValidationError as error:
+                messages.error(request, _messages_of(error))
+                return redirect("admin:subsidies_paymentbatch_bank_return", batch.pk)
+            finally:
+                default_storage.delete(stored["path"])
+                request.session.pop(session_key, None)
+            messages.success(
+                request,
+                f"{batch}：对账完成，到账 {record.paid_count} 笔，失败 {record.failed_count} 笔"
+                "（失败的明细已转入下一批次重发）。",
+            )
+            return redirect("admin:subsidies_paymentbatch_change", batch.pk)
+
+        form = BankReturnUploadForm(request.POST or None, request.FILES or None)
+        if request.method == "POST" and form.is_valid():
+            upload = form.cleaned_data["file"]
+            content = upload.read()
+            try:
+                rows = bank_returns.parse_bank_return(content, upload.name)
+            except ValidationError as error:
+                form.add_error("file", _messages_of(error))
+            else:
+                result = bank_returns.preview(batch, rows)
+                context = {"preview": result, "file_name": upload.name, "batch": batch}
+                if result.ok:
+                    token = uuid.uuid4().hex
+                    suffix = Path(upload.name).suffix.lower()
+                    stored_path = default_storage.save(
+                        f"{BANK_RETURN_DIR}/{token}{suffix}", ContentFile(content)
+                    )
+                    request.session[session_key] = {
+                        "token": token,
+                        "path": stored_path,
+                        "name": upload.name,
+                        "batch": batch.pk,
+                    }
+                    context["token"] = token
+                return self._page(
+                    request, "bank_return_preview.html", f"银行回盘预览：{batch}", **context
+                )
+        return self._page(
+            request, "bank_return.html", f"上传银行回盘：{batch}", form=form, batch=batch
         )
 
     @admin.action(description=_("审核所选批次（财务）"), permissions=["approve"])
     def approve(self, request, queryset):
-        for batch in queryset:
-            try:
-                approve_batch(batch=batch, by=request.user)
-            except ValidationError as error:
-                messages.error(request, f"{batch}：{'; '.join(error.messages)}")
-            else:
-                messages.success(request, f"{batch}：已审核")
+        batches = list(queryset.select_related("region"))
+        if request.POST.get("confirm") == "yes":
+            self._approve(request, batches)
+            return None
+        return self._confirm_approval(request, batches, action=True)
 
-    def has_approve_permission(self, request) -> bool:
-        return request.user.has_perm("subsidies.approve_paymentbatch")
+    def _single(self, request, queryset):
+        if queryset.count() != 1:
+            messages.error(request, "请只选择一个批次导出。")
+            return None
+        return queryset.select_related("region").get()
 
-    @admin.action(description=_("导出所选批次（CSV + 合计）"), permissions=["view"])
+    @admin.action(description=_("导出所选批次（CSV + 合计）"), permissions=["export"])
     def export_csv(self, request, queryset):
-        return _export_response(request, queryset, ExportFormat.CSV)
+        batch = self._single(request, queryset)
+        return batch and _export_response(request, batch, ExportFormat.CSV)
 
-    @admin.action(description=_("导出所选批次（XLSX）"), permissions=["view"])
+    @admin.action(description=_("导出所选批次（XLSX）"), permissions=["export"])
     def export_xlsx(self, request, queryset):
-        return _export_response(request, queryset, ExportFormat.XLSX)
+        batch = self._single(request, queryset)
+        return batch and _export_response(request, batch, ExportFormat.XLSX)
+
+
+def _lines_url(batch) -> str:
+    return f"{reverse('admin:subsidies_paymentline_changelist')}?batch__id__exact={batch.pk}"
+
+
+class StreetFilter(admin.SimpleListFilter):
+    """Lines by the street of the payee: an elder's household registration (where allowances
+    are paid), a facility's location."""
+
+    title = _("街道")
+    parameter_name = "street"
+
+    def lookups(self, request, model_admin):
+        regions = scoped(PaymentBatch.objects.all(), request.user).values("region_id")
+        batch_id = request.GET.get("batch__id__exact")
+        if batch_id and batch_id.isdigit():
+            regions = regions.filter(pk=batch_id)
+        streets = Region.objects.filter(level=RegionLevel.STREET, parent_id__in=regions)
+        return [(r.code, r.name) for r in streets.order_by("code")]
+
+    def queryset(self, request, queryset):
+        if not self.value():
+            return queryset
+        street = Region.objects.filter(code=self.value()).first()
+        if street is None:
+            return queryset.none()
+        return queryset.filter(
+            Q(elder__hukou_region__path__startswith=street.path)
+            | Q(facility__region__path__startswith=street.path)
+        )
 
 
 @admin.register(PaymentLine)
 class PaymentLineAdmin(ReadOnlyAdmin):
-    list_display = ["id", "batch", "scheme", "period", "elder", "amount", "kind", "status"]
-    list_filter = ["kind", "status", "scheme", "period"]
-    search_fields = ["elder__id_number", "elder__name", "bank_reference"]
-    list_select_related = ["batch__region", "scheme", "elder"]
+    list_display = ["id", "batch", "scheme", "period", "payee", "amount", "kind", "status"]
+    list_filter = ["scheme", StreetFilter, "status", "kind", "period"]
+    search_fields = ["=elder__id_number", "elder__name", "=elder__elder_code", "bank_reference"]
+    list_select_related = ["batch__region", "scheme", "elder", "caregiver", "facility"]
     raw_id_fields = ["elder", "corrects", "batch", "policy_value"]
     readonly_fields = ["inputs_display"]
     exclude = ["inputs"]
+    change_list_template = "admin/subsidies/paymentline/change_list.html"
+
+    def lookup_allowed(self, lookup, value, request=None):
+        # The batch review is this list with ?batch__id__exact=N.
+        return lookup == "batch__id__exact" or super().lookup_allowed(lookup, value, request)
+
+    @admin.display(description=_("收款人"))
+    def payee(self, line):
+        return line.payee
 
     @admin.display(description=_("计算依据"))
     def inputs_display(self, line):
         return _pretty(line.inputs)
+
+    def changelist_view(self, request, extra_context=None):
+        """The list as filtered, with its totals per scheme and in all (cancelled lines are
+        kept for the record and not counted: they are not paid)."""
+        response = super().changelist_view(request, extra_context)
+        cl = getattr(response, "context_data", {}).get("cl")
+        if cl is None:
+            return response
+        paid = cl.queryset.order_by().exclude(status=LineStatus.CANCELLED)
+        rows = (
+            paid.values("scheme__code", "scheme__label")
+            .annotate(count=Count("id"), amount=Sum("amount"))
+            .order_by("scheme__code")
+        )
+        totals = [
+            {
+                "scheme": r["scheme__code"],
+                "label": r["scheme__label"],
+                "count": r["count"],
+                "amount": money(r["amount"] or Decimal("0")),
+            }
+            for r in rows
+        ]
+        batch_id = request.GET.get("batch__id__exact")
+        batch = None
+        if batch_id and batch_id.isdigit():
+            batch = scoped(PaymentBatch.objects.select_related("region"), request.user)
+            batch = batch.filter(pk=batch_id).first()
+        response.context_data.update(
+            line_totals=totals,
+            line_total_count=sum(t["count"] for t in totals),
+            line_total_amount=money(sum((t["amount"] for t in totals), Decimal("0"))),
+            review_batch=batch,
+        )
+        return response
 
 
 @admin.register(BatchExport)
@@ -224,6 +630,7 @@ class BatchExportAdmin(ReadOnlyAdmin):
         "exported_by",
         "exported_at",
     ]
+    list_select_related = ["batch__region", "exported_by"]
 
 
 @admin.register(BankReturnImport)
@@ -236,6 +643,7 @@ class BankReturnImportAdmin(ReadOnlyAdmin):
         "imported_by",
         "imported_at",
     ]
+    list_select_related = ["batch__region", "imported_by"]
 
 
 @admin.register(StarSubsidyRate)

@@ -97,23 +97,27 @@ class BankReturnPreview:
     def ok(self) -> bool:
         return bool(self.rows) and not self.errors
 
+    def _outcomes(self) -> dict[int, tuple[str, Decimal]]:
+        # As reconcile_batch: one outcome per line, a later row naming the same line wins.
+        return {
+            line["pk"]: (r.status, line["amount"])
+            for r in self.rows
+            if r.matched
+            for line in r.lines
+        }
+
     @property
     def paid_count(self) -> int:
-        return sum(len(r.lines) for r in self.rows if r.matched and r.status == "paid")
+        return sum(1 for status, _ in self._outcomes().values() if status == "paid")
 
     @property
     def failed_count(self) -> int:
-        return sum(len(r.lines) for r in self.rows if r.matched and r.status == "failed")
+        return sum(1 for status, _ in self._outcomes().values() if status == "failed")
 
     @property
     def paid_amount(self) -> Decimal:
         return sum(
-            (
-                line["amount"]
-                for r in self.rows
-                if r.matched and r.status == "paid"
-                for line in r.lines
-            ),
+            (amount for status, amount in self._outcomes().values() if status == "paid"),
             Decimal("0.00"),
         )
 

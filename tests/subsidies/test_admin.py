@@ -17,15 +17,16 @@ def test_admin_shows_run_progress_and_batch_totals(make_elder, admin_client):
     assert "60.00" in page.content.decode()
 
 
-def test_approve_action_is_offered_only_with_the_finance_permission(make_elder, client):
+def test_approve_action_is_offered_only_to_finance_with_the_permission(make_elder, client):
     make_elder(datetime.date(1939, 1, 1))
     run("330106", datetime.date(2024, 5, 1))
-    clerk = User.objects.create_user("clerk", is_staff=True, is_superuser=False)
-    clerk.user_permissions.add(Permission.objects.get(codename="view_paymentbatch"))
     from accounts.services import assign_role
     from regions.models import Region
 
-    assign_role(user=clerk, role="bureau", region=Region.objects.get(code="330106"))
+    xihu = Region.objects.get(code="330106")
+    clerk = User.objects.create_user("clerk", is_staff=True, is_superuser=False)
+    clerk.user_permissions.add(Permission.objects.get(codename="view_paymentbatch"))
+    assign_role(user=clerk, role="finance", region=xihu)
     client.force_login(clerk)
     page = client.get(reverse("admin:subsidies_paymentbatch_changelist"))
     assert page.status_code == 200
@@ -33,13 +34,24 @@ def test_approve_action_is_offered_only_with_the_finance_permission(make_elder, 
     clerk.user_permissions.add(Permission.objects.get(codename="approve_paymentbatch"))
     page = client.get(reverse("admin:subsidies_paymentbatch_changelist"))
     assert 'value="approve"' in page.content.decode()
+    # A bureau officer with the same permissions reads batches but does not approve them.
+    officer = User.objects.create_user("officer", is_staff=True, is_superuser=False)
+    officer.user_permissions.add(*Permission.objects.filter(codename__endswith="paymentbatch"))
+    assign_role(user=officer, role="bureau", region=xihu)
+    client.force_login(officer)
+    page = client.get(reverse("admin:subsidies_paymentbatch_changelist"))
+    assert page.status_code == 200 and 'value="approve"' not in page.content.decode()
 
 
 def test_admin_approve_then_export_records_the_export(make_elder, admin_client, admin_user):
     make_elder(datetime.date(1939, 1, 1))
     batch = run("330106", datetime.date(2024, 5, 1)).batch
     url = reverse("admin:subsidies_paymentbatch_changelist")
-    admin_client.post(url, {"action": "approve", "_selected_action": [batch.pk]})
+    confirm = admin_client.post(url, {"action": "approve", "_selected_action": [batch.pk]})
+    assert "确认审核" in confirm.content.decode()  # a confirmation page first
+    batch.refresh_from_db()
+    assert batch.state == BatchState.DRAFT
+    admin_client.post(url, {"action": "approve", "_selected_action": [batch.pk], "confirm": "yes"})
     batch.refresh_from_db()
     assert batch.state == BatchState.APPROVED and batch.approved_by == admin_user
     response = admin_client.post(url, {"action": "export_xlsx", "_selected_action": [batch.pk]})
