@@ -25,7 +25,7 @@ from regions.models import Region
 from regions.selectors import resolve_policy
 from residents.models import Elder, ElderCategory
 from residents.selectors import latest_assessment_levels
-from subsidies import rules
+from subsidies import rules, setbased
 from subsidies.choices import (
     BatchKind,
     BatchState,
@@ -480,12 +480,27 @@ def _held_on(periods, on: datetime.date) -> frozenset[str]:
     return frozenset(c for c, start, end in periods if start <= on and (end is None or end >= on))
 
 
-def _chunk_lines(run: AllowanceRun, chunk: AllowanceRunChunk) -> tuple[int, list[PaymentLine]]:
-    path = run.region.path
-    elders = Elder.objects.filter(
-        id__gte=chunk.id_from, id__lte=chunk.id_to, hukou_region__path__startswith=path
+ELDER_FIELDS = ("id", "birth_date", "hukou_region_id", "pension_type", "death_date")
+
+
+def _chunk_elders(run: AllowanceRun, chunk: AllowanceRunChunk):
+    return Elder.objects.filter(
+        id__gte=chunk.id_from, id__lte=chunk.id_to, hukou_region__path__startswith=run.region.path
     )
-    fields = ("id", "birth_date", "hukou_region_id", "pension_type", "death_date")
+
+
+def _set_based(run: AllowanceRun) -> bool:
+    """Whether the chunk's main lines are written by one INSERT … SELECT (PostgreSQL, and
+    the usual case: something to pay and the regular batch still a draft). Otherwise, and for
+    arrears, the lines are decided in Python."""
+    return (
+        setbased.available() and run.plan["main"]["payable"] and run.batch.state == BatchState.DRAFT
+    )
+
+
+def _chunk_lines(run: AllowanceRun, chunk: AllowanceRunChunk) -> tuple[int, list[PaymentLine]]:
+    elders = _chunk_elders(run, chunk)
+    fields = ELDER_FIELDS
     lines: list[PaymentLine] = []
     main = run.plan["main"]
     seen = 0
@@ -608,7 +623,16 @@ def process_chunk(*, chunk_id: int) -> bool:
         if chunk.status == ChunkStatus.DONE:
             return False
         run = chunk.run
-        seen, lines = _chunk_lines(run, chunk)
+        if _set_based(run):
+            seen, _ = setbased.insert_chunk_lines(
+                run=run,
+                chunk=chunk,
+                compiled=_compile(run.plan["main"]),
+                needs_levels=_needs_levels(run.plan["main"]),
+            )
+            lines = _chunk_arrears(run, chunk, _chunk_elders(run, chunk), ELDER_FIELDS)
+        else:
+            seen, lines = _chunk_lines(run, chunk)
         PaymentLine.objects.bulk_create(lines, batch_size=INSERT_BATCH_SIZE, ignore_conflicts=True)
         chunk.status = ChunkStatus.DONE
         chunk.elders_seen = seen
