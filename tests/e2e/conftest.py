@@ -12,7 +12,8 @@ The interface the tests use:
 - ``page``: a Playwright Page in a fresh browser context per test (locale zh-CN, Shanghai
   time), whose relative ``page.goto("/admin/")`` resolves against ``e2e_server``.
 - ``login(username)``: signs ``page`` in through /admin/login/ and returns the page.
-- ``step("short-name")``: a screenshot for the record of the test's steps. When a test fails,
+- ``step("short-name")``: a screenshot (of the whole page; ``full_page=False`` for what the
+  viewport shows) for the record of the test's steps. When a test fails,
   its step screenshots and a final one (with the browser console and the server's log) are
   kept under ``e2e-artifacts/<test-name>/NN-short-name.png``; passing tests keep nothing.
 
@@ -303,11 +304,11 @@ class StepRecorder:
         page.on("console", lambda message: self.console.append(f"{message.type}: {message.text}"))
         page.on("pageerror", lambda error: self.console.append(f"pageerror: {error}"))
 
-    def __call__(self, name: str) -> Path:
+    def __call__(self, name: str, *, full_page: bool = True) -> Path:
         self.count += 1
         slug = re.sub(r"[^\w-]+", "-", name).strip("-")[:60] or "step"
         path = self.scratch / f"{self.count:02d}-{slug}.png"
-        self.page.screenshot(path=str(path), full_page=True)
+        self.page.screenshot(path=str(path), full_page=full_page)
         return path
 
     def keep(self, destination: Path, server_log: Path) -> None:
@@ -336,11 +337,14 @@ def page(request, e2e_server, e2e_browser, e2e_server_log, tmp_path):
     page = context.new_page()
     recorder = StepRecorder(page, tmp_path)
     request.node.e2e_steps = recorder
+    kept = ARTIFACTS / _artifact_name(request.node)
     try:
         yield page
     finally:
         if getattr(request.node, "e2e_failed", False):
-            recorder.keep(ARTIFACTS / _artifact_name(request.node), e2e_server_log)
+            recorder.keep(kept, e2e_server_log)
+        else:
+            shutil.rmtree(kept, ignore_errors=True)  # a passing test keeps nothing
         context.close()
 
 

@@ -1,0 +1,123 @@
+"""A street-office worker logs visits on the phone page while the network is down: the visits
+wait in the browser with their UUIDs, go out when the network is back, and the server holds
+exactly one visit per UUID, even when an answer is lost and the page sends again."""
+
+from playwright.sync_api import expect
+
+PAGE = "/m/visits/"
+PHONE = {"width": 390, "height": 844}
+SEND_TIMEOUT_MS = 20_000
+
+
+def open_phone_page(page):
+    page.set_viewport_size(PHONE)
+    page.goto(PAGE)
+    expect(page.locator("body")).to_have_attribute("data-ready", "true")
+    # The service worker has kept the page and its files: it opens offline from now on.
+    page.evaluate("navigator.serviceWorker.ready.then(() => true)")
+
+
+def owed_elders(page, count):
+    owed = page.locator(".elder[data-state=owed]")
+    expect(owed.first).to_be_visible()
+    assert owed.count() >= count, "the demo street has too few elders still owed a visit"
+    return [owed.nth(i).get_attribute("data-elder") for i in range(count)]
+
+
+def log_visit(page, elder_id, outcome, *, mode=None, needs=(), notes=""):
+    elder = page.locator(f".elder[data-elder='{elder_id}']")
+    elder.locator(".elder-head").click()
+    if mode:
+        elder.locator(f"input[name=mode][value={mode}]").check()
+    for need in needs:
+        elder.locator(f"input[name=needs][value={need}]").check()
+    if notes:
+        elder.locator("textarea[name=notes]").fill(notes)
+    elder.locator(f"button[data-outcome={outcome}]").click()
+    expect(elder).to_have_attribute("data-state", "visited")
+
+
+def journal_uuids(page, status):
+    return page.locator(f".log-entry[data-status={status}]").evaluate_all(
+        "entries => entries.map(e => e.dataset.uuid)"
+    )
+
+
+def stored_visits(page, elder_ids):
+    """The server's visits of these elders, through the API with the page's own session."""
+    visits = []
+    for elder_id in elder_ids:
+        response = page.request.get(f"/api/visits/visits/?elder={elder_id}&limit=500")
+        assert response.ok, response.text()
+        visits += response.json()["results"]
+    return visits
+
+
+def test_visits_logged_offline_are_sent_once_when_the_network_returns(login, page, step):
+    login("street")
+    open_phone_page(page)
+    step("today-list", full_page=False)
+    first, second = owed_elders(page, 2)
+
+    page.context.set_offline(True)
+    expect(page.locator("#network")).to_have_attribute("data-state", "offline")
+    log_visit(page, first, "seen_well", needs=["meals"], notes="血压平稳，需要助餐")
+    log_visit(page, second, "not_at_home", mode="phone")
+    expect(page.locator("#queued-count")).to_have_text("2")
+    expect(page.locator(".log-entry[data-status=queued]")).to_have_count(2)
+    step("queued-offline", full_page=False)
+
+    # Still offline, the page opens again from the service worker's copy, queue intact.
+    page.reload()
+    expect(page.locator("body")).to_have_attribute("data-ready", "true")
+    expect(page.locator("#queued-count")).to_have_text("2")
+    expect(page.locator(f".elder[data-elder='{first}']")).to_have_attribute("data-state", "visited")
+    step("reopened-offline", full_page=False)
+    queued = journal_uuids(page, "queued")
+    assert len(set(queued)) == 2
+
+    page.context.set_offline(False)
+    expect(page.locator("#network")).to_have_attribute("data-state", "online")
+    expect(page.locator("#queued-count")).to_have_text("0", timeout=SEND_TIMEOUT_MS)
+    expect(page.locator(".log-entry[data-status=accepted]")).to_have_count(2)
+    step("sent", full_page=False)
+
+    # The demo district has older visits of its own: look at the ones logged here.
+    visits = [v for v in stored_visits(page, [first, second]) if v["uuid"] in queued]
+    assert sorted(v["uuid"] for v in visits) == sorted(queued)  # each UUID exactly once
+    by_elder = {str(v["elder"]): v for v in visits}
+    assert by_elder[first]["outcome"] == "seen_well"
+    assert by_elder[first]["needs"] == ["meals"]
+    assert by_elder[first]["notes"] == "血压平稳，需要助餐"
+    assert by_elder[first]["worker"] == "street"
+    assert (by_elder[second]["outcome"], by_elder[second]["mode"]) == ("not_at_home", "phone")
+
+
+def test_a_lost_answer_is_sent_again_and_stored_once(login, page, step):
+    login("street")
+    open_phone_page(page)
+    (elder,) = owed_elders(page, 1)
+    lost = []
+
+    def lose_the_answer(route):
+        route.fetch()  # the server stores the visit ...
+        lost.append(route.request.post_data_json)
+        route.abort("connectionreset")  # ... but the phone never hears back
+
+    page.route("**/api/visits/visits/batch/", lose_the_answer, times=1)
+    log_visit(page, elder, "needs_follow_up", needs=["medical"], notes="腿脚不便")
+    expect(page.locator("#queued-count")).to_have_text("1")
+    step("answer-lost", full_page=False)
+    assert len(lost) == 1
+
+    page.locator("#send-now").click()
+    expect(page.locator(".log-entry[data-status=duplicate]")).to_have_count(
+        1, timeout=SEND_TIMEOUT_MS
+    )
+    expect(page.locator("#queued-count")).to_have_text("0")
+    step("sent-again", full_page=False)
+
+    (uuid,) = journal_uuids(page, "duplicate")
+    assert lost[0]["visits"][0]["uuid"] == uuid
+    visits = stored_visits(page, [elder])
+    assert [v["uuid"] for v in visits].count(uuid) == 1
