@@ -19,7 +19,7 @@ from regions.models import Region
 from residents.models import Elder
 from visits.choices import FollowUpKind, FollowUpStatus, VisitNeed, VisitOutcome
 from visits.models import FollowUpTask, HealthCheck, Visit, VisitWorker
-from visits.selectors import elder_for_visit, local_tz
+from visits.selectors import local_tz, worker_covers_elder
 
 # Phones' clocks drift and uploads cross midnight: a visit stamped up to this far in the
 # future is accepted as a clock error rather than refused.
@@ -169,7 +169,7 @@ def _create_visit(
     if visited_at > now + CLOCK_SKEW:
         raise ValidationError({"visited_at": f"探访时间 {visited_at.isoformat()} 晚于当前时间。"})
     visit_day = visited_at.astimezone(local_tz()).date()
-    elder = elder_for_visit(elder.pk, worker, visit_day)
+    elder = Elder.objects.select_related("residence_region").get(pk=elder.pk)
     if (
         elder.death_date is not None
         and visit_day > elder.death_date
@@ -178,7 +178,7 @@ def _create_visit(
         raise ValidationError(
             {"elder": f"该老年人已于 {elder.death_date} 去世，探访日期为 {visit_day}。"}
         )
-    if not elder.covered:
+    if not worker_covers_elder(worker, elder, visit_day):
         raise ValidationError({"elder": f"{elder.name} 不在您 {visit_day} 负责的探访区域内。"})
     if (latitude is None) != (longitude is None):
         missing = "longitude" if longitude is None else "latitude"
