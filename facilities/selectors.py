@@ -66,9 +66,10 @@ def beds_with_occupant(queryset: QuerySet[Bed] | None = None) -> QuerySet[Bed]:
 
 
 def free_beds(facility: Facility) -> QuerySet[Bed]:
-    return Bed.objects.filter(facility=facility, is_active=True).exclude(
-        stays__end_date__isnull=True
-    )
+    # A subquery, not exclude(stays__end_date__isnull=True): through the outer join a bed that
+    # never had a stay would look occupied.
+    occupied = Stay.objects.filter(end_date__isnull=True).values("bed_id")
+    return Bed.objects.filter(facility=facility, is_active=True).exclude(pk__in=occupied)
 
 
 def _stay_payload(stay: Stay | None) -> dict | None:
