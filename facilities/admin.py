@@ -166,6 +166,7 @@ class FacilityAdmin(ScopedAdmin):
                 bed_count=Count("beds", distinct=True),
                 occupied=Count("beds__stays", filter=Q(beds__stays__end_date__isnull=True)),
             )
+            .order_by("name", "pk")  # Meta.ordering does not apply to an aggregate query
         )
 
     @admin.display(description=_("在住/床位"))
