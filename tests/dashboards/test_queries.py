@@ -1,0 +1,128 @@
+"""The dashboard reads set-based: the number of queries does not grow with elders, facilities,
+beds, visits or payment lines, only (for visit compliance) with the months shown."""
+
+import datetime
+import itertools
+import uuid
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from facilities import services as facilities
+from regions.models import Region
+from residents.id_numbers import with_check_character
+from residents.services import record_legacy_assessment, set_category
+from subsidies.models import PaymentBatch, PaymentLine, Scheme
+from subsidies.services import load_schemes
+from tests.dashboards.conftest import BEISHAN_COMMUNITY, CUIYUAN_COMMUNITY, XIHU
+from tests.factories import (
+    BedFactory,
+    CaregiverFactory,
+    ElderFactory,
+    FacilityFactory,
+    FieldWorkerFactory,
+    VisitWorkerFactory,
+)
+from visits import services as visits
+
+D = datetime.date
+_serial = itertools.count(1)
+
+# Fixed cost of the page (session, user, scope, picker, area, each point-in-time section) and
+# the cost of one month of visit compliance (visits.selectors.compliance).
+FIXED_QUERIES = 30
+QUERIES_PER_MONTH = 9
+
+
+@pytest.fixture
+def district(rulebook):
+    """grow(n): n more elders to visit in two streets, each seen, assessed and paid, and n more
+    institutions with residents, caregivers and applicants."""
+    load_schemes()
+    scheme = Scheme.objects.get(code="high_age_80_89")
+    batch = PaymentBatch.objects.create(
+        region=Region.objects.get(code=XIHU), period=D(2024, 3, 1), kind="regular"
+    )
+    worker = FieldWorkerFactory(username="q-visitor")
+    for street in ("330106004", "330106001"):
+        VisitWorkerFactory(user=worker, area=Region.objects.get(code=street))
+
+    def elder(community):
+        return ElderFactory(
+            id_number=with_check_character(f"33010619500101{next(_serial) % 1000:03d}"),
+            residence_region=Region.objects.get(code=community),
+        )
+
+    def grow(n):
+        for _ in range(n):
+            for community in (CUIYUAN_COMMUNITY, BEISHAN_COMMUNITY):
+                person = elder(community)
+                set_category(elder=person, category="empty_nest", start_date=D(2020, 1, 1))
+                record_legacy_assessment(
+                    elder=person, assessed_on=D(2022, 1, 1), assessor="评估员", level="mild"
+                )
+                visits.record_visit(
+                    uuid=uuid.uuid4(),
+                    elder=person,
+                    worker=worker,
+                    visited_at=datetime.datetime.fromisoformat("2024-03-05T10:00:00+08:00"),
+                    mode="home",
+                    outcome="seen_well",
+                )
+                PaymentLine.objects.create(
+                    batch=batch,
+                    scheme=scheme,
+                    period=batch.period,
+                    elder=person,
+                    amount=Decimal("60.00"),
+                )
+            home = FacilityFactory()
+            for level in ("severe", None):
+                resident = elder(CUIYUAN_COMMUNITY)
+                facilities.admit_to_bed(
+                    elder=resident, bed=BedFactory(facility=home), start_date=D(2024, 1, 1)
+                )
+                if level:
+                    record_legacy_assessment(
+                        elder=resident, assessed_on=D(2024, 1, 1), assessor="评估员", level=level
+                    )
+            facilities.employ_caregiver(
+                caregiver=CaregiverFactory(), facility=home, start_date=D(2023, 1, 1)
+            )
+            facilities.apply_for_place(
+                facility=home, elder=elder(BEISHAN_COMMUNITY), applied_on=D(2024, 2, 1)
+            )
+
+    return grow
+
+
+def page_queries(client, months):
+    params = {"start": months[0], "end": months[-1]}
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get("/dashboard/", params)
+    assert response.status_code == 200
+    return len(queries.captured_queries)
+
+
+def test_queries_do_not_grow_with_the_district(district, bureau, client_for):
+    client = client_for(bureau)
+    district(1)
+    small = page_queries(client, ["2024-03", "2024-04"])
+    district(4)
+    large = page_queries(client, ["2024-03", "2024-04"])
+    assert large == small
+    assert small <= FIXED_QUERIES + 2 * QUERIES_PER_MONTH
+
+
+def test_each_month_of_compliance_adds_a_fixed_number_of_queries(district, bureau, client_for):
+    client = client_for(bureau)
+    district(2)
+    one = page_queries(client, ["2024-03"])
+    two = page_queries(client, ["2024-03", "2024-04"])
+    three = page_queries(client, ["2024-02", "2024-04"])
+    assert 0 < two - one <= QUERIES_PER_MONTH
+    assert three - two == two - one  # the same cost for every month
+    twelve = page_queries(client, ["2023-05", "2024-04"])
+    assert twelve <= FIXED_QUERIES + 12 * QUERIES_PER_MONTH
