@@ -1,8 +1,15 @@
 from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
 
 from accounts.choices import Role
 from accounts.models import AuditEntry, RoleAssignment
 from accounts.scoping import scope_of
+
+# The admin is where institution staff, finance and bureaus do their daily work: it names the
+# system, and its home page (templates/admin/index.html) lists each role's tasks first.
+admin.site.site_header = _("浙江省基本养老服务系统")
+admin.site.site_title = _("浙江省基本养老服务系统")
+admin.site.index_title = _("今日工作")
 
 
 @admin.register(RoleAssignment)
