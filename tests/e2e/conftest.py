@@ -17,9 +17,10 @@ The interface the tests use:
   its step screenshots and a final one (with the browser console and the server's log) are
   kept under ``e2e-artifacts/<test-name>/NN-short-name.png``; passing tests keep nothing.
 
-Every test under tests/e2e/ is marked ``e2e`` and runs after the rest of the suite: the
-Playwright sync API keeps an asyncio loop marked as running in the main thread, which Django's
-ORM refuses to work under, so no database test may run after the browser has started.
+The server's database is prepared in the background from the end of collection on, while the
+rest of the suite runs. Every test under tests/e2e/ is marked ``e2e`` and runs after the rest of
+the suite: the Playwright sync API keeps an asyncio loop marked as running in the main thread,
+which Django's ORM refuses to work under, so no database test may run after the browser starts.
 
 Where they run: Debian's Chromium (``/usr/bin/chromium``, or ``E2E_CHROMIUM``) driven by
 Playwright, never a browser build that Playwright would download. Without that browser the
@@ -38,6 +39,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -65,6 +67,7 @@ CHROMIUM_ARGS = [
 ]
 SERVER_SETTINGS = "config.settings.local"
 SERVER_START_TIMEOUT = 60  # seconds for runserver to answer /health/ once the data is loaded
+PREPARE_TIMEOUT = 600  # seconds for migrate + setup_demo on a busy machine
 ACTION_TIMEOUT_MS = 10_000
 NAVIGATION_TIMEOUT_MS = 30_000
 
@@ -124,6 +127,8 @@ def pytest_collection_modifyitems(config, items):
     else:
         # Last, in their own order: see the module docstring about the asyncio loop.
         items[:] = others + e2e
+        if not config.option.collectonly:
+            _server_database()  # prepared while the rest of the suite runs
 
 
 # --- the server -------------------------------------------------------------------------------
@@ -156,18 +161,100 @@ def _postgres_recreate(maintenance_url: str, name: str, *, create: bool) -> None
             connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
 
 
-def _manage(args: list[str], env: dict, log) -> None:
-    log.write(f"\n$ manage.py {' '.join(args)}\n")
-    log.flush()
-    completed = subprocess.run(
-        [sys.executable, str(ROOT / "manage.py"), *args],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    if completed.returncode != 0:
-        raise RuntimeError(f"manage.py {' '.join(args)} failed (exit {completed.returncode})")
+class ServerDatabase:
+    """A fresh database for the server, migrated and loaded with ``setup_demo`` in a
+    background thread (the work runs in subprocesses), so it can be prepared while the rest
+    of the suite runs: the end-to-end tests come last and only wait for what is left."""
+
+    def __init__(self):
+        self.workdir = Path(tempfile.mkdtemp(prefix="eldercare-e2e-"))
+        self.log_path = self.workdir / "server.log"
+        self.env = {
+            key: value
+            for key, value in os.environ.items()
+            if not key.startswith(("PYTEST_", "DJANGO_"))
+        }
+        self.env.update(
+            DJANGO_SETTINGS_MODULE=SERVER_SETTINGS,
+            DEBUG="false",
+            PYTHONUNBUFFERED="1",
+            MEDIA_ROOT=str(self.workdir / "media"),
+            LOG_LEVEL="WARNING",
+        )
+        self.postgres: tuple[str, str] | None = None
+        if _on_postgres():
+            self.env["DATABASE_URL"], maintenance = _postgres_database(_database_url())
+            self.postgres = (maintenance, urlsplit(self.env["DATABASE_URL"]).path.lstrip("/"))
+        else:
+            self.env["DATABASE_URL"] = f"sqlite:///{self.workdir / 'e2e.sqlite3'}"
+        self.error: BaseException | None = None
+        self.current: subprocess.Popen | None = None
+        self.stopping = False
+        self.thread = threading.Thread(target=self._prepare, name="e2e-database", daemon=True)
+
+    def start(self) -> ServerDatabase:
+        self.thread.start()
+        return self
+
+    def _prepare(self) -> None:
+        try:
+            if self.postgres:
+                _postgres_recreate(*self.postgres, create=True)
+            self._manage("migrate", "--noinput")
+            self._manage("setup_demo")
+        except BaseException as error:  # handed to the fixture, which fails the tests with it
+            self.error = error
+
+    def _manage(self, *args: str) -> None:
+        if self.stopping:
+            raise RuntimeError("stopped")
+        with self.log_path.open("a", encoding="utf-8") as log:
+            log.write(f"\n$ manage.py {' '.join(args)}\n")
+            log.flush()
+            self.current = subprocess.Popen(
+                [sys.executable, str(ROOT / "manage.py"), *args],
+                cwd=ROOT,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+            if self.current.wait() != 0:
+                raise RuntimeError(f"manage.py {' '.join(args)} failed")
+
+    def wait(self) -> None:
+        self.thread.join(timeout=PREPARE_TIMEOUT)
+        if self.thread.is_alive():
+            raise RuntimeError(f"the demo database was not ready within {PREPARE_TIMEOUT} s")
+        if self.error is not None:
+            raise RuntimeError(f"{self.error}\n{_tail(self.log_path)}") from self.error
+
+    def discard(self) -> None:
+        self.stopping = True
+        _stop(self.current)
+        self.thread.join(timeout=30)
+        if self.postgres:
+            try:
+                _postgres_recreate(*self.postgres, create=False)
+            except Exception as error:  # cleaning up: say so, but do not mask the run's result
+                print(f"\n[could not drop the end-to-end database: {error}]")
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+_database: ServerDatabase | None = None
+
+
+def _server_database() -> ServerDatabase:
+    global _database
+    if _database is None:
+        _database = ServerDatabase().start()
+    return _database
+
+
+def pytest_unconfigure(config):
+    global _database
+    if _database is not None:
+        _database.discard()
+        _database = None
 
 
 def _wait_until_up(base_url: str, process: subprocess.Popen) -> None:
@@ -193,63 +280,41 @@ def _tail(path: Path, lines: int = 60) -> str:
 
 
 @pytest.fixture(scope="session")
-def e2e_server_log(tmp_path_factory) -> Path:
-    return tmp_path_factory.mktemp("e2e-server") / "server.log"
+def e2e_server_log() -> Path:
+    """The server's log (and its setup's): its tail is kept with a failed test's screenshots."""
+    return _server_database().log_path
 
 
 @pytest.fixture(scope="session")
 def e2e_server(e2e_server_log):
     """Base URL of a real server on a fresh, demo-loaded database of its own."""
-    workdir = Path(tempfile.mkdtemp(prefix="eldercare-e2e-"))
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("PYTEST_", "DJANGO_"))
-    }
-    env.update(
-        DJANGO_SETTINGS_MODULE=SERVER_SETTINGS,
-        DEBUG="false",
-        PYTHONUNBUFFERED="1",
-        MEDIA_ROOT=str(workdir / "media"),
-        LOG_LEVEL="WARNING",
-    )
-    postgres = None
-    if _on_postgres():
-        env["DATABASE_URL"], maintenance = _postgres_database(_database_url())
-        postgres = (maintenance, urlsplit(env["DATABASE_URL"]).path.lstrip("/"))
-        _postgres_recreate(*postgres, create=True)
-    else:
-        env["DATABASE_URL"] = f"sqlite:///{workdir / 'e2e.sqlite3'}"
+    database = _server_database()
     port = _free_port()
     base_url = f"http://127.0.0.1:{port}"
     process = None
-    with e2e_server_log.open("a", encoding="utf-8") as log:
-        try:
-            _manage(["migrate", "--noinput"], env, log)
-            _manage(["setup_demo"], env, log)
+    try:
+        database.wait()
+        with e2e_server_log.open("a", encoding="utf-8") as log:
             log.write(f"\n$ manage.py runserver --noreload 127.0.0.1:{port}\n")
             log.flush()
             process = subprocess.Popen(
                 [sys.executable, str(ROOT / "manage.py"), "runserver", "--noreload"]
                 + [f"127.0.0.1:{port}"],
                 cwd=ROOT,
-                env=env,
+                env=database.env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
-            _wait_until_up(base_url, process)
-        except Exception as error:
-            _stop(process)
-            raise RuntimeError(
-                f"the end-to-end server did not start: {error}\n{_tail(e2e_server_log)}"
-            ) from error
+        _wait_until_up(base_url, process)
+    except Exception as error:
+        _stop(process)
+        raise RuntimeError(
+            f"the end-to-end server did not start: {error}\n{_tail(e2e_server_log)}"
+        ) from error
     try:
         yield base_url
     finally:
         _stop(process)
-        if postgres:
-            _postgres_recreate(*postgres, create=False)
-        shutil.rmtree(workdir, ignore_errors=True)
 
 
 def _stop(process: subprocess.Popen | None) -> None:
