@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import re
 import uuid
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
+from django.db.models import Exists, OuterRef
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -23,17 +25,26 @@ from simple_history.admin import SimpleHistoryAdmin
 from accounts.choices import AuditAction
 from accounts.masking import mask_phone
 from accounts.permissions import ScopedAdminMixin
+from accounts.scoping import scope_of
 from accounts.selectors import audit_reason, sees_full_personal_data
 from accounts.services import record_audit
 from regions.choices import RegionLevel
 from regions.models import Region
 from residents import importing, services
 from residents.choices import AgeBand, Category
-from residents.id_numbers import mask_id_number
-from residents.models import AbilityAssessment, Elder, ElderCategory
+from residents.id_numbers import mask_id_number, normalize_id_number
+from residents.models import ELDER_CODE_ALPHABET, AbilityAssessment, Elder, ElderCategory
+from residents.paginators import LargeTablePaginator
 from residents.selectors import age_on, birth_date_range_for_age_band, elders_in_category
 
 IMPORT_DIR = "elder_imports"
+
+# What a search term that is a whole ID number or elder code looks like: such a term is looked
+# up by its unique index alone.
+ID_NUMBER_SHAPE = re.compile(r"^\d{17}[\dX]$")
+ELDER_CODE_SHAPE = re.compile(rf"^E[{ELDER_CODE_ALPHABET}]{{11}}$")
+# Query parameters of the changelist that choose no rows (page, ordering, popups).
+UNFILTERED_PARAMS = {"p", "o", "e", "_popup", "_to_field"}
 
 
 class _RegionWithinFilter(admin.SimpleListFilter):
@@ -42,12 +53,21 @@ class _RegionWithinFilter(admin.SimpleListFilter):
     field = ""
 
     def lookups(self, request, model_admin):
-        paths = (
-            model_admin.get_queryset(request)
-            .exclude(**{f"{self.field}__isnull": True})
-            .values_list(f"{self.field}__path", flat=True)
-            .distinct()
-        )
+        elders = model_admin.get_queryset(request)
+        if scope_of(request.user).everything:
+            # The whole registry: ask each region whether an elder points at it (one index
+            # probe per region) instead of reading a million elders for their distinct places.
+            paths = Region.objects.filter(
+                Exists(Elder.objects.filter(**{self.field: OuterRef("pk")}))
+            ).values_list("path", flat=True)
+        else:
+            # A user's area: the distinct places of the elders they see, as many as their area
+            # holds.
+            paths = (
+                elders.exclude(**{f"{self.field}__isnull": True})
+                .values_list(f"{self.field}__path", flat=True)
+                .distinct()
+            )
         codes = {code for p in paths for code in p.split("/") if code}
         regions = Region.objects.filter(
             code__in=codes, level__in=[RegionLevel.COUNTY, RegionLevel.STREET]
@@ -176,6 +196,10 @@ class ElderAdmin(ScopedAdminMixin, SimpleHistoryAdmin):
     list_select_related = ["hukou_region", "residence_region"]
     # Exact ID number only: lists never reveal numbers by partial match.
     search_fields = ["name", "=id_number", "=elder_code"]
+    # A province's registry: pages are not preceded by a COUNT(*) of the whole table, and a
+    # filtered list is not followed by one (the "of N in total" figure).
+    paginator = LargeTablePaginator
+    show_full_result_count = False
     list_filter = [
         HukouRegionFilter,
         ResidenceRegionFilter,
@@ -188,6 +212,22 @@ class ElderAdmin(ScopedAdminMixin, SimpleHistoryAdmin):
     autocomplete_fields = ["hukou_region", "residence_region"]
     inlines = [ElderCategoryInline, AbilityAssessmentInline]
     change_list_template = "admin/residents/elder/change_list.html"
+
+    def get_paginator(self, request, queryset, per_page, orphans=0, allow_empty_first_page=True):
+        unfiltered = set(request.GET) <= UNFILTERED_PARAMS
+        return self.paginator(
+            queryset, per_page, orphans, allow_empty_first_page, estimate=unfiltered
+        )
+
+    def get_search_results(self, request, queryset, search_term):
+        """A whole ID number or elder code is looked up exactly, by its unique index; any
+        other term searches names (and exact numbers and codes) as ``search_fields`` say."""
+        number = normalize_id_number(search_term)
+        if ID_NUMBER_SHAPE.match(number):
+            return queryset.filter(id_number=number), False
+        if ELDER_CODE_SHAPE.match(number):
+            return queryset.filter(elder_code=number), False
+        return super().get_search_results(request, queryset, search_term)
 
     def get_readonly_fields(self, request, obj=None):
         if obj is None:

@@ -1,0 +1,73 @@
+"""Pagination of the registry's lists at province scale (a million elders and more)."""
+
+from __future__ import annotations
+
+import json
+
+from django.core.paginator import Paginator
+from django.db import connections
+from django.utils.functional import cached_property
+
+
+class LargeTablePaginator(Paginator):
+    """A paginator whose unfiltered lists are not counted row by row on PostgreSQL.
+
+    ``COUNT(*)`` reads the whole table: at a million elders it costs more than the page
+    itself. When the list is unfiltered (``estimate=True``: no search and no filter chosen),
+    PostgreSQL's own figure is used instead: the table's row count from the planner's
+    statistics (``pg_class.reltuples``, kept by autovacuum and ANALYZE) when the queryset has
+    no condition at all, otherwise the planner's estimate of the rows the queryset returns (a
+    user's scope). An estimate under ``exact_below`` is replaced by an exact count, which is
+    cheap at that size; so are filtered lists and every list on other databases (SQLite).
+    ``estimated`` says whether ``count`` is an estimate; page numbers past an estimated end
+    give an empty page rather than an error.
+    """
+
+    exact_below = 10_000
+
+    def __init__(self, *args, estimate: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.estimate = estimate
+        self.estimated = False
+
+    @cached_property
+    def count(self) -> int:
+        estimate = self._estimated_count() if self.estimate else None
+        if estimate is None or estimate < self.exact_below:
+            return super().count
+        self.estimated = True
+        return estimate
+
+    def validate_number(self, number):
+        if self.count and self.estimated:
+            # The estimate may be short of the real end: any page from 1 on is valid.
+            try:
+                number = int(number)
+            except (TypeError, ValueError):
+                return super().validate_number(number)
+            return number if number >= 1 else super().validate_number(number)
+        return super().validate_number(number)
+
+    def _estimated_count(self) -> int | None:
+        queryset = self.object_list
+        query = getattr(queryset, "query", None)
+        if query is None:
+            return None
+        connection = connections[queryset.db]
+        if connection.vendor != "postgresql" or query.distinct or query.combinator:
+            return None
+        with connection.cursor() as cursor:
+            if not query.where:
+                cursor.execute(
+                    "SELECT reltuples::bigint FROM pg_class WHERE oid = %s::regclass",
+                    [connection.ops.quote_name(queryset.model._meta.db_table)],
+                )
+                row = cursor.fetchone()
+                # -1: never analysed (a new table); the exact count is cheap then.
+                return row[0] if row and row[0] >= 0 else None
+            sql, params = queryset.order_by().values("pk").query.sql_with_params()
+            cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}", params)
+            plan = cursor.fetchone()[0]
+        if isinstance(plan, str):
+            plan = json.loads(plan)
+        return int(plan[0]["Plan"]["Plan Rows"])
