@@ -1,0 +1,99 @@
+"""On PostgreSQL the export's rows are formatted by the database (subsidies/exporting.py):
+the files must be the ORM path's, byte for byte — elders, a caregiver and a facility as
+payees, a recovery (negative amount), a cancelled line left out, names that need quoting."""
+
+import datetime
+from decimal import Decimal
+
+import pytest
+
+from facilities.models import Caregiver, Facility
+from regions.models import Region
+from residents.models import Elder
+from subsidies import exporting
+from subsidies.choices import BatchKind, LineKind, LineStatus
+from subsidies.models import PaymentBatch, PaymentLine, Scheme
+from subsidies.services import load_schemes
+
+pytestmark = pytest.mark.postgres
+
+MAY = datetime.date(2024, 5, 1)
+
+
+@pytest.fixture
+def mixed_batch(make_elder):
+    load_schemes()
+    xihu = Region.objects.get(code="330106")
+    scheme = Scheme.objects.get(code="high_age_80_89")
+    batch = PaymentBatch.objects.create(region=xihu, period=MAY, kind=BatchKind.ADJUSTMENT)
+    first = make_elder(datetime.date(1939, 1, 1))
+    second = make_elder(datetime.date(1938, 2, 1))
+    Elder.objects.filter(pk=second.pk).update(name='王"小,二"')
+    caregiver = Caregiver.objects.create(
+        name="护理员甲", id_number=first.id_number[:6] + "19800101" + "0014"
+    )
+    facility = Facility.objects.create(
+        name="测试养老院, 西湖", kind="institution", ownership="public", region=xihu
+    )
+    lines = [
+        PaymentLine(batch=batch, scheme=scheme, period=MAY, elder=first, amount=Decimal("60.00")),
+        PaymentLine(batch=batch, scheme=scheme, period=MAY, elder=second, amount=Decimal("60.00")),
+        PaymentLine(
+            batch=batch, scheme=scheme, period=MAY, caregiver=caregiver, amount=Decimal("400.00")
+        ),
+        PaymentLine(
+            batch=batch, scheme=scheme, period=MAY, facility=facility, amount=Decimal("1234.50")
+        ),
+    ]
+    PaymentLine.objects.bulk_create(lines)
+    PaymentLine.objects.create(
+        batch=batch,
+        scheme=scheme,
+        period=datetime.date(2024, 4, 1),
+        elder=first,
+        amount=Decimal("-60.00"),
+        kind=LineKind.RECOVERY,
+        corrects=lines[0],
+    )
+    PaymentLine.objects.create(
+        batch=batch,
+        scheme=scheme,
+        period=datetime.date(2024, 3, 1),
+        elder=second,
+        amount=Decimal("60.00"),
+        status=LineStatus.CANCELLED,
+    )
+    return batch
+
+
+def test_the_database_formats_the_rows_exactly_as_the_orm_path(mixed_batch):
+    from_database = list(exporting.export_rows(mixed_batch))
+    from_orm = list(exporting._export_rows_orm(mixed_batch))
+    assert [list(row) for row in from_database] == from_orm
+    assert len(from_orm) == 5
+    assert {row[6] for row in from_orm} == {"normal", "recovery"}
+    assert "-60.00" in {row[5] for row in from_orm}
+
+
+def test_the_csv_file_is_byte_for_byte_the_orm_paths(mixed_batch, tmp_path, monkeypatch):
+    assert exporting._write_csv_by_copy(mixed_batch, tmp_path / "copy.csv", 5)
+    exporting.write_csv(mixed_batch, tmp_path / "database.csv")
+    monkeypatch.setattr(exporting, "export_rows", exporting._export_rows_orm)
+    monkeypatch.setattr(exporting, "_write_csv_by_copy", lambda *args: False)
+    exporting.write_csv(mixed_batch, tmp_path / "orm.csv")
+    assert (tmp_path / "database.csv").read_bytes() == (tmp_path / "orm.csv").read_bytes()
+    assert '"王""小,二"""' in (tmp_path / "orm.csv").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("name", ["", "两行\n姓名", "回车\r姓名", " 空格 "])
+def test_unusual_names_give_the_same_file_too(mixed_batch, tmp_path, monkeypatch, name):
+    elder_id = mixed_batch.lines.filter(elder__isnull=False).values_list("elder_id", flat=True)[0]
+    Elder.objects.filter(pk=elder_id).update(name=name)
+    # COPY is used unless a field holds a line feed; then the csv module writes the file.
+    copied = exporting._write_csv_by_copy(mixed_batch, tmp_path / "copy.csv", 5)
+    assert copied == ("\n" not in name)
+    exporting.write_csv(mixed_batch, tmp_path / "database.csv")
+    monkeypatch.setattr(exporting, "export_rows", exporting._export_rows_orm)
+    monkeypatch.setattr(exporting, "_write_csv_by_copy", lambda *args: False)
+    exporting.write_csv(mixed_batch, tmp_path / "orm.csv")
+    assert (tmp_path / "database.csv").read_bytes() == (tmp_path / "orm.csv").read_bytes()
