@@ -1,0 +1,666 @@
+#!/usr/bin/env python
+"""The benchmarks of the allowance run, its floor, the batch exports and the web side.
+
+    python bench/run.py --elders 10000 100000 1000000 --repeat 3 --output table.md
+    python bench/run.py --smoke            # CI: 10k elders, once, counts checked, no timing
+
+For each size N, a PostgreSQL database ``<name>_<N>`` (from --database-url, default
+``eldercare_bench``) holds N synthetic elders (``bench/generate.py``, regenerated when the
+count differs). Measured, each ``--repeat`` times, medians printed:
+
+1. the monthly run of the province (330000) end to end — request, Celery worker processes
+   (1 and 2, Redis broker), every chunk, the finish — until the run is done;
+2. the floor: the same lines written by one ``INSERT … SELECT`` (the run's own set-based
+   statement over every elder at once: no Celery, no chunks, no bookkeeping) into the same
+   table with the same constraints and indexes; run/floor is the headline ratio;
+3. CSV and XLSX export of the run's batch (the service finance calls), and, at the largest
+   size, of a batch of ``--export-lines`` lines;
+4. the visits API and the elders admin list (``bench/web_load.py``'s ``measure_web``);
+5. scaling: time per elder at each size.
+
+Every measured step runs in its own process, so its peak memory (maximum resident set size)
+is its own; for the run, the peak of any Celery worker process. The run's lines must equal the
+floor's, and the elders seen the elders alive; otherwise the script fails (it never fails on a
+time). Between measurements the run's tables are emptied (TRUNCATE): the databases are the
+benchmark's own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from urllib.parse import urlsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/eldercare_bench"
+DEFAULT_REDIS = "redis://127.0.0.1:6379/0"
+REGION = "330000"  # the province: every generated elder is registered below it
+SMOKE_ELDERS = 10_000
+RUN_TABLES = (
+    "subsidies_paymentline",
+    "subsidies_allowancerunchunk",
+    "subsidies_batchexport",
+    "subsidies_bankreturnimport",
+    "subsidies_allowancerun",
+    "subsidies_historicalpaymentbatch",
+    "subsidies_paymentbatch",
+)
+FINANCE_USER = "bench_finance"
+
+
+def size_label(n: int) -> str:
+    if n >= 1_000_000 and n % 1_000_000 == 0:
+        return f"{n // 1_000_000}M"
+    if n >= 1000 and n % 1000 == 0:
+        return f"{n // 1000}k"
+    return str(n)
+
+
+def database_for(base_url: str, n: int) -> str:
+    parts = urlsplit(base_url)
+    name = parts.path.lstrip("/") or "eldercare_bench"
+    return parts._replace(path=f"/{name}_{size_label(n).lower()}").geturl()
+
+
+def _connect(url: str):
+    import psycopg
+
+    return psycopg.connect(url, autocommit=True)
+
+
+def elder_count(url: str) -> int | None:
+    import psycopg
+
+    try:
+        with _connect(url) as connection:
+            return connection.execute("SELECT count(*) FROM residents_elder").fetchone()[0]
+    except psycopg.Error:
+        return None
+
+
+def empty_run_tables(url: str) -> None:
+    with _connect(url) as connection:
+        connection.execute(f"TRUNCATE {', '.join(RUN_TABLES)} RESTART IDENTITY CASCADE")
+        connection.execute("VACUUM ANALYZE subsidies_paymentline")
+
+
+def server_facts(url: str) -> dict:
+    with _connect(url) as connection:
+        version = connection.execute("SHOW server_version").fetchone()[0]
+    memory_kb = next(
+        int(line.split()[1])
+        for line in Path("/proc/meminfo").read_text().splitlines()
+        if line.startswith("MemTotal")
+    )
+    return {"postgres": version, "cores": os.cpu_count(), "ram_gb": round(memory_kb / 2**20, 1)}
+
+
+# --- steps, each in its own process ---------------------------------------------------------
+
+
+def _step_env(url: str, redis_url: str) -> dict:
+    env = dict(os.environ)
+    env.update(
+        DATABASE_URL=url,
+        REDIS_URL=redis_url,
+        DJANGO_SETTINGS_MODULE="config.settings.local",
+        DEBUG="false",
+        LOG_LEVEL="WARNING",
+    )
+    return env
+
+
+def run_step(url: str, redis_url: str, step: str, **options) -> dict:
+    """Run ``bench/run.py --step STEP`` in a fresh process; its last stdout line is JSON."""
+    command = [sys.executable, str(Path(__file__).resolve()), "--step", step]
+    for key, value in options.items():
+        command += [f"--{key.replace('_', '-')}", str(value)]
+    done = subprocess.run(
+        command, env=_step_env(url, redis_url), capture_output=True, text=True, cwd=ROOT
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"step {step} failed:\n{done.stdout}\n{done.stderr}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _setup(url: str) -> None:
+    from bench.generate import setup_django
+
+    setup_django(url)
+
+
+def _peak_mb() -> float:
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+def step_floor(period: datetime.date) -> dict:
+    """One INSERT … SELECT of the whole province's lines, timed, committed."""
+    from django.db import connection, transaction
+    from django.db.models import Max, Min
+
+    from regions.models import Region
+    from residents.models import Elder
+    from subsidies import services, setbased
+    from subsidies.choices import BatchKind
+    from subsidies.models import AllowanceRun, AllowanceRunChunk, PaymentBatch
+    from subsidies.selectors import period_plan
+
+    region = Region.objects.get(code=REGION)
+    schemes = services._ensure_schemes()
+    plan = period_plan(region, period, schemes)
+    batch = PaymentBatch.objects.create(region=region, period=period, kind=BatchKind.REGULAR)
+    bounds = Elder.objects.aggregate(low=Min("id"), high=Max("id"))
+    run = AllowanceRun(region=region, period=period, plan={"main": plan}, batch=batch)
+    everyone = AllowanceRunChunk(id_from=bounds["low"], id_to=bounds["high"])
+    compiled = services._compile(plan)
+    started = time.perf_counter()
+    with transaction.atomic():
+        seen, written = setbased.insert_chunk_lines(
+            run=run, chunk=everyone, compiled=compiled, needs_levels=services._needs_levels(plan)
+        )
+    seconds = time.perf_counter() - started
+    connection.close()
+    return {"seconds": seconds, "lines": written, "elders": seen, "peak_mb": None}
+
+
+def step_run(period: datetime.date, queue: str) -> dict:
+    """Request the run as the admin does (queued after commit), wait until it is done."""
+    from celery import current_app
+    from django.utils import timezone
+
+    from regions.models import Region
+    from residents.models import Elder
+    from subsidies.choices import RunStatus
+    from subsidies.models import AllowanceRun
+    from subsidies.services import request_allowance_run
+
+    current_app.conf.task_default_queue = queue
+    current_app.send_task("config.ping", queue=queue).get(timeout=120)  # the worker listens
+    region = Region.objects.get(code=REGION)
+    started = time.perf_counter()
+    run = request_allowance_run(region=region, period=period)
+    while True:
+        status = AllowanceRun.objects.values_list("status", flat=True).get(pk=run.pk)
+        if status in (RunStatus.DONE, RunStatus.FAILED):
+            break
+        time.sleep(0.02)
+    seconds = time.perf_counter() - started
+    run.refresh_from_db()
+    if run.status != RunStatus.DONE:
+        raise RuntimeError(f"run failed: {run.error}")
+    alive = Elder.objects.filter(hukou_region__path__startswith=region.path).exclude(
+        death_date__lt=period
+    )
+    return {
+        "seconds": seconds,
+        "lines": run.lines_total,
+        "elders": run.elders_seen,
+        "alive": alive.count(),
+        "chunks": run.chunks_total,
+        "finished": timezone.localtime(run.finished_at).isoformat(),
+    }
+
+
+def _finance():
+    from django.contrib.auth import get_user_model
+
+    user, created = get_user_model().objects.get_or_create(
+        username=FINANCE_USER, defaults={"is_superuser": True, "is_staff": True}
+    )
+    if created:
+        user.set_unusable_password()
+        user.save(update_fields=["password"])
+    return user
+
+
+def step_export(batch_id: int, fmt: str, output: str) -> dict:
+    from subsidies.choices import BatchState
+    from subsidies.models import PaymentBatch
+    from subsidies.services import approve_batch, export_batch
+
+    batch = PaymentBatch.objects.select_related("region").get(pk=batch_id)
+    finance = _finance()
+    if batch.state == BatchState.DRAFT:
+        batch = approve_batch(batch=batch, by=finance)
+    started = time.perf_counter()
+    record = export_batch(batch=batch, fmt=fmt, output=Path(output), by=finance)
+    seconds = time.perf_counter() - started
+    size = Path(output).stat().st_size
+    for path in Path(output).parent.glob(Path(output).stem + "*"):
+        path.unlink()
+    return {"seconds": seconds, "lines": record.line_count, "bytes": size, "peak_mb": _peak_mb()}
+
+
+def step_big_batch(lines: int) -> dict:
+    """A batch of at least ``lines`` lines for the export measurement: the regular batch's
+    lines repeated as arrears of the months before it, in one adjustment batch (a backlog
+    paid at once). Written by SQL; not timed."""
+    from django.db import connection
+
+    from subsidies.choices import BatchKind, LineKind
+    from subsidies.models import PaymentBatch
+
+    regular = PaymentBatch.objects.get(kind=BatchKind.REGULAR)
+    per_month = regular.lines.count()
+    if not per_month:
+        return {"batch": regular.pk, "lines": 0, "months": 0}
+    months = -(-lines // per_month)
+    big = PaymentBatch.objects.create(
+        region=regular.region, period=regular.period, kind=BatchKind.ADJUSTMENT
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            INSERT INTO subsidies_paymentline
+                (batch_id, scheme_id, period, elder_id, amount, kind, status, policy_value_id,
+                 inputs, note, bank_reference, bank_message, created_at)
+            SELECT %s, l.scheme_id, (l.period - make_interval(months => m))::date, l.elder_id,
+                   l.amount, %s, l.status, l.policy_value_id, l.inputs, '', '', '', now()
+            FROM subsidies_paymentline l CROSS JOIN generate_series(1, %s) AS m
+            WHERE l.batch_id = %s
+            ORDER BY m, l.id
+            LIMIT %s
+            """,
+            [big.pk, LineKind.ARREARS, months, regular.pk, lines],
+        )
+        cursor.execute("ANALYZE subsidies_paymentline")
+    return {"batch": big.pk, "lines": big.lines.count(), "months": months}
+
+
+def step_batch() -> dict:
+    from subsidies.choices import BatchKind
+    from subsidies.models import PaymentBatch
+
+    batch = PaymentBatch.objects.get(kind=BatchKind.REGULAR)
+    return {"batch": batch.pk, "lines": batch.lines.count()}
+
+
+# --- Celery workers ---------------------------------------------------------------------------
+
+
+class Workers:
+    """``celery worker --concurrency N`` on a queue of its own; peak memory read from
+    /proc (VmHWM) of the main process and each pool process before it stops."""
+
+    def __init__(self, url: str, redis_url: str, concurrency: int):
+        self.queue = f"bench-{os.getpid()}-{concurrency}-{time.monotonic_ns()}"
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "config",
+                "worker",
+                f"--concurrency={concurrency}",
+                "--pool=prefork",
+                "-Q",
+                self.queue,
+                "-n",
+                f"{self.queue}@%h",
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
+                "--loglevel=WARNING",
+            ],
+            env=_step_env(url, redis_url),
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+
+    def _pids(self) -> list[int]:
+        pid = self.process.pid
+        try:
+            children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        except OSError:
+            children = []
+        return [pid, *map(int, children)]
+
+    def peak_mb(self) -> float:
+        peaks = []
+        for pid in self._pids():
+            try:
+                status = Path(f"/proc/{pid}/status").read_text()
+            except OSError:
+                continue
+            for line in status.splitlines():
+                if line.startswith("VmHWM:"):
+                    peaks.append(int(line.split()[1]) / 1024)
+        return round(max(peaks, default=0.0), 1)
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+# --- orchestration ----------------------------------------------------------------------------
+
+
+def _median(values):
+    values = [v for v in values if v is not None]
+    return statistics.median(values) if values else None
+
+
+def _ensure_elders(url: str, n: int, log, *, fresh: bool = False) -> None:
+    have = None if fresh else elder_count(url)
+    if have == n:
+        log(f"{url.rsplit('/', 1)[-1]}: {n:,} elders already there")
+        return
+    log(f"{url.rsplit('/', 1)[-1]}: generating {n:,} elders (had {have})")
+    subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "bench" / "generate.py"),
+            "--elders",
+            str(n),
+            "--database-url",
+            url,
+            "--reset",
+        ],
+        check=True,
+        cwd=ROOT,
+        env={**os.environ, "DEBUG": "false", "LOG_LEVEL": "WARNING"},
+    )
+
+
+def measure_size(
+    url: str,
+    n: int,
+    *,
+    repeat: int,
+    workers: list[int],
+    redis_url: str,
+    period: datetime.date,
+    export_lines: int,
+    log,
+) -> dict:
+    """Every measurement at one size; raises when counts disagree."""
+    results: dict[str, list[dict]] = {"floor": []}
+    for count in workers:
+        results[f"run_{count}"] = []
+    load = [os.getloadavg()[0]]
+    for attempt in range(1, repeat + 1):
+        empty_run_tables(url)
+        floor = run_step(url, redis_url, "floor", period=period.strftime("%Y-%m"))
+        results["floor"].append(floor)
+        log(f"  [{attempt}/{repeat}] floor: {floor['lines']:,} lines in {floor['seconds']:.2f} s")
+        for count in workers:
+            empty_run_tables(url)
+            pool = Workers(url, redis_url, count)
+            try:
+                measured = run_step(
+                    url, redis_url, "run", period=period.strftime("%Y-%m"), queue=pool.queue
+                )
+                measured["peak_mb"] = pool.peak_mb()
+            finally:
+                pool.stop()
+            results[f"run_{count}"].append(measured)
+            log(
+                f"  [{attempt}/{repeat}] run, {count} worker(s): {measured['lines']:,} lines, "
+                f"{measured['chunks']} chunks in {measured['seconds']:.2f} s, "
+                f"peak {measured['peak_mb']} MB"
+            )
+            if measured["lines"] != floor["lines"] or measured["elders"] != measured["alive"]:
+                raise SystemExit(
+                    f"wrong counts at {n:,} elders: run wrote {measured['lines']} lines, the "
+                    f"floor {floor['lines']}; run saw {measured['elders']} elders, "
+                    f"{measured['alive']} alive"
+                )
+        load.append(os.getloadavg()[0])
+    batch = run_step(url, redis_url, "batch")
+    with tempfile.TemporaryDirectory(prefix="bench-export-") as tmp:
+        for fmt in ("csv", "xlsx"):
+            key = f"export_{fmt}"
+            results[key] = []
+            for attempt in range(1, repeat + 1):
+                out = run_step(
+                    url,
+                    redis_url,
+                    "export",
+                    batch=batch["batch"],
+                    format=fmt,
+                    output=f"{tmp}/batch.{fmt}",
+                )
+                results[key].append(out)
+                log(
+                    f"  [{attempt}/{repeat}] {fmt}: {out['lines']:,} lines in {out['seconds']:.2f} s"
+                )
+        if export_lines:
+            big = run_step(url, redis_url, "big-batch", lines=export_lines)
+            log(f"  batch of {big['lines']:,} lines built ({big['months']} months)")
+            for fmt in ("csv", "xlsx"):
+                key = f"export_big_{fmt}"
+                results[key] = []
+                for attempt in range(1, repeat + 1):
+                    out = run_step(
+                        url,
+                        redis_url,
+                        "export",
+                        batch=big["batch"],
+                        format=fmt,
+                        output=f"{tmp}/big.{fmt}",
+                    )
+                    results[key].append(out)
+                    log(
+                        f"  [{attempt}/{repeat}] {fmt}: {out['lines']:,} lines in "
+                        f"{out['seconds']:.2f} s"
+                    )
+    load.append(os.getloadavg()[0])
+    results["load"] = load
+    return results
+
+
+def summarise(n: int, results: dict, workers: list[int]) -> list[dict]:
+    rows = []
+    floor = _median([r["seconds"] for r in results["floor"]])
+
+    def row(measure, runs, *, ratio=None):
+        seconds = _median([r["seconds"] for r in runs])
+        lines = runs[-1]["lines"]
+        rows.append(
+            {
+                "elders": n,
+                "measure": measure,
+                "runs": len(runs),
+                "median_s": seconds,
+                "min_s": min(r["seconds"] for r in runs),
+                "max_s": max(r["seconds"] for r in runs),
+                "lines": lines,
+                "lines_per_s": lines / seconds if seconds else None,
+                "us_per_elder": seconds / n * 1e6 if measure.startswith(("run", "floor")) else None,
+                "peak_mb": _median([r.get("peak_mb") for r in runs]),
+                "vs_floor": seconds / floor if ratio else None,
+            }
+        )
+
+    row("floor: one INSERT … SELECT", results["floor"])
+    for count in workers:
+        row(f"run, {count} Celery worker(s)", results[f"run_{count}"], ratio=True)
+    for fmt in ("csv", "xlsx"):
+        row(f"export {fmt.upper()} (the run's batch)", results[f"export_{fmt}"])
+        if f"export_big_{fmt}" in results:
+            row(
+                f"export {fmt.upper()} (batch of {results[f'export_big_{fmt}'][-1]['lines']:,})",
+                results[f"export_big_{fmt}"],
+            )
+    return rows
+
+
+def format_table(rows: list[dict]) -> str:
+    header = (
+        "| elders | measure | runs | median s | min–max s | lines | lines/s | µs/elder "
+        "| peak MB | run/floor |"
+    )
+    lines = [header, "|" + "---|" * 10]
+    for r in rows:
+        lines.append(
+            f"| {r['elders']:,} | {r['measure']} | {r['runs']} | {r['median_s']:.3f} "
+            f"| {r['min_s']:.3f}–{r['max_s']:.3f} | {r['lines']:,} "
+            f"| {r['lines_per_s']:,.0f} | "
+            + (f"{r['us_per_elder']:.1f}" if r["us_per_elder"] is not None else "")
+            + " | "
+            + (f"{r['peak_mb']:.0f}" if r["peak_mb"] is not None else "(in PostgreSQL)")
+            + " | "
+            + (f"{r['vs_floor']:.2f}×" if r["vs_floor"] is not None else "")
+            + " |"
+        )
+    return "\n".join(lines)
+
+
+def scaling_table(rows: list[dict], workers: list[int]) -> str:
+    sizes = sorted({r["elders"] for r in rows})
+    if len(sizes) < 2:
+        return ""
+    out = [
+        "| measure | "
+        + " | ".join(f"{size_label(s)} µs/elder" for s in sizes)
+        + f" | {size_label(sizes[-1])} / {size_label(sizes[0])} |",
+        "|" + "---|" * (len(sizes) + 2),
+    ]
+    measures = ["floor: one INSERT … SELECT"] + [f"run, {c} Celery worker(s)" for c in workers]
+    for measure in measures:
+        per = {r["elders"]: r["us_per_elder"] for r in rows if r["measure"] == measure}
+        if not all(s in per for s in sizes):
+            continue
+        out.append(
+            f"| {measure} | "
+            + " | ".join(f"{per[s]:.1f}" for s in sizes)
+            + f" | {per[sizes[-1]] / per[sizes[0]]:.2f}× |"
+        )
+    return "\n".join(out)
+
+
+def web_section(url: str, n: int, duration: int, log) -> str:
+    try:
+        from bench.web_load import format_table as web_table
+        from bench.web_load import measure_web
+    except ImportError:
+        return "web section not available (bench/web_load.py is missing)"
+    rows = measure_web(database_url=url, elders=size_label(n), duration=duration, log=log)
+    return web_table(rows)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--elders", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--smoke", action="store_true", help="10k elders, once, no web section")
+    parser.add_argument("--output", help="also write the tables (Markdown) to this file")
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL),
+        help="base URL: each size gets its own database, <name>_<size>",
+    )
+    parser.add_argument("--redis-url", default=os.environ.get("REDIS_URL") or DEFAULT_REDIS)
+    parser.add_argument("--period", help="YYYY-MM (default: this month)")
+    parser.add_argument(
+        "--export-lines",
+        type=int,
+        default=1_000_000,
+        help="at the largest size, also export a batch of this many lines (0: no)",
+    )
+    parser.add_argument("--web-duration", type=int, default=60)
+    parser.add_argument("--no-web", action="store_true")
+    # Internal: one measured step in this process.
+    parser.add_argument("--step", help=argparse.SUPPRESS)
+    parser.add_argument("--queue", help=argparse.SUPPRESS)
+    parser.add_argument("--batch", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--format", help=argparse.SUPPRESS)
+    parser.add_argument("--lines", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+
+    if args.period:
+        period = datetime.datetime.strptime(args.period, "%Y-%m").date()
+    else:
+        period = datetime.date.today().replace(day=1)
+
+    if args.step:
+        _setup(os.environ["DATABASE_URL"])
+        steps = {
+            "floor": lambda: step_floor(period),
+            "run": lambda: step_run(period, args.queue),
+            "export": lambda: step_export(args.batch, args.format, args.output),
+            "big-batch": lambda: step_big_batch(args.lines),
+            "batch": step_batch,
+        }
+        print(json.dumps(steps[args.step]()))
+        return 0
+
+    if args.smoke:
+        args.elders, args.repeat, args.no_web, args.export_lines = [SMOKE_ELDERS], 1, True, 0
+        args.database_url = os.environ.get(
+            "BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/eldercare_bench_smoke"
+        )
+
+    def log(message: str) -> None:
+        print(message, flush=True)
+
+    began = time.perf_counter()
+    facts = server_facts(urlsplit(args.database_url)._replace(path="/postgres").geturl())
+    log(
+        f"machine: {facts['cores']} cores, {facts['ram_gb']} GB RAM, PostgreSQL "
+        f"{facts['postgres']}; load average {os.getloadavg()[0]:.2f}; period {period:%Y-%m}"
+    )
+    rows, loads = [], {}
+    sizes = sorted(args.elders)
+    for n in sizes:
+        url = args.database_url if args.smoke else database_for(args.database_url, n)
+        _ensure_elders(url, n, log, fresh=args.smoke)
+        log(f"{n:,} elders:")
+        results = measure_size(
+            url,
+            n,
+            repeat=args.repeat,
+            workers=args.workers,
+            redis_url=args.redis_url,
+            period=period,
+            export_lines=args.export_lines if n == sizes[-1] else 0,
+            log=log,
+        )
+        loads[n] = results.pop("load")
+        rows += summarise(n, results, args.workers)
+    report = [
+        f"machine: {facts['cores']} cores, {facts['ram_gb']} GB RAM, PostgreSQL {facts['postgres']}",
+        f"period {period:%Y-%m}, region {REGION}, {args.repeat} repetition(s) per measure",
+        "load average (1 min) during each size: "
+        + "; ".join(
+            f"{size_label(n)}: " + ", ".join(f"{v:.2f}" for v in vals) for n, vals in loads.items()
+        ),
+        "",
+        format_table(rows),
+    ]
+    scaling = scaling_table(rows, args.workers)
+    if scaling:
+        report += ["", scaling]
+    if not args.no_web:
+        url = database_for(args.database_url, sizes[-1])
+        report += ["", web_section(url, sizes[-1], args.web_duration, log)]
+    report += ["", f"total {time.perf_counter() - began:.0f} s"]
+    text = "\n".join(report)
+    print("\n" + text)
+    if args.output:
+        Path(args.output).write_text(text + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
