@@ -19,8 +19,7 @@ class RoleAssignmentAdmin(admin.ModelAdmin):
     list_display = ["user", "role", "region", "facility"]
     list_filter = ["role"]
     search_fields = ["user__username", "region__name", "region__code", "facility__name"]
-    autocomplete_fields = ["user", "region"]
-    raw_id_fields = ["facility"]
+    autocomplete_fields = ["user", "region", "facility"]
     list_select_related = ["user", "region", "facility"]
 
 
