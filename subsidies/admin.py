@@ -18,7 +18,7 @@ from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, OuterRef, Q, Subquery, Sum
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
@@ -286,13 +286,20 @@ class PaymentBatchAdmin(ScopedAdminMixin, SimpleHistoryAdmin):
     fields = readonly_fields + ["note"]
 
     def get_queryset(self, request):
-        live = ~Q(lines__status=LineStatus.CANCELLED)
+        # Correlated subqueries, not a join: only the rows shown are totalled, and the
+        # changelist's count query drops them.
+        live = (
+            PaymentLine.objects.filter(batch=OuterRef("pk"))
+            .exclude(status=LineStatus.CANCELLED)
+            .order_by()
+            .values("batch")
+        )
         return (
             super()
             .get_queryset(request)
             .annotate(
-                live_count=Count("lines", filter=live),
-                live_amount=Sum("lines__amount", filter=live),
+                live_count=Subquery(live.annotate(n=Count("id")).values("n")[:1]),
+                live_amount=Subquery(live.annotate(total=Sum("amount")).values("total")[:1]),
             )
         )
 
@@ -310,7 +317,7 @@ class PaymentBatchAdmin(ScopedAdminMixin, SimpleHistoryAdmin):
 
     @admin.display(description=_("笔数"), ordering="live_count")
     def line_count(self, batch):
-        return batch.live_count
+        return batch.live_count or 0
 
     @admin.display(description=_("金额（元）"), ordering="live_amount")
     def amount(self, batch):
@@ -569,6 +576,7 @@ class PaymentLineAdmin(ReadOnlyAdmin):
     readonly_fields = ["inputs_display"]
     exclude = ["inputs"]
     change_list_template = "admin/subsidies/paymentline/change_list.html"
+    show_full_result_count = False  # a province's lines: no second count of the whole table
 
     def lookup_allowed(self, lookup, value, request=None):
         # The batch review is this list with ?batch__id__exact=N.
@@ -583,11 +591,13 @@ class PaymentLineAdmin(ReadOnlyAdmin):
         return _pretty(line.inputs)
 
     def changelist_view(self, request, extra_context=None):
-        """The list as filtered, with its totals per scheme and in all (cancelled lines are
-        kept for the record and not counted: they are not paid)."""
+        """A batch's lines as filtered, with their totals per scheme and in all (cancelled
+        lines are kept for the record and not counted: they are not paid). Totals only for one
+        batch: across all batches they would aggregate the whole table on every page."""
         response = super().changelist_view(request, extra_context)
         cl = getattr(response, "context_data", {}).get("cl")
-        if cl is None:
+        batch_id = request.GET.get("batch__id__exact", "")
+        if cl is None or not batch_id.isdigit():
             return response
         paid = cl.queryset.order_by().exclude(status=LineStatus.CANCELLED)
         rows = (
@@ -604,16 +614,13 @@ class PaymentLineAdmin(ReadOnlyAdmin):
             }
             for r in rows
         ]
-        batch_id = request.GET.get("batch__id__exact")
-        batch = None
-        if batch_id and batch_id.isdigit():
-            batch = scoped(PaymentBatch.objects.select_related("region"), request.user)
-            batch = batch.filter(pk=batch_id).first()
+        batch = scoped(PaymentBatch.objects.select_related("region"), request.user)
         response.context_data.update(
+            show_totals=True,
             line_totals=totals,
             line_total_count=sum(t["count"] for t in totals),
             line_total_amount=money(sum((t["amount"] for t in totals), Decimal("0"))),
-            review_batch=batch,
+            review_batch=batch.filter(pk=batch_id).first(),
         )
         return response
 

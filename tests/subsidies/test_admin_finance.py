@@ -154,7 +154,12 @@ def test_finance_of_another_district_does_not_see_the_batch(may_batch, client):
     assert listing.context["cl"].result_count == 0
     assert client.get(_url("approve", may_batch)).status_code == 404
     lines = client.get(reverse("admin:subsidies_paymentline_changelist"))
-    assert lines.context["cl"].result_count == 0 and lines.context["line_total_count"] == 0
+    assert lines.context["cl"].result_count == 0
+    review = client.get(
+        reverse("admin:subsidies_paymentline_changelist"), {"batch__id__exact": may_batch.pk}
+    )
+    assert review.context["cl"].result_count == 0 and review.context["line_total_count"] == 0
+    assert review.context["review_batch"] is None
 
 
 def test_export_csv_and_xlsx_are_recorded_and_parse(finance, may_batch):
