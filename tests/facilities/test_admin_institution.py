@@ -5,6 +5,8 @@ import datetime
 
 import pytest
 from django.contrib.auth.models import Group, Permission, User
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -325,3 +327,18 @@ def test_offer_next_free_bed_offers_a_bed_that_never_had_a_stay(home, staff_clie
     application.refresh_from_db()
     assert application.status == ApplicationStatus.OFFERED
     assert application.offered_bed in (beds["101-2"], beds["201-1"])
+
+
+def test_bed_board_queries_do_not_grow_with_beds(home, staff_client):
+    facility, beds = home
+    services.admit_to_bed(elder=ElderFactory(), bed=beds["101-1"], start_date=D(2024, 1, 1))
+    url = reverse("admin:facilities_facility_beds", args=[facility.pk])
+    with CaptureQueriesContext(connection) as few:
+        staff_client.get(url)
+    for n in range(6):
+        bed = BedFactory(facility=facility, room=beds["201-1"].room, label=f"201-{n + 2}")
+        services.admit_to_bed(elder=ElderFactory(), bed=bed, start_date=D(2024, 1, 1))
+    with CaptureQueriesContext(connection) as many:
+        page = staff_client.get(url)
+    assert page.context["counts"]["total"] == 9
+    assert len(many.captured_queries) == len(few.captured_queries)
