@@ -140,3 +140,12 @@ def test_the_page_links_back_to_the_admin_and_loads_no_outside_asset(client_for,
     assert "http://" not in html.replace("http://www.w3.org", "")
     assert "https://" not in html
     assert "cdn" not in html.lower()
+
+
+def test_the_page_speaks_chinese_by_default_and_english_when_asked(client_for, bureau):
+    client = client_for(bureau)
+    chinese = client.get("/dashboard/", PERIOD).content.decode()
+    assert "探访完成率（按街道、按月）" in chinese
+    english = client.get("/dashboard/", PERIOD, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "Visit compliance by street and month" in english
+    assert "Back to the admin" in english
