@@ -150,6 +150,17 @@ def test_months_not_begun_are_noted_and_the_running_month_counts_to_today(visito
     assert table.total.cells[1] is None
 
 
+def test_a_month_whose_target_is_not_set_says_so_instead_of_a_rate(visitor, region):
+    monthly_elder(CUIYUAN_COMMUNITY)
+    not_set(CUIYUAN, "visit_coverage_target", D(2024, 4, 1))
+    table = selectors.compliance_by_month(region(CUIYUAN), MARCH_APRIL)
+    march, april = table.months
+    assert march.report is not None and march.note == ""
+    assert april.report is None
+    assert april.note.startswith("所需规则未设定：visit_coverage_target")
+    assert table.total.cells[1] is None
+
+
 # --- allowances by month and scheme -----------------------------------------------------------
 
 
