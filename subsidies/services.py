@@ -1,11 +1,13 @@
 """Writes of the subsidies app: schemes, the allowance run, batches, exports, reconciliation.
 
 The run is set-based: a run is planned once (rates resolved per rate region, never per elder),
-then processed in chunks of elder ids. Each chunk reads its elders with one ``values_list``
-query (plus one for their categories), decides eligibility in Python over those rows and writes
-its lines with ``bulk_create(ignore_conflicts=True)`` — INSERT … ON CONFLICT DO NOTHING on
-PostgreSQL — so that the unique constraint on (scheme, period, elder) makes every rerun add only
-what is missing. A chunk's lines and its "done" mark commit together.
+then processed in chunks of elder ids. On PostgreSQL a chunk's lines are written by one
+INSERT … SELECT … ON CONFLICT DO NOTHING that applies the same rules in SQL (subsidies/setbased.py;
+no elder row travels to Python). Elsewhere, and for arrears, each chunk reads its elders with one
+``values_list`` query (plus one for their categories), decides eligibility in Python over those
+rows and writes its lines with ``bulk_create(ignore_conflicts=True)``. Either way the unique
+constraint on (scheme, period, elder) makes every rerun add only what is missing. A chunk's lines
+and its "done" mark commit together.
 """
 
 from __future__ import annotations
