@@ -6,6 +6,7 @@ import json
 
 from django.core.paginator import Paginator
 from django.db import connections
+from django.db.models import QuerySet
 from django.utils.functional import cached_property
 
 
@@ -37,6 +38,21 @@ class LargeTablePaginator(Paginator):
             return super().count
         self.estimated = True
         return estimate
+
+    def page(self, number):
+        """A later page reads its rows' keys first (an index-only scan past the skipped rows)
+        and then only those rows with their related ones: the joins of ``select_related`` are
+        not made for the rows an OFFSET throws away."""
+        number = self.validate_number(number)
+        bottom = (number - 1) * self.per_page
+        top = bottom + self.per_page
+        if top + self.orphans >= self.count and not self.estimated:
+            top = self.count
+        rows = self.object_list[bottom:top]
+        if bottom and isinstance(self.object_list, QuerySet):
+            keys = list(self.object_list.values_list("pk", flat=True)[bottom:top])
+            rows = self.object_list.filter(pk__in=keys)
+        return self._get_page(rows, number, self)
 
     def validate_number(self, number):
         if self.count and self.estimated:

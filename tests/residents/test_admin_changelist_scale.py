@@ -166,3 +166,13 @@ def test_a_scoped_users_filter_choices_stay_within_what_they_see(client, elders,
     assert "?residence=330106004" in page
     assert "?residence=330106001" not in page
     assert Elder.objects.count() == 4
+
+
+def test_a_later_page_skips_rows_by_key_before_joining_their_regions(
+    superuser_client, elders, monkeypatch
+):
+    monkeypatch.setattr("residents.admin.ElderAdmin.list_per_page", 1)
+    page, queries = _get(superuser_client, f"{CHANGELIST}?p=2")
+    assert elders[1].name in page and elders[0].name not in page
+    offsets = [sql for sql in _elder_sql(queries) if "OFFSET" in sql.upper()]
+    assert offsets and all("regions_region" not in sql for sql in offsets)
