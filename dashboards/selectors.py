@@ -621,9 +621,8 @@ class AssessmentsDue:
     on: datetime.date
     due: int = 0  # due on or before ``on`` (overdue included)
     overdue: int = 0  # due before ``on``
-    by_area: list[tuple[str, str, int, int]] = field(
-        default_factory=list
-    )  # code, name, due, overdue
+    # (street or community code, its name, due, overdue)
+    by_area: list[tuple[str, str, int, int]] = field(default_factory=list)
     most_overdue: list[DueElder] = field(default_factory=list)
     note: str = ""
 
@@ -637,15 +636,11 @@ def area_elders(user, area: Region) -> QuerySet[Elder]:
     )
 
 
-def _sub_areas(area: Region) -> tuple[str, dict[str, Region]]:
-    level = (
-        RegionLevel.STREET
-        if compliance_grouping(area) == GroupBy.STREET
-        else (RegionLevel.COMMUNITY)
-    )
-    return level, {
-        r.code: r for r in Region.objects.filter(path__startswith=area.path, level=level)
-    }
+def _sub_areas(area: Region) -> dict[str, Region]:
+    """The streets of the area (its communities within a street), as compliance groups."""
+    by_street = compliance_grouping(area) == GroupBy.STREET
+    level = RegionLevel.STREET if by_street else RegionLevel.COMMUNITY
+    return {r.code: r for r in Region.objects.filter(path__startswith=area.path, level=level)}
 
 
 def _sub_area_code(path: str | None, sub_areas: dict[str, Region]) -> str:
@@ -668,7 +663,7 @@ def assessments_due(user, area: Region, on: datetime.date) -> AssessmentsDue:
         return result
     result.due = len(due)
     result.overdue = sum(d.is_overdue(on) for d in due)
-    _level, sub_areas = _sub_areas(area)
+    sub_areas = _sub_areas(area)
     place = {
         elder_id: _sub_area_code(residence or hukou, sub_areas)
         for elder_id, residence, hukou in elders.values_list(
