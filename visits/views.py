@@ -54,9 +54,9 @@ def _labels(choices) -> dict[str, str]:
     return {value: str(label) for value, label in choices.choices}
 
 
+@login_required
 @require_GET
 @never_cache
-@login_required
 def phone_page(request):
     """Today's list for the signed-in worker; only the elders of their own areas."""
     on = datetime.datetime.now(selectors.local_tz()).date()
@@ -98,9 +98,11 @@ def phone_page(request):
     )
 
 
+@login_required
 @require_GET
 def phone_service_worker(request):
-    """The service worker, served from the page's own path so its scope covers the page."""
+    """The service worker, served from the page's own path so its scope covers the page (for
+    signed-in users, like every page of the project)."""
     assets = [static(name) for name in PHONE_ASSETS]
     response = render(
         request,

@@ -47,10 +47,12 @@ def embedded(response, element_id):
     return json.loads(match.group(1))
 
 
-def test_the_page_asks_for_a_login_first():
-    response = Client().get(PAGE)
+@pytest.mark.parametrize("method", ["get", "post"])
+@pytest.mark.parametrize("url", [PAGE, f"{PAGE}sw.js"])
+def test_the_page_and_its_service_worker_ask_for_a_login_first(url, method):
+    response = getattr(Client(), method)(url)
     assert response.status_code == 302
-    assert response["Location"] == f"/admin/login/?next={PAGE}"
+    assert response["Location"] == f"/admin/login/?next={url}"
 
 
 def test_a_worker_sees_the_elders_of_their_own_areas_only(worker, client_of, make_elder):
@@ -98,8 +100,8 @@ def test_the_page_carries_what_it_needs_to_log_and_send(worker, client_of):
     assert "no-store" in response["Cache-Control"] and "private" in response["Cache-Control"]
 
 
-def test_the_service_worker_is_served_from_the_pages_path(client):
-    response = client.get(f"{PAGE}sw.js")
+def test_the_service_worker_is_served_from_the_pages_path(worker, client_of):
+    response = client_of(worker).get(f"{PAGE}sw.js")
     assert response.status_code == 200
     assert response["Content-Type"].startswith("application/javascript")
     body = response.content.decode()
