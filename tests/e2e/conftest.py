@@ -99,12 +99,17 @@ def _is_e2e(item) -> bool:
     return HERE in Path(str(item.path)).resolve().parents
 
 
+def pytest_itemcollected(item):
+    # At collection, so that `-m e2e` and `-m "not e2e"` see the marker.
+    if _is_e2e(item):
+        item.add_marker(pytest.mark.e2e)
+
+
+@pytest.hookimpl(trylast=True)  # after `-m`/`-k` have deselected what they leave out
 def pytest_collection_modifyitems(config, items):
     e2e = [item for item in items if _is_e2e(item)]
     if not e2e:
         return
-    for item in e2e:
-        item.add_marker(pytest.mark.e2e)
     others = [item for item in items if not _is_e2e(item)]
 
     reason = None
