@@ -1,6 +1,7 @@
 """Input and output shapes of the field workers' API. Validation of shapes only: the rules
 (who may log what, follow-up tasks) are in visits.services."""
 
+import copy
 from decimal import ROUND_HALF_UP, Decimal
 
 from rest_framework import serializers
@@ -57,7 +58,19 @@ class VisitBatchInputSerializer(serializers.Serializer):
     )
 
 
-class VisitOutputSerializer(serializers.ModelSerializer):
+class FieldsBuiltOnce:
+    """For a ModelSerializer on a busy path: DRF builds its fields from the model for every
+    instance; here they are built once per process and copied for each instance (a field is
+    bound to one serializer, so each needs its own copy). The fields depend only on the class."""
+
+    def get_fields(self):
+        cls = type(self)
+        if "_built_fields" not in cls.__dict__:
+            cls._built_fields = super().get_fields()
+        return copy.deepcopy(cls._built_fields)
+
+
+class VisitOutputSerializer(FieldsBuiltOnce, serializers.ModelSerializer):
     elder_name = serializers.CharField(source="elder.name", read_only=True)
     worker = serializers.CharField(source="worker.username", read_only=True)
 
