@@ -20,6 +20,7 @@ import csv
 import importlib.util
 import json
 import os
+import resource
 import secrets
 import signal
 import socket
@@ -32,6 +33,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
@@ -82,6 +84,9 @@ def _server_env(database_url: str) -> dict[str, str]:
             "ALLOWED_HOSTS": "127.0.0.1,localhost",
             "DEBUG": "false",
             "LOG_LEVEL": "WARNING",
+            # Connections kept for the whole measurement, so the CPU of each PostgreSQL
+            # backend is counted from its start to its end.
+            "CONN_MAX_AGE": "600",
         }
     )
     env.pop("REDIS_URL", None)  # visit logging and the admin list queue nothing
@@ -301,6 +306,31 @@ def _cpu_times() -> tuple[float, float]:
     return sum(fields) - idle, sum(fields)
 
 
+def _server_cpu(server: subprocess.Popen, database: str) -> dict[int, float]:
+    """CPU seconds used so far by each gunicorn worker and each PostgreSQL backend connected
+    to ``database``, by process id."""
+    import psutil
+
+    def seconds(process) -> float:
+        times = process.cpu_times()
+        return times.user + times.system
+
+    used = {}
+    for process in psutil.Process(server.pid).children():
+        with contextlib.suppress(psutil.Error):
+            used[process.pid] = seconds(process)
+    for process in psutil.process_iter(["cmdline"]):
+        title = " ".join(process.info["cmdline"] or [])
+        if title.startswith("postgres:") and f" {database} " in title:
+            with contextlib.suppress(psutil.Error):
+                used[process.pid] = seconds(process)
+    return used
+
+
+def _cpu_spent(before: dict[int, float], after: dict[int, float]) -> float:
+    return sum(value - before.get(pid, 0.0) for pid, value in after.items())
+
+
 # --- the admin list ------------------------------------------------------------------------------
 
 
@@ -407,16 +437,24 @@ def measure_web(
             worker_class=worker_class,
             port=_free_port(),
             log_file=tmp_dir / "gunicorn.log",
-        ) as (url, _server):
+        ) as (url, server):
             log(f"gunicorn: {workers} {worker_class} workers at {url}")
             if warmup:
                 run_locust(url, info_file, duration=warmup, rate=rate, out_dir=tmp_dir)
             log(f"visit logging: {rate:g}/s for {duration} s as a worker of {info['street_name']}")
+            database = urlsplit(database_url).path.lstrip("/")
             busy0, total0 = _cpu_times()
             load0 = os.getloadavg()[0]
+            server0 = _server_cpu(server, database)
+            client0 = resource.getrusage(resource.RUSAGE_CHILDREN)
             stats = run_locust(url, info_file, duration=duration, rate=rate, out_dir=tmp_dir)
+            client1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+            server_cpu = _cpu_spent(server0, _server_cpu(server, database))
             busy1, total1 = _cpu_times()
             cpu = 100 * (busy1 - busy0) / max(total1 - total0, 1e-9)
+            client_cpu = (client1.ru_utime - client0.ru_utime) + (
+                client1.ru_stime - client0.ru_stime
+            )
             log(f"admin list: {admin_requests} requests per case")
             admin = measure_admin(url, info, requests_each=admin_requests)
     name = f"visit logging at {rate:g}/s ({label} elders)"
@@ -439,6 +477,19 @@ def measure_web(
         _row(f"{name}: max", stats["max"], "ms"),
         _row(f"{name}: errors", stats["failures"], "requests", "0", stats["failures"] == 0),
         _row(f"{name}: machine CPU busy", round(cpu, 1), "%"),
+        # CPU per visit of the server side (gunicorn workers and their PostgreSQL backends):
+        # 2 cores = 2,000 ms of CPU a second, so 2,000 / this is the rate two cores could
+        # serve with nothing else running.
+        _row(
+            f"{name}: server CPU per visit",
+            round(1000 * server_cpu / max(stats["requests"], 1), 2),
+            "ms",
+        ),
+        _row(
+            f"{name}: load generator CPU per visit",
+            round(1000 * client_cpu / max(stats["requests"], 1), 2),
+            "ms",
+        ),
         _row(f"{name}: load average (1 min) before", round(load0, 2), ""),
     ]
     for case, figures in admin.items():
