@@ -99,7 +99,7 @@ def ensure_browser(*, required: bool) -> bool:
     if CHROMIUM.exists():
         return True
     how = (
-        "apt-get could not install it"
+        "apt-get did not provide it"
         if can_install
         else "run `python3 dev.py browser` as root (or `sudo apt-get install chromium`)"
     )
