@@ -14,6 +14,7 @@
   const BATCH_SIZE = 200; // the API takes up to 500 visits per request
   const FIRST_RETRY_MS = 5000;
   const LAST_RETRY_MS = 60000;
+  const SEND_TIMEOUT_MS = 30000; // a request that hangs (a dead connection) is given up and retried
   const KEEP_SENT = 100; // sent visits shown in the log; queued and returned ones are all kept
 
   const $ = (id) => document.getElementById(id);
@@ -252,6 +253,14 @@
     retryDelay = Math.min(retryDelay * 2, LAST_RETRY_MS);
   }
 
+  // The network is back, or the worker asked: send now, and retry soon if that fails too.
+  function sendNow() {
+    if (retryTimer !== null) window.clearTimeout(retryTimer);
+    retryTimer = null;
+    retryDelay = FIRST_RETRY_MS;
+    flush();
+  }
+
   function showSignIn() {
     const message = $("queue-message");
     message.replaceChildren(
@@ -266,8 +275,11 @@
     flushing = true;
     document.body.classList.add("sending");
     let more = false;
+    const abort = new AbortController();
+    const timeout = window.setTimeout(() => abort.abort(), SEND_TIMEOUT_MS);
     try {
       const response = await fetch(config.batchUrl, {
+        signal: abort.signal,
         method: "POST",
         credentials: "same-origin",
         headers: {
@@ -297,6 +309,7 @@
     } catch (error) {
       scheduleRetry(); // offline, or the server is unreachable: the visits stay queued
     } finally {
+      window.clearTimeout(timeout);
       flushing = false;
       document.body.classList.remove("sending");
       renderLog();
@@ -348,8 +361,7 @@
 
   window.addEventListener("online", () => {
     showNetwork();
-    retryDelay = FIRST_RETRY_MS;
-    flush();
+    sendNow();
     refreshList();
   });
   window.addEventListener("offline", showNetwork);
@@ -364,10 +376,7 @@
       renderList();
     }
   });
-  $("send-now").addEventListener("click", () => {
-    retryDelay = FIRST_RETRY_MS;
-    flush();
-  });
+  $("send-now").addEventListener("click", sendNow);
 
   showNetwork();
   renderList();
