@@ -20,8 +20,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.db.models import Exists, Max, OuterRef, Q, QuerySet
-from django.db.models.functions import Length, Substr
+from django.db.models import Max, Q, QuerySet
 
 from regions.catalog import get_key
 from regions.choices import FREQUENCY_ORDER, Frequency, RegionLevel
@@ -345,15 +344,14 @@ def elders_to_visit(
     return result
 
 
-def _assignments_on(user, on: datetime.date) -> QuerySet[VisitWorker]:
-    return VisitWorker.objects.filter(user=user, start_date__lte=on).filter(
-        Q(end_date__isnull=True) | Q(end_date__gte=on)
-    )
-
-
 def worker_areas(user, on: datetime.date) -> list[Region]:
     """The areas a worker is assigned to on a date."""
-    return [a.area for a in _assignments_on(user, on).select_related("area")]
+    assignments = (
+        VisitWorker.objects.filter(user=user, start_date__lte=on)
+        .filter(Q(end_date__isnull=True) | Q(end_date__gte=on))
+        .select_related("area")
+    )
+    return [a.area for a in assignments]
 
 
 def todays_list(user, on: datetime.date | None = None) -> list[DueElder]:
@@ -367,30 +365,11 @@ def todays_list(user, on: datetime.date | None = None) -> list[DueElder]:
     return sorted(rows, key=lambda d: (not d.due, d.frequency != "daily", d.name, d.elder_id))
 
 
-def covered_by_worker(user, on: datetime.date) -> Exists:
-    """For an elder queryset: whether ``user`` is assigned on ``on`` to an area that holds the
-    elder's residence (the area's path is a prefix of the residence's path; an elder without
-    a recorded residence is in nobody's area)."""
-    return Exists(
-        _assignments_on(user, on).filter(
-            area__path=Substr(OuterRef("residence_region__path"), 1, Length("area__path"))
-        )
-    )
-
-
 def worker_covers_elder(user, elder: Elder, on: datetime.date) -> bool:
-    return Elder.objects.filter(pk=elder.pk).filter(covered_by_worker(user, on)).exists()
-
-
-def elder_for_visit(elder_id: int, worker, on: datetime.date) -> Elder:
-    """The elder a visit on ``on`` is logged for, with the residence region and ``covered``
-    (``covered_by_worker``), read in one query: logging a visit is the field app's busiest
-    request."""
-    return (
-        Elder.objects.select_related("residence_region")
-        .annotate(covered=covered_by_worker(worker, on))
-        .get(pk=elder_id)
-    )
+    if elder.residence_region_id is None:
+        return False
+    path = elder.residence_region.path
+    return any(path.startswith(area.path) for area in worker_areas(user, on))
 
 
 def open_follow_ups(areas: Iterable[Region] | None = None) -> QuerySet[FollowUpTask]:
