@@ -15,6 +15,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import render
 from django.utils.translation import gettext as _
+from django.views.decorators.http import require_safe
 
 from dashboards import selectors
 from dashboards.forms import DashboardFilterForm
@@ -36,7 +37,8 @@ def _period(data: dict, today) -> Period:
     return Period.of_months(start, end, today)
 
 
-@login_required
+@login_required  # first, so that anyone signed out is sent to the login page whatever the method
+@require_safe
 def dashboard(request):
     user = request.user
     choices = selectors.area_choices(user)

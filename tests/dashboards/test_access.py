@@ -149,3 +149,17 @@ def test_the_page_speaks_chinese_by_default_and_english_when_asked(client_for, b
     english = client.get("/dashboard/", PERIOD, HTTP_ACCEPT_LANGUAGE="en").content.decode()
     assert "Visit compliance by street and month" in english
     assert "Back to the admin" in english
+
+
+def test_the_dashboard_only_reads(client_for, bureau, client):
+    assert client.post("/dashboard/").status_code == 302  # signed out: to the login page
+    assert client_for(bureau).post("/dashboard/").status_code == 405
+
+
+def test_a_worker_of_a_community_opens_that_community(client_for, user_with):
+    worker = user_with(Role.STREET_WORKER, CUIYUAN_COMMUNITY)
+    response = client_for(worker).get("/dashboard/", PERIOD)
+    assert response.status_code == 200
+    assert picker_codes(response) == [CUIYUAN_COMMUNITY]
+    assert response.context["compliance"].group_by == "community"
+    assert client_for(worker).get("/dashboard/", {"region": CUIYUAN}).status_code == 404
