@@ -62,6 +62,14 @@ _COPY_SQL = _ROWS_SQL.replace(
 ).replace("COALESCE(e.name, c.name, f.name)", "NULLIF(COALESCE(e.name, c.name, f.name), '')")
 
 
+def _tune_for_export(cursor) -> None:
+    """For this transaction only: enough memory to hash the payees and sort a million lines
+    without spilling to disk (the default 4 MB doubles the time of a million-line export),
+    and no JIT compilation, which costs more than it saves on this one scan."""
+    cursor.execute("SET LOCAL work_mem = '128MB'")
+    cursor.execute("SET LOCAL jit = off")
+
+
 def export_rows(batch: PaymentBatch) -> Iterator[list]:
     """One row per line to pay, in line order."""
     if connection.vendor == "postgresql":
@@ -76,6 +84,7 @@ def _export_rows_postgresql(batch: PaymentBatch) -> Iterator[tuple]:
     with transaction.atomic():
         connection.ensure_connection()
         with connection.cursor() as plain:
+            _tune_for_export(plain)
             # The whole result is wanted: plan for all rows, not for the first ones (the
             # default for cursors), which would walk the lines' index row by row.
             plain.execute("SET LOCAL cursor_tuple_fraction = 1.0")
@@ -153,6 +162,7 @@ def _write_csv_by_copy(batch: PaymentBatch, output: Path, expected: int) -> bool
     sql = f"COPY ({_COPY_SQL}) TO STDOUT (FORMAT csv)"
     newlines = 0
     with open(output, "wb") as handle, transaction.atomic(), connection.cursor() as cursor:
+        _tune_for_export(cursor)
         handle.write(header)
         with cursor.cursor.copy(sql, [batch.pk, LineStatus.CANCELLED.value]) as copy:
             for block in copy:
