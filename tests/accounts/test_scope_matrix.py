@@ -289,7 +289,11 @@ def test_admin_changelists_and_change_pages_hold_only_the_roles_scope(world, rol
             problems.append(f"{changelist}: {response.status_code}")
             continue
         cl = response.context["cl"]
-        if cl.result_count != visible.count() or cl.full_result_count != visible.count():
+        # full_result_count is None where an admin skips that second count (large tables).
+        if cl.result_count != visible.count() or cl.full_result_count not in (
+            None,
+            visible.count(),
+        ):
             problems.append(f"{changelist}: {cl.result_count} rows, scoped {visible.count()}")
         visible_pks = set(visible.values_list("pk", flat=True))
         for obj in model._default_manager.all()[:8]:
