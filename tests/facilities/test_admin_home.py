@@ -70,7 +70,9 @@ def test_dashboard_link_only_where_the_dashboard_exists(demo, client):
     assert dashboard_url() == url
     bureau = _login(client, "bureau").get(reverse("admin:index")).content.decode()
     institution = _login(client, "institution").get(reverse("admin:index")).content.decode()
+    street = _login(client, "street").get(reverse("admin:index")).content.decode()
     assert ('id="dashboard-link"' in bureau) == (url is not None)
+    assert ('id="dashboard-link"' in street) == (url is not None)
     assert 'id="dashboard-link"' not in institution
 
 
