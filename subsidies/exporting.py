@@ -78,7 +78,7 @@ def export_rows(batch: PaymentBatch) -> Iterator[list]:
     yield from _export_rows_orm(batch)
 
 
-def _export_rows_postgresql(batch: PaymentBatch) -> Iterator[tuple]:
+def _export_rows_postgresql(batch: PaymentBatch) -> Iterator[list]:
     # A named (server-side) cursor lives in a transaction and streams FETCH_SIZE rows at a
     # time, so memory stays flat whatever the batch size.
     with transaction.atomic():
@@ -92,7 +92,7 @@ def _export_rows_postgresql(batch: PaymentBatch) -> Iterator[tuple]:
             cursor.itersize = FETCH_SIZE
             cursor.execute(_ROWS_SQL, [batch.pk, LineStatus.CANCELLED.value])
             while rows := cursor.fetchmany(FETCH_SIZE):
-                yield from rows
+                yield from map(list, rows)
 
 
 def _export_rows_orm(batch: PaymentBatch) -> Iterator[list]:

@@ -69,7 +69,7 @@ def mixed_batch(make_elder):
 def test_the_database_formats_the_rows_exactly_as_the_orm_path(mixed_batch):
     from_database = list(exporting.export_rows(mixed_batch))
     from_orm = list(exporting._export_rows_orm(mixed_batch))
-    assert [list(row) for row in from_database] == from_orm
+    assert from_database == from_orm
     assert len(from_orm) == 5
     assert {row[6] for row in from_orm} == {"normal", "recovery"}
     assert "-60.00" in {row[5] for row in from_orm}
