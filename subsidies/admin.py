@@ -27,9 +27,8 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
-from accounts.choices import Role
 from accounts.permissions import ScopedAdminMixin
-from accounts.scoping import scope_of, scoped
+from accounts.scoping import scoped
 from regions.choices import RegionLevel
 from regions.models import Region
 from subsidies import bank_returns
@@ -45,6 +44,7 @@ from subsidies.models import (
     StarSubsidyRate,
     money,
 )
+from subsidies.permissions import can_approve, can_export, can_reconcile
 from subsidies.selectors import batch_grand_total, batch_totals
 from subsidies.services import (
     approve_batch,
@@ -61,25 +61,6 @@ RUN_REFRESH_SECONDS = 5
 
 def _messages_of(error: ValidationError) -> str:
     return "；".join(error.messages)
-
-
-def is_finance(user) -> bool:
-    """Approval, export and reconciliation are finance's work (or a superuser's): a bureau
-    reads batches but does not pay them."""
-    scope = scope_of(user)
-    return scope.everything or (Role.FINANCE in scope.roles and not scope.read_only)
-
-
-def can_approve(user) -> bool:
-    return is_finance(user) and user.has_perm("subsidies.approve_paymentbatch")
-
-
-def can_export(user) -> bool:
-    return is_finance(user) and user.has_perm("subsidies.view_paymentbatch")
-
-
-def can_reconcile(user) -> bool:
-    return is_finance(user) and user.has_perm("subsidies.add_bankreturnimport")
 
 
 class ReadOnlyAdmin(ScopedAdminMixin, admin.ModelAdmin):

@@ -27,6 +27,7 @@ from subsidies.models import (
     PaymentLine,
     StarSubsidyRate,
 )
+from subsidies.permissions import can_approve, is_finance
 
 APP = "subsidies"
 
@@ -92,7 +93,7 @@ class BatchViewSet(ScopedQuerysetMixin, viewsets.ReadOnlyModelViewSet):
     @action(detail=True, methods=["post"])
     def approve(self, request, pk=None):
         batch = self.get_object()
-        if not request.user.has_perm("subsidies.approve_paymentbatch"):
+        if not can_approve(request.user):
             raise PermissionDenied("只有财务人员可以审核支付批次。")
         batch = _call(services.approve_batch, batch=batch, by=request.user)
         return Response(s.BatchDetailSerializer(batch).data)
@@ -105,6 +106,8 @@ class BatchViewSet(ScopedQuerysetMixin, viewsets.ReadOnlyModelViewSet):
     @action(detail=True, methods=["get"], url_path="export")
     def export(self, request, pk=None):
         batch = self.get_object()
+        if not is_finance(request.user):  # the batch is already in scope: the role decides
+            raise PermissionDenied("只有财务人员可以导出支付批次。")
         data = s.ExportInputSerializer(
             data={"file_format": request.query_params.get("file_format", "csv")}
         )

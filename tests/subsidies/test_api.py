@@ -98,6 +98,10 @@ def test_only_finance_approves_and_exports_are_recorded(user_for, xihu_run):
     run, _ = xihu_run
     url = f"/api/subsidies/batches/{run.batch_id}/"
     assert user_for(Role.BUREAU).post(url + "approve/").status_code == 403
+    # The same rule as the admin's: a bureau given the permission still does not pay.
+    bureau_with_permission = user_for(Role.BUREAU, "330100", approve=True)  # Hangzhou
+    assert bureau_with_permission.post(url + "approve/").status_code == 403
+    assert bureau_with_permission.get(url + "export/").status_code == 403
     finance = user_for(Role.FINANCE, approve=True)
     assert finance.get(url + "export/").status_code == 400  # draft: not exported
     approved = finance.post(url + "approve/")
