@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from django.core.exceptions import EmptyResultSet
 from django.core.paginator import Paginator
 from django.db import connections
 from django.db.models import QuerySet
@@ -81,7 +82,10 @@ class LargeTablePaginator(Paginator):
                 row = cursor.fetchone()
                 # -1: never analysed (a new table); the exact count is cheap then.
                 return row[0] if row and row[0] >= 0 else None
-            sql, params = queryset.order_by().values("pk").query.sql_with_params()
+            try:
+                sql, params = queryset.order_by().values("pk").query.sql_with_params()
+            except EmptyResultSet:  # a scope that covers nothing: counted without a query
+                return None
             cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}", params)
             plan = cursor.fetchone()[0]
         if isinstance(plan, str):

@@ -176,3 +176,18 @@ def test_a_later_page_skips_rows_by_key_before_joining_their_regions(
     assert elders[1].name in page and elders[0].name not in page
     offsets = [sql for sql in _elder_sql(queries) if "OFFSET" in sql.upper()]
     assert offsets and all("regions_region" not in sql for sql in offsets)
+
+
+@pytest.mark.postgres
+def test_a_user_whose_scope_covers_nothing_gets_an_empty_list(
+    client, elders, django_user_model, monkeypatch
+):
+    from django.contrib.auth.models import Permission
+
+    monkeypatch.setattr(LargeTablePaginator, "exact_below", 0)
+    user = django_user_model.objects.create_user("nobody1", password="pw-123456!", is_staff=True)
+    user.user_permissions.add(Permission.objects.get(codename="view_elder"))
+    client.force_login(user)
+    page, _ = _get(client, CHANGELIST)
+    assert re.search(r"\b0 老年人", page)
+    assert all(elder.name not in page for elder in elders)
