@@ -474,7 +474,7 @@ def measure_web(
             f"< {TARGET_VISIT_P99_MS:g}",
             stats["p99"] < TARGET_VISIT_P99_MS,
         ),
-        _row(f"{name}: max", stats["max"], "ms"),
+        _row(f"{name}: max", round(stats["max"], 1), "ms"),
         _row(f"{name}: errors", stats["failures"], "requests", "0", stats["failures"] == 0),
         _row(f"{name}: machine CPU busy", round(cpu, 1), "%"),
         # CPU per visit of the server side (gunicorn workers and their PostgreSQL backends):
