@@ -2,7 +2,9 @@
 
 Everything is set-based: the elders of an area are read with a handful of queries (elders,
 their categories, their assessments, their visits, the rulebook rows), then the rules are
-applied in memory. No query runs per elder or per day.
+applied in memory. No query runs per elder or per day. Over a period, an elder's schedule is
+worked out once per run of days on which none of its facts changes (``ScheduleBook.intervals``),
+not once per day.
 
 Who is on the list follows from the elder's *residence* (常住地, 清单: 面向常住的…老年人), never
 household registration; elders without a recorded residence cannot be placed in an area and
@@ -11,6 +13,7 @@ are not listed.
 
 from __future__ import annotations
 
+import bisect
 import calendar
 import datetime
 from collections import defaultdict
@@ -25,7 +28,7 @@ from django.db.models import Max, Q, QuerySet
 from regions.catalog import get_key
 from regions.choices import FREQUENCY_ORDER, Frequency, RegionLevel
 from regions.models import PolicyValue, Region
-from regions.selectors import ResolvedPolicy, overlapping
+from regions.selectors import PolicyValueNotSet, ResolvedPolicy, overlapping
 from residents.models import AbilityAssessment, Elder, ElderCategory
 from residents.selectors import add_years, age_on
 from visits import rules
@@ -39,13 +42,16 @@ ELDER_AGE = 60
 # (it shows effort and may open a follow-up) but leaves the visit still owed.
 COUNTED_OUTCOMES = [o for o in VisitOutcome.values if o != VisitOutcome.NOT_AT_HOME]
 
-# Enum value lists, computed once (the schedule is evaluated per elder and day).
+# Enum value lists, computed once (the schedule is evaluated per elder and run of days).
 _FREQUENCIES = frozenset(VisitFrequency.values)
 _GROUP_ORDER = tuple(VisitGroup.values)
 _FREQUENCY_RANK = {f: i for i, f in enumerate(FREQUENCY_ORDER)}
 
 # Rates are shares with four places (so 0.9677 = 96.77%), rounded half up.
 RATE_PLACES = Decimal("0.0001")
+
+
+ONE_DAY = datetime.timedelta(days=1)
 
 
 def local_tz() -> ZoneInfo:
@@ -59,10 +65,6 @@ def day_start(day: datetime.date) -> datetime.datetime:
 def month_bounds(day: datetime.date) -> tuple[datetime.date, datetime.date]:
     last = calendar.monthrange(day.year, day.month)[1]
     return day.replace(day=1), day.replace(day=last)
-
-
-def days_between(start: datetime.date, end: datetime.date) -> list[datetime.date]:
-    return [start + datetime.timedelta(days=n) for n in range((end - start).days + 1)]
 
 
 # --- the rulebook, read once for a period ------------------------------------------------
@@ -87,6 +89,31 @@ class PolicyBook:
         for row in rows:
             self._rows[(row.region.code, row.key)].append(row)
         self._cache: dict[tuple[str, str, datetime.date], ResolvedPolicy] = {}
+        self._changes: dict[str, frozenset[datetime.date]] = {}
+
+    def values(self, key: str) -> set[Decimal]:
+        """Every value ``key`` takes in some region over the period (unset rows left out)."""
+        return {
+            row.value
+            for (_code, k), rows in self._rows.items()
+            if k == key
+            for row in rows
+            if row.value is not None
+        }
+
+    def changes(self, path: str) -> frozenset[datetime.date]:
+        """The days on which a row of the regions on ``path`` comes into force or lapses: the
+        only days on which ``resolve`` can answer differently from the day before."""
+        if path not in self._changes:
+            days = set()
+            for code in [c for c in path.split("/") if c]:
+                for key in self.keys:
+                    for row in self._rows.get((code, key), ()):
+                        days.add(row.effective_from)
+                        if row.effective_to is not None and row.effective_to < datetime.date.max:
+                            days.add(row.effective_to + ONE_DAY)
+            self._changes[path] = frozenset(days)
+        return self._changes[path]
 
     def resolve(self, key: str, region: Region, on: datetime.date) -> ResolvedPolicy:
         cache_key = (region.path, key, on)
@@ -142,6 +169,22 @@ class _ElderFacts:
         return self.death_date is None or on < self.death_date
 
 
+# The region fields an elder's facts carry, in the model's field order (as ``from_db`` wants).
+_REGION_FIELDS = [
+    f.attname
+    for f in Region._meta.concrete_fields
+    if f.attname in {"id", "code", "path", "name", "level"}
+]
+
+
+def _birthday(birth_date: datetime.date, years: int) -> datetime.date:
+    """The day ``age_on`` first reaches ``years``: for 29 February in a common year, 1 March."""
+    try:
+        return birth_date.replace(year=birth_date.year + years)
+    except ValueError:
+        return datetime.date(birth_date.year + years, 3, 1)
+
+
 def _area_filter(areas: Iterable[Region]) -> Q:
     condition = Q(pk__in=[])
     for area in areas:
@@ -165,6 +208,10 @@ class ScheduleBook:
         self._rules: dict[tuple[str, datetime.date], rules.VisitGroupRule | None] = {}
         keys = [*rules.ALL_FREQUENCY_KEYS, rules.HIGH_AGE_KEY]
         self.policies = PolicyBook(keys, start, end)
+        self._threshold_ages = {ELDER_AGE} | {
+            int(value) for value in self.policies.values(rules.HIGH_AGE_KEY)
+        }
+        self._path_changes: dict[str, set[datetime.date]] = {}
         areas = list(areas)
         base = (elders if elders is not None else Elder.objects.all()).filter(
             _area_filter(areas),
@@ -197,28 +244,28 @@ class ScheduleBook:
         self.candidates = base.filter(candidate)
         ids = self.candidates.values("id")
 
+        # Plain rows, and each residence region built once (as the ORM loads a row with
+        # deferred fields): far cheaper than an Elder and a Region instance per elder for an
+        # area of hundreds of thousands, and no query more.
         regions: dict[int, Region] = {}
         self.elders: dict[int, _ElderFacts] = {}
-        rows = self.candidates.select_related("residence_region").only(
-            "id",
-            "id_number",
-            "name",
-            "birth_date",
-            "death_date",
-            "residence_region__code",
-            "residence_region__path",
-            "residence_region__name",
-            "residence_region__level",
-        )
-        for elder in rows:
-            region = regions.setdefault(elder.residence_region_id, elder.residence_region)
-            self.elders[elder.id] = _ElderFacts(
-                elder.id,
-                elder.id_number,
-                elder.name,
-                elder.birth_date,
-                elder.death_date,
-                region,
+        region_fields = [f"residence_region__{name}" for name in _REGION_FIELDS]
+        for (
+            elder_id,
+            id_number,
+            name,
+            birth_date,
+            death_date,
+            *region_row,
+        ) in self.candidates.values_list(
+            "id", "id_number", "name", "birth_date", "death_date", *region_fields
+        ):
+            region = regions.get(region_row[0])
+            if region is None:
+                region = Region.from_db(self.candidates.db, _REGION_FIELDS, region_row)
+                regions[region.pk] = region
+            self.elders[elder_id] = _ElderFacts(
+                elder_id, id_number, name, birth_date, death_date, region
             )
         for elder_id, category, s, e in (
             ElderCategory.objects.filter(elder_id__in=ids, category__in=category_codes)
@@ -284,6 +331,58 @@ class ScheduleBook:
             if schedule is not None:
                 result[elder.id] = schedule
         return result
+
+    def change_days(self, elder: _ElderFacts) -> list[datetime.date]:
+        """``start``, then every later day of the period on which a fact ``schedule`` reads for
+        ``elder`` may change, then the day after ``end``, in order and each once.
+
+        Those facts are: a category period starting or ending, an assessment, death, the
+        birthdays at which an age threshold is reached (being an elder at 60, high age at any
+        threshold the rulebook gives in the period), a visit rule of the elder's region or above
+        coming into force or lapsing, and likewise a rulebook row. Between two of these days
+        every fact is the same, so the schedule is too.
+        """
+        path = elder.region.path
+        if path not in self._path_changes:
+            days = set(self.policies.changes(path))
+            codes = {c for c in path.split("/") if c}
+            for rule in rules.RULES:
+                if rule.region_code in codes:
+                    days.add(rule.effective_from)
+                    if rule.effective_to is not None and rule.effective_to < self.end:
+                        days.add(rule.effective_to + ONE_DAY)
+            self._path_changes[path] = {d for d in days if self.start < d <= self.end}
+        days = set(self._path_changes[path])
+        for _category, first, last in elder.categories:
+            days.add(first)
+            if last is not None and last < self.end:
+                days.add(last + ONE_DAY)
+        days.update(assessed_on for assessed_on, _level in elder.assessments)
+        if elder.death_date is not None:
+            days.add(elder.death_date)
+        days.update(_birthday(elder.birth_date, years) for years in self._threshold_ages)
+        return [
+            self.start,
+            *sorted(d for d in days if self.start < d <= self.end),
+            self.end + ONE_DAY,
+        ]
+
+    def intervals(self, elder: _ElderFacts) -> list[tuple[datetime.date, datetime.date, Schedule]]:
+        """The maximal runs of days ``(first, last, schedule)`` of [start, end] on which
+        ``elder`` must be visited on one unchanging schedule, in order; days on which the elder
+        is not on the list belong to no run. Equal to asking ``schedule`` day by day."""
+        runs: list[tuple[datetime.date, datetime.date, Schedule]] = []
+        days = self.change_days(elder)
+        for first, following in zip(days, days[1:], strict=False):
+            schedule = self.schedule(elder, first)
+            if schedule is None:
+                continue
+            last = following - ONE_DAY
+            if runs and runs[-1][2] == schedule and runs[-1][1] + ONE_DAY == first:
+                runs[-1] = (runs[-1][0], last, schedule)
+            else:
+                runs.append((first, last, schedule))
+        return runs
 
 
 @dataclass(frozen=True)
@@ -465,103 +564,82 @@ def compliance(
     counted visit falls in that month on or before ``end``. A day owed daily is not also
     counted towards the month. Workers are accountable for the elders of their areas on the
     days they are assigned; a visit by anyone covers the elder.
+
+    Counted over each elder's runs of days with one schedule (``ScheduleBook.intervals``), so
+    the cost grows with the elders and the changes in their facts, not with the days.
     """
     if group_by not in GroupBy.CHOICES:
         raise ValueError(f"group_by must be one of {', '.join(GroupBy.CHOICES)}")
     if end < start:
         raise ValueError("end is before start")
     book = ScheduleBook(areas=[area], start=start, end=end)
-    days = days_between(start, end)
-    first_month_day = start.replace(day=1)
+    elders = list(book.elders.values())
+    runs_by_elder = _runs_by_elder(book, elders)
+
+    # The (local) days on which each elder was seen, in order.
     seen_days: set[tuple[int, datetime.date]] = set()
     tz = local_tz()
     for elder_id, visited_at in Visit.objects.filter(
         elder_id__in=book.candidates.values("id"),
         outcome__in=COUNTED_OUTCOMES,
-        visited_at__gte=day_start(first_month_day),
-        visited_at__lt=day_start(end + datetime.timedelta(days=1)),
+        visited_at__gte=day_start(start.replace(day=1)),
+        visited_at__lt=day_start(end + ONE_DAY),
     ).values_list("elder_id", "visited_at"):
         seen_days.add((elder_id, visited_at.astimezone(tz).date()))
-    seen_months = {(e, (d.year, d.month)) for e, d in seen_days}
+    seen: dict[int, list[datetime.date]] = defaultdict(list)
+    for elder_id, day in sorted(seen_days):
+        seen[elder_id].append(day)
 
-    # Who owes what: daily elder-days and monthly elder-months, per elder.
-    daily_owed: dict[int, list[datetime.date]] = defaultdict(list)
-    monthly_owed: dict[int, set[tuple[int, int]]] = defaultdict(set)
-    monthly_days: dict[tuple[int, tuple[int, int]], list[datetime.date]] = defaultdict(list)
-    for day in days:
-        for elder_id, schedule in book.on(day).items():
-            if schedule.frequency == VisitFrequency.DAILY:
-                daily_owed[elder_id].append(day)
-            else:
-                monthly_owed[elder_id].add((day.year, day.month))
-                monthly_days[(elder_id, (day.year, day.month))].append(day)
-
-    # Which line(s) each elder-day belongs to.
-    if group_by == GroupBy.WORKER:
-        assignments = list(
-            VisitWorker.objects.filter(start_date__lte=end)
-            .filter(Q(end_date__isnull=True) | Q(end_date__gte=start))
-            .filter(Q(area__path__startswith=area.path) | Q(area__path__in=_ancestor_paths(area)))
-            .select_related("user", "area")
-        )
-        labels = {a.user.username: a.user.get_full_name() or a.user.username for a in assignments}
-
-        def lines_for(elder: _ElderFacts, day: datetime.date) -> set[str]:
-            return {
-                a.user.username
-                for a in assignments
-                if elder.region.path.startswith(a.area.path)
-                and a.start_date <= day
-                and (a.end_date is None or day <= a.end_date)
-            } or {""}
-    else:
-        level = RegionLevel.STREET if group_by == GroupBy.STREET else RegionLevel.COMMUNITY
-        regions_by_code = {
-            r.code: r for r in Region.objects.filter(path__startswith=area.path, level=level)
-        }
-        labels = {code: r.name for code, r in regions_by_code.items()}
-
-        def lines_for(elder: _ElderFacts, day: datetime.date) -> set[str]:
-            return {_level_code(elder.region, level, regions_by_code)}
-
+    accountable = _Accountability(area=area, start=start, end=end, group_by=group_by)
     lines: dict[str, ComplianceLine] = {}
     total = ComplianceLine(key=area.code, label=area.name)
 
     def line(key: str) -> ComplianceLine:
         if key not in lines:
-            lines[key] = ComplianceLine(key=key, label=labels.get(key, "（未分配）"))
+            lines[key] = ComplianceLine(key=key, label=accountable.labels.get(key, "（未分配）"))
         return lines[key]
 
-    last = last_visits(book.candidates.values("id"), day_start(end + datetime.timedelta(days=1)))
-    overdue: list[Overdue] = []
-    for elder_id, owed_days in daily_owed.items():
-        elder = book.elders[elder_id]
+    last = last_visits(book.candidates.values("id"), day_start(end + ONE_DAY))
+    # (frequency, first day owed at that frequency, the elder's place in the book, row): the
+    # order in which a day-by-day walk over the period meets them.
+    overdue: list[tuple[bool, datetime.date, int, Overdue]] = []
+    for index, (elder, runs) in enumerate(zip(elders, runs_by_elder, strict=True)):
+        elder_seen = seen.get(elder.id, [])
+        cuts = accountable.cuts(elder)
+        daily = [(f, t) for f, t, s in runs if s.frequency == VisitFrequency.DAILY]
+        monthly = [(f, t) for f, t, s in runs if s.frequency != VisitFrequency.DAILY]
+
         missed = 0
-        for day in owed_days:
-            done = (elder_id, day) in seen_days
-            missed += not done
-            total.daily_owed += 1
-            total.daily_done += done
-            for key in lines_for(elder, day):
-                line(key).daily_owed += 1
-                line(key).daily_done += done
+        for run_first, run_last in daily:
+            for first, last_day in _pieces(run_first, run_last, cuts):
+                owed = (last_day - first).days + 1
+                done = _count_between(elder_seen, first, last_day)
+                missed += owed - done
+                total.daily_owed += owed
+                total.daily_done += done
+                for key in accountable.keys(elder, first):
+                    line(key).daily_owed += owed
+                    line(key).daily_done += done
         if missed:
-            overdue.append(_overdue(elder, VisitFrequency.DAILY, missed, last.get(elder_id)))
-    for elder_id, months in monthly_owed.items():
-        elder = book.elders[elder_id]
+            row = _overdue(elder, VisitFrequency.DAILY, missed, last.get(elder.id))
+            overdue.append((False, daily[0][0], index, row))
+
+        seen_months = sorted({_month_number(day) for day in elder_seen})
+        cut_months = sorted({_month_number(day) for day in cuts})
         missed = 0
-        for month in sorted(months):
-            done = (elder_id, month) in seen_months
-            missed += not done
-            total.monthly_owed += 1
+        for first, last_month, credited_on in _owed_months(monthly, cut_months):
+            owed = last_month - first + 1
+            done = _count_between(seen_months, first, last_month)
+            missed += owed - done
+            total.monthly_owed += owed
             total.monthly_done += done
-            # A month is credited to whoever was responsible on the last day it was owed.
-            for key in lines_for(elder, monthly_days[(elder_id, month)][-1]):
-                line(key).monthly_owed += 1
+            for key in accountable.keys(elder, credited_on):
+                line(key).monthly_owed += owed
                 line(key).monthly_done += done
         if missed:
-            overdue.append(_overdue(elder, VisitFrequency.MONTHLY, missed, last.get(elder_id)))
-    overdue.sort(key=lambda o: (o.frequency != "daily", -o.missed, o.residence_region.code))
+            row = _overdue(elder, VisitFrequency.MONTHLY, missed, last.get(elder.id))
+            overdue.append((True, monthly[0][0], index, row))
+    overdue.sort(key=lambda o: (o[0], -o[3].missed, o[3].residence_region.code, o[1], o[2]))
 
     target = PolicyBook([rules.COVERAGE_TARGET_KEY], end, end).resolve(
         rules.COVERAGE_TARGET_KEY, area, end
@@ -575,8 +653,145 @@ def compliance(
         target_citation=target.citation,
         total=total,
         lines=sorted(lines.values(), key=lambda x: (x.key == "", x.key)),
-        overdue=overdue,
+        overdue=[o[3] for o in overdue],
     )
+
+
+_SCHEDULE_ERRORS = (PolicyValueNotSet, ValueError)
+
+
+def _runs_by_elder(
+    book: ScheduleBook, elders: list[_ElderFacts]
+) -> list[list[tuple[datetime.date, datetime.date, Schedule]]]:
+    """Each elder's schedule runs. When the rules cannot be applied (a rulebook value not set,
+    an unsupported frequency), the error raised is the one for the earliest day of the period,
+    and on that day the first elder of the book: the one a day-by-day walk would meet first."""
+    runs, failures = [], []
+    for index, elder in enumerate(elders):
+        try:
+            runs.append(book.intervals(elder))
+        except _SCHEDULE_ERRORS:
+            for day in book.change_days(elder)[:-1]:
+                try:
+                    book.schedule(elder, day)
+                except _SCHEDULE_ERRORS as error:
+                    failures.append((day, index, error))
+                    break
+    if failures:
+        raise min(failures, key=lambda f: f[:2])[2]
+    return runs
+
+
+def _count_between(ordered: list, low, high) -> int:
+    """How many items of the sorted list ``ordered`` lie in [low, high]."""
+    return bisect.bisect_right(ordered, high) - bisect.bisect_left(ordered, low)
+
+
+def _pieces(first: datetime.date, last: datetime.date, cuts: list[datetime.date]):
+    """[first, last] cut before each of the sorted days ``cuts`` that falls inside it."""
+    for cut in cuts[bisect.bisect_right(cuts, first) : bisect.bisect_right(cuts, last)]:
+        yield first, cut - ONE_DAY
+        first = cut
+    yield first, last
+
+
+def _month_number(day: datetime.date) -> int:
+    return day.year * 12 + day.month - 1
+
+
+def _month_end(number: int) -> datetime.date:
+    year, month = divmod(number, 12)
+    return datetime.date(year, month + 1, calendar.monthrange(year, month + 1)[1])
+
+
+def _owed_months(runs: list[tuple[datetime.date, datetime.date]], cut_months: list[int]):
+    """The months that the runs ``(first, last)`` (in order, not overlapping) touch, each once,
+    as pieces ``(first month, last month, day)`` whose months are all credited to the lines of
+    ``day``: a month goes to the lines of the last day in it that is owed, so the month end
+    for a month the runs leave after its end, or the last day of a run that ends inside it.
+    Pieces are cut at ``cut_months``, the months in which the lines may change."""
+    spans: list[tuple[int, int, datetime.date]] = []  # months [a, b], b owed up to the date
+    for first, last in runs:
+        a, b = _month_number(first), _month_number(last)
+        if spans and spans[-1][1] == a:
+            # This run ends the month the one before it ends in: the later day credits it.
+            previous_a, previous_b, _ = spans.pop()
+            if previous_a < previous_b:
+                spans.append((previous_a, previous_b - 1, _month_end(previous_b - 1)))
+        spans.append((a, b, last))
+    for a, b, last in spans:
+        if a < b:
+            for first_month, last_month in _month_pieces(a, b - 1, cut_months):
+                yield first_month, last_month, _month_end(last_month)
+        yield b, b, last
+
+
+def _month_pieces(a: int, b: int, cut_months: list[int]):
+    """Months [a, b] cut before each month of the sorted ``cut_months`` inside (a, b]."""
+    for cut in cut_months[bisect.bisect_right(cut_months, a) : bisect.bisect_right(cut_months, b)]:
+        yield a, cut - 1
+        a = cut
+    yield a, b
+
+
+class _Accountability:
+    """Which compliance line(s) an elder's owed visits count towards on a day: the street or
+    community of the elder's residence, or the workers assigned that day to an area that
+    contains it ("" when none is)."""
+
+    def __init__(self, *, area: Region, start: datetime.date, end: datetime.date, group_by: str):
+        self.by_worker = group_by == GroupBy.WORKER
+        self._by_path: dict[str, tuple[list[VisitWorker], list[datetime.date]]] = {}
+        self._level_keys: dict[str, set[str]] = {}
+        if self.by_worker:
+            self.assignments = list(
+                VisitWorker.objects.filter(start_date__lte=end)
+                .filter(Q(end_date__isnull=True) | Q(end_date__gte=start))
+                .filter(
+                    Q(area__path__startswith=area.path) | Q(area__path__in=_ancestor_paths(area))
+                )
+                .select_related("user", "area")
+            )
+            self.labels = {
+                a.user.username: a.user.get_full_name() or a.user.username for a in self.assignments
+            }
+        else:
+            self.level = RegionLevel.STREET if group_by == GroupBy.STREET else RegionLevel.COMMUNITY
+            self.regions_by_code = {
+                r.code: r
+                for r in Region.objects.filter(path__startswith=area.path, level=self.level)
+            }
+            self.labels = {code: r.name for code, r in self.regions_by_code.items()}
+
+    def _assigned(self, elder: _ElderFacts) -> tuple[list[VisitWorker], list[datetime.date]]:
+        path = elder.region.path
+        if path not in self._by_path:
+            covering = [a for a in self.assignments if path.startswith(a.area.path)]
+            changes = {a.start_date for a in covering} | {
+                a.end_date + ONE_DAY
+                for a in covering
+                if a.end_date is not None and a.end_date < datetime.date.max
+            }
+            self._by_path[path] = (covering, sorted(changes))
+        return self._by_path[path]
+
+    def cuts(self, elder: _ElderFacts) -> list[datetime.date]:
+        """The days, in order, on which ``keys`` may answer differently than the day before."""
+        return self._assigned(elder)[1] if self.by_worker else []
+
+    def keys(self, elder: _ElderFacts, day: datetime.date) -> set[str]:
+        if not self.by_worker:
+            path = elder.region.path
+            if path not in self._level_keys:
+                self._level_keys[path] = {
+                    _level_code(elder.region, self.level, self.regions_by_code)
+                }
+            return self._level_keys[path]
+        return {
+            a.user.username
+            for a in self._assigned(elder)[0]
+            if a.start_date <= day and (a.end_date is None or day <= a.end_date)
+        } or {""}
 
 
 def _ancestor_paths(region: Region) -> list[str]:
