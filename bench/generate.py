@@ -698,9 +698,14 @@ def generate(
         _move_sequences([model for _, model, _, _ in plan])
     if connection.vendor == "postgresql":
         begun = time.perf_counter()
+        # VACUUM as well as ANALYZE: a fresh bulk load has no visibility map, and without it
+        # counts and OFFSET scans cannot be answered from the indexes alone (a street filter's
+        # count took 480 ms instead of 8 ms at a million elders). VACUUM cannot run inside a
+        # transaction (a test's, say): there, statistics are all we can give.
+        statement = "ANALYZE" if connection.in_atomic_block else "VACUUM (ANALYZE)"
         with connection.cursor() as cursor:
-            cursor.execute("ANALYZE")
-        log(f"  analyze: {time.perf_counter() - begun:.1f} s")
+            cursor.execute(statement)
+        log(f"  vacuum and analyze: {time.perf_counter() - begun:.1f} s")
     total = time.perf_counter() - started
     log(
         f"{elders:,} elders generated and written in {total:.1f} s ({elders / total:,.0f} elders/s)"
