@@ -5,6 +5,11 @@ list, both served by gunicorn on loopback against a benchmark database.
     python bench/web_load.py --database-url postgres://postgres@127.0.0.1:5432/eldercare_bench \\
         --elders 1M --duration 60 --rate 200
 
+The CPU of one visit, one request at a time in-process (no HTTP server, no load generator),
+with an optional cProfile of the heaviest functions:
+
+    python bench/web_load.py cpu --database-url postgres://… --requests 300 [--profile 30]
+
 Prints a table and, with ``--json FILE``, writes its rows. ``bench/run.py`` calls
 ``measure_web``. The database must already hold the elders (``bench/generate.py``) and the
 migrations; this script adds only two users of its own (``bench_web_visitor``, a street worker
@@ -383,6 +388,89 @@ def measure_admin(url: str, info: dict, *, requests_each: int) -> dict[str, dict
     return results
 
 
+# --- CPU per visit, one request at a time -------------------------------------------------------
+
+
+def measure_cpu(database_url: str, *, requests: int, profile: int = 0) -> dict:
+    """Server CPU per visit logged, one request at a time, in this process: Django's test
+    client posts ``requests`` visits (after a warm-up) with the benchmark worker's token
+    through the whole middleware stack, and the CPU of this process and of its PostgreSQL
+    backend is read before and after. ``/health/`` is measured the same way for comparison.
+    With ``profile``, cProfile's ``profile`` heaviest functions (by own time and cumulative)
+    are printed. No HTTP server and no load generator: the figure is the application's own."""
+    import cProfile
+    import io
+    import pstats
+    import uuid
+
+    import psutil
+
+    info = prepare(database_url)
+    from django.db import connection
+    from django.test import Client
+
+    client = Client(HTTP_AUTHORIZATION=f"Token {info['token']}", SERVER_NAME="127.0.0.1")
+    elders = info["elders"]
+
+    def post(i: int) -> None:
+        body = {
+            "uuid": str(uuid.uuid4()),
+            "elder": elders[i % len(elders)],
+            "visited_at": time.strftime("%Y-%m-%dT%H:%M:%S+08:00"),
+            "mode": "home",
+            "outcome": "seen_well",
+            "latitude": 30.2874,
+            "longitude": 120.1215,
+        }
+        response = client.post("/api/visits/visits/", body, content_type="application/json")
+        if response.status_code != 201:
+            raise RuntimeError(f"visit refused: {response.status_code} {response.content[:300]!r}")
+
+    def health(i: int) -> None:
+        if client.get("/health/").status_code != 200:
+            raise RuntimeError("/health/ failed")
+
+    for i in range(20):
+        post(i)
+        health(i)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        backend = psutil.Process(cursor.fetchone()[0])
+
+    def cpu(process) -> float:
+        times = process.cpu_times()
+        return times.user + times.system
+
+    def run(call) -> tuple[float, float]:
+        python0, database0 = time.process_time(), cpu(backend)
+        for i in range(requests):
+            call(i)
+        python1, database1 = time.process_time(), cpu(backend)
+        return 1000 * (python1 - python0) / requests, 1000 * (database1 - database0) / requests
+
+    visit_python, visit_database = run(post)
+    health_python, health_database = run(health)
+    result = {
+        "requests": requests,
+        "visit_python_ms": round(visit_python, 2),
+        "visit_postgresql_ms": round(visit_database, 2),
+        "visit_total_ms": round(visit_python + visit_database, 2),
+        "health_python_ms": round(health_python, 2),
+        "health_postgresql_ms": round(health_database, 2),
+    }
+    if profile:
+        profiler = cProfile.Profile()
+        profiler.enable()
+        for i in range(requests):
+            post(i)
+        profiler.disable()
+        for order in ("tottime", "cumulative"):
+            out = io.StringIO()
+            pstats.Stats(profiler, stream=out).sort_stats(order).print_stats(profile)
+            print(out.getvalue())
+    return result
+
+
 # --- the whole measurement -----------------------------------------------------------------------
 
 
@@ -520,7 +608,9 @@ def format_table(rows: list[dict]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("command", nargs="?", default="measure", choices=["measure", "prepare"])
+    parser.add_argument(
+        "command", nargs="?", default="measure", choices=["measure", "prepare", "cpu"]
+    )
     parser.add_argument(
         "--database-url", default=os.environ.get("DATABASE_URL"), help="PostgreSQL URL"
     )
@@ -531,12 +621,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--worker-class", default=DEFAULT_WORKER_CLASS)
     parser.add_argument("--admin-requests", type=int, default=ADMIN_REQUESTS)
     parser.add_argument("--warmup", type=int, default=WARMUP_SECONDS)
+    parser.add_argument(
+        "--requests", type=int, default=300, help="cpu: visits posted one at a time"
+    )
+    parser.add_argument(
+        "--profile", type=int, default=0, metavar="N", help="cpu: print cProfile's N top functions"
+    )
     parser.add_argument("--json", type=Path, help="also write the rows to this file")
     args = parser.parse_args(argv)
     if not args.database_url or not args.database_url.startswith("postgres"):
         parser.error("--database-url postgres://… is required (or DATABASE_URL)")
     if args.command == "prepare":
         print(json.dumps(prepare(args.database_url)))
+        return 0
+    if args.command == "cpu":
+        os.environ.update(_server_env(args.database_url))
+        print(
+            json.dumps(measure_cpu(args.database_url, requests=args.requests, profile=args.profile))
+        )
         return 0
     rows = measure_web(
         database_url=args.database_url,
