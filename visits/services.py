@@ -12,6 +12,7 @@ from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from regions.choices import RegionLevel
@@ -19,7 +20,7 @@ from regions.models import Region
 from residents.models import Elder
 from visits.choices import FollowUpKind, FollowUpStatus, VisitNeed, VisitOutcome
 from visits.models import FollowUpTask, HealthCheck, Visit, VisitWorker
-from visits.selectors import local_tz, worker_covers_elder
+from visits.selectors import local_tz
 
 # Phones' clocks drift and uploads cross midnight: a visit stamped up to this far in the
 # future is accepted as a clock error rather than refused.
@@ -101,21 +102,32 @@ def _normalise_needs(needs) -> list[str]:
     return [n for n in VisitNeed.values if n in needs]
 
 
-def _existing(visit_uuid, *, elder: Elder, worker) -> VisitResult | None:
-    existing = Visit.objects.filter(uuid=visit_uuid).first()
+def _existing(visit_uuid, *, elder_id, worker) -> VisitResult | None:
+    existing = Visit.objects.select_related("elder").filter(uuid=visit_uuid).first()
     if existing is None:
         return None
-    if existing.elder_id != elder.pk or existing.worker_id != worker.pk:
+    if existing.elder_id != elder_id or existing.worker_id != worker.pk:
         raise ValidationError(
             {"uuid": f"编号 {visit_uuid} 已用于另一位老人或另一名探访人员的记录。"}
         )
+    existing.worker = worker  # the same user (checked just above): not read again
     return VisitResult(existing, created=False)
+
+
+def _elder_id(elder) -> int:
+    """The elder's primary key, from an Elder or the key itself (as the API sends it)."""
+    if isinstance(elder, Elder):
+        return elder.pk
+    try:
+        return int(elder)
+    except (TypeError, ValueError):
+        raise ValidationError({"elder": f"“{elder}”不是老年人编号。"}) from None
 
 
 def record_visit(
     *,
     uuid: uuid_module.UUID | str,
-    elder: Elder,
+    elder: Elder | int,
     worker,
     visited_at: datetime.datetime,
     mode: str,
@@ -128,19 +140,21 @@ def record_visit(
 ) -> VisitResult:
     """Store one visit, once: sending the same UUID again returns the stored visit unchanged
     (``created=False``). An outcome of "deceased" or "needs follow-up" opens a follow-up task
-    for the staff of the elder's area, in the same transaction."""
+    for the staff of the elder's area, in the same transaction. ``elder`` is an Elder or its
+    primary key; either way the elder is read once, inside the transaction."""
     try:
         visit_uuid = uuid_module.UUID(str(uuid))
     except ValueError:
         raise ValidationError({"uuid": f"“{uuid}”不是有效的 UUID。"}) from None
-    found = _existing(visit_uuid, elder=elder, worker=worker)
-    if found:
-        return found
+    elder_id = _elder_id(elder)
+    # The UUID is not looked up first: a new visit (nearly every request) is simply inserted,
+    # and the unique constraint on the UUID answers whether it was stored before. Only when
+    # the insert or a rule refuses the visit is the stored one read.
     try:
         with transaction.atomic():
             return _create_visit(
                 visit_uuid=visit_uuid,
-                elder=elder,
+                elder_id=elder_id,
                 worker=worker,
                 visited_at=visited_at,
                 mode=mode,
@@ -151,17 +165,51 @@ def record_visit(
                 longitude=longitude,
                 now=now,
             )
+    except ValidationError:
+        # A retry of a visit already stored is its duplicate even where the rules would refuse
+        # it now (the worker's assignment has ended since, or a death was recorded since).
+        found = _existing(visit_uuid, elder_id=elder_id, worker=worker)
+        if found:
+            return found
+        raise
     except IntegrityError:
-        # The same visit arrived twice at once (a retry racing the first upload): the first
-        # one stored wins and the second is its duplicate.
-        found = _existing(visit_uuid, elder=elder, worker=worker)
+        # The UUID is already stored: a retry, or the same visit arriving twice at once (a
+        # retry racing the first upload). The first one stored wins; this is its duplicate.
+        found = _existing(visit_uuid, elder_id=elder_id, worker=worker)
         if found:
             return found
         raise
 
 
+def _worker_area_paths(worker, on: datetime.date) -> list[str]:
+    """The paths of the areas a worker is assigned to on a date: the rule of
+    ``visits.selectors.worker_areas``, read as plain values (no models built) because it is
+    asked on every visit logged."""
+    return list(
+        VisitWorker.objects.filter(user=worker, start_date__lte=on)
+        .filter(Q(end_date__isnull=True) | Q(end_date__gte=on))
+        .values_list("area__path", flat=True)
+    )
+
+
+# What a visit needs of its elder: the rules below, the follow-up task's area and the answer
+# (the elder's name). Reading only these keeps the one read of the elder light.
+ELDER_FIELDS = ("id", "name", "death_date", "residence_region__id", "residence_region__path")
+
+
 def _create_visit(
-    *, visit_uuid, elder, worker, visited_at, mode, outcome, needs, notes, latitude, longitude, now
+    *,
+    visit_uuid,
+    elder_id,
+    worker,
+    visited_at,
+    mode,
+    outcome,
+    needs,
+    notes,
+    latitude,
+    longitude,
+    now,
 ) -> VisitResult:
     if visited_at is None or timezone.is_naive(visited_at):
         raise ValidationError({"visited_at": "探访时间须带时区。"})
@@ -169,7 +217,12 @@ def _create_visit(
     if visited_at > now + CLOCK_SKEW:
         raise ValidationError({"visited_at": f"探访时间 {visited_at.isoformat()} 晚于当前时间。"})
     visit_day = visited_at.astimezone(local_tz()).date()
-    elder = Elder.objects.select_related("residence_region").get(pk=elder.pk)
+    try:
+        elder = (
+            Elder.objects.select_related("residence_region").only(*ELDER_FIELDS).get(pk=elder_id)
+        )
+    except Elder.DoesNotExist:
+        raise ValidationError({"elder": f"没有编号为 {elder_id} 的老年人。"}) from None
     if (
         elder.death_date is not None
         and visit_day > elder.death_date
@@ -178,7 +231,11 @@ def _create_visit(
         raise ValidationError(
             {"elder": f"该老年人已于 {elder.death_date} 去世，探访日期为 {visit_day}。"}
         )
-    if not worker_covers_elder(worker, elder, visit_day):
+    # visits.selectors.worker_covers_elder, with the areas read as paths.
+    region = elder.residence_region
+    if region is None or not any(
+        region.path.startswith(path) for path in _worker_area_paths(worker, visit_day)
+    ):
         raise ValidationError({"elder": f"{elder.name} 不在您 {visit_day} 负责的探访区域内。"})
     if (latitude is None) != (longitude is None):
         missing = "longitude" if longitude is None else "latitude"
@@ -197,11 +254,11 @@ def _create_visit(
     )
     # Every rule full_clean() would check with a query of its own is already settled here:
     # the elder was read a moment ago in this transaction and the worker is the caller (the
-    # foreign keys), the UUID was looked up just before (``_existing``; a racing upload ends
-    # in the IntegrityError that ``record_visit`` turns into a duplicate), and each check
-    # constraint restates a field's validation (the mode and outcome choices, the coordinate
-    # ranges) or the both-or-neither rule above. The fields are still validated; the database
-    # still enforces every constraint. Skipping those queries keeps a visit at a few queries.
+    # foreign keys); the UUID's uniqueness is the insert's own (a UUID already stored ends in
+    # the IntegrityError that ``record_visit`` turns into a duplicate); each check constraint
+    # restates a field's validation (the mode and outcome choices, the coordinate ranges) or
+    # the both-or-neither rule above. The fields are still validated; the database still
+    # enforces every constraint. Skipping those queries keeps a visit at a few queries.
     visit.full_clean(exclude=["elder", "worker"], validate_unique=False, validate_constraints=False)
     _with_history_user(visit, worker).save()
     kind = FOLLOW_UP_KINDS.get(outcome)

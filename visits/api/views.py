@@ -35,6 +35,8 @@ from visits.api.serializers import (
     VisitInputSerializer,
     VisitOutputSerializer,
     VisitRecordedSerializer,
+    visit_input,
+    visit_output,
 )
 from visits.models import FollowUpTask, Visit
 
@@ -121,15 +123,16 @@ class VisitListCreateView(ScopedQuerysetMixin, generics.ListAPIView):
         responses={201: VisitRecordedSerializer, 200: VisitRecordedSerializer, 400: BAD_INPUT},
     )
     def post(self, request):
-        serializer = VisitInputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
+        data, errors = visit_input(request.data)
+        if errors:
+            raise ApiValidationError(errors)
         try:
-            result = services.record_visit(worker=request.user, **serializer.validated_data)
+            result = services.record_visit(worker=request.user, **data)
         except DjangoValidationError as error:
             raise _api_error(error) from None
         body = {
             "status": "accepted" if result.created else "duplicate",
-            "visit": VisitOutputSerializer(result.visit).data,
+            "visit": visit_output(result.visit),
         }
         return Response(body, status=status.HTTP_201_CREATED if result.created else 200)
 
@@ -150,9 +153,9 @@ class VisitBatchView(APIView):
         results: list[dict | None] = []
         parsed: list[tuple[int, dict]] = []
         for index, raw in enumerate(batch.validated_data["visits"]):
-            item = VisitInputSerializer(data=raw)
-            if item.is_valid():
-                parsed.append((index, item.validated_data))
+            data, errors = visit_input(raw)
+            if errors is None:
+                parsed.append((index, data))
                 results.append(None)
             else:
                 results.append(
@@ -160,7 +163,7 @@ class VisitBatchView(APIView):
                         "index": index,
                         "uuid": str(raw.get("uuid", "")),
                         "status": services.BatchStatus.REJECTED,
-                        "errors": item.errors,
+                        "errors": errors,
                     }
                 )
         stored = services.upload_visits(worker=request.user, items=[data for _, data in parsed])
