@@ -23,14 +23,14 @@ from visits.models import Visit
 
 pytestmark = pytest.mark.django_db
 
-# Token and user, the user's roles (may they write?), the elder named by the request (read
-# once, inside the transaction), the worker's areas, the visit and its history row: 6, and
-# the transaction's two statements. A UUID already stored is not looked up first: the
-# unique constraint refuses its insert.
-MAX_QUERIES_PER_VISIT = 8
+# Token and user, the user's roles (may they write?), the elder named by the request with
+# whether the worker's areas cover it on the visit's day (one statement, inside the
+# transaction), the visit and its history row: 5, and the transaction's two statements. A
+# UUID already stored is not looked up first: the unique constraint refuses its insert.
+MAX_QUERIES_PER_VISIT = 7
 # A duplicate: the same reads, the insert the constraint refuses, the rollback of its
 # savepoint, and the stored visit with its elder.
-MAX_QUERIES_PER_DUPLICATE = 9
+MAX_QUERIES_PER_DUPLICATE = 8
 
 
 @pytest.fixture
