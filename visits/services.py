@@ -118,9 +118,14 @@ def _elder_id(elder) -> int:
     if isinstance(elder, Elder):
         return elder.pk
     try:
-        return int(elder)
+        key = int(elder)
     except (TypeError, ValueError):
         raise ValidationError({"elder": f"“{elder}”不是老年人编号。"}) from None
+    # A key the column cannot hold names nobody (the database would refuse to compare it).
+    low, high = connection.ops.integer_field_range(Elder._meta.pk.get_internal_type())
+    if not low <= key <= high:
+        raise ValidationError({"elder": f"没有编号为 {key} 的老年人。"})
+    return key
 
 
 def record_visit(

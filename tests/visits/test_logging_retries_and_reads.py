@@ -54,8 +54,9 @@ def _visit(elder_pk, **changes):
     }
 
 
-def test_an_unknown_elder_is_refused_on_the_elder_field(api):
-    response = api.post("/api/visits/visits/", _visit(987654321), format="json")
+@pytest.mark.parametrize("key", [987654321, 0, -1, 2**63, -(2**63) - 1, 10**30])
+def test_an_unknown_elder_is_refused_on_the_elder_field(api, key):
+    response = api.post("/api/visits/visits/", _visit(key), format="json")
     assert response.status_code == 400
     assert list(response.json()) == ["elder"]
     assert Visit.objects.count() == 0
