@@ -44,3 +44,12 @@ def test_policy_resolve_names_the_bad_field(admin_client, rulebook):
 def test_admin_pages_for_the_rulebook_open(admin_client, rulebook):
     assert admin_client.get("/admin/regions/policyvalue/").status_code == 200
     assert admin_client.get("/admin/regions/region/?q=西湖").status_code == 200
+
+
+def test_policy_resolve_refuses_a_region_code_with_a_nul_character(admin_client, rulebook):
+    response = admin_client.get(
+        "/api/regions/policy/resolve/",
+        {"key": "high_age_allowance_90_99", "region": "3301\x0006", "date": "2024-03-01"},
+    )
+    assert response.status_code == 400
+    assert set(response.json()) == {"region"}

@@ -1,5 +1,6 @@
 from rest_framework import serializers
 
+from regions.api.fields import RegionCodeField
 from regions.models import PolicyValue, Region
 
 
@@ -43,7 +44,7 @@ class PolicyValueSerializer(serializers.ModelSerializer):
 
 class ResolveQuerySerializer(serializers.Serializer):
     key = serializers.CharField()
-    region = serializers.SlugRelatedField(slug_field="code", queryset=Region.objects.all())
+    region = RegionCodeField()
     date = serializers.DateField()
 
     def validate_key(self, value):

@@ -5,17 +5,12 @@ import datetime
 from rest_framework import serializers
 
 from accounts.masking import mask_phone
-from regions.models import Region
+from regions.api.fields import RegionCodeField
 from residents.assessment_rules import ITEMS
 from residents.choices import AbilityLevel, PensionType
 from residents.id_numbers import mask_id_number
 from residents.models import AbilityAssessment, Elder
 from residents.selectors import age_on
-
-
-class _RegionCodeField(serializers.SlugRelatedField):
-    def __init__(self, **kwargs):
-        super().__init__(slug_field="code", queryset=Region.objects.all(), **kwargs)
 
 
 class ElderListSerializer(serializers.ModelSerializer):
@@ -82,8 +77,8 @@ class ElderDetailSerializer(ElderListSerializer):
 class ElderCreateSerializer(serializers.Serializer):
     id_number = serializers.CharField(max_length=30)
     name = serializers.CharField(max_length=50)
-    hukou_region = _RegionCodeField()
-    residence_region = _RegionCodeField(required=False, allow_null=True)
+    hukou_region = RegionCodeField()
+    residence_region = RegionCodeField(required=False, allow_null=True)
     phone = serializers.CharField(required=False, allow_blank=True, default="")
     pension_type = serializers.ChoiceField(choices=PensionType.choices, default=PensionType.NONE)
 

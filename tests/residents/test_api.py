@@ -113,3 +113,15 @@ def test_assessments_due_endpoint(api):
     response = api.get("/api/residents/elders/assessments-due/?on=2024-06-01")
     assert response.status_code == 200
     assert [d["elder_id"] for d in response.json()["results"]] == [elder.pk]
+
+
+def test_a_region_code_with_a_nul_character_is_a_400_naming_the_field(api):
+    """PostgreSQL cannot compare a string holding NUL; the field refuses it before the lookup."""
+    number = with_check_character("33010619440312003")
+    response = api.post(
+        "/api/residents/elders/",
+        {"id_number": number, "name": "钱九", "hukou_region": "3301\x0006"},
+        format="json",
+    )
+    assert response.status_code == 400
+    assert set(response.json()) == {"hukou_region"}
