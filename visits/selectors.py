@@ -464,13 +464,6 @@ def todays_list(user, on: datetime.date | None = None) -> list[DueElder]:
     return sorted(rows, key=lambda d: (not d.due, d.frequency != "daily", d.name, d.elder_id))
 
 
-def worker_covers_elder(user, elder: Elder, on: datetime.date) -> bool:
-    if elder.residence_region_id is None:
-        return False
-    path = elder.residence_region.path
-    return any(path.startswith(area.path) for area in worker_areas(user, on))
-
-
 def open_follow_ups(areas: Iterable[Region] | None = None) -> QuerySet[FollowUpTask]:
     tasks = FollowUpTask.objects.filter(status=FollowUpStatus.OPEN).select_related(
         "elder", "area", "visit"

@@ -197,8 +197,9 @@ def _elder_for_visit(elder_id: int, worker, on: datetime.date) -> tuple[Elder | 
     whether the worker covers that residence on the day, in one plain statement.
 
     It is asked on every visit logged, and building the two ORM queries it replaces cost more
-    CPU than running them. The rule is ``visits.selectors.worker_covers_elder``: an assignment
-    of the worker current on the day whose area's path begins the residence's path."""
+    CPU than running them. This statement is the rule of who may log a visit for whom: an
+    assignment of the worker current on the day whose area's path begins the residence's path
+    (``visits.selectors.worker_areas`` lists the same assignments for today's list)."""
     elders, regions, workers = Elder._meta.db_table, Region._meta.db_table, VisitWorker._meta
     day = connection.ops.adapt_datefield_value(on)
     sql = f"""
