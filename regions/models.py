@@ -1,3 +1,4 @@
+from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
@@ -88,6 +89,7 @@ class PolicyValue(models.Model):
         null=True,
         blank=True,
         help_text=_("留空表示“未设定”：政策文件未给出数额，需由管理员填写。"),
+        validators=[MinValueValidator(0, message=_("数值不能为负数。"))],
     )
     frequency = models.CharField(
         _("频次"),
@@ -116,16 +118,22 @@ class PolicyValue(models.Model):
         ordering = ["key", "region__code", "effective_from"]
         constraints = [
             models.UniqueConstraint(
-                fields=["region", "key", "effective_from"], name="policy_value_unique_start"
+                fields=["region", "key", "effective_from"],
+                name="policy_value_unique_start",
+                violation_error_message=_("该区划的这一参数在同一生效日期已有一个版本。"),
             ),
             models.CheckConstraint(
                 condition=Q(effective_to__isnull=True)
                 | Q(effective_to__gte=models.F("effective_from")),
                 name="policy_value_period_ordered",
+                violation_error_code="period_ordered",
+                violation_error_message=_("失效日期不能早于生效日期。"),
             ),
             models.CheckConstraint(
                 condition=Q(value__isnull=True) | Q(value__gte=0),
                 name="policy_value_not_negative",
+                violation_error_code="negative",
+                violation_error_message=_("数值不能为负数。"),
             ),
         ]
 
@@ -137,6 +145,10 @@ class PolicyValue(models.Model):
         return get_key(self.key).label
 
     @property
+    def key_label_en(self) -> str:
+        return get_key(self.key).label_en
+
+    @property
     def is_set(self) -> bool:
         return self.value is not None or bool(self.frequency)
 
@@ -146,4 +158,7 @@ class PolicyValue(models.Model):
             return self.get_frequency_display()
         if self.value is None:
             return str(_("未设定"))
+        if self.unit == PolicyUnit.SHARE:
+            # Shares are stored as fractions (exact arithmetic) and read as percentages.
+            return f"{(self.value * 100).normalize():f}%"
         return f"{self.value.normalize():f} {self.get_unit_display()}"

@@ -4,11 +4,14 @@ a parent raised above an existing child) for an overlapping period."""
 
 from __future__ import annotations
 
+import copy
 import datetime
+from dataclasses import dataclass
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils import timezone
 
 from regions.catalog import get_key
 from regions.choices import FREQUENCY_ORDER, FloorDirection
@@ -58,11 +61,13 @@ def check_floor(candidate: PolicyValue) -> None:
         raise ValidationError({"value": errors})
 
 
-def check_no_overlap(candidate: PolicyValue) -> None:
+def check_no_overlap(candidate: PolicyValue, *, ignore: tuple[int, ...] = ()) -> None:
+    """Refuse a period that overlaps another version of the same key and region (``ignore``:
+    rows that the same change end-dates first)."""
     clash = (
         PolicyValue.objects.filter(region=candidate.region, key=candidate.key)
         .filter(overlapping(candidate.effective_from, candidate.effective_to))
-        .exclude(pk=candidate.pk)
+        .exclude(pk__in=[pk for pk in (candidate.pk, *ignore) if pk is not None])
         .first()
     )
     if clash is not None:
@@ -73,7 +78,7 @@ def check_no_overlap(candidate: PolicyValue) -> None:
         )
 
 
-def validate_policy_value(candidate: PolicyValue) -> None:
+def validate_policy_value(candidate: PolicyValue, *, ignore: tuple[int, ...] = ()) -> None:
     """Every rule a policy value must obey; the admin form and ``set_policy_value`` call it."""
     catalog_key = get_key(candidate.key)
     if candidate.unit != catalog_key.unit:
@@ -82,7 +87,7 @@ def validate_policy_value(candidate: PolicyValue) -> None:
         raise ValidationError({"value": "频次类参数请填写“频次”，不填数值。"})
     if not catalog_key.is_frequency and candidate.frequency:
         raise ValidationError({"frequency": "该参数为数值，不能填写频次。"})
-    check_no_overlap(candidate)
+    check_no_overlap(candidate, ignore=ignore)
     check_floor(candidate)
 
 
@@ -130,6 +135,160 @@ def set_policy_value(
     validate_policy_value(row)
     row.save()
     return row, status
+
+
+# --- versions: a change to a rule in force starts a new version --------------------------------
+
+# What a bureau may change on a version; region, key and start date identify it and stay.
+REVISABLE_FIELDS = ("value", "frequency", "is_minimum", "effective_to", "citation", "note")
+# Changing one of these changes what is paid or required: it starts a new version from a date.
+VERSIONED_FIELDS = ("value", "frequency", "is_minimum")
+# How far ahead a change may be scheduled; further is almost always a mistyped year.
+MAX_YEARS_AHEAD = 5
+
+
+class PolicyChangeRefused(PermissionError):
+    """The user may not change the rulebook of this region."""
+
+
+@dataclass(frozen=True)
+class PolicyRevision:
+    """What saving a change does. ``ended`` is the version in force with its new end date (None
+    when the change corrects the version in place); ``new`` is the row saved with the change."""
+
+    current: PolicyValue
+    ended: PolicyValue | None
+    new: PolicyValue
+
+    @property
+    def starts_new_version(self) -> bool:
+        return self.ended is not None
+
+
+def require_rulebook_writer(user, region: Region) -> None:
+    """Only a bureau covering ``region`` (or a superuser) writes its rulebook; ``None`` is the
+    system itself (the loader, data migrations)."""
+    if user is None:
+        return
+    from accounts.scoping import scope_of
+
+    scope = scope_of(user)
+    if scope.read_only or not scope.covers_region(region, app="regions"):
+        raise PolicyChangeRefused(f"您无权修改 {region.name}（{region.code}）的政策参数。")
+
+
+def _check_change_date(applies_from: datetime.date | None, today: datetime.date) -> None:
+    if applies_from is None:
+        raise ValidationError({"applies_from": "修改数值须填写“自何日起执行”。"})
+    latest = today.replace(year=today.year + MAX_YEARS_AHEAD)
+    if applies_from > latest:
+        raise ValidationError(
+            {"applies_from": f"执行日期 {applies_from} 晚于 {latest}，请核对年份。"}
+        )
+
+
+def plan_policy_revision(
+    *,
+    row: PolicyValue,
+    applies_from: datetime.date | None,
+    changes: dict,
+    today: datetime.date | None = None,
+) -> PolicyRevision:
+    """Check a change to ``row`` and say what saving it would do, without writing.
+
+    A changed value, frequency or minimum flag starts a new version from ``applies_from`` (the
+    version in force ends the day before); from the version's own start date it corrects the
+    version in place (a backdated correction). Citation, note and end date are corrected in
+    place. Every rule of ``validate_policy_value`` applies to the result, and messages name the
+    field and both values."""
+    unknown = set(changes) - set(REVISABLE_FIELDS)
+    if unknown:
+        raise ValidationError(dict.fromkeys(sorted(unknown), "该字段不可修改。"))
+    current = PolicyValue.objects.select_related("region").get(pk=row.pk)
+    changed = {f: v for f, v in changes.items() if getattr(current, f) != v}
+    versioned = any(f in changed for f in VERSIONED_FIELDS)
+    today = today or timezone.localdate()
+    ended = None
+    if versioned:
+        _check_change_date(applies_from, today)
+        if applies_from < current.effective_from or (
+            current.effective_to is not None and applies_from > current.effective_to
+        ):
+            period = f"{current.effective_from}–{current.effective_to or '…'}"
+            raise ValidationError(
+                {"applies_from": f"执行日期 {applies_from} 不在本版本的有效期 {period} 内。"}
+            )
+    if versioned and applies_from > current.effective_from:
+        ended = copy.copy(current)
+        ended.effective_to = applies_from - datetime.timedelta(days=1)
+        new = PolicyValue(
+            region=current.region,
+            key=current.key,
+            unit=current.unit,
+            effective_from=applies_from,
+            **{f: changes.get(f, getattr(current, f)) for f in REVISABLE_FIELDS},
+        )
+    else:
+        new = copy.copy(current)
+        for field, value in changes.items():
+            setattr(new, field, value)
+    new.full_clean(validate_unique=False)
+    validate_policy_value(new, ignore=(current.pk,) if ended is not None else ())
+    return PolicyRevision(current=current, ended=ended, new=new)
+
+
+def _save_with_history(row: PolicyValue, *, by, reason: str) -> None:
+    if by is not None:
+        row._history_user = by
+    row._change_reason = reason
+    row.save()
+
+
+@transaction.atomic
+def revise_policy_value(
+    *,
+    row: PolicyValue,
+    applies_from: datetime.date | None,
+    reason: str,
+    by=None,
+    today: datetime.date | None = None,
+    **changes,
+) -> PolicyRevision:
+    """Change a rulebook value as ``plan_policy_revision`` describes, with the reason and the
+    user in the history of every row it touches."""
+    require_rulebook_writer(by, row.region)
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError({"reason": "请填写修改原因。"})
+    PolicyValue.objects.select_for_update().filter(region=row.region, key=row.key).exists()
+    revision = plan_policy_revision(
+        row=row, applies_from=applies_from, changes=changes, today=today
+    )
+    if revision.ended is not None:
+        _save_with_history(
+            revision.ended,
+            by=by,
+            reason=f"{reason}（{revision.new.effective_from} 起由新版本替代）",
+        )
+    _save_with_history(revision.new, by=by, reason=reason)
+    return revision
+
+
+@transaction.atomic
+def add_policy_value(*, by=None, reason: str, **fields) -> PolicyValue:
+    """A new rulebook row (a key a region did not set before, or a later version entered as a
+    row of its own), checked like every other change and recorded with its reason."""
+    region = fields["region"]
+    require_rulebook_writer(by, region)
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError({"reason": "请填写新增原因。"})
+    row = PolicyValue(**fields)
+    row.unit = get_key(row.key).unit
+    row.full_clean()
+    validate_policy_value(row)
+    _save_with_history(row, by=by, reason=reason)
+    return row
 
 
 @transaction.atomic
