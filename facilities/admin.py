@@ -836,7 +836,7 @@ class ApplicationAdmin(ScopedAdmin):
     ordering = ["facility_id", "applied_on", "id"]
 
     def changelist_view(self, request, extra_context=None):
-        # Ranks of the facilities on this list, computed once per facility (POLICY.md §5).
+        # Ranks of the facilities on this list, computed once per facility (docs/policy.md §5).
         self._entries = {}
         facility_ids = self.get_queryset(request).values_list("facility_id", flat=True).distinct()
         for facility in Facility.objects.filter(pk__in=facility_ids).select_related("region"):

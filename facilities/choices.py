@@ -3,7 +3,7 @@ from django.utils.translation import gettext_lazy as _
 
 
 class FacilityKind(models.TextChoices):
-    """POLICY.md §2 — kinds of facility named by the seeds."""
+    """docs/policy.md §2 — kinds of facility named by the seeds."""
 
     INSTITUTION = "institution", _("养老机构")
     STREET_CENTRE = "street_centre", _("乡镇（街道）居家养老服务中心")
@@ -18,7 +18,7 @@ class Ownership(models.TextChoices):
 
 
 class RatingScheme(models.TextChoices):
-    # POLICY.md §2 — 星级评定 of home-care facilities, 等级评定 of institutions (GB/T 37276-2018).
+    # docs/policy.md §2 — 星级评定 of home-care facilities, 等级评定 of institutions (GB/T 37276-2018).
     STAR = "star", _("星级评定")
     GRADE = "grade", _("等级评定")
 
@@ -66,7 +66,7 @@ SENIOR_OR_ABOVE = GRADE_ORDER[GRADE_ORDER.index(CaregiverGrade.SENIOR) :]
 
 
 class CareClass(models.TextChoices):
-    """Staffing classes of residents (POLICY.md §3)."""
+    """Staffing classes of residents (docs/policy.md §3)."""
 
     FULLY_DISABLED = "fully_disabled", _("完全失能")
     PARTLY_DISABLED = "partly_disabled", _("部分失能")
@@ -74,7 +74,7 @@ class CareClass(models.TextChoices):
 
 
 class Precedence(models.IntegerChoices):
-    """Waiting-list precedence, most urgent first (POLICY.md §5). Lower value = earlier."""
+    """Waiting-list precedence, most urgent first (docs/policy.md §5). Lower value = earlier."""
 
     DESTITUTE = 1, _("特困老年人（有集中供养意愿的全部集中供养）")
     FAMILY_PLANNING_SPECIAL = 2, _("计划生育特殊家庭老年人（同等条件下优先）")

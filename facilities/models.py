@@ -48,7 +48,7 @@ def new_bed_code() -> str:
 
 
 class Facility(models.Model):
-    """A care institution or a home-care centre/station (POLICY.md §2)."""
+    """A care institution or a home-care centre/station (docs/policy.md §2)."""
 
     code = models.CharField(
         _("机构编码"), max_length=12, unique=True, default=new_facility_code, editable=False
@@ -92,13 +92,13 @@ class Facility(models.Model):
 
     @property
     def is_public(self) -> bool:
-        # POLICY.md §5 — "public institutions" include the public-built privately-run ones
+        # docs/policy.md §5 — "public institutions" include the public-built privately-run ones
         # (003 §8: 公办养老机构（含公建民营）).
         return self.ownership in (Ownership.PUBLIC, Ownership.PUBLIC_BUILT_PRIVATELY_RUN)
 
 
 class ChainContract(models.Model):
-    """A chain-operation contract for one zone of a county (POLICY.md §2 — 000 §11)."""
+    """A chain-operation contract for one zone of a county (docs/policy.md §2 — 000 §11)."""
 
     county = models.ForeignKey(
         Region,
@@ -343,7 +343,7 @@ class Stay(models.Model):
 
 
 class Application(models.Model):
-    """An application to enter a public institution (入住轮候, POLICY.md §5).
+    """An application to enter a public institution (入住轮候, docs/policy.md §5).
 
     Precedence is not stored: it follows the elder's categories and latest assessment on the
     day the list is read (facilities.waiting_list), so a change of circumstances re-ranks.

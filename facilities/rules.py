@@ -13,7 +13,7 @@ from django.conf import settings
 from facilities.choices import CareClass, Precedence
 from residents.choices import AbilityLevel, Category
 
-# --- staffing (POLICY.md §3) -----------------------------------------------------------------
+# --- staffing (docs/policy.md §3) -----------------------------------------------------------------
 
 # Which ability level counts as which staffing class. A setting (FACILITIES_CARE_CLASS_BY_LEVEL
 # in the Django settings overrides it); the default follows the issue: 完全失能 and 重度失能 →
@@ -40,7 +40,7 @@ RATIO_KEYS: dict[str, str] = {
 
 
 def required_caregivers(counts: dict[str, int], ratios: dict[str, Fraction]) -> int:
-    """ceil(full/r_full + partial/r_partial + self/r_self), exactly (POLICY.md §3).
+    """ceil(full/r_full + partial/r_partial + self/r_self), exactly (docs/policy.md §3).
 
     Fractions, never floats: 3/3 + 0 + 0 is exactly 1, not 1.0000000000000002 rounded up to 2.
     """
@@ -48,7 +48,7 @@ def required_caregivers(counts: dict[str, int], ratios: dict[str, Fraction]) -> 
     return math.ceil(total)
 
 
-# --- waiting-list precedence (POLICY.md §5) --------------------------------------------------
+# --- waiting-list precedence (docs/policy.md §5) --------------------------------------------------
 
 ECONOMICALLY_DIFFICULT = {Category.MINIMUM_LIVING, Category.NEAR_MINIMUM_LIVING}
 FAMILY_PLANNING_SPECIAL = {Category.FAMILY_PLANNING_SPECIAL, Category.LOST_ONLY_CHILD}
@@ -87,33 +87,33 @@ class PrecedenceRule:
 PRECEDENCE_RULES: list[PrecedenceRule] = [
     PrecedenceRule(
         Precedence.DESTITUTE,
-        "POLICY.md §5 — 浙政办发〔2022〕71号 §13：有集中供养意愿的特困老年人全部实行集中供养",
+        "浙政办发〔2022〕71号 §13：有集中供养意愿的特困老年人全部实行集中供养",
         lambda f: Category.DESTITUTE in f.categories,
     ),
     PrecedenceRule(
         Precedence.FAMILY_PLANNING_SPECIAL,
-        "POLICY.md §5 — 浙政办发〔2022〕71号 清单15；甬政办发〔2023〕60号 清单19：计划生育特殊家庭"
+        "浙政办发〔2022〕71号 清单15；甬政办发〔2023〕60号 清单19：计划生育特殊家庭"
         "老年人同等条件下优先入住政府投资兴办的养老机构",
         lambda f: bool(f.categories & FAMILY_PLANNING_SPECIAL),
     ),
     PrecedenceRule(
         Precedence.ECONOMICALLY_DIFFICULT_DISABLED,
-        "POLICY.md §5 — 浙政办发〔2022〕71号 §8：重点为经济困难失能老年人提供无偿或低偿托养",
+        "浙政办发〔2022〕71号 §8：重点为经济困难失能老年人提供无偿或低偿托养",
         lambda f: bool(f.categories & ECONOMICALLY_DIFFICULT) and f.level in DISABLED_LEVELS,
     ),
     PrecedenceRule(
         Precedence.VETERANS,
-        "POLICY.md §5 — 浙政办发〔2022〕71号 清单：老年残疾军人、退役军人、“三属”优先",
+        "浙政办发〔2022〕71号 清单：老年残疾军人、退役军人、“三属”优先",
         lambda f: bool(f.categories & VETERANS),
     ),
     PrecedenceRule(
         Precedence.BRAVERY_DISABLED,
-        "POLICY.md §5 — 西政办〔2023〕46号 清单35：见义勇为致残人员优先安排入住公办机构",
+        "西政办〔2023〕46号 清单35：见义勇为致残人员优先安排入住公办机构",
         lambda f: Category.BRAVERY_DISABLED in f.categories,
     ),
     PrecedenceRule(
         Precedence.ANJI_HAPPY_CARE,
-        "POLICY.md §5 — 安吉县实施意见 清单12 “幸福养”工程",
+        "安吉县实施意见 清单12 “幸福养”工程",
         lambda f: (
             f"{ANJI}/" in f.facility_region_path
             and bool(f.categories & ECONOMICALLY_DIFFICULT)
@@ -123,12 +123,14 @@ PRECEDENCE_RULES: list[PrecedenceRule] = [
 ]
 
 GENERAL_RULE = PrecedenceRule(
-    Precedence.GENERAL, "POLICY.md §5：同一顺位按申请先后", lambda f: True
+    Precedence.GENERAL,
+    "浙政办发〔2022〕71号 §8（入住轮候管理制度）：同一顺位按申请先后",
+    lambda f: True,
 )
 
 
 def precedence_of(facts: ApplicantFacts) -> PrecedenceRule:
-    """The first rule, in POLICY.md §5 order, that the applicant meets."""
+    """The first rule, in docs/policy.md §5 order, that the applicant meets."""
     for rule in PRECEDENCE_RULES:
         if rule.applies(facts):
             return rule

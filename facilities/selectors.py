@@ -178,7 +178,7 @@ class WaitingEntry:
 
 
 def waiting_list(facility: Facility, on: datetime.date) -> list[WaitingEntry]:
-    """Open applications ranked by POLICY.md §5 precedence (from categories and the latest
+    """Open applications ranked by docs/policy.md §5 precedence (from categories and the latest
     assessment on ``on``), then by application date, then by registration order. Three queries."""
     applications = list(
         Application.objects.filter(facility=facility, status__in=OPEN_APPLICATION_STATUSES)
@@ -210,7 +210,7 @@ def next_applicant(facility: Facility, on: datetime.date) -> WaitingEntry | None
     return None
 
 
-# --- staffing (POLICY.md §3) ------------------------------------------------------------------
+# --- staffing (docs/policy.md §3) ------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -360,7 +360,7 @@ def short_staffed_facilities(region: Region, on: datetime.date) -> list[Staffing
     return reports
 
 
-# --- workforce figures against targets (POLICY.md §2) -----------------------------------------
+# --- workforce figures against targets (docs/policy.md §2) -----------------------------------------
 
 TARGET_KEYS = [
     "target_caregivers_per_10k",

@@ -76,7 +76,7 @@ def check_chain_contract(
     is_government_purchase: bool = True,
 ) -> None:
     """Raise ValidationError naming the field when a contract breaks the rulebook's limits
-    (POLICY.md §2 — 浙政办发〔2022〕71号 §11: 2–5 zones; purchase contracts at most 3 years)."""
+    (docs/policy.md §2 — 浙政办发〔2022〕71号 §11: 2–5 zones; purchase contracts at most 3 years)."""
     try:
         zones_min = int(policy_value("chain_zones_min", county, start_date))
         zones_max = int(policy_value("chain_zones_max", county, start_date))
@@ -117,7 +117,7 @@ def create_chain_contract(
     facilities=(),
     by=None,
 ) -> ChainContract:
-    """A chain-operation contract for one zone of a county (POLICY.md §2 — 浙政办发〔2022〕71号
+    """A chain-operation contract for one zone of a county (docs/policy.md §2 — 浙政办发〔2022〕71号
     §11): the county is split into chain_zones_min–chain_zones_max zones, and a government
     purchase contract lasts at most purchase_contract_max_years (``end_date`` is the last day)."""
     check_chain_contract(
@@ -388,7 +388,7 @@ def handle_elder_death(*, elder: Elder, death_date: datetime.date) -> None:
 def apply_for_place(
     *, facility: Facility, elder: Elder, applied_on: datetime.date, note: str = "", by=None
 ) -> Application:
-    """Put an elder on a public institution's waiting list (POLICY.md §5)."""
+    """Put an elder on a public institution's waiting list (docs/policy.md §5)."""
     if not facility.is_public:
         raise ValidationError(
             {"facility": f"{facility.name}不是公办（含公建民营）机构，不实行入住轮候。"}

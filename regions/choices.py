@@ -44,7 +44,7 @@ FREQUENCY_ORDER = [choice.value for choice in Frequency]
 
 
 class FloorDirection(models.TextChoices):
-    """How a lower level's value compares with the level above's floor (POLICY.md §0).
+    """How a lower level's value compares with the level above's floor (docs/policy.md §0).
 
     MINIMUM: the value is a minimum; a lower level may pay or require more, never less.
     MAXIMUM: the value is a maximum people may be served with (residents per caregiver,

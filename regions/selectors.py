@@ -2,7 +2,7 @@
 
 The one lookup every rule goes through: ``resolve_policy(key, region, on)`` — the value of K for
 region R on date D is the value of the nearest region, from R upwards, that has a row for K in
-force on D (POLICY.md §0). No rate is hard-coded anywhere else.
+force on D (docs/policy.md §0). No rate is hard-coded anywhere else.
 """
 
 from __future__ import annotations

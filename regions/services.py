@@ -1,5 +1,5 @@
 """Writes to the rulebook. Every change goes through ``set_policy_value``, which refuses a value
-that would break the floor rule of POLICY.md §0 in either direction (a child below its parent, or
+that would break the floor rule of docs/policy.md §0 in either direction (a child below its parent, or
 a parent raised above an existing child) for an overlapping period."""
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ class PensionType(models.TextChoices):
 
 
 class Category(models.TextChoices):
-    """Categories that drive entitlements (POLICY.md §1, §5, §6). Codes are an interface."""
+    """Categories that drive entitlements (docs/policy.md §1, §5, §6). Codes are an interface."""
 
     DESTITUTE = "destitute", _("特困")
     MINIMUM_LIVING = "minimum_living", _("低保")
@@ -63,7 +63,7 @@ class AssessmentDimension(models.TextChoices):
 
 
 class AgeBand(models.TextChoices):
-    """Age bands used by the policy documents (POLICY.md §0: completed years)."""
+    """Age bands used by the policy documents (docs/policy.md §0: completed years)."""
 
     AGE_60_69 = "60-69", _("60–69周岁")
     AGE_70_79 = "70-79", _("70–79周岁")

@@ -15,7 +15,7 @@ from residents.models import AbilityAssessment, Elder, ElderCategory
 
 
 def age_on(birth_date: datetime.date, on: datetime.date) -> int:
-    """Completed years (周岁) on a date (POLICY.md §0)."""
+    """Completed years (周岁) on a date (docs/policy.md §0)."""
     return on.year - birth_date.year - ((on.month, on.day) < (birth_date.month, birth_date.day))
 
 
@@ -90,7 +90,7 @@ def latest_assessment_levels(elder_ids, on_date: datetime.date) -> dict[int, str
     return dict(latest_assessments(elder_ids, on_date).values_list("elder_id", "final_level"))
 
 
-# --- free ability assessment (POLICY.md §1: 80+ yearly, under 80 every two years) -----------
+# --- free ability assessment (docs/policy.md §1: 80+ yearly, under 80 every two years) -----------
 
 FREE_ASSESSMENT_KEYS = [
     "free_assessment_age_threshold",
@@ -107,7 +107,7 @@ class FreeAssessmentRule:
 
 
 def free_assessment_rule(region: Region, on: datetime.date) -> FreeAssessmentRule:
-    # POLICY.md §1 — 浙政办发〔2022〕71号 §2 and every seed: 80周岁以上每年一次, 以下每两年一次.
+    # docs/policy.md §1 — 浙政办发〔2022〕71号 §2 and every seed: 80周岁以上每年一次, 以下每两年一次.
     return _free_assessment_rule_from(resolve_policies(FREE_ASSESSMENT_KEYS, region, on))
 
 

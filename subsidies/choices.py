@@ -70,7 +70,7 @@ class ExportFormat(models.TextChoices):
 
 
 class FacilitySubsidyKind(models.TextChoices):
-    """Subsidies paid to facilities (POLICY.md §2), each computed by its own rule."""
+    """Subsidies paid to facilities (docs/policy.md §2), each computed by its own rule."""
 
     OPERATING = "operating", _("运行（运营）补助")
     SMART_CARE_HOME = "smart_care_home", _("智慧养老院一次性补助")

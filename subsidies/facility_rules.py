@@ -1,4 +1,4 @@
-"""What a facility may be granted (POLICY.md §2): operating subsidies, one-off grants and
+"""What a facility may be granted (docs/policy.md §2): operating subsidies, one-off grants and
 liability-insurance premium subsidies, each bounded by a rulebook cap or share.
 
 Reads only: ``entitlement(...)`` resolves the rulebook for the facility's region and returns the
@@ -27,7 +27,7 @@ COEFFICIENT_KEY = "operating_subsidy_transfer_coefficient"
 XIHU_CAP_KEY = "operating_subsidy_home_care_facility_cap"
 HOME_CARE_KINDS = (FacilityKind.STREET_CENTRE, FacilityKind.COMMUNITY_STATION)
 PROVINCE_OPERATING = {
-    # POLICY.md §2 — 000 浙政办发〔2022〕71号 §10: 中心每年最高10万元, 站每年最高1.5万元.
+    # docs/policy.md §2 — 000 浙政办发〔2022〕71号 §10: 中心每年最高10万元, 站每年最高1.5万元.
     FacilityKind.STREET_CENTRE: (
         "operating_subsidy_street_centre_cap",
         "operating_subsidy_street_centre",
@@ -117,7 +117,7 @@ def operating(
     cap = _required(cap_policy, "cap")
     coefficient_policy = resolve_policy(COEFFICIENT_KEY, facility.region, on)
     coefficient = _required(coefficient_policy, "coefficient")
-    # POLICY.md §2 — 000 §10: the actual amount follows the province's transfer coefficient.
+    # docs/policy.md §2 — 000 §10: the actual amount follows the province's transfer coefficient.
     limit = fraction_to_money(Fraction(cap) * Fraction(coefficient))
     what = f"{_source(cap_policy)} × 转移支付系数 {_source(coefficient_policy)}"
     return Entitlement(
@@ -138,7 +138,7 @@ def operating(
 
 
 def _operating_by_stars(facility, on, amount, assessment_passed, cap_policy) -> Entitlement:
-    # POLICY.md §2 — 001 西政办〔2023〕46号 §10: 按星级评定和年度考核结果给予最高30万元.
+    # docs/policy.md §2 — 001 西政办〔2023〕46号 §10: 按星级评定和年度考核结果给予最高30万元.
     cap = _required(cap_policy, "cap")
     if assessment_passed is not True:
         raise ValidationError(
@@ -187,7 +187,7 @@ def _operating_by_stars(facility, on, amount, assessment_passed, cap_policy) -> 
 
 
 def smart_care_home(*, facility: Facility, on: datetime.date, amount) -> Entitlement:
-    # POLICY.md §2 — 004 甬政办发〔2023〕60号 (六)2: 智慧养老院 up to 500,000, one-off after review.
+    # docs/policy.md §2 — 004 甬政办发〔2023〕60号 (六)2: 智慧养老院 up to 500,000, one-off after review.
     _kind_must_be(facility, (FacilityKind.SMART_CARE_HOME,), "该补助只适用于智慧养老院。")
     if amount is None:
         raise ValidationError({"amount": "一次性补助须填写经评审核定的金额。"})
@@ -204,7 +204,7 @@ def smart_care_home(*, facility: Facility, on: datetime.date, amount) -> Entitle
 
 
 def smart_terminal(*, facility: Facility, on: datetime.date, amount, terminal_sets) -> Entitlement:
-    # POLICY.md §2 — 004 (六)2: 无感智能终端 in a home-care centre/station, up to 50,000 a set.
+    # docs/policy.md §2 — 004 (六)2: 无感智能终端 in a home-care centre/station, up to 50,000 a set.
     _kind_must_be(facility, HOME_CARE_KINDS, "该补助只适用于居家养老服务中心和照料中心。")
     if not terminal_sets or terminal_sets < 1:
         raise ValidationError({"terminal_sets": "须填写配置的终端套数（至少1套）。"})
@@ -229,7 +229,7 @@ def smart_terminal(*, facility: Facility, on: datetime.date, amount, terminal_se
 
 
 def liability_insurance(*, facility: Facility, on: datetime.date, amount, premium) -> Entitlement:
-    """POLICY.md §2 — 000 §9 (and 002 §6, 004 (三)4): non-profit institutions get 1/upper +
+    """docs/policy.md §2 — 000 §9 (and 002 §6, 004 (三)4): non-profit institutions get 1/upper +
     1/local of the premium; for-profit ones that times the for-profit factor (half). Exact
     arithmetic with fractions; one rounding at the end."""
     _kind_must_be(facility, (FacilityKind.INSTITUTION,), "综合责任险补助只适用于养老机构。")

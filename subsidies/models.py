@@ -43,7 +43,7 @@ class Scheme(models.Model):
     """One allowance a jurisdiction pays (data: subsidies/data/schemes.toml).
 
     The amount is never stored here: it is the rulebook value of ``policy_key`` in force for the
-    elder's region of registration on the 1st of the month (POLICY.md §0, §1).
+    elder's region of registration on the 1st of the month (docs/policy.md §0, §1).
     """
 
     code = models.CharField(_("代码"), max_length=64, unique=True)
@@ -415,7 +415,7 @@ class BankReturnImport(models.Model):
 
 class StarSubsidyRate(models.Model):
     """A jurisdiction's operating-subsidy table: the yearly amount for a facility of a star
-    level that passed its annual assessment. The seeds give only the cap (POLICY.md §2 — 001
+    level that passed its annual assessment. The seeds give only the cap (docs/policy.md §2 — 001
     西政办〔2023〕46号 §10: 按星级评定和年度考核结果给予最高30万元), so the bureau enters the
     table; an amount above the rulebook cap is refused (subsidies.services.set_star_subsidy_rate).
     """
@@ -452,7 +452,7 @@ class StarSubsidyRate(models.Model):
 
 
 class FacilitySubsidy(models.Model):
-    """One subsidy granted to a facility (POLICY.md §2): a yearly operating subsidy, a one-off
+    """One subsidy granted to a facility (docs/policy.md §2): a yearly operating subsidy, a one-off
     grant or an insurance premium subsidy, with the cap and the facts that bound it, and the
     payment line that pays it (in the draft batch of the facility's county)."""
 

@@ -1,4 +1,4 @@
-"""Who is paid: the eligibility rules of the allowance schemes (POLICY.md §1), as plain functions.
+"""Who is paid: the eligibility rules of the allowance schemes (docs/policy.md §1), as plain functions.
 
 An elder is paid for month M by the rules in force on the 1st of M when, on that day, they are
 alive, registered (户籍) in the run's region or below, and their age in completed years and their
@@ -25,7 +25,7 @@ def add_months(first: datetime.date, months: int) -> datetime.date:
 
 
 def age_on(birth_date: datetime.date, on: datetime.date) -> int:
-    """Completed years (周岁) on ``on`` (POLICY.md §0: "N周岁以上" includes N).
+    """Completed years (周岁) on ``on`` (docs/policy.md §0: "N周岁以上" includes N).
 
     Someone born on 29 February completes a year on 1 March in common years: on the 1st of
     March they have their new age, on the 1st of February not yet.
@@ -57,7 +57,7 @@ class ElderFacts:
 
 
 def in_age_band(age: int, low: int | None, high: int | None) -> bool:
-    # POLICY.md §0 — "80-89周岁" is 80 ≤ age ≤ 89; "100周岁及以上" has no upper end.
+    # docs/policy.md §0 — "80-89周岁" is 80 ≤ age ≤ 89; "100周岁及以上" has no upper end.
     return (low is None or age >= low) and (high is None or age <= high)
 
 
@@ -70,22 +70,22 @@ def is_eligible(conditions: SchemeConditions, facts: ElderFacts) -> bool:
     rule = conditions.eligibility
     in_band = in_age_band(facts.age, conditions.min_age, conditions.max_age)
     if rule == Eligibility.AGE_BAND:
-        # POLICY.md §1 — 000 §3, 001 §3, 002 §2, 003 §3: high-age bands by completed years;
+        # docs/policy.md §1 — 000 §3, 001 §3, 002 §2, 003 §3: high-age bands by completed years;
         # 001 清单11: 70–79周岁 yearly e-allowance.
         return in_band
     if rule == Eligibility.AGE_AND_RESIDENT_PENSION:
-        # POLICY.md §1 — 001 西政办〔2023〕46号 §3: 享受城乡居民养老金待遇的年满80周岁老年人.
+        # docs/policy.md §1 — 001 西政办〔2023〕46号 §3: 享受城乡居民养老金待遇的年满80周岁老年人.
         return in_band and facts.pension_type == PensionType.RESIDENT
     if rule == Eligibility.CATEGORY:
-        # POLICY.md §1 — 001 清单23/29/32: 低保, 失独, 重点优抚对象/老劳模/困难老居(村)干部.
+        # docs/policy.md §1 — 001 清单23/29/32: 低保, 失独, 重点优抚对象/老劳模/困难老居(村)干部.
         return in_band and holds_any(facts, conditions.categories)
     if rule == Eligibility.AGE_AND_CATEGORY_OR_AGE:
-        # POLICY.md §1 — 001 清单12: 70周岁及以上的空巢、独居、孤寡老人和80周岁及以上的高龄老人.
+        # docs/policy.md §1 — 001 清单12: 70周岁及以上的空巢、独居、孤寡老人和80周岁及以上的高龄老人.
         if conditions.all_from_age is not None and facts.age >= conditions.all_from_age:
             return True
         return in_band and holds_any(facts, conditions.categories)
     if rule == Eligibility.NURSING_TIER:
-        # POLICY.md §1 — 000 §12: 低保家庭失能老年人, by self-care ability (latest assessment).
+        # docs/policy.md §1 — 000 §12: 低保家庭失能老年人, by self-care ability (latest assessment).
         return (
             in_band
             and holds_any(facts, conditions.categories)

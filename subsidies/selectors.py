@@ -63,7 +63,7 @@ def period_plan(region: Region, period: datetime.date, schemes: list[Scheme]) ->
             policy = resolved[scheme.policy_key]
             entry = {"scheme": scheme.code, "region": node.code, "key": scheme.policy_key}
             if not policy.is_set:
-                # POLICY.md preamble: nobody is paid a guessed amount; the report says why.
+                # docs/policy.md §13: nobody is paid a guessed amount; the report says why.
                 skipped.append({**entry, "reason": policy.not_set_reason})
                 continue
             if scheme.period_kind == PeriodKind.YEARLY:

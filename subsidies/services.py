@@ -270,7 +270,7 @@ def prepare_run(*, run_id: int) -> list[int]:
 
 
 def _caregiver_lines(run: AllowanceRun) -> list[PaymentLine]:
-    """Lines of the caregiver schemes (POLICY.md §1 — 003 安吉县实施意见 §15: 养老护理员特殊岗位
+    """Lines of the caregiver schemes (docs/policy.md §1 — 003 安吉县实施意见 §15: 养老护理员特殊岗位
     津贴, not less than 400 a month to each certified caregiver): every caregiver who, on the 1st
     of the month, holds a valid skill certificate and is employed at an active facility in the
     run's region, paid once (the nearest rate region of their first employment decides).

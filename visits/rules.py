@@ -1,10 +1,10 @@
-"""Who must be visited: the groups each jurisdiction names, as a cited table (POLICY.md §6).
+"""Who must be visited: the groups each jurisdiction names, as a cited table (docs/policy.md §6).
 
 How *often* is not here: each group points at a rulebook key (``visit_frequency_*``) that
 ``regions.selectors`` resolves for the elder's residence region on the date. This table only
 says which groups a document names and from when; the nearest jurisdiction, from the elder's
 residence upwards, with a row in force on the date decides (the same inheritance as the
-rulebook, POLICY.md §0). A jurisdiction that lists groups lists all of them: a lower level
+rulebook, docs/policy.md §0). A jurisdiction that lists groups lists all of them: a lower level
 repeats its parent's groups rather than adding to them implicitly, so each row reads as its
 document does.
 """
@@ -78,14 +78,14 @@ class VisitGroupRule:
 
 
 RULES: list[VisitGroupRule] = [
-    # POLICY.md §6 — 浙政办发〔2022〕71号 清单14 (探访服务). No frequency: monthly is the setting.
+    # docs/policy.md §6 — 浙政办发〔2022〕71号 清单14 (探访服务). No frequency: monthly is the setting.
     VisitGroupRule(
         "330000",
         datetime.date(2022, 12, 6),
         {MONTHLY_KEY: _SEED_LIST_GROUPS},
         "浙政办发〔2022〕71号 清单14",
     ),
-    # POLICY.md §6 — 西政办〔2023〕46号 §12: 孤寡老人日访率达到100%，独居、空巢、失能、失智等
+    # docs/policy.md §6 — 西政办〔2023〕46号 §12: 孤寡老人日访率达到100%，独居、空巢、失能、失智等
     # 特殊困难老年人月访率达到100%; 清单26 names the province's groups too.
     VisitGroupRule(
         "330106",
@@ -96,7 +96,7 @@ RULES: list[VisitGroupRule] = [
         },
         "西政办〔2023〕46号 §12、清单26",
     ),
-    # POLICY.md §6 — 金政办发〔2023〕18号 §3、清单16: …计划生育特殊家庭、经济困难等老年人.
+    # docs/policy.md §6 — 金政办发〔2023〕18号 §3、清单16: …计划生育特殊家庭、经济困难等老年人.
     # 经济困难 = 特困、低保、低保边缘 (the registry's economic categories).
     VisitGroupRule(
         "330700",
@@ -107,7 +107,7 @@ RULES: list[VisitGroupRule] = [
         },
         "金政办发〔2023〕18号 §3、清单16",
     ),
-    # POLICY.md §6 — 安吉县实施意见 §12: 空巢、独居、失能、重残、高龄、计划生育特殊家庭;
+    # docs/policy.md §6 — 安吉县实施意见 §12: 空巢、独居、失能、重残、高龄、计划生育特殊家庭;
     # its list item 19 (探访服务) adds 留守. The high-age threshold is the rulebook's.
     VisitGroupRule(
         "330523",
@@ -115,7 +115,7 @@ RULES: list[VisitGroupRule] = [
         {MONTHLY_KEY: _SEED_LIST_GROUPS | {VisitGroup.HIGH_AGE}},
         "安吉县实施意见 §12、清单19",
     ),
-    # POLICY.md §6 — 甬政办发〔2023〕60号 清单18: the province's groups.
+    # docs/policy.md §6 — 甬政办发〔2023〕60号 清单18: the province's groups.
     VisitGroupRule(
         "330200",
         datetime.date(2023, 12, 31),

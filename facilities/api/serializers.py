@@ -190,7 +190,7 @@ class FacilityRefSerializer(serializers.Serializer):
 
 
 class CareClassCountsSerializer(serializers.Serializer):
-    """Residents per staffing class (POLICY.md §3)."""
+    """Residents per staffing class (docs/policy.md §3)."""
 
     fully_disabled = serializers.IntegerField(min_value=0)
     partly_disabled = serializers.IntegerField(min_value=0)

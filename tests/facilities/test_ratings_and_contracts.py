@@ -1,4 +1,4 @@
-"""Ratings (validity from the rulebook, expiry) and chain-operation contracts (POLICY.md §2)."""
+"""Ratings (validity from the rulebook, expiry) and chain-operation contracts (docs/policy.md §2)."""
 
 import datetime
 

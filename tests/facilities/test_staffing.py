@@ -1,4 +1,4 @@
-"""Staffing checks (POLICY.md §3): ceil(full/r_full + partial/r_partial + self/r_self) with the
+"""Staffing checks (docs/policy.md §3): ceil(full/r_full + partial/r_partial + self/r_self) with the
 jurisdiction's ratios, in exact arithmetic."""
 
 import datetime

@@ -1,4 +1,4 @@
-"""One person, one bed, one code (POLICY.md §4): the database and the services agree."""
+"""One person, one bed, one code (docs/policy.md §4): the database and the services agree."""
 
 import datetime
 

@@ -1,4 +1,4 @@
-"""Waiting lists of public institutions (POLICY.md §5): precedence, then application date."""
+"""Waiting lists of public institutions (docs/policy.md §5): precedence, then application date."""
 
 import datetime
 import threading
@@ -63,7 +63,11 @@ def test_order_follows_policy_precedence_then_application_date(home):
     ]
     assert [e.rank for e in entries] == list(range(1, 9))
     assert entries[0].rule.precedence == Precedence.DESTITUTE
-    assert "特困" in entries[0].explanation and "§13" in entries[0].explanation
+    assert "特困" in entries[0].explanation
+    # Users read the documents, not our notes: the reason cites the document and paragraph.
+    assert "浙政办发〔2022〕71号 §13" in entries[0].explanation
+    assert "浙政办发〔2022〕71号 §8" in entries[6].explanation
+    assert not any("policy.md" in e.explanation.lower() for e in entries)
     assert entries[2].rule.precedence == Precedence.FAMILY_PLANNING_SPECIAL
 
 

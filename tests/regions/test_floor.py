@@ -1,4 +1,4 @@
-"""A lower level's rate may never be below the level above's floor (POLICY.md §0)."""
+"""A lower level's rate may never be below the level above's floor (docs/policy.md §0)."""
 
 import datetime
 from decimal import Decimal

@@ -1,4 +1,4 @@
-"""The rulebook lookup: nearest ancestor with a value in force on the date (POLICY.md §0)."""
+"""The rulebook lookup: nearest ancestor with a value in force on the date (docs/policy.md §0)."""
 
 import datetime
 from decimal import Decimal

@@ -1,4 +1,4 @@
-"""Every seed number the run pays (POLICY.md §1), on the 1st of the month, by completed age."""
+"""Every seed number the run pays (docs/policy.md §1), on the 1st of the month, by completed age."""
 
 import datetime
 from decimal import Decimal

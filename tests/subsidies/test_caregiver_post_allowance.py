@@ -1,4 +1,4 @@
-"""Anji's caregiver post allowance (POLICY.md §1 — 003 安吉县实施意见 §15): not less than 400 a
+"""Anji's caregiver post allowance (docs/policy.md §1 — 003 安吉县实施意见 §15): not less than 400 a
 month to each certified caregiver employed at an Anji facility on the 1st, paid by the run."""
 
 import datetime

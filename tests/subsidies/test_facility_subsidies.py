@@ -1,4 +1,4 @@
-"""Operating subsidies, one-off grants and insurance premiums paid to facilities (POLICY.md §2):
+"""Operating subsidies, one-off grants and insurance premiums paid to facilities (docs/policy.md §2):
 within the rulebook caps, refused above them naming the cap and its source, paid in batches."""
 
 import datetime

@@ -1,4 +1,4 @@
-"""Who must be visited and how often (POLICY.md §6), by residence, on a date."""
+"""Who must be visited and how often (docs/policy.md §6), by residence, on a date."""
 
 import datetime
 

@@ -1,4 +1,4 @@
-"""Staffing check (POLICY.md §3): for one facility from its residents, or the planning form for
+"""Staffing check (docs/policy.md §3): for one facility from its residents, or the planning form for
 a region from given counts. Thin: parse, call a selector, print."""
 
 import datetime
