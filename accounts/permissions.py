@@ -48,3 +48,28 @@ class ScopedAdminMixin:
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return not self._read_only(request) and super().has_delete_permission(request, obj)
+
+    # django-simple-history's pages fall back to the historical rows when the object is not in
+    # get_queryset(), and its "revert" form saves a past version directly: both would bypass
+    # the scope and the services. History is shown for objects in scope only, and read only.
+    def _require_in_scope(self, request, object_id) -> None:
+        from django.contrib.admin.utils import unquote
+        from django.http import Http404
+
+        if not self.get_queryset(request).filter(pk=unquote(object_id)).exists():
+            raise Http404
+
+    def history_view(self, request, object_id, extra_context=None):
+        self._require_in_scope(request, object_id)
+        return super().history_view(request, object_id, extra_context)
+
+    def history_form_view(self, request, object_id, version_id, extra_context=None):
+        from django.http import HttpResponseNotAllowed
+
+        self._require_in_scope(request, object_id)
+        if request.method != "GET":
+            return HttpResponseNotAllowed(["GET"])
+        return super().history_form_view(request, object_id, version_id, extra_context)
+
+    def revert_disabled(self, request, obj=None) -> bool:
+        return True
