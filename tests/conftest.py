@@ -2,8 +2,9 @@
 
 The suite runs twice in CI: on SQLite (the embedded default) and on PostgreSQL with
 REDIS_URL set, where tests marked ``celery_worker`` run against a real worker process that the
-session starts and stops. Tests marked ``postgres`` or ``celery_worker`` are deselected (not
-skipped) where their service is absent, and the run says how many and why.
+session starts and stops, and tests marked ``redis`` use that Redis server directly. Tests marked
+``postgres``, ``celery_worker`` or ``redis`` are deselected (not skipped) where their service is
+absent, and the run says how many and why.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ def pytest_collection_modifyitems(config, items):
             _on_postgres() and bool(settings.REDIS_URL),
             "PostgreSQL and REDIS_URL for a real Celery worker",
         ),
+        "redis": (bool(settings.REDIS_URL), "a Redis server (REDIS_URL=redis://…)"),
     }
     kept, dropped = [], {}
     for item in items:

@@ -3,19 +3,20 @@ from rest_framework import serializers
 from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from accounts.scoping import scope_of
+from accounts.throttling import LoginThrottle
 
 
 class TokenLoginView(ObtainAuthToken):
     """Exchange a username and password for the token field apps send as
-    ``Authorization: Token …``. Throttled, and locked after repeated failures (django-axes)."""
+    ``Authorization: Token …``. Throttled per client address across all workers, and locked
+    after repeated failures (django-axes)."""
 
     permission_classes = [AllowAny]
     authentication_classes = []
-    throttle_classes = [ScopedRateThrottle]
+    throttle_classes = [LoginThrottle]
     throttle_scope = "login"
 
 

@@ -73,6 +73,11 @@ AXES_COOLOFF_TIME = 1
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_VERBOSE = False
+# The lockout and the login throttle count a client by the address accounts.client_address
+# gives: the peer, or behind one of TRUSTED_PROXIES (addresses or CIDR networks, comma-separated;
+# empty by default) the right-most X-Forwarded-For entry that is not one of them.
+TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
+AXES_CLIENT_IP_CALLABLE = "accounts.client_address.client_ip"
 
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"
@@ -135,7 +140,13 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_THROTTLE_RATES": {"login": env("LOGIN_THROTTLE_RATE", default="10/min")},
+    # Counted in the shared cache (accounts.throttling): Redis in production.
+    "DEFAULT_THROTTLE_RATES": {
+        "login": env("LOGIN_THROTTLE_RATE", default="10/min"),
+        # Whole-ID-number lookups per user (API and admin search): each answers whether a
+        # guessed number exists.
+        "id_lookup": env("ID_LOOKUP_THROTTLE_RATE", default="60/hour"),
+    },
 }
 
 SPECTACULAR_SETTINGS = {
@@ -156,6 +167,10 @@ SPECTACULAR_SETTINGS = {
         "FacilitySubsidyKindEnum": "subsidies.choices.FacilitySubsidyKind",
     },
 }
+
+# One process's memory: enough for the embedded default and the tests. Production counts
+# throttles in Redis, shared by every worker (config/settings/production.py).
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 # Celery: with REDIS_URL unset the embedded default runs tasks eagerly, in-process, so a
 # newcomer needs no broker; production and the PostgreSQL CI leg set REDIS_URL.

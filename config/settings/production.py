@@ -1,7 +1,9 @@
 """Production: everything from the environment, secure defaults; `check --deploy` passes."""
 
+from django.core.exceptions import ImproperlyConfigured
+
 from config.settings.base import *  # noqa: F403
-from config.settings.base import env
+from config.settings.base import REDIS_URL, env
 
 DEBUG = env.bool("DEBUG", default=False)
 SECRET_KEY = env("SECRET_KEY")
@@ -20,3 +22,20 @@ X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
 
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)  # noqa: F405
+
+# The cache every gunicorn worker shares: the login and ID-lookup throttles count in it
+# (accounts.throttling), so four workers allow what one would. Its own Redis database is best
+# (REDIS_CACHE_URL=redis://…/1): clearing a cache empties its whole database, which must never
+# be Celery's queue; on the broker's database the key prefix keeps the two apart.
+REDIS_CACHE_URL = env("REDIS_CACHE_URL", default=REDIS_URL)
+if not REDIS_CACHE_URL:
+    raise ImproperlyConfigured(
+        "Production needs REDIS_URL (or REDIS_CACHE_URL): throttles and Celery use Redis."
+    )
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_CACHE_URL,
+        "KEY_PREFIX": env("CACHE_KEY_PREFIX", default="eldercare-cache"),
+    }
+}

@@ -24,6 +24,8 @@ def test_production_settings_pass_the_deploy_check_with_no_warning():
             secrets.choice(string.ascii_letters + string.digits) for _ in range(50)
         ),
         "ALLOWED_HOSTS": "x.example",
+        # Production requires Redis (the shared cache); the check does not connect to it.
+        "REDIS_URL": os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0",
     }
     result = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
