@@ -179,11 +179,31 @@ CELERY_BROKER_URL = REDIS_URL or "memory://"
 CELERY_RESULT_BACKEND = REDIS_URL or "cache+memory://"
 CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
 CELERY_TASK_EAGER_PROPAGATES = True
+# A task is acknowledged when it ends (acks_late), and given back to the queue at once when its
+# worker process dies (reject_on_worker_lost), so a chunk killed halfway runs again.
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# When a whole worker dies (machine lost, kill -9 of the main process), Redis gives its unacked
+# tasks to another worker after the visibility timeout (Redis's default: an hour). The longest
+# task is one chunk of 20,000 elders: about a second on PostgreSQL, under a minute on the
+# Python path; preparing a province-wide run takes seconds. Ten minutes leaves a wide margin —
+# a task still running when it expires is delivered twice, which is harmless (every write is
+# idempotent) but wasted. Raise it with the chunk size; retry countdowns stay far below it.
+BROKER_VISIBILITY_TIMEOUT = env.int("CELERY_VISIBILITY_TIMEOUT", default=600)
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": BROKER_VISIBILITY_TIMEOUT}
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+
+# The allowance run's recovery (subsidies.services.sweep_allowance_runs, run by beat every
+# minute; the periodic task is created by migration subsidies 0004). A worker beats each
+# chunk's heartbeat every ALLOWANCE_RUN_HEARTBEAT_SECONDS while it works; a chunk whose
+# heartbeat is older than ALLOWANCE_RUN_STALL_SECONDS belonged to a worker that died and is
+# queued again; after ALLOWANCE_RUN_MAX_ATTEMPTS claims of one chunk the run is marked failed
+# with the reason (a chunk that kills every worker that takes it), to be resumed in the admin.
+ALLOWANCE_RUN_HEARTBEAT_SECONDS = env.float("ALLOWANCE_RUN_HEARTBEAT_SECONDS", default=30)
+ALLOWANCE_RUN_STALL_SECONDS = env.float("ALLOWANCE_RUN_STALL_SECONDS", default=180)
+ALLOWANCE_RUN_MAX_ATTEMPTS = env.int("ALLOWANCE_RUN_MAX_ATTEMPTS", default=5)
 
 LOGGING = {
     "version": 1,
