@@ -205,20 +205,38 @@ ALLOWANCE_RUN_HEARTBEAT_SECONDS = env.float("ALLOWANCE_RUN_HEARTBEAT_SECONDS", d
 ALLOWANCE_RUN_STALL_SECONDS = env.float("ALLOWANCE_RUN_STALL_SECONDS", default=180)
 ALLOWANCE_RUN_MAX_ATTEMPTS = env.int("ALLOWANCE_RUN_MAX_ATTEMPTS", default=5)
 
+# Every handler masks (accounts.masking): paths without query strings, ID and mobile numbers
+# masked. The development server's request lines (django.server) get their own handler with the
+# same filter; gunicorn's access log is set up in config/gunicorn_conf.py.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "django.server": {
+            "()": "django.utils.log.ServerFormatter",
+            "format": "[{server_time}] {message}",
+            "style": "{",
+        },
+    },
     "filters": {"mask_personal_data": {"()": "accounts.masking.MaskPersonalDataFilter"}},
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
             "formatter": "plain",
             "filters": ["mask_personal_data"],
-        }
+        },
+        "django.server": {
+            "class": "logging.StreamHandler",
+            "formatter": "django.server",
+            "filters": ["mask_personal_data"],
+        },
     },
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        "django.server": {"handlers": ["django.server"], "level": "INFO", "propagate": False},
+    },
 }
 
 LOGIN_URL = "admin:login"
