@@ -15,7 +15,6 @@ elder does not already hold them; the import never ends a category (that is a de
 
 from __future__ import annotations
 
-import csv
 import datetime
 import io
 from dataclasses import dataclass, field
@@ -26,6 +25,7 @@ from django.db import transaction
 from django.utils import timezone
 from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
+from accounts import spreadsheets
 from regions.models import Region
 from residents import services
 from residents.choices import Category, PensionType
@@ -143,16 +143,13 @@ def read_rows(content: bytes, filename: str) -> list[tuple[int, dict[str, str]]]
 
 
 def _read_csv(content: bytes) -> list[list[str]]:
-    # Excel on Chinese Windows saves CSV as GB18030; everything else is UTF-8 (maybe with BOM).
-    for encoding in ("utf-8-sig", "gb18030"):
-        try:
-            text = content.decode(encoding)
-            break
-        except UnicodeDecodeError:
-            continue
-    else:
-        raise ImportFileError("无法识别文件编码：请另存为 UTF-8 编码的 CSV。")
-    return list(csv.reader(io.StringIO(text)))
+    # Excel on Chinese Windows saves CSV as GB18030, everything else as UTF-8 (maybe with a
+    # BOM): one of them for the whole file, or the file is refused naming the row
+    # (spreadsheets.read_csv, which also names a row whose field runs past 128 KiB).
+    try:
+        return spreadsheets.read_csv(content)
+    except spreadsheets.SpreadsheetError as error:
+        raise ImportFileError(str(error)) from None
 
 
 def _read_xlsx(content: bytes) -> list[list]:
@@ -403,9 +400,8 @@ def import_elders(
 
 
 def errors_csv(errors: list[RowError]) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(["row", "field", "message"])
-    for error in errors:
-        writer.writerow([error.row, error.field, error.message])
-    return out.getvalue()
+    """The rejected rows as CSV (row, field, message), every cell through safe_cell: messages
+    quote what the row held."""
+    return spreadsheets.csv_text(
+        [["row", "field", "message"], *([e.row, e.field, e.message] for e in errors)]
+    )

@@ -1,20 +1,20 @@
 """The bank's return file (回盘文件), read for reconcile_batch, and its preview for the admin.
 
-The file is a CSV (UTF-8, with or without BOM) or an XLSX (first sheet) with a header row:
-``reference`` (the line reference PL…, as exported) or ``id_number`` (all the person's lines in
-the batch), ``status`` (``paid`` or ``failed``), ``bank_reference`` and optionally ``message``.
-Row numbers are the file's line numbers, the header being row 1, as reconcile_batch reports them.
+The file is a CSV (UTF-8, with or without BOM, or GB18030: one encoding for the whole file) or
+an XLSX (first sheet) with a header row: ``reference`` (the line reference PL…, as exported) or
+``id_number`` (all the person's lines in the batch), ``status`` (``paid`` or ``failed``),
+``bank_reference`` and optionally ``message``. Row numbers are the file's line numbers, the header being row 1, as reconcile_batch reports them.
 """
 
 from __future__ import annotations
 
-import csv
 import io
 from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 
+from accounts import spreadsheets
 from subsidies.choices import LineStatus
 from subsidies.models import PaymentBatch
 from subsidies.selectors import live_lines, payee_id_number, payee_name
@@ -28,12 +28,14 @@ def _cell(value) -> str:
 
 
 def _records_from_csv(data: bytes) -> tuple[list[str], list[dict]]:
+    # One encoding for the whole file (UTF-8, else GB18030), or refused naming the row: a
+    # mixed file would match references against mojibake.
     try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise ValidationError("回盘文件应为 UTF-8 编码的 CSV，或 XLSX。") from None
-    reader = csv.DictReader(io.StringIO(text))
-    return list(reader.fieldnames or []), list(reader)
+        rows = spreadsheets.read_csv(data)
+    except spreadsheets.SpreadsheetError as error:
+        raise ValidationError(f"回盘文件：{error}") from None
+    header = [_cell(c) for c in rows[0]] if rows else []
+    return header, [dict(zip(header, row, strict=False)) for row in rows[1:]]
 
 
 def _records_from_xlsx(data: bytes) -> tuple[list[str], list[dict]]:

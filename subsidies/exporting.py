@@ -4,6 +4,11 @@ Files are streamed (lines read in chunks, XLSX written in openpyxl's write-only 
 province's batch never sits in memory; XLSX detail sheets are split before Excel's row limit.
 On PostgreSQL the rows come formatted by the database through a server-side cursor (a million
 lines in a few seconds); elsewhere through the ORM. Both give the same text, cell for cell.
+
+Every cell is written through accounts.spreadsheets.safe_cell (the COPY path applies the same
+rule in SQL), so a name typed as a formula is shown as text, never run. Amounts are numbers:
+plain decimal text in the CSV (a recovery reads ``-60.00``), numeric cells with two places in
+the XLSX, so finance can sum them.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from pathlib import Path
 
 from django.db import connection, transaction
 
+from accounts.spreadsheets import safe_row, safe_text_sql
 from subsidies.choices import LineStatus
 from subsidies.models import PaymentBatch, money
 from subsidies.selectors import (
@@ -36,14 +42,16 @@ FETCH_SIZE = 20000
 # f"PL{pk:010d}" (lpad would cut a longer id, so longer ids are left whole), the payee's
 # identifier and name as selectors.payee_id_number/payee_name, the period as YYYY-MM and the
 # amount as numeric(12,2) text, which is what str(Decimal) gives.
-_ROWS_SQL = """
-SELECT 'PL' || CASE WHEN l.id < 10000000000 THEN lpad(l.id::text, 10, '0') ELSE l.id::text END,
-       COALESCE(e.id_number, c.id_number, NULLIF(f.uscc, ''), f.code),
-       COALESCE(e.name, c.name, f.name),
-       s.code,
-       to_char(l.period, 'YYYY-MM'),
-       l.amount::text,
-       l.kind
+_COLUMNS_SQL = [
+    "'PL' || CASE WHEN l.id < 10000000000 THEN lpad(l.id::text, 10, '0') ELSE l.id::text END",
+    "COALESCE(e.id_number, c.id_number, NULLIF(f.uscc, ''), f.code)",
+    "COALESCE(e.name, c.name, f.name)",
+    "s.code",
+    "to_char(l.period, 'YYYY-MM')",
+    "l.amount::text",
+    "l.kind",
+]
+_FROM_SQL = """
 FROM subsidies_paymentline l
 JOIN subsidies_scheme s ON s.id = l.scheme_id
 LEFT JOIN residents_elder e ON e.id = l.elder_id
@@ -52,14 +60,16 @@ LEFT JOIN facilities_facility f ON f.id = l.facility_id
 WHERE l.batch_id = %s AND l.status <> %s
 ORDER BY l.id
 """
+_ROWS_SQL = "SELECT " + ",\n       ".join(_COLUMNS_SQL) + _FROM_SQL
 
-
-# For COPY: the same, with empty texts as NULL (PostgreSQL quotes an empty string, the csv
-# module does not; both leave NULL/None unquoted and empty).
-_COPY_SQL = _ROWS_SQL.replace(
-    "COALESCE(e.id_number, c.id_number, NULLIF(f.uscc, ''), f.code)",
-    "NULLIF(COALESCE(e.id_number, c.id_number, NULLIF(f.uscc, ''), f.code), '')",
-).replace("COALESCE(e.name, c.name, f.name)", "NULLIF(COALESCE(e.name, c.name, f.name), '')")
+# For COPY: every cell as the csv path writes it, through safe_cell's rule in SQL, and empty
+# texts as NULL (PostgreSQL quotes an empty string, the csv module does not; both leave
+# NULL/None unquoted and empty).
+_COPY_SQL = (
+    "SELECT "
+    + ",\n       ".join(f"NULLIF({safe_text_sql(column)}, '')" for column in _COLUMNS_SQL)
+    + _FROM_SQL
+)
 
 
 def _tune_for_export(cursor) -> None:
@@ -142,11 +152,11 @@ def write_csv(batch: PaymentBatch, output: Path) -> list[Path]:
         with open(output, "w", newline="", encoding="utf-8") as handle:
             writer = csv.writer(handle)
             writer.writerow(COLUMNS)
-            writer.writerows(export_rows(batch))
+            writer.writerows(map(safe_row, export_rows(batch)))
     totals = totals_path_for(output)
     with open(totals, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
-        writer.writerows(control)
+        writer.writerows(map(safe_row, control))
         writer.writerow(["sha256", output.name, "", sha256_of(output)])
     return [output, totals]
 
@@ -172,16 +182,36 @@ def _write_csv_by_copy(batch: PaymentBatch, output: Path, expected: int) -> bool
     return newlines == expected
 
 
+AMOUNT_FORMAT = "0.00"
+
+
+def _xlsx_row(sheet, row: list, amount_index: int) -> list:
+    """The row's cells for an XLSX sheet: text through safe_cell (text cells are strings:
+    openpyxl only makes a formula of a string starting with "=", which safe_cell never
+    leaves), the amount a number shown with two places."""
+    from openpyxl.cell import WriteOnlyCell
+
+    cells = safe_row(row)
+    amount = WriteOnlyCell(sheet, value=Decimal(row[amount_index]))
+    amount.number_format = AMOUNT_FORMAT
+    cells[amount_index] = amount
+    return cells
+
+
 def write_xlsx(batch: PaymentBatch, output: Path, *, max_rows: int | None = None) -> list[Path]:
     from openpyxl import Workbook
 
     max_rows = max_rows or MAX_SHEET_ROWS
+    amount_index = COLUMNS.index("amount")
 
     workbook = Workbook(write_only=True)
     summary = workbook.create_sheet("汇总")
-    summary.append([f"{batch.region.name} {batch.period:%Y-%m} {batch.get_kind_display()}"])
-    for row in totals_rows(batch):
-        summary.append(row)
+    title = f"{batch.region.name} {batch.period:%Y-%m} {batch.get_kind_display()}"
+    summary.append(safe_row([title]))
+    header, *totals = totals_rows(batch)
+    summary.append(safe_row(header))
+    for row in totals:
+        summary.append(_xlsx_row(summary, row, header.index("amount")))
     sheet, used, number = None, max_rows, 0
     for row in export_rows(batch):
         if used >= max_rows:
@@ -189,7 +219,7 @@ def write_xlsx(batch: PaymentBatch, output: Path, *, max_rows: int | None = None
             sheet = workbook.create_sheet(f"明细{number}")
             sheet.append(COLUMNS)
             used = 1
-        sheet.append(row)
+        sheet.append(_xlsx_row(sheet, row, amount_index))
         used += 1
     if sheet is None:
         workbook.create_sheet("明细1").append(COLUMNS)

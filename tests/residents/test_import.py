@@ -190,3 +190,14 @@ def test_import_reads_existing_elders_in_one_query(
     with django_assert_max_num_queries(20):
         plan = import_elders(path.read_bytes(), path.name)
     assert (len(plan.to_create), len(plan.to_update)) == (30, 30)
+
+
+def test_the_errors_file_writes_every_cell_as_text():
+    from residents.importing import RowError, errors_csv
+
+    text = errors_csv([RowError(2, "name", "=1+1"), RowError(3, "@x", "区划代码 =1+1 不存在。")])
+    assert text.splitlines() == [
+        "row,field,message",
+        "2,name,'=1+1",
+        "3,'@x,区划代码 =1+1 不存在。",
+    ]

@@ -179,7 +179,7 @@ def test_export_csv_and_xlsx_are_recorded_and_parse(finance, may_batch):
     assert response["Content-Disposition"].endswith('.xlsx"')
     workbook = load_workbook(io.BytesIO(response.content), read_only=True)
     detail = list(workbook["明细1"].iter_rows(values_only=True))
-    assert len(detail) == 5 and sum(Decimal(r[5]) for r in detail[1:]) == Decimal("1010.00")
+    assert len(detail) == 5 and sum(Decimal(str(r[5])) for r in detail[1:]) == Decimal("1010.00")
     exports = BatchExport.objects.filter(batch=may_batch)
     assert sorted(exports.values_list("format", flat=True)) == ["csv", "xlsx"]
     assert {e.exported_by.username for e in exports} == {"cashier"}

@@ -57,3 +57,10 @@ def test_bad_arguments_name_the_option(tmp_path, policies):
         run(tmp_path, region="999999")
     with pytest.raises(CommandError, match="--date"):
         run(tmp_path, date="2024-13-01")
+
+
+def test_a_name_typed_as_a_formula_is_written_as_text(tmp_path, make_elder):
+    make_elder("childless_alone", name='=HYPERLINK("http://evil.example","点此")')
+    make_elder("childless_alone", name="-1+1")
+    names = sorted(row["name"] for row in run(tmp_path))
+    assert names == ["'-1+1", '\'=HYPERLINK("http://evil.example","点此")']

@@ -1,8 +1,8 @@
-import csv
 import sys
 
 from django.core.management.base import BaseCommand
 
+from accounts.spreadsheets import csv_text
 from regions.catalog import get_key
 from regions.selectors import policy_gaps
 
@@ -27,9 +27,10 @@ class Command(BaseCommand):
             for gap in policy_gaps()
         ]
         if options["format"] == "csv":
-            writer = csv.DictWriter(self.stdout, fieldnames=list(rows[0]) if rows else ["key"])
-            writer.writeheader()
-            writer.writerows(rows)
+            columns = list(rows[0]) if rows else ["key"]
+            self.stdout.write(
+                csv_text([columns, *([row[c] for c in columns] for row in rows)]), ending=""
+            )
             return
         for row in rows:
             self.stdout.write(

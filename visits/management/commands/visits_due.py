@@ -1,14 +1,13 @@
 """python manage.py visits_due --region CODE --date YYYY-MM-DD --format csv --output FILE"""
 
-import csv
 import datetime
-import io
 import sys
 
 from django.core.management.base import BaseCommand, CommandError
 
 from accounts.choices import AuditAction
 from accounts.services import record_audit
+from accounts.spreadsheets import csv_text
 from regions.models import Region
 from visits.selectors import elders_to_visit, local_tz
 
@@ -26,23 +25,28 @@ COLUMNS = [
 
 
 def due_rows_csv(rows) -> str:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(COLUMNS)
-    for row in rows:
-        writer.writerow(
-            [
-                row.id_number,
-                row.name,
-                row.frequency,
-                row.last_visit.astimezone(local_tz()).date().isoformat() if row.last_visit else "",
-                "true" if row.due else "false",
-                row.residence_region.code,
-                ";".join(row.groups),
-                row.citation,
-            ]
-        )
-    return buffer.getvalue()
+    """The CSV text, every cell through safe_cell (a name typed as a formula stays text)."""
+    return csv_text(
+        [
+            COLUMNS,
+            *(
+                [
+                    row.id_number,
+                    row.name,
+                    row.frequency,
+                    row.last_visit.astimezone(local_tz()).date().isoformat()
+                    if row.last_visit
+                    else "",
+                    "true" if row.due else "false",
+                    row.residence_region.code,
+                    ";".join(row.groups),
+                    row.citation,
+                ]
+                for row in rows
+            ),
+        ],
+        lineterminator="\n",
+    )
 
 
 class Command(BaseCommand):
