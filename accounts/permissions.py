@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
+from django import forms
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 
-from accounts.scoping import scope_of, scoped
+from accounts.scoping import (
+    OutOfScopeWrite,
+    describe,
+    in_write_scope,
+    require_in_scope,
+    scope_of,
+    scope_rule,
+    scoped,
+    scoped_for_write,
+    stored_in_write_scope,
+)
 
 
 class ScopedWritePermission(BasePermission):
@@ -30,9 +41,73 @@ class ScopedQuerysetMixin:
         return scoped(super().get_queryset(), self.request.user)
 
 
+def _narrow_choices(form, user) -> None:
+    """Related records offered by a form (selects, autocompletes, and what the form accepts
+    back) are those of the user's scope; public reference data (regions) stays whole."""
+    for field in form.fields.values():
+        queryset = getattr(field, "queryset", None)
+        if queryset is None or not isinstance(field, forms.ModelChoiceField):
+            continue
+        rule = scope_rule(queryset.model)
+        if rule is not None and not rule.public:
+            field.queryset = scoped(queryset, user)
+
+
+def _chosen_field(form) -> str | None:
+    """The related record or region the writer changed: where a refusal of the record as it
+    will be saved is shown."""
+    return next(
+        (
+            name
+            for name in form.changed_data
+            if isinstance(form.fields.get(name), forms.ModelChoiceField)
+        ),
+        None,
+    )
+
+
+def scope_checked_form(form_class, user, *, placed_by_inlines: bool = False):
+    """``form_class`` (a ModelForm of the admin or of an inline) that offers only related
+    records of ``user``'s scope and refuses, as form errors, a record outside it as stored or
+    as it will be saved. ``placed_by_inlines``: a new record of this model is placed by the
+    rows its inlines add (a caregiver by an employment), so the admin checks it once those are
+    saved (ScopedAdminMixin.save_related)."""
+
+    class ScopeCheckedForm(form_class):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            _narrow_choices(self, user)
+
+        def _post_clean(self):
+            super()._post_clean()
+            if self.errors:
+                return  # a record half-built from bad input has no place to check yet
+            instance = self.instance
+            adding = instance.pk is None or instance._state.adding
+            try:
+                require_in_scope(user, instance, as_changed=False)
+                if not (adding and placed_by_inlines):
+                    require_in_scope(user, instance, as_stored=False, field=_chosen_field(self))
+            except OutOfScopeWrite as error:
+                self.add_error(error.field if error.field in self.fields else None, error.message)
+
+    ScopeCheckedForm.__name__ = form_class.__name__
+    ScopeCheckedForm.__qualname__ = form_class.__qualname__
+    return ScopeCheckedForm
+
+
 class ScopedAdminMixin:
     """For ModelAdmin classes: the changelist, detail pages, autocompletes and actions see only
-    the user's scope; auditors see everything in their scope read-only."""
+    the user's scope; auditors see everything in their scope read-only.
+
+    Writes stay in the scope too: add and change forms (and their inlines) offer only related
+    records of the scope and refuse a record outside it, as stored or as it would be saved; a
+    record readable but not writable (public reference data of another region) opens
+    read-only; deleting is refused outside the scope; and after a save with its inlines the
+    record must still lie in the scope, or the whole save is rolled back."""
+
+    # A new record of this model is placed in a scope by the rows its inlines add.
+    scope_placed_by_inlines = False
 
     def get_queryset(self, request):
         return scoped(super().get_queryset(request), request.user)
@@ -40,14 +115,54 @@ class ScopedAdminMixin:
     def _read_only(self, request) -> bool:
         return scope_of(request.user).read_only
 
+    def _writable(self, request, obj) -> bool:
+        return obj is None or in_write_scope(request.user, obj, as_changed=False)
+
     def has_add_permission(self, request, *args) -> bool:
         return not self._read_only(request) and super().has_add_permission(request, *args)
 
     def has_change_permission(self, request, obj=None) -> bool:
-        return not self._read_only(request) and super().has_change_permission(request, obj)
+        return (
+            not self._read_only(request)
+            and super().has_change_permission(request, obj)
+            and self._writable(request, obj)
+        )
 
     def has_delete_permission(self, request, obj=None) -> bool:
-        return not self._read_only(request) and super().has_delete_permission(request, obj)
+        return (
+            not self._read_only(request)
+            and super().has_delete_permission(request, obj)
+            and self._writable(request, obj)
+        )
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        return scope_checked_form(
+            form, request.user, placed_by_inlines=self.scope_placed_by_inlines
+        )
+
+    def get_formsets_with_inlines(self, request, obj=None):
+        # Rows added with a new record placed by its inlines are checked with it, once saved.
+        placed_later = obj is None and self.scope_placed_by_inlines
+        for formset, inline in super().get_formsets_with_inlines(request, obj):
+            formset.form = scope_checked_form(
+                formset.form, request.user, placed_by_inlines=placed_later
+            )
+            yield formset, inline
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        # The record as saved with its inlines (the admin's save is one transaction: a refusal
+        # here undoes all of it).
+        obj = form.instance
+        if obj.pk is not None and not stored_in_write_scope(request.user, type(obj), obj.pk):
+            raise OutOfScopeWrite(f"{describe(obj)}不在您的管辖范围内。")
+
+    def delete_queryset(self, request, queryset):
+        outside = queryset.exclude(pk__in=scoped_for_write(queryset, request.user).values("pk"))
+        if outside.exists():
+            raise OutOfScopeWrite(f"所选{queryset.model._meta.verbose_name}不在您的管辖范围内。")
+        super().delete_queryset(request, queryset)
 
     # django-simple-history's pages fall back to the historical rows when the object is not in
     # get_queryset(), and its "revert" form saves a past version directly: both would bypass

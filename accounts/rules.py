@@ -9,12 +9,15 @@ Roles (issue 7):
 - finance (财务): their region's allowance runs, batches, payment lines and exports;
 - institution staff (机构): their facility — its beds, stays, applications, caregivers, and the
   elders who currently stay there.
+
+Writes reach the same records (accounts.scoping.require_in_scope): a record is written only
+if it lies in the writer's scope both as stored and as it will be saved. Auditors write nothing.
 """
 
 from django.db.models import Q
 
 from accounts.choices import Role
-from accounts.scoping import register_role_apps, register_scope
+from accounts.scoping import lookup_matches, register_role_apps, register_scope
 
 # The apps a role's region assignment reaches (None = all). Reference data (regions) is public.
 ROLE_APPS = {
@@ -25,31 +28,61 @@ ROLE_APPS = {
 }
 
 
-def _lives_in(prefix: str):
+class _LivesIn:
     """Elders (through ``prefix``) who live in the area; an elder without a recorded residence
     is placed by household registration, so the street office still reaches them."""
 
-    def condition(path: str) -> Q:
-        return Q(**{f"{prefix}residence_region__path__startswith": path}) | Q(
-            **{
-                f"{prefix}residence_region__isnull": True,
-                f"{prefix}hukou_region__path__startswith": path,
-            }
+    def __init__(self, prefix: str):
+        self.prefix = prefix
+
+    def __call__(self, path: str) -> Q:
+        p = self.prefix
+        return Q(**{f"{p}residence_region__path__startswith": path}) | Q(
+            **{f"{p}residence_region__isnull": True, f"{p}hukou_region__path__startswith": path}
         )
 
-    return condition
+    def matches(self, instance, path: str) -> bool:
+        # The same rule for a record in memory (an elder being registered or moved).
+        p = self.prefix
+        if _recorded(instance, f"{p}residence_region"):
+            return lookup_matches(instance, f"{p}residence_region__path", path)
+        return lookup_matches(instance, f"{p}hukou_region__path", path)
 
 
-def _stays_now_at(prefix: str):
+class _StaysNowAt:
     """Elders (through ``prefix``) with a current (open) stay at one of the facilities. One Q,
     so both conditions apply to the same stay."""
 
-    def condition(ids) -> Q:
-        return Q(
-            **{f"{prefix}stays__bed__facility__in": ids, f"{prefix}stays__end_date__isnull": True}
-        )
+    def __init__(self, prefix: str):
+        self.prefix = prefix
 
-    return condition
+    def __call__(self, ids) -> Q:
+        p = self.prefix
+        return Q(**{f"{p}stays__bed__facility__in": ids, f"{p}stays__end_date__isnull": True})
+
+    def matches(self, instance, ids) -> bool:
+        # Stays are other rows: asked of the database for the elder the record points at.
+        from residents.models import Elder
+
+        elder = _follow(instance, self.prefix)
+        if elder is None or elder.pk is None:
+            return False
+        return Elder.objects.filter(pk=elder.pk).filter(_StaysNowAt("")(ids)).exists()
+
+
+def _follow(instance, prefix: str):
+    """The record ``prefix`` (``"elder__"``, or ``""`` for the instance itself) points at."""
+    for name in filter(None, prefix.split("__")):
+        if getattr(instance, f"{name}_id") is None:
+            return None
+        instance = getattr(instance, name)
+    return instance
+
+
+def _recorded(instance, relation: str) -> bool:
+    *path, last = relation.split("__")
+    holder = _follow(instance, "__".join(path))
+    return holder is not None and getattr(holder, f"{last}_id") is not None
 
 
 def register_all() -> None:
@@ -59,9 +92,10 @@ def register_all() -> None:
     from regions.models import PolicyValue, Region
 
     # Reference data: the tree and the rulebook are public documents; everyone signed in may
-    # read them (writes are limited by model permissions).
-    register_scope(Region, regions=("path",), public=True)
-    register_scope(PolicyValue, regions=("region__path",), public=True)
+    # read them. They are written (with the model permissions) only within one's region: a
+    # bureau keeps its own rulebook values and the divisions below it.
+    register_scope(Region, regions=("path",), public=True, writes=("parent__path",))
+    register_scope(PolicyValue, regions=("region__path",), public=True, writes=("region__path",))
 
     from residents.models import AbilityAssessment, Elder, ElderCategory
 
@@ -71,8 +105,8 @@ def register_all() -> None:
         register_scope(
             model,
             regions=(f"{prefix}hukou_region__path", f"{prefix}residence_region__path"),
-            by_role={Role.STREET_WORKER: (_lives_in(prefix),)},
-            facility=_stays_now_at(prefix),
+            by_role={Role.STREET_WORKER: (_LivesIn(prefix),)},
+            facility=_StaysNowAt(prefix),
         )
 
     from facilities import models as f
@@ -118,7 +152,7 @@ def register_all() -> None:
     # Batches, runs and their records belong to the region they pay for. Schemes are public
     # definitions. A facility's subsidies belong to the facility's region; a star table to the
     # jurisdiction that set it.
-    register_scope(s.Scheme, public=True)
+    register_scope(s.Scheme, public=True, writes=("jurisdiction__path",))
     register_scope(s.AllowanceRun, regions=("region__path",))
     register_scope(s.PaymentBatch, regions=("region__path",))
     for model in (s.PaymentLine, s.BatchExport, s.BankReturnImport):

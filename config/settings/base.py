@@ -140,6 +140,9 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # A write outside the writer's scope answers as scoping answers reads (400 on the field
+    # that chose the outside value, else 404).
+    "EXCEPTION_HANDLER": "accounts.api.exceptions.exception_handler",
     # Counted in the shared cache (accounts.throttling): Redis in production.
     "DEFAULT_THROTTLE_RATES": {
         "login": env("LOGIN_THROTTLE_RATE", default="10/min"),
