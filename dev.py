@@ -109,19 +109,48 @@ def ensure_browser(*, required: bool) -> bool:
     return False
 
 
-def _e2e_wanted(extra: list[str]) -> bool:
-    if "not e2e" in " ".join(extra):
-        return False
+def _e2e_wanted() -> bool:
     on_postgres = os.environ.get("DATABASE_URL", "").startswith(("postgres", "pgsql"))
     # On the PostgreSQL leg they run only when asked (see tests/e2e/conftest.py).
     return not on_postgres or os.environ.get("E2E_ON_POSTGRES", "") not in {"", "0"}
 
 
 def test(extra: list[str]) -> None:
+    """With arguments, one pytest run with them. Without, the whole suite: the browser tests
+    (tests/e2e) in a pytest process of their own, started first and run beside the rest, their
+    output printed after it; the exit status is the first failure's."""
     ensure_venv()
-    if _e2e_wanted(extra):
-        ensure_browser(required=os.environ.get("E2E_REQUIRED", "") not in {"", "0"})
-    run(PYTHON, "-m", "pytest", *extra)
+    if extra:
+        run(PYTHON, "-m", "pytest", *extra)
+        return
+    e2e = None
+    if _e2e_wanted() and ensure_browser(
+        required=os.environ.get("E2E_REQUIRED", "") not in {"", "0"}
+    ):
+        log = open(VENV / "e2e-output.txt", "w+", encoding="utf-8")  # noqa: SIM115
+        print("+ (beside the suite) pytest tests/e2e", flush=True)
+        e2e = (
+            subprocess.Popen(
+                [str(PYTHON), "-m", "pytest", "tests/e2e"],
+                cwd=ROOT,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            ),
+            log,
+        )
+    print("+", PYTHON, "-m pytest", flush=True)
+    suite = subprocess.run([str(PYTHON), "-m", "pytest"], cwd=ROOT).returncode
+    status = suite
+    if e2e is not None:
+        process, log = e2e
+        browser_tests = process.wait()
+        log.seek(0)
+        print("\n== end-to-end tests (tests/e2e), run beside the suite\n", flush=True)
+        sys.stdout.write(log.read())
+        sys.stdout.flush()
+        log.close()
+        status = status or browser_tests
+    sys.exit(status)
 
 
 def browser(extra: list[str]) -> None:

@@ -25,6 +25,20 @@ def _on_postgres() -> bool:
     return settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
 
 
+E2E_DIR = ROOT / "tests" / "e2e"
+
+
+def pytest_ignore_collect(collection_path, config):
+    """The browser tests are a pytest process of their own (see tests/e2e/conftest.py): a run
+    collects them only when it names tests/e2e or something inside it."""
+    if collection_path != E2E_DIR:
+        return None
+    named = [Path(arg.split("::")[0]).resolve() for arg in config.args]
+    if any(path == E2E_DIR or E2E_DIR in path.parents for path in named):
+        return None
+    return True
+
+
 def pytest_collection_modifyitems(config, items):
     needs = {
         "postgres": (_on_postgres(), "PostgreSQL (DATABASE_URL=postgres://…)"),

@@ -17,10 +17,12 @@ The interface the tests use:
   its step screenshots and a final one (with the browser console and the server's log) are
   kept under ``e2e-artifacts/<test-name>/NN-short-name.png``; passing tests keep nothing.
 
-The server's database is prepared in the background from the end of collection on, while the
-rest of the suite runs. Every test under tests/e2e/ is marked ``e2e`` and runs after the rest of
-the suite: the Playwright sync API keeps an asyncio loop marked as running in the main thread,
-which Django's ORM refuses to work under, so no database test may run after the browser starts.
+They run as a pytest process of their own (``pytest tests/e2e``; ``python3 dev.py test`` starts
+it beside the rest of the suite): the Playwright sync API keeps an asyncio loop marked as
+running in the main thread, which Django's ORM refuses to work under, so browser tests and
+database tests never share a process (tests/conftest.py leaves tests/e2e out of any run that
+does not name it). The server's database is prepared in the background from the end of
+collection on. Every test here is marked ``e2e``.
 
 Where they run: Debian's Chromium (``/usr/bin/chromium``, or ``E2E_CHROMIUM``) driven by
 Playwright, never a browser build that Playwright would download. Without that browser the
@@ -129,11 +131,13 @@ def pytest_collection_modifyitems(config, items):
         config.hook.pytest_deselected(items=e2e)
         print(f"\n[deselected {len(e2e)} end-to-end test(s) that {reason}]")
         items[:] = others
-    else:
-        # Last, in their own order: see the module docstring about the asyncio loop.
-        items[:] = others + e2e
-        if not config.option.collectonly:
-            _server_database()  # prepared while the rest of the suite runs
+    elif others:
+        raise pytest.UsageError(
+            "the end-to-end tests run in a pytest process of their own (`pytest tests/e2e`): "
+            "see tests/e2e/conftest.py"
+        )
+    elif not config.option.collectonly:
+        _server_database()  # prepared while pytest starts up and the browser launches
 
 
 # --- the server -------------------------------------------------------------------------------
