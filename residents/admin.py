@@ -353,7 +353,9 @@ class ElderAdmin(ScopedAdminMixin, SimpleHistoryAdmin):
             upload = form.cleaned_data["file"]
             content = upload.read()
             try:
-                plan = importing.import_elders(content, upload.name, dry_run=True)
+                # The preview is checked for the importer, as the import itself: rows
+                # outside their scope are refused here one by one.
+                plan = importing.import_elders(content, upload.name, dry_run=True, by=request.user)
             except importing.ImportFileError as error:
                 form.add_error("file", str(error))
             else:

@@ -26,6 +26,7 @@ from django.utils import timezone
 from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
 from accounts import spreadsheets
+from accounts.scoping import OutOfScopeWrite, in_write_scope, scoped_for_write
 from regions.models import Region
 from residents import services
 from residents.choices import Category, PensionType
@@ -178,16 +179,53 @@ def _parse_date(text: str) -> datetime.date:
     raise ValueError(text)
 
 
+def _outside_message(line: int) -> str:
+    return f"第 {line} 行：该老年人不在您的管辖范围内，本行不导入。"
+
+
+def _scope_field(residence: Region | None) -> str:
+    # The place that decides, named from the row alone (never from a registered record).
+    return "residence_region" if residence is not None else "hukou_region"
+
+
+def _writable_elders(numbers, by) -> set[int] | None:
+    """The primary keys of the registered elders among ``numbers`` that ``by`` may change
+    (one query); None: the system, who may change them all."""
+    if by is None:
+        return None
+    elders = scoped_for_write(Elder.objects.filter(id_number__in=numbers), by)
+    return set(elders.values_list("pk", flat=True))
+
+
+def _places_writable(by, elder: Elder | None, hukou: Region, residence: Region | None) -> bool:
+    """Whether ``by`` may place an elder (``elder``, or a new one) at these places: the scope
+    rule read in memory, on the regions the plan already holds."""
+    placed = Elder(hukou_region=hukou, residence_region=residence)
+    if elder is not None:
+        placed.pk = elder.pk
+        placed._state.adding = False
+    return in_write_scope(by, placed, as_stored=False)
+
+
 def plan_import(
-    rows: list[tuple[int, dict[str, str]]], *, today: datetime.date | None = None
+    rows: list[tuple[int, dict[str, str]]],
+    *,
+    today: datetime.date | None = None,
+    by=None,
 ) -> ImportPlan:
-    """Check every row and decide what to create and update; writes nothing."""
+    """Check every row and decide what to create and update; writes nothing.
+
+    With ``by`` (the importer), a row is refused when the elder it names is registered outside
+    the importer's scope or when its places are: one message for both, so the preview does not
+    tell which ID numbers are registered elsewhere, and nothing of such a record is compared or
+    shown. ``by`` None is the system (commands), unrestricted."""
     today = today or datetime.date.today()
     plan = ImportPlan()
     region_codes = {r[c] for _, r in rows for c in ("hukou_region", "residence_region") if r[c]}
     regions = {r.code: r for r in Region.objects.filter(code__in=region_codes)}
     numbers = {normalize_id_number(r["id_number"]) for _, r in rows if r["id_number"]}
     existing = {e.id_number: e for e in Elder.objects.filter(id_number__in=numbers)}
+    writable = _writable_elders(numbers, by)
     open_categories: dict[int, set[str]] = {}
     for elder_id, category in ElderCategory.objects.filter(
         elder__in=existing.values(), end_date__isnull=True
@@ -254,6 +292,13 @@ def plan_import(
                 elif birth_date and death_date < birth_date:
                     fail("death_date", f"死亡日期 {death_date} 早于出生日期 {birth_date}。")
         elder = existing.get(number)
+        if by is not None and (
+            (elder is not None and elder.pk not in writable)
+            or (hukou is not None and not _places_writable(by, elder, hukou, residence))
+        ):
+            fail(_scope_field(residence), _outside_message(line))
+            plan.errors.extend(errors)
+            continue
         if elder is not None and death_date and elder.death_date not in (None, death_date):
             fail("death_date", f"已登记死亡日期 {elder.death_date}，与本行不一致。")
         if errors:
@@ -296,10 +341,26 @@ def _changes(row: ParsedRow, elder: Elder, held: set[str]) -> bool:
 # --- writing ----------------------------------------------------------------------------------
 
 
+def _require_plan_in_scope(plan: ImportPlan, by) -> None:
+    """A plan is applied only by a writer it lies within (plan_import refuses the rows outside
+    ``by``'s scope; a plan checked for another writer is refused here, naming the row)."""
+    if by is None:
+        return
+    updated = [elder for _, elder in plan.to_update]
+    writable = _writable_elders([e.id_number for e in updated], by)
+    for row, elder in [(row, None) for row in plan.to_create] + plan.to_update:
+        inside = elder is None or elder.pk in writable
+        if not inside or not _places_writable(by, elder, row.hukou_region, row.residence_region):
+            raise OutOfScopeWrite(
+                _outside_message(row.line), field=_scope_field(row.residence_region)
+            )
+
+
 @transaction.atomic
 def apply_import(plan: ImportPlan, *, today: datetime.date | None = None, by=None) -> None:
     """Write a checked plan: bulk inserts and updates with history, in one transaction."""
     today = today or datetime.date.today()
+    _require_plan_in_scope(plan, by)
     new_elders = []
     for row in plan.to_create:
         elder = Elder(
@@ -393,7 +454,7 @@ def import_elders(
     today: datetime.date | None = None,
     by=None,
 ) -> ImportPlan:
-    plan = plan_import(read_rows(content, filename), today=today)
+    plan = plan_import(read_rows(content, filename), today=today, by=by)
     if not dry_run:
         apply_import(plan, today=today, by=by)
     return plan

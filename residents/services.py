@@ -12,6 +12,7 @@ from importlib.util import find_spec
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from accounts.scoping import require_in_scope
 from regions.models import Region
 from regions.selectors import PolicyValueNotSet, policy_value
 from residents.assessment_rules import (
@@ -33,6 +34,27 @@ def _with_history_user(instance, by):
     if by is not None:
         instance._history_user = by
     return instance
+
+
+def elder_label(elder: Elder) -> str:
+    """How a refusal names an elder: the name and the places the writer gave."""
+    places = f"户籍地 {elder.hukou_region.name}" if elder.hukou_region_id else ""
+    if elder.residence_region_id:
+        places += f"，常住地 {elder.residence_region.name}"
+    return f"老年人“{elder.name}”（{places.strip('，')}）"
+
+
+def require_elder_in_scope(by, elder: Elder, *, field: str | None = None) -> None:
+    """The elder as stored lies in the writer's scope (the record it names is theirs)."""
+    require_in_scope(by, elder, field=field, label=f"老年人“{elder.name}”", as_changed=False)
+
+
+def require_places_in_scope(by, elder: Elder) -> None:
+    """The elder as it will be saved (its household registration and residence) lies in the
+    writer's scope: no one registers or moves an elder outside their area. The refusal names
+    the place that decides (residence, or registration without one)."""
+    field = "residence_region" if elder.residence_region_id else "hukou_region"
+    require_in_scope(by, elder, field=field, label=elder_label(elder), as_stored=False)
 
 
 def apply_id_number_facts(elder: Elder) -> None:
@@ -68,6 +90,9 @@ def create_elder(
         phone=normalize_phone(phone),
         pension_type=pension_type or PensionType.NONE,
     )
+    # Before the registry's own checks, so that a number registered outside the writer's area
+    # is answered as any other place outside it.
+    require_places_in_scope(by, elder)
     apply_id_number_facts(elder)
     elder.full_clean()
     _with_history_user(elder, by).save()
@@ -83,12 +108,14 @@ def update_elder(*, elder: Elder, by=None, **changes) -> Elder:
     unknown = set(changes) - set(UPDATABLE_FIELDS)
     if unknown:
         raise ValidationError(dict.fromkeys(sorted(unknown), "该字段不可修改。"))
+    require_elder_in_scope(by, elder)
     if "phone" in changes:
         changes["phone"] = normalize_phone(changes["phone"])
     if "name" in changes:
         changes["name"] = (changes["name"] or "").strip()
     for field, value in changes.items():
         setattr(elder, field, value)
+    require_places_in_scope(by, elder)
     elder.full_clean()
     _with_history_user(elder, by).save()
     return elder
@@ -115,6 +142,7 @@ def set_category(
     by=None,
 ) -> ElderCategory:
     """Give an elder a category from ``start_date`` (open-ended unless ``end_date``)."""
+    require_elder_in_scope(by, elder, field="elder")
     if category not in Category.values:
         raise ValidationError({"category": f"未知的类别代码 {category}。"})
     if elder.death_date and start_date > elder.death_date:
@@ -136,6 +164,7 @@ def set_category(
 @transaction.atomic
 def end_category(*, elder: Elder, category: str, end_date: datetime.date, by=None) -> ElderCategory:
     """End the elder's open period of ``category`` on ``end_date`` (the last day held)."""
+    require_elder_in_scope(by, elder, field="elder")
     period = (
         ElderCategory.objects.select_for_update()
         .filter(elder=elder, category=category, end_date__isnull=True)
@@ -161,6 +190,7 @@ def record_death(*, elder: Elder, death_date: datetime.date, by=None) -> Elder:
     consequence (bed, visit schedule, allowances from the next month) handles it through its
     ``handle_elder_death(elder=…, death_date=…)``. All in one transaction: nothing half-done.
     """
+    require_elder_in_scope(by, elder)
     elder = Elder.objects.select_for_update().get(pk=elder.pk)
     if death_date > datetime.date.today():
         raise ValidationError({"death_date": f"死亡日期 {death_date} 晚于今天。"})
@@ -222,6 +252,7 @@ def record_assessment(
     """Record a GB/T 42195-2022 assessment: the 26 item scores, the level the total gives and
     the final level after the standard's adjustments. An assessor may set another final level
     only with a reason."""
+    require_elder_in_scope(by, elder, field="elder")
     missing = [item.field for item in ITEMS if scores.get(item.field) is None]
     unknown = sorted(set(scores) - {item.field for item in ITEMS})
     if missing or unknown:
@@ -307,6 +338,7 @@ def record_legacy_assessment(
     by=None,
 ) -> AbilityAssessment:
     """Keep a record made under MZ/T 039-2013 with its own standard and four levels."""
+    require_elder_in_scope(by, elder, field="elder")
     if level == AbilityLevel.TOTAL:
         raise ValidationError(
             {"final_level": "MZ/T 039-2013 只有四个等级（能力完好、轻度、中度、重度失能）。"}
