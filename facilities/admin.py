@@ -23,7 +23,7 @@ from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
 from accounts.permissions import ScopedAdminMixin
-from accounts.scoping import scoped
+from accounts.scoping import OutOfScopeWrite, scoped
 from facilities import selectors, services
 from facilities.choices import OPEN_APPLICATION_STATUSES, BedType, FacilityKind
 from facilities.models import (
@@ -717,7 +717,7 @@ class StayAdmin(ScopedAdmin):
                             start_date=form.cleaned_data["start_date"],
                             by=request.user,
                         )
-                except ValidationError as error:
+                except (ValidationError, OutOfScopeWrite) as error:
                     form.add_error(None, _errors(error))
                 else:
                     messages.success(request, f"已办理入住：{stay}")
@@ -750,7 +750,7 @@ class StayAdmin(ScopedAdmin):
                 services.discharge(
                     elder=stay.elder, end_date=form.cleaned_data["end_date"], by=request.user
                 )
-            except ValidationError as error:
+            except (ValidationError, OutOfScopeWrite) as error:
                 form.add_error(None, _errors(error))
             else:
                 messages.success(request, f"{stay.elder} 已退住，{stay.bed.label} 空出")
@@ -782,7 +782,7 @@ class StayAdmin(ScopedAdmin):
                     on=form.cleaned_data["on"],
                     by=request.user,
                 )
-            except ValidationError as error:
+            except (ValidationError, OutOfScopeWrite) as error:
                 form.add_error(None, _errors(error))
             else:
                 messages.success(request, f"已转床：{new_stay}")
@@ -803,7 +803,7 @@ class StayAdmin(ScopedAdmin):
         for stay in queryset.filter(end_date__isnull=True).select_related("elder"):
             try:
                 services.discharge(elder=stay.elder, end_date=_today(), by=request.user)
-            except ValidationError as error:
+            except (ValidationError, OutOfScopeWrite) as error:
                 messages.error(request, f"{stay.elder}：{_errors(error)}")
             else:
                 messages.success(request, f"{stay.elder} 已退住")
@@ -882,7 +882,7 @@ class ApplicationAdmin(ScopedAdmin):
                 services.offer_bed(
                     application=entry.application, bed=bed, on=_today(), by=request.user
                 )
-            except ValidationError as error:
+            except (ValidationError, OutOfScopeWrite) as error:
                 messages.error(request, f"{facility.name}：{_errors(error)}")
             else:
                 messages.success(request, f"已通知 {entry.application.elder} 入住 {bed.label}")
@@ -894,7 +894,7 @@ class ApplicationAdmin(ScopedAdmin):
                 stay = services.admit_application(
                     application=application, on=_today(), by=request.user
                 )
-            except ValidationError as error:
+            except (ValidationError, OutOfScopeWrite) as error:
                 messages.error(request, f"{application.elder}：{_errors(error)}")
             else:
                 messages.success(request, f"已办理入住：{stay}")
@@ -904,7 +904,7 @@ class ApplicationAdmin(ScopedAdmin):
         for application in queryset:
             try:
                 services.withdraw_application(application=application, on=_today(), by=request.user)
-            except ValidationError as error:
+            except (ValidationError, OutOfScopeWrite) as error:
                 messages.error(request, f"{application.elder}：{_errors(error)}")
 
 
@@ -947,6 +947,8 @@ class CaregiverAdmin(ScopedAdmin):
     list_display = ["name", "certificates_held", "facilities_now"]
     list_filter = [EmployedAtFilter, "certificates__kind", "certificates__grade"]
     search_fields = ["name", "=id_number", "certificates__number"]
+    # A new caregiver lies in a scope once employed: the employment added with them decides.
+    scope_placed_by_inlines = True
     inlines = [CertificateInline, EmploymentInline]
 
     def get_queryset(self, request):

@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 
+from accounts.scoping import require_in_scope, scoped_for_write
 from facilities.choices import (
     OPEN_APPLICATION_STATUSES,
     ApplicationStatus,
@@ -54,6 +55,28 @@ def _elder_name(elder: Elder) -> str:
     return f"{elder.name}（长者码 {elder.elder_code}）"
 
 
+# --- the writer's scope ------------------------------------------------------------------------
+# Every write with a writer (``by``) checks the records it touches lie in the writer's scope
+# (accounts.scoping.require_in_scope): a record the write names (a bed, an application) as
+# stored, a record it creates or changes as it will be saved. ``by=None`` is the system.
+
+
+def _require_admissible(by, elder: Elder, facility: Facility, *, field: str = "elder") -> None:
+    """An elder may be admitted (or put on a list) by a writer whose scope holds the elder, or
+    who runs a facility the elder has applied to: an institution reaches an applicant before
+    the stay that puts them in its scope. No one brings an unrelated elder into their scope."""
+    if (
+        by is None
+        or Application.objects.filter(
+            elder=elder,
+            facility__in=scoped_for_write(Facility.objects.filter(pk=facility.pk), by),
+            status__in=OPEN_APPLICATION_STATUSES,
+        ).exists()
+    ):
+        return
+    require_in_scope(by, elder, field=field, label=f"老年人“{elder.name}”", as_changed=False)
+
+
 # --- facilities, contracts, ratings ----------------------------------------------------------
 
 
@@ -61,6 +84,7 @@ def _elder_name(elder: Elder) -> str:
 def create_facility(*, by=None, **fields) -> Facility:
     fields["uscc"] = normalize_uscc(fields.get("uscc", ""))
     facility = Facility(**fields)
+    require_in_scope(by, facility, field="region", label=f"机构“{facility.name}”")
     facility.full_clean()
     _with_history_user(facility, by).save()
     return facility
@@ -128,6 +152,8 @@ def create_chain_contract(
         end_date=end_date,
         is_government_purchase=is_government_purchase,
     )
+    for facility in facilities:
+        require_in_scope(by, facility, field="facilities", as_changed=False)
     contract = ChainContract(
         county=county,
         operator=operator,
@@ -138,6 +164,7 @@ def create_chain_contract(
         start_date=start_date,
         end_date=end_date,
     )
+    require_in_scope(by, contract, field="county", label=f"{county.name}的连锁运营合同")
     contract.full_clean()
     _with_history_user(contract, by).save()
     if facilities:
@@ -167,6 +194,7 @@ def record_rating(
 ) -> Rating:
     """Record a rating; its validity comes from the rulebook (rating_validity_years, GB/T
     37276-2018: three years), ``valid_until`` being the last valid day."""
+    require_in_scope(by, facility, field="facility", as_changed=False)
     years, valid_until = rating_validity(facility=facility, rated_on=rated_on)
     rating = Rating(
         facility=facility,
@@ -199,6 +227,7 @@ def create_bed(
     home_address: str = "",
     by=None,
 ) -> Bed:
+    require_in_scope(by, facility, field="facility", as_changed=False)
     if room is not None and room.floor.building.facility_id != facility.pk:
         raise ValidationError({"room": f"房间 {room} 不属于 {facility.name}。"})
     if bed_type == BedType.HOME_CARE and room is not None:
@@ -294,6 +323,8 @@ def admit_to_bed(*, elder: Elder, bed: Bed, start_date: datetime.date, by=None) 
     Raises StayConflict (a ValidationError naming the bed and the person) when the bed is
     occupied or the elder already has a bed; ValidationError for a dead elder or a retired bed.
     """
+    require_in_scope(by, bed, field="bed", label=_bed_name(bed), as_changed=False)
+    _require_admissible(by, elder, bed.facility)
     elder, (bed,) = _lock(elder, bed)
     if elder.death_date is not None and elder.death_date <= start_date:
         raise ValidationError(
@@ -343,7 +374,9 @@ def discharge(
 ) -> Stay:
     """End the elder's open stay on ``end_date`` (the bed is free from that day)."""
     elder, _ = _lock(elder)
-    return _end_stay(_open_stay(elder), end_date, reason, by)
+    stay = _open_stay(elder)
+    require_in_scope(by, stay, label=f"{_elder_name(elder)}的入住", as_changed=False)
+    return _end_stay(stay, end_date, reason, by)
 
 
 @transaction.atomic
@@ -357,6 +390,8 @@ def transfer(*, elder: Elder, to_bed: Bed, on: datetime.date, by=None) -> Stay:
         raise ValidationError({"to_bed": f"{_elder_name(elder)}已在{_bed_name(to_bed)}。"})
     elder, (_from_bed, to_bed) = _lock(elder, current.bed, to_bed)
     stay = _open_stay(elder)
+    require_in_scope(by, stay, label=f"{_elder_name(elder)}的入住", as_changed=False)
+    require_in_scope(by, to_bed, field="to_bed", label=_bed_name(to_bed), as_changed=False)
     if not to_bed.is_active:
         raise ValidationError({"to_bed": f"{_bed_name(to_bed)}已停用。"})
     _check_bed_free(to_bed, on)
@@ -389,6 +424,8 @@ def apply_for_place(
     *, facility: Facility, elder: Elder, applied_on: datetime.date, note: str = "", by=None
 ) -> Application:
     """Put an elder on a public institution's waiting list (docs/policy.md §5)."""
+    require_in_scope(by, facility, field="facility", as_changed=False)
+    require_in_scope(by, elder, field="elder", label=f"老年人“{elder.name}”", as_changed=False)
     if not facility.is_public:
         raise ValidationError(
             {"facility": f"{facility.name}不是公办（含公建民营）机构，不实行入住轮候。"}
@@ -416,6 +453,7 @@ def _lock_application(application: Application) -> Application:
 @transaction.atomic
 def offer_bed(*, application: Application, bed: Bed, on: datetime.date, by=None) -> Application:
     """Offer a free bed to an applicant (the next one on the list, as the admin suggests)."""
+    require_in_scope(by, application, as_changed=False)
     application = _lock_application(application)
     if application.status != ApplicationStatus.WAITING:
         raise ValidationError(
@@ -439,6 +477,7 @@ def admit_application(
     """Admit an applicant to the offered bed (or ``bed``). Race-safe: the bed row is locked
     for the transaction, so of two staff admitting to the last bed at once one succeeds and
     the other gets StayConflict naming the bed and who took it."""
+    require_in_scope(by, application, as_changed=False)
     application = _lock_application(application)
     if application.status not in OPEN_APPLICATION_STATUSES:
         raise ValidationError(
@@ -462,6 +501,7 @@ def admit_application(
 def withdraw_application(
     *, application: Application, on: datetime.date, note: str = "", by=None
 ) -> Application:
+    require_in_scope(by, application, as_changed=False)
     application = _lock_application(application)
     if application.status not in OPEN_APPLICATION_STATUSES:
         raise ValidationError({"status": f"申请已{application.get_status_display()}。"})
@@ -494,6 +534,7 @@ def add_certificate(
     valid_until: datetime.date | None = None,
     by=None,
 ) -> Certificate:
+    require_in_scope(by, caregiver, field="caregiver", as_changed=False)
     if kind == CertificateKind.CAREGIVER_SKILL and not grade:
         raise ValidationError({"grade": "养老护理员职业技能等级证书须填写等级。"})
     if kind == CertificateKind.FIRST_AID and grade:
@@ -515,6 +556,7 @@ def add_certificate(
 def employ_caregiver(
     *, caregiver: Caregiver, facility: Facility, start_date: datetime.date, by=None
 ) -> Employment:
+    require_in_scope(by, facility, field="facility", as_changed=False)
     if Employment.objects.filter(
         caregiver=caregiver, facility=facility, end_date__isnull=True
     ).exists():
@@ -527,6 +569,7 @@ def employ_caregiver(
 
 @transaction.atomic
 def end_employment(*, employment: Employment, end_date: datetime.date, by=None) -> Employment:
+    require_in_scope(by, employment, as_changed=False)
     employment = Employment.objects.select_for_update().get(pk=employment.pk)
     if employment.end_date is not None:
         raise ValidationError({"end_date": "该任职已结束。"})
