@@ -35,7 +35,19 @@ class RunStatus(models.TextChoices):
 
 class ChunkStatus(models.TextChoices):
     PENDING = "pending", _("待处理")
+    RUNNING = "running", _("处理中")  # claimed by a worker, which beats its heartbeat
     DONE = "done", _("已完成")
+
+
+class RunHealth(models.TextChoices):
+    """What the admin shows of a run: its status read together with its chunks' heartbeats, so
+    that a run whose worker died is not shown as running (subsidies.selectors.run_health)."""
+
+    QUEUED = "queued", _("排队中")
+    RUNNING = "running", _("运行中")
+    STALLED = "stalled", _("停滞——处理进程中断，将自动续跑")
+    DONE = "done", _("已完成")
+    FAILED = "failed", _("失败")
 
 
 class BatchKind(models.TextChoices):

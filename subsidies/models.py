@@ -309,6 +309,10 @@ class AllowanceRun(models.Model):
     started_at = models.DateTimeField(_("开始时间"), null=True, blank=True)
     finished_at = models.DateTimeField(_("结束时间"), null=True, blank=True)
     error = models.TextField(_("错误"), blank=True)
+    # The Celery queue the run's tasks went to ("" = the default), so that chunks re-queued
+    # by the sweep or a resume stay on a province run's dedicated queue.
+    queue = models.CharField(_("队列"), max_length=200, blank=True, editable=False)
+    queued_at = models.DateTimeField(_("最近入队时间"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("津贴发放运行")
@@ -326,7 +330,11 @@ class AllowanceRun(models.Model):
 
 
 class AllowanceRunChunk(models.Model):
-    """An elder-id range of a run: the unit of work of one Celery task."""
+    """An elder-id range of a run: the unit of work of one Celery task.
+
+    A worker claims the chunk (``running``, ``attempts`` + 1) and beats ``heartbeat_at`` while
+    it works; a claim whose heartbeat stopped belongs to a worker that died, and the sweep
+    (subsidies.services.sweep_allowance_runs) queues the chunk again."""
 
     run = models.ForeignKey(
         AllowanceRun, on_delete=models.PROTECT, related_name="chunks", verbose_name=_("运行")
@@ -338,6 +346,12 @@ class AllowanceRunChunk(models.Model):
     )
     elders_seen = models.PositiveIntegerField(_("处理人数"), default=0)
     done_at = models.DateTimeField(_("完成时间"), null=True, blank=True)
+    queued_at = models.DateTimeField(_("最近入队时间"), null=True, blank=True)
+    claimed_at = models.DateTimeField(_("最近领取时间"), null=True, blank=True)
+    heartbeat_at = models.DateTimeField(_("最近心跳"), null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(_("尝试次数"), default=0)
+    worker = models.CharField(_("处理进程"), max_length=200, blank=True)
+    error = models.TextField(_("最近错误"), blank=True)
 
     class Meta:
         verbose_name = _("运行分块")
@@ -347,6 +361,16 @@ class AllowanceRunChunk(models.Model):
             models.UniqueConstraint(fields=["run", "id_from"], name="run_chunk_unique_start"),
             models.CheckConstraint(
                 condition=Q(id_to__gte=models.F("id_from")), name="run_chunk_range_ordered"
+            ),
+            # A claim always says when and by whom, so that a dead worker's can be recognised.
+            models.CheckConstraint(
+                condition=~Q(status=ChunkStatus.RUNNING)
+                | Q(claimed_at__isnull=False, heartbeat_at__isnull=False, attempts__gte=1),
+                name="run_chunk_claim_recorded",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status=ChunkStatus.DONE) | Q(done_at__isnull=False),
+                name="run_chunk_done_dated",
             ),
         ]
 

@@ -11,12 +11,14 @@ from __future__ import annotations
 import datetime
 from decimal import Decimal
 
-from django.db.models import Count, Q, QuerySet, Sum, Value
+from django.conf import settings
+from django.db.models import Count, Max, Q, QuerySet, Sum, Value
 from django.db.models.functions import Coalesce, NullIf
+from django.utils import timezone
 
 from regions.models import PolicyValue, Region
 from regions.selectors import resolve_policies
-from subsidies.choices import LineStatus, Payee, PeriodKind
+from subsidies.choices import ChunkStatus, LineStatus, Payee, PeriodKind, RunHealth, RunStatus
 from subsidies.models import PaymentBatch, PaymentLine, Scheme, money
 
 PAYMENT_MONTH_KEY = "yearly_allowance_payment_month"
@@ -150,3 +152,70 @@ def payee_id_number():
 
 def payee_name():
     return Coalesce("elder__name", "caregiver__name", "facility__name")
+
+
+# --- the run's health: what the admin shows of a run -------------------------------------------
+
+
+def stall_cutoffs(now: datetime.datetime) -> tuple[datetime.datetime, datetime.datetime]:
+    """Before the first, a claim's last heartbeat means its worker died; before the second, a
+    chunk queued and never claimed has lost its message (the broker would have redelivered it
+    within its visibility timeout)."""
+    stall = datetime.timedelta(seconds=settings.ALLOWANCE_RUN_STALL_SECONDS)
+    lost = datetime.timedelta(seconds=settings.BROKER_VISIBILITY_TIMEOUT)
+    return now - stall, now - max(stall, lost)
+
+
+def orphaned_chunks_q(now: datetime.datetime, *, chunk: str = "", run: str = "run__") -> Q:
+    """Unfinished chunks that no live worker holds and no message will bring back: the one
+    definition for the sweep, resume and the admin (``chunk`` and ``run`` prefix the lookups
+    from where the query starts)."""
+    dead_before, lost_before = stall_cutoffs(now)
+    status, queued = f"{chunk}status", f"{chunk}queued_at"
+    return (
+        Q(**{status: ChunkStatus.RUNNING, f"{chunk}heartbeat_at__lt": dead_before})
+        | Q(**{status: ChunkStatus.PENDING, f"{queued}__lt": lost_before})
+        | Q(
+            **{
+                status: ChunkStatus.PENDING,
+                f"{queued}__isnull": True,
+                f"{run}started_at__lt": lost_before,
+            }
+        )
+    )
+
+
+def runs_with_health(queryset: QuerySet, now: datetime.datetime | None = None) -> QuerySet:
+    """Runs with what run_health reads: their chunks' last heartbeat and how many of their
+    chunks are orphaned (two aggregates over one join, for a whole changelist page)."""
+    now = now or timezone.now()
+    return queryset.annotate(
+        last_heartbeat=Max("chunks__heartbeat_at"),
+        orphaned_chunks=Count("chunks", filter=orphaned_chunks_q(now, chunk="chunks__", run="")),
+    )
+
+
+def run_health(run, now: datetime.datetime | None = None) -> tuple[str, str]:
+    """The run's state as it is (RunHealth) and what to say of it: a run whose worker died is
+    ``stalled`` (the sweep queues its chunks again, or finishes it), not ``running``."""
+    now = now or timezone.now()
+    if run.status == RunStatus.DONE:
+        return RunHealth.DONE, ""
+    if run.status == RunStatus.FAILED:
+        return RunHealth.FAILED, run.error
+    dead_before, lost_before = stall_cutoffs(now)
+    if run.status == RunStatus.PENDING:
+        if (run.queued_at or run.created_at) < lost_before:
+            return RunHealth.STALLED, "排队后一直未开始（消息丢失），巡检将重新排队。"
+        return RunHealth.QUEUED, ""
+    if not hasattr(run, "orphaned_chunks"):
+        run = runs_with_health(type(run).objects.filter(pk=run.pk), now).get()
+    if run.orphaned_chunks:
+        return (
+            RunHealth.STALLED,
+            f"{run.orphaned_chunks} 个分块的处理进程已中断（无心跳或消息丢失），巡检将重新排队。",
+        )
+    last = run.last_heartbeat or run.started_at
+    if run.chunks_done >= run.chunks_total and last is not None and last < dead_before:
+        return RunHealth.STALLED, "分块已全部完成但未收尾，巡检将完成该运行。"
+    return RunHealth.RUNNING, ""

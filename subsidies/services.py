@@ -13,13 +13,19 @@ and its "done" mark commit together.
 from __future__ import annotations
 
 import datetime
+import logging
+import os
+import socket
+import threading
+import time
 import tomllib
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.db.models import F, Max, Min, Q
 from django.utils import timezone
 
@@ -48,8 +54,15 @@ from subsidies.models import (
     Scheme,
     money,
 )
-from subsidies.selectors import ARREARS_KEY, payee_id_number, period_plan
+from subsidies.selectors import (
+    ARREARS_KEY,
+    orphaned_chunks_q,
+    payee_id_number,
+    period_plan,
+    stall_cutoffs,
+)
 
+logger = logging.getLogger(__name__)
 SCHEMES_FILE = Path(__file__).resolve().parent / "data" / "schemes.toml"
 DEFAULT_CHUNK_SIZE = 20000
 INSERT_BATCH_SIZE = 2000
@@ -146,8 +159,21 @@ def approve_batch(*, batch: PaymentBatch, by) -> PaymentBatch:
     batch = PaymentBatch.objects.select_for_update().get(pk=batch.pk)
     if batch.state != BatchState.DRAFT:
         raise ValidationError({"state": f"批次状态为“{batch.get_state_display()}”，不能重复审核。"})
-    if batch.runs.filter(status__in=[RunStatus.PENDING, RunStatus.RUNNING]).exists():
+    # The runs that write into this batch: its own, and any of its region and month not yet
+    # planned. One not done (running, stalled, or failed last) leaves the batch incomplete.
+    runs = AllowanceRun.objects.filter(
+        Q(batch=batch) | Q(region_id=batch.region_id, period=batch.period, batch__isnull=True)
+    )
+    if runs.filter(status__in=[RunStatus.PENDING, RunStatus.RUNNING]).exists():
         raise ValidationError({"state": "该批次的发放运行尚未完成，不能审核。"})
+    latest = runs.order_by("-created_at", "-pk").first()
+    if latest is not None and latest.status == RunStatus.FAILED:
+        raise ValidationError(
+            {
+                "state": f"该批次最近一次发放运行（#{latest.pk}）失败，批次可能不完整，不能审核："
+                "请先在“津贴发放运行”中续跑或重新运行。"
+            }
+        )
     batch.state = BatchState.APPROVED
     batch.approved_by = by
     batch.approved_at = timezone.now()
@@ -188,9 +214,7 @@ def request_allowance_run(
         finish_run(run_id=run.pk)
         run.refresh_from_db()
     else:
-        from subsidies import tasks
-
-        transaction.on_commit(lambda: tasks.prepare_allowance_run.delay(run.pk))
+        _queue_prepare(run)
     return run
 
 
@@ -223,13 +247,27 @@ def _arrears_plans(run: AllowanceRun, schemes: list[Scheme]) -> tuple[list[dict]
 
 
 @transaction.atomic
-def prepare_run(*, run_id: int) -> list[int]:
+def start_run(*, run_id: int, queue: str = "") -> int:
+    """What the queued run does first: plan it and queue its chunks on ``queue`` once this
+    commits (a run with no elders is finished at once). A run already planned is left alone
+    (a redelivered message). Returns the number of chunks queued."""
+    chunk_ids = prepare_run(run_id=run_id, queue=queue)
+    run = AllowanceRun.objects.get(pk=run_id)
+    _queue_chunks(run, chunk_ids)
+    if not chunk_ids:
+        finish_run(run_id=run_id)
+    return len(chunk_ids)
+
+
+@transaction.atomic
+def prepare_run(*, run_id: int, queue: str = "") -> list[int]:
     """Resolve the plan, open the regular batch and cut the elders into id-range chunks."""
     run = (
         AllowanceRun.objects.select_for_update(of=("self",)).select_related("region").get(pk=run_id)
     )
     if run.status != RunStatus.PENDING:
         return []
+    run.queue = queue
     schemes = _ensure_schemes()
     plan = period_plan(run.region, run.period, schemes)
     arrears, arrears_note = _arrears_plans(run, schemes)
@@ -614,16 +652,70 @@ def _missing(lines: list[PaymentLine], chunk: AllowanceRunChunk) -> list[Payment
 
 
 def process_chunk(*, chunk_id: int) -> bool:
-    """Write one chunk's lines; a chunk already done is left alone. Returns whether the run
-    has now finished all its chunks (the caller then finishes it)."""
+    """Claim one chunk, write its lines and mark it done, beating its heartbeat meanwhile.
+
+    Returns whether all the run's chunks are now done, so that the caller finishes the run —
+    also when this chunk was already done: a chunk redelivered after its commit (its worker
+    died before finishing the run) must still finish it. Safe to run twice at once: the lines
+    are kept unique by their constraints and only the first "done" mark counts."""
+    run_id = _claim_chunk(chunk_id)
+    if run_id is None:
+        run_id = AllowanceRunChunk.objects.values_list("run_id", flat=True).get(pk=chunk_id)
+        return run_is_complete(run_id=run_id)
+    _pause_point("chunk_claimed")
+    with _Heartbeat(chunk_id):
+        _write_chunk(chunk_id)
+    _pause_point("chunk_committed")
+    complete = run_is_complete(run_id=run_id)
+    if complete:
+        _pause_point("run_complete")  # the last chunk is committed, the run not yet finished
+    return complete
+
+
+def run_is_complete(*, run_id: int) -> bool:
+    """Whether every chunk of a run is done (the run is then finished by whoever sees it)."""
+    run = AllowanceRun.objects.values("status", "chunks_done", "chunks_total").get(pk=run_id)
+    return run["status"] == RunStatus.RUNNING and run["chunks_done"] >= run["chunks_total"]
+
+
+def _worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _claim_chunk(chunk_id: int) -> int | None:
+    """Mark the chunk as taken by this process; None when there is nothing to do (the chunk is
+    done, or its run is not running — failed runs wait for a resume). A chunk claimed by a
+    worker that died is taken over: a redelivered task is how the broker says so."""
     with transaction.atomic():
         chunk = (
             AllowanceRunChunk.objects.select_for_update(of=("self",))
-            .select_related("run__region", "run__batch")
+            .select_related("run")
             .get(pk=chunk_id)
         )
+        if chunk.status == ChunkStatus.DONE or chunk.run.status != RunStatus.RUNNING:
+            return None
+        if chunk.attempts >= settings.ALLOWANCE_RUN_MAX_ATTEMPTS:
+            _fail_for_attempts(chunk)
+            return None
+        now = timezone.now()
+        chunk.status = ChunkStatus.RUNNING
+        chunk.claimed_at = chunk.heartbeat_at = now
+        chunk.attempts += 1
+        chunk.worker = _worker_name()
+        chunk.save(update_fields=["status", "claimed_at", "heartbeat_at", "attempts", "worker"])
+        return chunk.run_id
+
+
+def _write_chunk(chunk_id: int) -> None:
+    """The chunk's lines and its "done" mark, in one transaction. The chunk row is not locked
+    while the lines are written (the heartbeat updates it meanwhile); the mark is a conditional
+    update, so a second writer of the same chunk counts nothing twice."""
+    with transaction.atomic():
+        chunk = AllowanceRunChunk.objects.select_related("run__region", "run__batch").get(
+            pk=chunk_id
+        )
         if chunk.status == ChunkStatus.DONE:
-            return False
+            return
         run = chunk.run
         if _set_based(run):
             seen, _ = setbased.insert_chunk_lines(
@@ -636,20 +728,116 @@ def process_chunk(*, chunk_id: int) -> bool:
         else:
             seen, lines = _chunk_lines(run, chunk)
         PaymentLine.objects.bulk_create(lines, batch_size=INSERT_BATCH_SIZE, ignore_conflicts=True)
-        chunk.status = ChunkStatus.DONE
-        chunk.elders_seen = seen
-        chunk.done_at = timezone.now()
-        chunk.save(update_fields=["status", "elders_seen", "done_at"])
-        AllowanceRun.objects.filter(pk=run.pk).update(
-            chunks_done=F("chunks_done") + 1, elders_seen=F("elders_seen") + seen
+        _pause_point("chunk_written")
+        now = timezone.now()
+        marked = (
+            AllowanceRunChunk.objects.filter(pk=chunk_id)
+            .exclude(status=ChunkStatus.DONE)
+            .update(status=ChunkStatus.DONE, elders_seen=seen, done_at=now, heartbeat_at=now)
         )
-    run.refresh_from_db(fields=["chunks_done", "chunks_total"])
-    return run.chunks_done >= run.chunks_total
+        if marked:
+            AllowanceRun.objects.filter(pk=run.pk).update(
+                chunks_done=F("chunks_done") + 1, elders_seen=F("elders_seen") + seen
+            )
+
+
+class _Heartbeat:
+    """While a chunk is written, a thread stamps its ``heartbeat_at`` every
+    ALLOWANCE_RUN_HEARTBEAT_SECONDS (on its own connection, outside the chunk's transaction),
+    so the sweep can tell a slow chunk from a dead worker's. Not started inside a surrounding
+    transaction (a run in-process has no worker to lose, and the row is not yet visible)."""
+
+    def __init__(self, chunk_id: int):
+        self.chunk_id = chunk_id
+        self.worker = _worker_name()
+        self.stop = threading.Event()
+        self.thread = None
+
+    def __enter__(self):
+        if not transaction.get_connection().in_atomic_block:
+            self.thread = threading.Thread(target=self._beat, daemon=True)
+            self.thread.start()
+        return self
+
+    def __exit__(self, *exc_info):
+        self.stop.set()
+        if self.thread is not None:
+            self.thread.join()
+
+    def _beat(self) -> None:
+        from django.db import connection
+
+        try:
+            while not self.stop.wait(settings.ALLOWANCE_RUN_HEARTBEAT_SECONDS):
+                try:
+                    AllowanceRunChunk.objects.filter(
+                        pk=self.chunk_id, status=ChunkStatus.RUNNING, worker=self.worker
+                    ).update(heartbeat_at=timezone.now())
+                except DatabaseError as error:
+                    # A beat that could not be written (the row busy, the connection lost) is
+                    # only late: the next one tries again, and the chunk's own transaction is
+                    # not touched. Too many missed beats and the sweep re-queues the chunk,
+                    # which is harmless.
+                    logger.warning("heartbeat of chunk %s not written: %s", self.chunk_id, error)
+                    connection.close()
+        finally:
+            connection.close()
+
+
+def _pause_point(name: str) -> None:
+    """A named point of the run where the tests that kill a worker pause it (test settings
+    only: ALLOWANCE_RUN_PAUSE_AT="name" or "name:n" for its n-th passage, and
+    ALLOWANCE_RUN_PAUSE_FILE). The process writes its pid beside the file and sleeps until the
+    test kills it with SIGKILL. Unset everywhere else: the point is then one attribute read."""
+    wanted = getattr(settings, "ALLOWANCE_RUN_PAUSE_AT", "")
+    if not wanted or wanted.split(":")[0] != name:
+        return
+    nth = int(wanted.split(":")[1]) if ":" in wanted else 1
+    path = Path(settings.ALLOWANCE_RUN_PAUSE_FILE)
+    with open(path, "a") as passages:  # one line per passage, appended atomically
+        passages.write(f"{os.getpid()}\n")
+    if len(path.read_text().splitlines()) == nth:
+        Path(f"{path}.pid").write_text(str(os.getpid()))
+        time.sleep(60)
+
+
+def release_chunk(*, chunk_id: int, error: str) -> bool:
+    """A chunk's task raised: record the error and give the claim back. Returns whether to try
+    again; after ALLOWANCE_RUN_MAX_ATTEMPTS the run is marked failed with the reason."""
+    with transaction.atomic():
+        chunk = (
+            AllowanceRunChunk.objects.select_for_update(of=("self",))
+            .select_related("run")
+            .get(pk=chunk_id)
+        )
+        if chunk.status == ChunkStatus.DONE:
+            return False
+        chunk.error = error[:2000]
+        if chunk.status == ChunkStatus.RUNNING:
+            chunk.status = ChunkStatus.PENDING
+        chunk.queued_at = timezone.now()
+        chunk.save(update_fields=["status", "error", "queued_at"])
+        if chunk.attempts >= settings.ALLOWANCE_RUN_MAX_ATTEMPTS:
+            _fail_for_attempts(chunk)
+            return False
+        return chunk.run.status == RunStatus.RUNNING
+
+
+def _fail_for_attempts(chunk: AllowanceRunChunk) -> None:
+    last = f"，最近错误：{chunk.error}" if chunk.error else "（处理进程在处理中中断）"
+    fail_run(
+        run_id=chunk.run_id,
+        error=(
+            f"分块 {chunk.id_from}–{chunk.id_to} 已尝试 {chunk.attempts} 次仍未完成"
+            f"（最近处理进程 {chunk.worker or '未知'}）{last}。修复原因后可在后台“续跑”。"
+        ),
+    )
 
 
 @transaction.atomic
 def finish_run(*, run_id: int) -> AllowanceRun:
-    """Mark a run whose chunks are all done as done, with its totals (idempotent)."""
+    """Mark a run whose chunks are all done as done, with its totals (idempotent: called by
+    whoever completes the last chunk, by a redelivered chunk and by the sweep)."""
     run = AllowanceRun.objects.select_for_update().get(pk=run_id)
     if run.status != RunStatus.RUNNING or run.chunks.exclude(status=ChunkStatus.DONE).exists():
         return run
@@ -673,15 +861,157 @@ def finish_run(*, run_id: int) -> AllowanceRun:
         }
     run.status = RunStatus.DONE
     run.finished_at = timezone.now()
+    run.error = ""
     run.save()
     return run
 
 
 @transaction.atomic
 def fail_run(*, run_id: int, error: str) -> None:
-    AllowanceRun.objects.filter(pk=run_id).update(
+    """Mark a run failed with the reason shown in the admin (a done run stays done)."""
+    AllowanceRun.objects.filter(pk=run_id).exclude(status=RunStatus.DONE).update(
         status=RunStatus.FAILED, error=error[:2000], finished_at=timezone.now()
     )
+
+
+# --- the run's recovery: the sweep and resume --------------------------------------------------
+
+
+def _queue_chunks(run: AllowanceRun, chunk_ids: list[int]) -> None:
+    """Queue chunks (after commit) on the run's queue, stamping when."""
+    from subsidies import tasks
+
+    if not chunk_ids:
+        return
+    AllowanceRunChunk.objects.filter(pk__in=chunk_ids).update(queued_at=timezone.now())
+    options = {"queue": run.queue} if run.queue else {}
+    for chunk_id in chunk_ids:
+        transaction.on_commit(
+            lambda chunk_id=chunk_id: tasks.process_allowance_chunk.apply_async(
+                (chunk_id,), **options
+            )
+        )
+
+
+def _queue_prepare(run: AllowanceRun) -> None:
+    from subsidies import tasks
+
+    AllowanceRun.objects.filter(pk=run.pk).update(queued_at=timezone.now())
+    task = tasks.prepare_allowance_run
+    if run.queue:
+        transaction.on_commit(lambda: task.apply_async((run.pk,), queue=run.queue))
+    else:
+        transaction.on_commit(lambda: task.delay(run.pk))
+
+
+def _orphaned_chunks(run_id: int, now: datetime.datetime):
+    return AllowanceRunChunk.objects.filter(run_id=run_id).filter(orphaned_chunks_q(now))
+
+
+def sweep_allowance_runs(*, now: datetime.datetime | None = None) -> dict[str, int]:
+    """Bring stuck runs back (beat runs this every minute; idempotent, safe to run anywhere):
+
+    - chunks claimed by a worker that died (no heartbeat for ALLOWANCE_RUN_STALL_SECONDS) and
+      chunks whose message was lost are queued again — or, after ALLOWANCE_RUN_MAX_ATTEMPTS
+      claims, their run is marked failed with the reason;
+    - runs whose chunks are all done are finished (their finishing worker died);
+    - runs queued but never prepared (the message was lost) are queued again.
+    """
+    now = now or timezone.now()
+    lost_before = stall_cutoffs(now)[1]
+    counts = {"requeued": 0, "failed": 0, "finished": 0, "prepared": 0}
+    running = list(
+        AllowanceRun.objects.filter(status=RunStatus.RUNNING).values_list("pk", flat=True)
+    )
+    for run_id in running:
+        with transaction.atomic():
+            run = AllowanceRun.objects.select_for_update().get(pk=run_id)
+            if run.status != RunStatus.RUNNING:
+                continue
+            orphans = list(_orphaned_chunks(run.pk, now).select_for_update(of=("self",)))
+            exhausted = [c for c in orphans if c.attempts >= settings.ALLOWANCE_RUN_MAX_ATTEMPTS]
+            if exhausted:
+                _fail_for_attempts(exhausted[0])
+                counts["failed"] += 1
+                continue
+            for chunk in orphans:
+                chunk.status = ChunkStatus.PENDING
+                chunk.save(update_fields=["status"])
+            _queue_chunks(run, [c.pk for c in orphans])
+            counts["requeued"] += len(orphans)
+        if run_is_complete(run_id=run_id) and finish_run(run_id=run_id).status == RunStatus.DONE:
+            counts["finished"] += 1
+    never_prepared = AllowanceRun.objects.filter(status=RunStatus.PENDING).filter(
+        Q(queued_at__lt=lost_before) | Q(queued_at__isnull=True, created_at__lt=lost_before)
+    )
+    for run in never_prepared:
+        with transaction.atomic():
+            _queue_prepare(run)
+        counts["prepared"] += 1
+    return counts
+
+
+def may_resume(user, run: AllowanceRun) -> bool:
+    """Finance or the bureau of the run's region (or a superuser) may resume it."""
+    from accounts.choices import Role
+    from accounts.scoping import scope_of
+
+    scope = scope_of(user)
+    if scope.everything:
+        return True
+    if scope.read_only or not scope.covers_region(run.region, "subsidies"):
+        return False
+    return any(
+        role in (Role.FINANCE, Role.BUREAU) and run.region.path.startswith(path)
+        for role, path in scope.region_grants
+    )
+
+
+@transaction.atomic
+def resume_run(*, run: AllowanceRun, by) -> int:
+    """Queue again the unfinished chunks of a stalled or failed run that no live worker holds
+    (their attempts counted afresh), and finish it if nothing is left. Returns how many chunks
+    were queued. A run that is done, or running with live workers, is refused as such, so
+    resuming twice queues nothing twice."""
+    if not may_resume(by, run):
+        raise ValidationError({"run": f"无权续跑运行 #{run.pk}（{run.region.name}）。"})
+    run = (
+        AllowanceRun.objects.select_for_update(of=("self",)).select_related("region").get(pk=run.pk)
+    )
+    now = timezone.now()
+    if run.status == RunStatus.DONE:
+        raise ValidationError({"run": f"运行 #{run.pk} 已完成，无需续跑。"})
+    if run.status == RunStatus.PENDING:
+        if (run.queued_at or run.created_at) >= stall_cutoffs(now)[1]:
+            raise ValidationError({"run": f"运行 #{run.pk} 正在排队，无需续跑。"})
+        _queue_prepare(run)
+        return 0
+    dead_before, _ = stall_cutoffs(now)
+    unfinished = AllowanceRunChunk.objects.select_for_update().filter(run=run)
+    unfinished = unfinished.exclude(status=ChunkStatus.DONE)
+    if run.status == RunStatus.FAILED:
+        # Every chunk not held by a live worker: a failed run's queued messages were dropped.
+        chosen = list(unfinished.exclude(status=ChunkStatus.RUNNING, heartbeat_at__gte=dead_before))
+    else:
+        chosen = list(_orphaned_chunks(run.pk, now).select_for_update(of=("self",)))
+        if not chosen and not run_is_complete(run_id=run.pk):
+            raise ValidationError({"run": f"运行 #{run.pk} 正在正常运行，无需续跑。"})
+    for chunk in chosen:
+        chunk.status = ChunkStatus.PENDING
+        chunk.attempts = 0
+        chunk.save(update_fields=["status", "attempts"])
+    resumes = [
+        *run.report.get("resumed", []),
+        {"at": now.isoformat(), "by": by.get_username(), "chunks": len(chosen), "error": run.error},
+    ]
+    run.report = {**run.report, "resumed": resumes}
+    run.status = RunStatus.RUNNING
+    run.error = ""
+    run.finished_at = None
+    run.save(update_fields=["report", "status", "error", "finished_at"])
+    _queue_chunks(run, [c.pk for c in chosen])
+    finish_run(run_id=run.pk)  # nothing left to do: finished now
+    return len(chosen)
 
 
 # --- export and reconciliation ----------------------------------------------------------------

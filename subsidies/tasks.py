@@ -1,51 +1,49 @@
 """Celery tasks of the allowance run: thin, idempotent, taking ids (the work is in services).
 
-prepare_allowance_run plans the run and queues one process_allowance_chunk per elder-id range;
-the chunk that completes the run finishes it. A chunk already done is skipped, and every write
-is INSERT … ON CONFLICT DO NOTHING, so redelivery (acks_late) and reruns are harmless.
+prepare_allowance_run plans the run and queues one process_allowance_chunk per elder-id range.
+Whoever completes the last chunk finishes the run — also a chunk redelivered after its commit,
+whose worker died before finishing. Every write is INSERT … ON CONFLICT DO NOTHING or a
+conditional update, so redelivery (acks_late, reject_on_worker_lost) and reruns are harmless.
+sweep_allowance_runs, run by beat every minute, queues again the chunks of workers that died
+and finishes runs nobody finished.
 """
 
 from celery import shared_task
-from django.db import transaction
 from django.utils import timezone
 
 from regions.models import Region
 from subsidies import services
 
+# Seconds before a chunk that raised is tried again (times its attempts so far); far below
+# the broker's visibility timeout, which would otherwise deliver the retry twice.
+RETRY_SECONDS = 10
 
-def _same_queue(task) -> dict:
+
+def _same_queue(task) -> str:
     """The chunks of a run go to the queue its first task came from (a dedicated queue for
     province-wide runs stays dedicated); in-process (eager) runs have none."""
     delivery = task.request.delivery_info or {}
-    queue = delivery.get("routing_key")
-    return {"queue": queue} if queue else {}
+    return delivery.get("routing_key") or ""
 
 
 @shared_task(name="subsidies.prepare_allowance_run", bind=True)
 def prepare_allowance_run(self, run_id: int) -> int:
-    options = _same_queue(self)
     try:
-        with transaction.atomic():
-            chunk_ids = services.prepare_run(run_id=run_id)
-            for chunk_id in chunk_ids:
-                transaction.on_commit(
-                    lambda chunk_id=chunk_id: process_allowance_chunk.apply_async(
-                        (chunk_id,), **options
-                    )
-                )
-            if not chunk_ids:
-                transaction.on_commit(
-                    lambda: finish_allowance_run.apply_async((run_id,), **options)
-                )
+        return services.start_run(run_id=run_id, queue=_same_queue(self))
     except Exception as error:  # recorded on the run so that the admin shows it, then re-raised
         services.fail_run(run_id=run_id, error=repr(error))
         raise
-    return len(chunk_ids)
 
 
-@shared_task(name="subsidies.process_allowance_chunk")
-def process_allowance_chunk(chunk_id: int) -> None:
-    if services.process_chunk(chunk_id=chunk_id):
+@shared_task(name="subsidies.process_allowance_chunk", bind=True, max_retries=None)
+def process_allowance_chunk(self, chunk_id: int) -> None:
+    try:
+        complete = services.process_chunk(chunk_id=chunk_id)
+    except Exception as error:  # the claim is given back; the run fails after too many tries
+        if not services.release_chunk(chunk_id=chunk_id, error=repr(error)):
+            raise
+        raise self.retry(exc=error, countdown=RETRY_SECONDS * (self.request.retries + 1))
+    if complete:
         from subsidies.models import AllowanceRunChunk
 
         run_id = AllowanceRunChunk.objects.values_list("run_id", flat=True).get(pk=chunk_id)
@@ -55,6 +53,13 @@ def process_allowance_chunk(chunk_id: int) -> None:
 @shared_task(name="subsidies.finish_allowance_run")
 def finish_allowance_run(run_id: int) -> None:
     services.finish_run(run_id=run_id)
+
+
+@shared_task(name="subsidies.sweep_allowance_runs")
+def sweep_allowance_runs() -> dict:
+    """For django-celery-beat, every minute (the PeriodicTask 津贴发放运行巡检 is created by
+    migration subsidies 0004): chunks of dead workers queued again, stuck runs finished."""
+    return services.sweep_allowance_runs()
 
 
 @shared_task(name="subsidies.scheduled_allowance_run")

@@ -18,3 +18,8 @@ WHITENOISE_USE_FINDERS = True
 # pass; the lockout tests switch it back on.
 AXES_ENABLED = False
 LOGGING["root"]["level"] = "WARNING"  # noqa: F405
+# Fault injection for the tests that kill a Celery worker at a named point of the allowance
+# run (tests/subsidies/test_worker_kills.py): the worker they start sets these in its
+# environment; elsewhere they are empty and the points cost nothing.
+ALLOWANCE_RUN_PAUSE_AT = env("ALLOWANCE_RUN_PAUSE_AT", default="")  # noqa: F405
+ALLOWANCE_RUN_PAUSE_FILE = env("ALLOWANCE_RUN_PAUSE_FILE", default="")  # noqa: F405
