@@ -32,9 +32,10 @@ from accounts.scoping import scoped
 from regions.choices import RegionLevel
 from regions.models import Region
 from subsidies import bank_returns
-from subsidies.choices import BatchState, ExportFormat, LineStatus, RunStatus
+from subsidies.choices import BatchState, ExportFormat, LineStatus, RunHealth
 from subsidies.models import (
     AllowanceRun,
+    AllowanceRunChunk,
     BankReturnImport,
     BatchExport,
     FacilitySubsidy,
@@ -45,12 +46,13 @@ from subsidies.models import (
     money,
 )
 from subsidies.permissions import can_approve, can_export, can_reconcile
-from subsidies.selectors import batch_grand_total, batch_totals
+from subsidies.selectors import batch_grand_total, batch_totals, run_health, runs_with_health
 from subsidies.services import (
     approve_batch,
     check_star_rate_cap,
     export_batch,
     reconcile_batch,
+    resume_run,
     set_star_subsidy_rate,
 )
 
@@ -91,7 +93,7 @@ def _pretty(data) -> str:
 
 def _progress_bar(run) -> str:
     percent = round(100 * run.chunks_done / run.chunks_total) if run.chunks_total else 0
-    if run.status == RunStatus.DONE:
+    if run_health(run)[0] == RunHealth.DONE:
         percent = 100
     return format_html(
         '<progress value="{}" max="100" title="{}%"></progress> {}/{}（{}%）',
@@ -103,14 +105,43 @@ def _progress_bar(run) -> str:
     )
 
 
+# What the admin shows of a run that may still change: refreshed while it is.
+_LIVE = (RunHealth.QUEUED, RunHealth.RUNNING)
+
+
+class AllowanceRunChunkInline(admin.TabularInline):
+    """Each chunk with its claim: who took it, how often, its last heartbeat, its last error."""
+
+    model = AllowanceRunChunk
+    fields = [
+        "id_from",
+        "id_to",
+        "status",
+        "attempts",
+        "worker",
+        "claimed_at",
+        "heartbeat_at",
+        "done_at",
+        "elders_seen",
+        "error",
+    ]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
 @admin.register(AllowanceRun)
 class AllowanceRunAdmin(ReadOnlyAdmin):
     list_display = [
         "id",
         "region",
         "period",
-        "status",
+        "health",
         "progress",
+        "last_heartbeat",
         "elders_seen",
         "lines_total",
         "batch_link",
@@ -120,13 +151,50 @@ class AllowanceRunAdmin(ReadOnlyAdmin):
     list_filter = ["status", "period"]
     list_select_related = ["region", "batch"]
     exclude = ["plan", "report"]
-    readonly_fields = ["progress", "batch_link", "report_display"]
+    readonly_fields = ["health", "progress", "last_heartbeat", "batch_link", "report_display"]
+    inlines = [AllowanceRunChunkInline]
+    actions = ["resume"]
     change_form_template = "admin/subsidies/allowancerun/change_form.html"
     change_list_template = "admin/subsidies/allowancerun/change_list.html"
+
+    def get_queryset(self, request):
+        return runs_with_health(super().get_queryset(request))
+
+    def has_resume_permission(self, request) -> bool:
+        # Whether this run may be resumed by this user is resume_run's to say, run by run.
+        return not self._read_only(request) and request.user.has_perm("subsidies.view_allowancerun")
+
+    @admin.display(description=_("状态"))
+    def health(self, run):
+        state, detail = run_health(run)
+        label = RunHealth(state).label
+        if not detail:
+            return label
+        return format_html('{}<br><span class="help">{}</span>', label, detail)
+
+    @admin.display(description=_("最近心跳"))
+    def last_heartbeat(self, run):
+        return run.last_heartbeat or "-"
 
     @admin.display(description=_("进度（分块）"))
     def progress(self, run):
         return _progress_bar(run)
+
+    @admin.action(description=_("续跑所选运行（重新排队未完成的分块）"), permissions=["resume"])
+    def resume(self, request, queryset):
+        """resume_run checks the user's scope and the run's state for each run, and says why
+        it refuses one."""
+        for run in queryset.select_related("region"):
+            try:
+                queued = resume_run(run=run, by=request.user)
+            except ValidationError as error:
+                self.message_user(request, _messages_of(error), messages.ERROR)
+                continue
+            self.message_user(
+                request,
+                _("运行 #%(id)s 已续跑：重新排队 %(n)d 个分块。") % {"id": run.pk, "n": queued},
+                messages.SUCCESS,
+            )
 
     @admin.display(description=_("常规批次"))
     def batch_link(self, run):
@@ -141,7 +209,7 @@ class AllowanceRunAdmin(ReadOnlyAdmin):
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         run = self.get_object(request, object_id)
-        running = run is not None and run.status in (RunStatus.PENDING, RunStatus.RUNNING)
+        running = run is not None and run_health(run)[0] in _LIVE
         extra = {**(extra_context or {}), "refresh_seconds": RUN_REFRESH_SECONDS if running else 0}
         return super().change_view(request, object_id, form_url, extra)
 
@@ -149,9 +217,7 @@ class AllowanceRunAdmin(ReadOnlyAdmin):
         response = super().changelist_view(request, extra_context)
         cl = getattr(response, "context_data", {}).get("cl")
         if cl is not None:
-            running = any(
-                r.status in (RunStatus.PENDING, RunStatus.RUNNING) for r in cl.result_list
-            )
+            running = any(run_health(r)[0] in _LIVE for r in cl.result_list)
             response.context_data["refresh_seconds"] = RUN_REFRESH_SECONDS if running else 0
         return response
 
