@@ -29,6 +29,7 @@ from django.db import DatabaseError, transaction
 from django.db.models import F, Max, Min, Q
 from django.utils import timezone
 
+from accounts.scoping import require_in_scope
 from regions.models import Region
 from regions.selectors import resolve_policy
 from residents.models import Elder, ElderCategory
@@ -205,6 +206,7 @@ def request_allowance_run(
     ``sync``, else queued on Celery once this transaction commits."""
     period = rules.first_of_month(period)
     run = AllowanceRun(region=region, period=period, requested_by=by, chunk_size=chunk_size)
+    require_in_scope(by, run, field="region", label=f"{region.name}的津贴发放")
     run.full_clean()
     run.save()
     if sync:
@@ -1082,6 +1084,7 @@ def reconcile_batch(
     number: all their lines in the batch) as paid or failed. Failed lines are re-issued in the
     next draft batch of the region. All rows are checked first; any error and nothing is
     written. The batch is reconciled once every line has an outcome."""
+    require_in_scope(by, batch, as_changed=False)
     batch = PaymentBatch.objects.select_for_update().get(pk=batch.pk)
     if batch.state not in (BatchState.EXPORTED, BatchState.RECONCILED):
         raise ValidationError({"state": "只有已导出的批次可以对账。"})
@@ -1245,6 +1248,12 @@ def set_star_subsidy_rate(
     above the rulebook cap in force that day is refused, naming the cap and its source."""
     from subsidies.models import StarSubsidyRate
 
+    require_in_scope(
+        by,
+        StarSubsidyRate(jurisdiction=jurisdiction, stars=stars, effective_from=effective_from),
+        field="jurisdiction",
+        label=f"{jurisdiction.name}的星级运营补助标准",
+    )
     amount = check_star_rate_cap(
         jurisdiction=jurisdiction, amount=amount, effective_from=effective_from
     )
@@ -1301,6 +1310,9 @@ def grant_facility_subsidy(
     from subsidies.choices import ONE_OFF_FACILITY_SUBSIDIES, FacilitySubsidyKind
     from subsidies.models import FacilitySubsidy
 
+    require_in_scope(
+        by, FacilitySubsidy(facility=facility), field="facility", label=f"{facility.name}的补助"
+    )
     if kind not in FacilitySubsidyKind.values:
         raise ValidationError({"kind": f"补助类型 {kind!r} 不存在。"})
     today = timezone.localdate()
