@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 
 from django.core.exceptions import EmptyResultSet
-from django.core.paginator import Paginator
+from django.core.paginator import EmptyPage, Paginator
 from django.db import connections
 from django.db.models import QuerySet
 from django.utils.functional import cached_property
+from django.utils.translation import gettext_lazy as _
 
 
 class LargeTablePaginator(Paginator):
@@ -22,10 +23,13 @@ class LargeTablePaginator(Paginator):
     user's scope). An estimate under ``exact_below`` is replaced by an exact count, which is
     cheap at that size; so are filtered lists and every list on other databases (SQLite).
     ``estimated`` says whether ``count`` is an estimate; page numbers past an estimated end
-    give an empty page rather than an error.
+    give an empty page rather than an error, up to ``max_offset`` rows in: a page further on
+    is invalid (the admin says so) instead of an OFFSET the database cannot hold
+    (``?p=9223372036854775809``).
     """
 
     exact_below = 10_000
+    max_offset = 100_000_000
 
     def __init__(self, *args, estimate: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
@@ -62,7 +66,11 @@ class LargeTablePaginator(Paginator):
                 number = int(number)
             except (TypeError, ValueError):
                 return super().validate_number(number)
-            return number if number >= 1 else super().validate_number(number)
+            if number < 1:
+                return super().validate_number(number)
+            if (number - 1) * self.per_page > self.max_offset:
+                raise EmptyPage(_("That page contains no results"))
+            return number
         return super().validate_number(number)
 
     def _estimated_count(self) -> int | None:

@@ -55,6 +55,7 @@ from subsidies.models import (
     Scheme,
     money,
 )
+from subsidies.periods import check_period
 from subsidies.selectors import (
     ARREARS_KEY,
     orphaned_chunks_q,
@@ -186,13 +187,6 @@ def approve_batch(*, batch: PaymentBatch, by) -> PaymentBatch:
 # --- the run: request, plan, chunks, finish --------------------------------------------------
 
 
-def parse_period(text: str) -> datetime.date:
-    try:
-        return datetime.datetime.strptime(text, "%Y-%m").date()
-    except ValueError:
-        raise ValidationError({"period": f"月份 {text!r} 应为 YYYY-MM 格式。"})
-
-
 @transaction.atomic
 def request_allowance_run(
     *,
@@ -204,7 +198,7 @@ def request_allowance_run(
 ) -> AllowanceRun:
     """Start the run of ``period`` for elders registered in ``region``: in-process when
     ``sync``, else queued on Celery once this transaction commits."""
-    period = rules.first_of_month(period)
+    period = check_period(period)
     run = AllowanceRun(region=region, period=period, requested_by=by, chunk_size=chunk_size)
     require_in_scope(by, run, field="region", label=f"{region.name}的津贴发放")
     run.full_clean()

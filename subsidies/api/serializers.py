@@ -1,5 +1,7 @@
 """Input and output serializers of the subsidies API, separate per endpoint."""
 
+from django.core.exceptions import ValidationError as DjangoValidationError
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from residents.id_numbers import mask_id_number
@@ -11,12 +13,34 @@ from subsidies.models import (
     PaymentLine,
     StarSubsidyRate,
 )
+from subsidies.periods import PERIOD_PATTERN, parse_period
 from subsidies.selectors import batch_grand_total, batch_totals
+
+
+@extend_schema_field(
+    {"type": "string", "pattern": PERIOD_PATTERN, "example": "2024-05", "description": "YYYY-MM"}
+)
+class PeriodField(serializers.Field):
+    """A month as ``YYYY-MM`` both ways (stored as its first day), within the months the
+    system pays for (subsidies.periods)."""
+
+    default_error_messages = {"invalid": "月份应为 YYYY-MM 格式的文本。"}
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        try:
+            return parse_period(data, field=self.field_name)
+        except DjangoValidationError as error:
+            raise serializers.ValidationError(error.message_dict[self.field_name]) from None
+
+    def to_representation(self, value) -> str:
+        return f"{value:%Y-%m}"
 
 
 class RunSerializer(serializers.ModelSerializer):
     region_code = serializers.CharField(source="region.code", read_only=True)
-    period = serializers.DateField(format="%Y-%m", read_only=True)
+    period = PeriodField(read_only=True)
     progress = serializers.SerializerMethodField()
 
     class Meta:
@@ -46,12 +70,12 @@ class RunSerializer(serializers.ModelSerializer):
 
 class RunInputSerializer(serializers.Serializer):
     region = serializers.CharField(help_text="区划代码")
-    period = serializers.RegexField(r"^\d{4}-(0[1-9]|1[0-2])$", help_text="YYYY-MM")
+    period = PeriodField()
 
 
 class BatchSerializer(serializers.ModelSerializer):
     region_code = serializers.CharField(source="region.code", read_only=True)
-    period = serializers.DateField(format="%Y-%m", read_only=True)
+    period = PeriodField(read_only=True)
 
     class Meta:
         model = PaymentBatch
@@ -96,7 +120,7 @@ class PaymentLineSerializer(serializers.ModelSerializer):
     """A line with its "why": the rule, the rulebook value and its source, and the facts."""
 
     scheme = serializers.CharField(source="scheme.code", read_only=True)
-    period = serializers.DateField(format="%Y-%m", read_only=True)
+    period = PeriodField(read_only=True)
     reference = serializers.CharField(read_only=True)
     payee_type = serializers.SerializerMethodField()
     payee_name = serializers.SerializerMethodField()

@@ -73,7 +73,7 @@ class RunViewSet(
         run = _call(
             services.request_allowance_run,
             region=region,
-            period=services.parse_period(data.validated_data["period"]),
+            period=data.validated_data["period"],
             by=request.user,
         )
         return Response(s.RunSerializer(run).data, status=status.HTTP_202_ACCEPTED)

@@ -6,7 +6,8 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from regions.models import Region
-from subsidies.services import DEFAULT_CHUNK_SIZE, parse_period, request_allowance_run
+from subsidies.periods import parse_period
+from subsidies.services import DEFAULT_CHUNK_SIZE, request_allowance_run
 
 
 def region_from_code(code: str) -> Region:
