@@ -113,6 +113,12 @@ def _existing(visit_uuid, *, elder_id, worker) -> VisitResult | None:
     return VisitResult(existing, created=False)
 
 
+def unknown_elder_message(key) -> str:
+    """The one answer for an elder a visit cannot name: unknown, outside the worker's areas or
+    dead by the visit's day."""
+    return f"没有编号为 {key} 的老年人。"
+
+
 def _elder_id(elder) -> int:
     """The elder's primary key, from an Elder or the key itself (as the API sends it)."""
     if isinstance(elder, Elder):
@@ -124,7 +130,7 @@ def _elder_id(elder) -> int:
     # A key the column cannot hold names nobody (the database would refuse to compare it).
     low, high = connection.ops.integer_field_range(Elder._meta.pk.get_internal_type())
     if not low <= key <= high:
-        raise ValidationError({"elder": f"没有编号为 {key} 的老年人。"})
+        raise ValidationError({"elder": unknown_elder_message(key)})
     return key
 
 
@@ -249,18 +255,19 @@ def _create_visit(
         raise ValidationError({"visited_at": f"探访时间 {visited_at.isoformat()} 晚于当前时间。"})
     visit_day = visited_at.astimezone(local_tz()).date()
     elder, covered = _elder_for_visit(elder_id, worker, visit_day)
-    if elder is None:
-        raise ValidationError({"elder": f"没有编号为 {elder_id} 的老年人。"})
+    # An elder outside the worker's areas on the day, or dead by then, is answered exactly as
+    # a key that names nobody: the answer must not tell whether a key is registered, whom it
+    # names or when they died (a worker could otherwise walk every key in the province).
     if (
-        elder.death_date is not None
-        and visit_day > elder.death_date
-        and outcome != VisitOutcome.DECEASED
-    ):
-        raise ValidationError(
-            {"elder": f"该老年人已于 {elder.death_date} 去世，探访日期为 {visit_day}。"}
+        elder is None
+        or not covered
+        or (
+            elder.death_date is not None
+            and visit_day > elder.death_date
+            and outcome != VisitOutcome.DECEASED
         )
-    if not covered:
-        raise ValidationError({"elder": f"{elder.name} 不在您 {visit_day} 负责的探访区域内。"})
+    ):
+        raise ValidationError({"elder": unknown_elder_message(elder_id)})
     if (latitude is None) != (longitude is None):
         missing = "longitude" if longitude is None else "latitude"
         raise ValidationError({missing: "经纬度须同时填写或同时留空。"})

@@ -18,6 +18,7 @@ from accounts.permissions import ScopedQuerysetMixin, ScopedWritePermission
 from accounts.scoping import scope_of, scoped
 from regions.models import Region
 from regions.selectors import PolicyValueNotSet
+from residents.models import Elder
 from visits import selectors, services
 from visits.api.serializers import (
     CloseTaskInputSerializer,
@@ -404,10 +405,10 @@ class HealthCheckView(APIView):
     )
     def post(self, request):
         serializer = HealthCheckInputSerializer(data=request.data)
+        # Only elders the user can see are found: one outside the scope is answered as one
+        # that does not exist (the service checks the scope of the record it writes).
+        serializer.fields["elder"].queryset = scoped(Elder.objects.all(), request.user)
         serializer.is_valid(raise_exception=True)
-        elder = serializer.validated_data["elder"]
-        if not scoped(type(elder).objects.filter(pk=elder.pk), request.user).exists():
-            raise ApiValidationError({"elder": "该老年人不在您的工作范围内。"})
         try:
             check = services.record_health_check(by=request.user, **serializer.validated_data)
         except DjangoValidationError as error:
