@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
 from accounts.permissions import ScopedAdminMixin
+from accounts.scoping import OutOfScopeWrite
 from visits import services
 from visits.choices import FollowUpKind, FollowUpStatus
 from visits.models import FollowUpTask, HealthCheck, Visit, VisitWorker
@@ -113,7 +114,7 @@ class FollowUpTaskAdmin(_NoDeleteMixin, ScopedAdminMixin, SimpleHistoryAdmin):
             services.close_follow_up(
                 task=obj, resolution=obj.resolution, status=obj.status, by=request.user
             )
-        except ValidationError as error:
+        except (ValidationError, OutOfScopeWrite) as error:
             self.message_user(request, "；".join(error.messages), messages.ERROR)
 
     @admin.action(description=_("核实死亡（死亡日期取探访日期）"))
@@ -124,7 +125,7 @@ class FollowUpTaskAdmin(_NoDeleteMixin, ScopedAdminMixin, SimpleHistoryAdmin):
             try:
                 services.confirm_death(task=task, death_date=death_date, by=request.user)
                 done += 1
-            except ValidationError as error:
+            except (ValidationError, OutOfScopeWrite) as error:
                 self.message_user(
                     request, f"{task.elder}：{'；'.join(error.messages)}", messages.ERROR
                 )

@@ -14,6 +14,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from accounts.scoping import require_in_scope
 from regions.choices import RegionLevel
 from regions.models import Region
 from residents.models import Elder
@@ -63,6 +64,7 @@ def assign_worker(
     assignment = VisitWorker(
         user=user, area=area, start_date=start_date, end_date=end_date, note=note
     )
+    require_in_scope(by, assignment, field="area", label=f"探访区域{area.name}")
     assignment.full_clean()
     _with_history_user(assignment, by).save()
     return assignment
@@ -70,6 +72,7 @@ def assign_worker(
 
 @transaction.atomic
 def end_assignment(*, assignment: VisitWorker, end_date: datetime.date, by=None) -> VisitWorker:
+    require_in_scope(by, assignment, as_changed=False)
     if end_date < assignment.start_date:
         raise ValidationError(
             {"end_date": f"终止日期 {end_date} 早于起始日期 {assignment.start_date}。"}
@@ -351,6 +354,7 @@ def close_follow_up(
     *, task: FollowUpTask, resolution: str, by=None, status: str = FollowUpStatus.DONE
 ) -> FollowUpTask:
     """Close an open task with what was done (or why it is withdrawn)."""
+    require_in_scope(by, task, as_changed=False)
     task = FollowUpTask.objects.select_for_update().get(pk=task.pk)
     if task.status != FollowUpStatus.OPEN:
         raise ValidationError({"status": f"任务已{task.get_status_display()}。"})
@@ -373,6 +377,7 @@ def confirm_death(*, task: FollowUpTask, death_date: datetime.date, by=None) -> 
     visits and allowances stop through each app's ``handle_elder_death``) and the task is done."""
     from residents.services import record_death
 
+    require_in_scope(by, task, as_changed=False)
     task = FollowUpTask.objects.select_for_update().get(pk=task.pk)
     if task.kind != FollowUpKind.DEATH_REPORT:
         raise ValidationError({"kind": "只有死亡报告任务可以核实死亡。"})
@@ -416,15 +421,18 @@ def handle_elder_death(*, elder: Elder, death_date: datetime.date) -> None:
 def record_health_check(
     *, elder: Elder, checked_on: datetime.date, provider: str = "", notes: str = "", by=None
 ) -> HealthCheck:
+    check = HealthCheck(
+        elder=elder, checked_on=checked_on, provider=provider, notes=notes, recorded_by=by
+    )
+    # Health checks belong to where the elder lives, as the visits do; checked first, so that
+    # nothing of an elder outside the scope (a death date) is told.
+    require_in_scope(by, check, field="elder", label=f"老年人“{elder.name}”的体检")
     if checked_on > timezone.now().astimezone(local_tz()).date():
         raise ValidationError({"checked_on": f"体检日期 {checked_on} 晚于今天。"})
     if elder.death_date is not None and checked_on > elder.death_date:
         raise ValidationError(
             {"checked_on": f"体检日期 {checked_on} 晚于死亡日期 {elder.death_date}。"}
         )
-    check = HealthCheck(
-        elder=elder, checked_on=checked_on, provider=provider, notes=notes, recorded_by=by
-    )
     check.full_clean()
     _with_history_user(check, by).save()
     return check
