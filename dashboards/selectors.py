@@ -612,7 +612,8 @@ class DueElder:
     elder_id: int
     name: str
     elder_code: str
-    due_on: datetime.date
+    # None when due by age: that date is a birthday, which would give the masked ID digits.
+    due_on: datetime.date | None
     last_assessed_on: datetime.date | None
 
 
@@ -690,7 +691,7 @@ def assessments_due(user, area: Region, on: datetime.date) -> AssessmentsDue:
             d.elder_id,
             names[d.elder_id].name,
             names[d.elder_id].elder_code,
-            d.due_on,
+            d.shown_due_on,
             d.last_assessed_on,
         )
         for d in listed

@@ -22,8 +22,10 @@ from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
+from accounts.masking import mask_id_number, mask_phone
 from accounts.permissions import ScopedAdminMixin
 from accounts.scoping import OutOfScopeWrite, scoped
+from accounts.selectors import sees_full_personal_data
 from facilities import selectors, services
 from facilities.choices import OPEN_APPLICATION_STATUSES, BedType, FacilityKind
 from facilities.models import (
@@ -950,6 +952,26 @@ class CaregiverAdmin(ScopedAdmin):
     # A new caregiver lies in a scope once employed: the employment added with them decides.
     scope_placed_by_inlines = True
     inlines = [CertificateInline, EmploymentInline]
+
+    def get_fields(self, request, obj=None):
+        if obj is not None and not sees_full_personal_data(request.user):
+            # PIPL: roles that do not need them (auditors) see the masked number and phone.
+            return ["name", "masked_id_number", "masked_phone"]
+        return super().get_fields(request, obj)
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = list(super().get_readonly_fields(request, obj))
+        if obj is not None and not sees_full_personal_data(request.user):
+            fields += ["masked_id_number", "masked_phone"]
+        return fields
+
+    @admin.display(description=_("身份证号"))
+    def masked_id_number(self, caregiver):
+        return mask_id_number(caregiver.id_number)
+
+    @admin.display(description=_("联系电话"))
+    def masked_phone(self, caregiver):
+        return mask_phone(caregiver.phone) if caregiver.phone else ""
 
     def get_queryset(self, request):
         return (

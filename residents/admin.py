@@ -28,6 +28,7 @@ from accounts.permissions import ScopedAdminMixin
 from accounts.scoping import scope_of
 from accounts.selectors import audit_reason, sees_full_personal_data
 from accounts.services import record_audit
+from accounts.throttling import id_number_lookup_refused
 from regions.choices import RegionLevel
 from regions.models import Region
 from residents import importing, services
@@ -185,7 +186,7 @@ class ElderAdmin(ScopedAdminMixin, SimpleHistoryAdmin):
         "name",
         "masked_id_number",
         "sex",
-        "birth_date",
+        # The age, never the birth date: the masked digits of the ID number are the birth date.
         "age",
         "hukou_region",
         "residence_region",
@@ -194,7 +195,8 @@ class ElderAdmin(ScopedAdminMixin, SimpleHistoryAdmin):
         "death_date",
     ]
     list_select_related = ["hukou_region", "residence_region"]
-    # Exact ID number only: lists never reveal numbers by partial match.
+    # Exact ID number only: lists never reveal numbers by partial match. The search travels in
+    # the URL (?q=); the logs keep paths without query strings (accounts.masking).
     search_fields = ["name", "=id_number", "=elder_code"]
     # A province's registry: pages are not preceded by a COUNT(*) of the whole table, and a
     # filtered list is not followed by one (the "of N in total" figure).
@@ -221,10 +223,26 @@ class ElderAdmin(ScopedAdminMixin, SimpleHistoryAdmin):
 
     def get_search_results(self, request, queryset, search_term):
         """A whole ID number or elder code is looked up exactly, by its unique index; any
-        other term searches names (and exact numbers and codes) as ``search_fields`` say."""
+        other term searches names (and exact numbers and codes) as ``search_fields`` say.
+
+        A whole ID number tells whether a guessed number exists: such searches share the user's
+        budget with the API lookup (accounts.throttling), and one that finds someone is
+        recorded as a look at the number."""
         number = normalize_id_number(search_term)
         if ID_NUMBER_SHAPE.match(number):
-            return queryset.filter(id_number=number), False
+            if id_number_lookup_refused(request) is not None:
+                messages.warning(request, _("按身份证号查询过于频繁，请稍后再试。"))
+                return queryset.none(), False
+            found = queryset.filter(id_number=number)
+            for pk in found.values_list("pk", flat=True)[:1]:
+                record_audit(
+                    user=request.user,
+                    action=AuditAction.VIEW_ID_NUMBER,
+                    object_type="residents.elder",
+                    object_id=pk,
+                    details={"via": "admin", "lookup": True},
+                )
+            return found, False
         if ELDER_CODE_SHAPE.match(number):
             return queryset.filter(elder_code=number), False
         return super().get_search_results(request, queryset, search_term)
@@ -234,8 +252,9 @@ class ElderAdmin(ScopedAdminMixin, SimpleHistoryAdmin):
             return []
         fields = ["id_number", "sex", "birth_date", "elder_code", "death_date", "elder_qr"]
         if not sees_full_personal_data(request.user):
-            # PIPL: roles that do not need them see the masked number and phone only.
-            fields = ["masked_id_number", "masked_phone", *fields[1:]]
+            # PIPL: roles that do not need them see the masked number and phone only, and the
+            # age instead of the birth date, which would give the masked digits.
+            fields = ["masked_id_number", "masked_phone", "sex", "age", *fields[3:]]
         return fields
 
     def get_fields(self, request, obj=None):
@@ -244,6 +263,7 @@ class ElderAdmin(ScopedAdminMixin, SimpleHistoryAdmin):
             fields += ["sex", "birth_date", "death_date", "elder_code", "elder_qr"]
             if not sees_full_personal_data(request.user):
                 fields[0], fields[4] = "masked_id_number", "masked_phone"
+                fields[fields.index("birth_date")] = "age"
         return fields
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
@@ -269,7 +289,8 @@ class ElderAdmin(ScopedAdminMixin, SimpleHistoryAdmin):
     def masked_phone(self, elder):
         return mask_phone(elder.phone) if elder.phone else ""
 
-    @admin.display(description=_("身份证号"), ordering="id_number")
+    # Not sortable: the order of the numbers is the order of the birth dates the mask hides.
+    @admin.display(description=_("身份证号"))
     def masked_id_number(self, elder):
         return mask_id_number(elder.id_number)
 

@@ -7,7 +7,6 @@ from django.utils.translation import gettext_lazy as _
 
 from regions.models import Region
 from residents.choices import AbilityLevel, AgeBand, AssessmentStandard, Category, PensionType
-from residents.id_numbers import normalize_id_number
 from residents.models import AbilityAssessment, Elder
 from residents.selectors import birth_date_range_for_age_band, elders_in_category
 
@@ -28,7 +27,8 @@ class ElderFilter(django_filters.FilterSet):
     pension_type = django_filters.ChoiceFilter(choices=PensionType.choices)
     alive = django_filters.BooleanFilter(label=_("在世"), method="filter_alive")
     name = django_filters.CharFilter(lookup_expr="icontains")
-    id_number = django_filters.CharFilter(label=_("身份证号（精确）"), method="filter_id_number")
+    # No ID number filter: a number in a query string is written to access logs and browser
+    # histories. Lookups by ID number go through POST /api/residents/elders/lookup/.
 
     class Meta:
         model = Elder
@@ -49,9 +49,6 @@ class ElderFilter(django_filters.FilterSet):
 
     def filter_alive(self, queryset, name, value):
         return queryset.filter(death_date__isnull=value)
-
-    def filter_id_number(self, queryset, name, value):
-        return queryset.filter(id_number=normalize_id_number(value))
 
 
 class AssessmentFilter(django_filters.FilterSet):

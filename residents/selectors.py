@@ -145,9 +145,16 @@ class AssessmentDue:
     elder_id: int
     due_on: datetime.date
     last_assessed_on: datetime.date | None
+    # The due date is a birthday (the 60th of one never assessed, or the threshold age's), which
+    # gives the birth date, the digits a masked ID number hides: lists show no date for it.
+    on_birthday: bool = False
 
     def is_overdue(self, on: datetime.date) -> bool:
         return self.due_on < on
+
+    @property
+    def shown_due_on(self) -> datetime.date | None:
+        return None if self.on_birthday else self.due_on
 
 
 def free_assessments_due(
@@ -166,14 +173,30 @@ def free_assessments_due(
         region_id: _free_assessment_rule_from(resolved)
         for region_id, resolved in resolve_policies_for(FREE_ASSESSMENT_KEYS, regions, on).items()
     }
-    due: list[AssessmentDue] = []
+    due: list[tuple[tuple, AssessmentDue]] = []
     for elder_id, birth_date, region_id, last in rows:
         if age_on(birth_date, on) < 60:
             continue
-        due_on = next_free_assessment_due(
-            birth_date=birth_date, last_assessed_on=last, rule=rules[region_id]
+        rule = rules[region_id]
+        due_on = next_free_assessment_due(birth_date=birth_date, last_assessed_on=last, rule=rule)
+        if due_on > on:
+            continue
+        on_birthday = due_on in (
+            add_years(birth_date, 60),
+            add_years(birth_date, rule.age_threshold),
         )
-        if due_on <= on:
-            due.append(AssessmentDue(elder_id=elder_id, due_on=due_on, last_assessed_on=last))
-    due.sort(key=lambda d: (d.due_on, d.elder_id))
-    return due
+        # The most overdue first, but never ordered by a birthday, which the order would give
+        # away between the dates shown around it: those never assessed first, and one due on
+        # the threshold birthday where the shorter interval after the last assessment ended.
+        if last is None:
+            order = (datetime.date.min, elder_id)
+        elif on_birthday:
+            order = (add_years(last, rule.interval_above), elder_id)
+        else:
+            order = (due_on, elder_id)
+        item = AssessmentDue(
+            elder_id=elder_id, due_on=due_on, last_assessed_on=last, on_birthday=on_birthday
+        )
+        due.append((order, item))
+    due.sort(key=lambda pair: pair[0])
+    return [item for _order, item in due]

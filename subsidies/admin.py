@@ -27,6 +27,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
+from accounts.masking import without_derivable_facts
 from accounts.permissions import ScopedAdminMixin
 from accounts.scoping import scoped
 from regions.choices import RegionLevel
@@ -635,7 +636,8 @@ class PaymentLineAdmin(ReadOnlyAdmin):
 
     @admin.display(description=_("计算依据"))
     def inputs_display(self, line):
-        return _pretty(line.inputs)
+        # Finance sees ID numbers masked: not the birth date, which gives the masked digits.
+        return _pretty(without_derivable_facts(line.inputs))
 
     def changelist_view(self, request, extra_context=None):
         """A batch's lines as filtered, with their totals per scheme and in all (cancelled

@@ -14,7 +14,9 @@ from residents.selectors import age_on
 
 
 class ElderListSerializer(serializers.ModelSerializer):
-    """Lists show the masked ID number (330106********123X); the detail shows it in full."""
+    """Lists show the masked ID number (330106********123X) and the age, never the birth date:
+    the masked digits are the birth date, so showing it would undo the mask. The detail shows
+    the number and the birth date in full to the roles that may see them."""
 
     id_number = serializers.SerializerMethodField()
     hukou_region = serializers.SlugRelatedField(slug_field="code", read_only=True)
@@ -31,7 +33,6 @@ class ElderListSerializer(serializers.ModelSerializer):
             "name",
             "id_number",
             "sex",
-            "birth_date",
             "age",
             "hukou_region",
             "residence_region",
@@ -43,6 +44,7 @@ class ElderListSerializer(serializers.ModelSerializer):
         return mask_id_number(elder.id_number)
 
     def get_age(self, elder) -> int:
+        """Completed years, today or at death."""
         return age_on(elder.birth_date, elder.death_date or datetime.date.today())
 
 
@@ -54,21 +56,26 @@ class ElderCategoryOutSerializer(serializers.Serializer):
 
 
 class ElderDetailSerializer(ElderListSerializer):
-    """The full ID number and phone only with ``context["full_personal_data"]`` (the view decides
-    by role and records the look); otherwise masked as in lists."""
+    """The full ID number, birth date and phone only with ``context["full_personal_data"]`` (the
+    view decides by role and records the look); otherwise masked as in lists, and no birth date
+    (null), which would give the masked digits."""
 
     id_number = serializers.SerializerMethodField()
+    birth_date = serializers.SerializerMethodField()
     phone = serializers.SerializerMethodField()
     categories = ElderCategoryOutSerializer(many=True)
 
     class Meta(ElderListSerializer.Meta):
-        fields = [*ElderListSerializer.Meta.fields, "phone", "categories"]
+        fields = [*ElderListSerializer.Meta.fields, "birth_date", "phone", "categories"]
 
     def _full(self) -> bool:
         return bool(self.context.get("full_personal_data"))
 
     def get_id_number(self, elder) -> str:
         return elder.id_number if self._full() else mask_id_number(elder.id_number)
+
+    def get_birth_date(self, elder) -> datetime.date | None:
+        return elder.birth_date if self._full() else None
 
     def get_phone(self, elder) -> str:
         return elder.phone if self._full() else mask_phone(elder.phone) if elder.phone else ""
@@ -81,6 +88,20 @@ class ElderCreateSerializer(serializers.Serializer):
     residence_region = RegionCodeField(required=False, allow_null=True)
     phone = serializers.CharField(required=False, allow_blank=True, default="")
     pension_type = serializers.ChoiceField(choices=PensionType.choices, default=PensionType.NONE)
+
+
+class ElderLookupInputSerializer(serializers.Serializer):
+    """A whole ID number, sent in the body so that it stays out of URLs and access logs."""
+
+    id_number = serializers.CharField(max_length=30, help_text="完整身份证号（18 位）")
+    reason = serializers.CharField(
+        max_length=200, required=False, allow_blank=True, help_text="查询事由（记入审计日志）"
+    )
+
+
+class ElderLookupResultSerializer(serializers.Serializer):
+    count = serializers.IntegerField()
+    results = ElderListSerializer(many=True)
 
 
 class RecordDeathSerializer(serializers.Serializer):
@@ -142,5 +163,9 @@ class AssessmentCreateSerializer(serializers.Serializer):
 
 class AssessmentDueSerializer(serializers.Serializer):
     elder_id = serializers.IntegerField()
-    due_on = serializers.DateField()
+    due_on = serializers.DateField(
+        source="shown_due_on",
+        allow_null=True,
+        help_text="应评估日期；到期日是生日（从未评估者满 60 周岁、满门槛年龄）时为空，以免透露出生日期",
+    )
     last_assessed_on = serializers.DateField(allow_null=True)

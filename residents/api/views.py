@@ -7,7 +7,8 @@ from django.db.models import Prefetch
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import Throttled, ValidationError
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
 from accounts.choices import AuditAction
@@ -15,6 +16,7 @@ from accounts.permissions import ScopedQuerysetMixin
 from accounts.scoping import scoped
 from accounts.selectors import audit_reason, sees_full_personal_data
 from accounts.services import record_audit
+from accounts.throttling import id_number_lookup_refused
 from residents import services
 from residents.api.serializers import (
     AssessmentCreateSerializer,
@@ -23,12 +25,18 @@ from residents.api.serializers import (
     ElderCreateSerializer,
     ElderDetailSerializer,
     ElderListSerializer,
+    ElderLookupInputSerializer,
+    ElderLookupResultSerializer,
     RecordDeathSerializer,
 )
 from residents.assessment_rules import ITEM_FIELDS
 from residents.filters import AssessmentFilter, ElderFilter
+from residents.id_numbers import normalize_id_number
 from residents.models import AbilityAssessment, Elder, ElderCategory
 from residents.selectors import free_assessments_due
+
+# How far ahead the list of assessments due may be asked for (planning the coming month).
+DUE_LIST_DAYS_AHEAD = 31
 
 
 def _call(service, **kwargs):
@@ -82,12 +90,23 @@ class ElderViewSet(
     def retrieve(self, request, *args, **kwargs):
         return Response(self._detail(self.get_object()))
 
+    def list(self, request, *args, **kwargs):
+        if "id_number" in request.query_params:
+            # Refused rather than ignored: a client that filtered by it would get every elder.
+            raise ValidationError(
+                {
+                    "id_number": "按身份证号查询请用 POST /api/residents/elders/lookup/（号码不进网址）。"
+                }
+            )
+        return super().list(request, *args, **kwargs)
+
     def get_serializer_class(self):
         return {
             "retrieve": ElderDetailSerializer,
             "create": ElderCreateSerializer,
             "record_death": RecordDeathSerializer,
             "assessments_due": AssessmentDueSerializer,
+            "lookup": ElderLookupInputSerializer,
         }.get(self.action, ElderListSerializer)
 
     def create(self, request, *args, **kwargs):
@@ -110,17 +129,63 @@ class ElderViewSet(
         return Response(self._detail(self.get_queryset().get(pk=elder.pk)))
 
     @extend_schema(
-        parameters=[OpenApiParameter("on", datetime.date, description="截止日期（默认今天）")],
+        request=ElderLookupInputSerializer,
+        responses=ElderLookupResultSerializer,
+        filters=False,
+    )
+    # A read sent as a POST: read-only roles (auditors) may look up too.
+    @action(detail=False, methods=["post"], url_path="lookup", permission_classes=[IsAuthenticated])
+    def lookup(self, request):
+        """The elder (in the user's scope) with a whole ID number, sent in the body: a number in
+        the URL would be written to access logs and browser histories. Each lookup tells whether
+        a number exists, so they are rationed per user and a found one is recorded."""
+        serializer = ElderLookupInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        wait = id_number_lookup_refused(request)
+        if wait is not None:
+            raise Throttled(wait=wait, detail="按身份证号查询过于频繁，请稍后再试。")
+        number = normalize_id_number(serializer.validated_data["id_number"])
+        found = list(self.get_queryset().filter(id_number=number)[:1])
+        for elder in found:
+            record_audit(
+                user=request.user,
+                action=AuditAction.VIEW_ID_NUMBER,
+                object_type="residents.elder",
+                object_id=elder.pk,
+                reason=serializer.validated_data.get("reason", ""),
+                details={"via": "api", "lookup": True},
+            )
+        return Response(
+            {"count": len(found), "results": ElderListSerializer(found, many=True).data}
+        )
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "on",
+                datetime.date,
+                description=f"截止日期（默认今天；今天起 {DUE_LIST_DAYS_AHEAD} 天内）",
+            )
+        ],
         responses=AssessmentDueSerializer(many=True),
     )
     @action(detail=False, methods=["get"], url_path="assessments-due")
     def assessments_due(self, request):
-        """Elders (in the user's scope and the filters) whose free assessment is due or overdue."""
+        """Elders (in the user's scope and the filters) whose free assessment is due or overdue.
+
+        ``on`` is today or a day of the coming month: on a chosen past day the list would say,
+        elder by elder, whether they had turned 60 by then, and a few such days would find each
+        birth date — the digits a masked ID number hides."""
         on = request.query_params.get("on")
+        today = datetime.date.today()
         try:
-            on = datetime.date.fromisoformat(on) if on else datetime.date.today()
+            on = datetime.date.fromisoformat(on) if on else today
         except ValueError:
             raise ValidationError({"on": "日期格式应为 YYYY-MM-DD。"}) from None
+        if not today <= on <= today + datetime.timedelta(days=DUE_LIST_DAYS_AHEAD):
+            raise ValidationError(
+                {"on": f"日期应在今天至 {DUE_LIST_DAYS_AHEAD} 天后之间（{today} 起）。"}
+            )
         due = free_assessments_due(on, self.filter_queryset(self.get_queryset()))
         page = self.paginate_queryset(due)
         return self.get_paginated_response(AssessmentDueSerializer(page, many=True).data)

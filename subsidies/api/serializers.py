@@ -4,6 +4,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from accounts.masking import without_derivable_facts
 from residents.id_numbers import mask_id_number
 from subsidies.choices import ExportFormat, FacilitySubsidyKind
 from subsidies.models import (
@@ -125,6 +126,7 @@ class PaymentLineSerializer(serializers.ModelSerializer):
     payee_type = serializers.SerializerMethodField()
     payee_name = serializers.SerializerMethodField()
     payee_id_number = serializers.SerializerMethodField()
+    inputs = serializers.SerializerMethodField()
 
     class Meta:
         model = PaymentLine
@@ -163,6 +165,11 @@ class PaymentLineSerializer(serializers.ModelSerializer):
         if person is not None:
             return mask_id_number(person.id_number)
         return line.facility.uscc or line.facility.code
+
+    def get_inputs(self, line) -> dict:
+        # The facts as kept, but the birth date: next to the masked ID number it would give
+        # the hidden digits; the age at the period is among the facts.
+        return without_derivable_facts(line.inputs)
 
 
 class FacilitySubsidySerializer(serializers.ModelSerializer):

@@ -110,7 +110,7 @@ def test_record_death_endpoint(api):
 
 def test_assessments_due_endpoint(api):
     elder = ElderFactory()
-    response = api.get("/api/residents/elders/assessments-due/?on=2024-06-01")
+    response = api.get("/api/residents/elders/assessments-due/")
     assert response.status_code == 200
     assert [d["elder_id"] for d in response.json()["results"]] == [elder.pk]
 
