@@ -3,6 +3,7 @@
 import datetime
 
 import django_filters
+from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from regions.models import Region
@@ -51,8 +52,20 @@ class ElderFilter(django_filters.FilterSet):
         return queryset.filter(death_date__isnull=value)
 
 
+class KeyFilter(django_filters.NumberFilter):
+    """A primary key: a whole number the key column can hold (a decimal or one past a bigint is
+    a 400 naming the parameter, not a database error)."""
+
+    field_class = forms.IntegerField
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("min_value", 1)
+        kwargs.setdefault("max_value", 2**63 - 1)
+        super().__init__(*args, **kwargs)
+
+
 class AssessmentFilter(django_filters.FilterSet):
-    elder = django_filters.NumberFilter(field_name="elder_id")
+    elder = KeyFilter(field_name="elder_id")
     final_level = django_filters.ChoiceFilter(choices=AbilityLevel.choices)
     standard = django_filters.ChoiceFilter(choices=AssessmentStandard.choices)
     assessed_from = django_filters.DateFilter(field_name="assessed_on", lookup_expr="gte")

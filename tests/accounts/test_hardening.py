@@ -62,6 +62,9 @@ def root_client(client, zhejiang):
         ),
         ("get", "/api/residents/elders/", {"category": "no-such-category"}, "category"),
         ("get", "/api/residents/elders/assessments-due/", {"on": "2025-13-01"}, "on"),
+        # Found by the schema fuzzing: a key the column cannot hold reached the database.
+        ("get", "/api/residents/assessments/", {"elder": "-1.7976931348623157e+308"}, "elder"),
+        ("get", "/api/residents/assessments/", {"elder": str(2**63)}, "elder"),
         (
             "get",
             "/api/regions/policy/resolve/",
