@@ -15,3 +15,10 @@ class AuditAction(models.TextChoices):
     VIEW_PHONE = "view_phone", _("查看完整电话")
     EXPORT = "export", _("导出")
     IMPORT = "import", _("导入")
+
+
+class UploadPurpose(models.TextChoices):
+    """What an uploaded file is held for, between its preview and its confirmation."""
+
+    ELDER_IMPORT = "elder_import", _("老年人名册导入")
+    BANK_RETURN = "bank_return", _("银行回盘")

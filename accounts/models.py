@@ -1,9 +1,11 @@
+import uuid
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from accounts.choices import AuditAction, Role
+from accounts.choices import AuditAction, Role, UploadPurpose
 from regions.models import Region
 
 
@@ -93,3 +95,30 @@ class AuditEntry(models.Model):
         return (
             f"{self.at:%Y-%m-%d %H:%M} {self.user} {self.get_action_display()} {self.object_type}"
         )
+
+
+class HeldUpload(models.Model):
+    """A file uploaded for a preview, held until it is confirmed (an elder roll, a bank return:
+    full ID numbers). Kept in the database, never under MEDIA_ROOT, so nothing serves it;
+    deleted once used, and by ``purge_uploads`` (hourly, from beat) when older than
+    UPLOAD_RETENTION_HOURS (accounts/uploads.py)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    purpose = models.CharField(_("用途"), max_length=32, choices=UploadPurpose.choices)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="+",
+        verbose_name=_("上传人"),
+    )
+    file_name = models.CharField(_("文件名"), max_length=255)
+    size = models.PositiveBigIntegerField(_("大小（字节）"))
+    content = models.BinaryField(_("内容"))
+    created_at = models.DateTimeField(_("上传时间"), auto_now_add=True, db_index=True)
+
+    class Meta:
+        verbose_name = _("待确认的上传文件")
+        verbose_name_plural = _("待确认的上传文件")
+
+    def __str__(self) -> str:
+        return f"{self.get_purpose_display()} {self.file_name}"

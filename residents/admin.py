@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import datetime
 import re
-import uuid
-from pathlib import Path
 
 import segno
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.files.base import ContentFile
-from django.core.files.storage import default_storage
 from django.db.models import Exists, OuterRef
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -29,16 +26,26 @@ from accounts.scoping import scope_of
 from accounts.selectors import audit_reason, sees_full_personal_data
 from accounts.services import record_audit
 from accounts.throttling import id_number_lookup_refused
+from accounts.uploads import check_upload_size
 from regions.choices import RegionLevel
 from regions.models import Region
-from residents import importing, services
-from residents.choices import AgeBand, Category
+from residents import import_jobs, importing, services
+from residents.choices import AgeBand, Category, ImportJobState
 from residents.id_numbers import mask_id_number, normalize_id_number
-from residents.models import ELDER_CODE_ALPHABET, AbilityAssessment, Elder, ElderCategory
+from residents.models import (
+    ELDER_CODE_ALPHABET,
+    AbilityAssessment,
+    Elder,
+    ElderCategory,
+    ImportJob,
+)
 from residents.paginators import LargeTablePaginator
 from residents.selectors import age_on, birth_date_range_for_age_band, elders_in_category
 
-IMPORT_DIR = "elder_imports"
+# Seconds between reloads of an import's page while a worker checks or writes it.
+IMPORT_REFRESH_SECONDS = 3
+# Rejected rows shown on the import's page; all of them are in its errors file.
+IMPORT_ERRORS_SHOWN = 200
 
 # What a search term that is a whole ID number or elder code looks like: such a term is looked
 # up by its unique index alone.
@@ -177,6 +184,11 @@ class ImportUploadForm(forms.Form):
             "类别代码以“|”分隔。"
         ),
     )
+
+    def clean_file(self):
+        upload = self.cleaned_data["file"]
+        check_upload_size(upload)
+        return upload
 
 
 @admin.register(Elder)
@@ -333,6 +345,16 @@ class ElderAdmin(ScopedAdminMixin, SimpleHistoryAdmin):
                 self.admin_site.admin_view(self.import_view),
                 name="residents_elder_import",
             ),
+            path(
+                "import/<int:job_id>/",
+                self.admin_site.admin_view(self.import_job_view),
+                name="residents_elder_import_job",
+            ),
+            path(
+                "import/<int:job_id>/errors.csv",
+                self.admin_site.admin_view(self.import_errors_view),
+                name="residents_elder_import_errors",
+            ),
         ]
         return own + super().get_urls()
 
@@ -346,56 +368,82 @@ class ElderAdmin(ScopedAdminMixin, SimpleHistoryAdmin):
         }
         return TemplateResponse(request, "admin/residents/elder/qr.html", context)
 
-    def import_view(self, request):
-        """Upload → preview (counts and every rejected row) → confirm."""
-        if not self.has_add_permission(request):
-            raise PermissionDenied
-        context = {
+    def _import_context(self, request) -> dict:
+        return {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,
             "title": _("导入老年人名册"),
         }
-        if request.method == "POST" and "confirm" in request.POST:
-            stored = request.session.get("elder_import")
-            token = request.POST.get("token")
-            if not stored or stored["token"] != token or not default_storage.exists(stored["path"]):
-                messages.error(request, _("导入文件已失效，请重新上传。"))
-                return redirect("admin:residents_elder_import")
-            with default_storage.open(stored["path"], "rb") as handle:
-                content = handle.read()
-            plan = importing.import_elders(content, stored["name"], by=request.user)
-            default_storage.delete(stored["path"])
-            del request.session["elder_import"]
-            messages.success(request, plan.summary)
-            return redirect("admin:residents_elder_changelist")
 
+    def import_view(self, request):
+        """Upload: the file is held privately and checked by a worker (import_jobs); the
+        browser goes to the job's page, which shows the progress and then the preview."""
+        if not self.has_add_permission(request):
+            raise PermissionDenied
         form = ImportUploadForm(request.POST or None, request.FILES or None)
         if request.method == "POST" and form.is_valid():
             upload = form.cleaned_data["file"]
-            content = upload.read()
-            try:
-                # The preview is checked for the importer, as the import itself: rows
-                # outside their scope are refused here one by one.
-                plan = importing.import_elders(content, upload.name, dry_run=True, by=request.user)
-            except importing.ImportFileError as error:
-                form.add_error("file", str(error))
-            else:
-                token = uuid.uuid4().hex
-                suffix = Path(upload.name).suffix.lower()
-                stored_path = default_storage.save(
-                    f"{IMPORT_DIR}/{token}{suffix}", ContentFile(content)
-                )
-                request.session["elder_import"] = {
-                    "token": token,
-                    "path": stored_path,
-                    "name": upload.name,
-                }
-                context.update({"plan": plan, "token": token, "file_name": upload.name})
-                return TemplateResponse(
-                    request, "admin/residents/elder/import_preview.html", context
-                )
-        context["form"] = form
+            job = import_jobs.start_import_job(
+                content=upload.read(), file_name=upload.name, by=request.user
+            )
+            return redirect("admin:residents_elder_import_job", job.pk)
+        context = {
+            **self._import_context(request),
+            "form": form,
+            "jobs": ImportJob.objects.filter(created_by=request.user)[:10],
+        }
         return TemplateResponse(request, "admin/residents/elder/import.html", context)
+
+    def _own_job(self, request, job_id) -> ImportJob:
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        # Only the importer's own jobs: the preview was checked against their scope.
+        return get_object_or_404(ImportJob, pk=job_id, created_by=request.user)
+
+    def import_job_view(self, request, job_id):
+        """The job: its progress (refreshing while a worker has it), then the preview with
+        every rejected row and the confirm button, then the result. POST confirms or
+        cancels."""
+        job = self._own_job(request, job_id)
+        if request.method == "POST":
+            action = (
+                import_jobs.confirm_import_job
+                if "confirm" in request.POST
+                else import_jobs.cancel_import_job
+            )
+            try:
+                job = action(job=job, by=request.user)
+            except ValidationError as error:
+                messages.error(request, "；".join(error.messages))
+            else:
+                if job.state == ImportJobState.EXPIRED:
+                    messages.error(request, job.error)
+            return redirect("admin:residents_elder_import_job", job.pk)
+        working = job.state in (*import_jobs.CHECKABLE, *import_jobs.APPLICABLE)
+        counts = job.result if job.state == ImportJobState.DONE else job.preview
+        context = {
+            **self._import_context(request),
+            "job": job,
+            "counts": counts,
+            "summary": import_jobs.summary(counts) if counts else "",
+            "errors": job.errors[:IMPORT_ERRORS_SHOWN],
+            "errors_hidden": max(len(job.errors) - IMPORT_ERRORS_SHOWN, 0),
+            "percent": round(100 * job.progress_done / job.progress_total)
+            if job.progress_total
+            else 0,
+            "refresh_seconds": IMPORT_REFRESH_SECONDS if working else 0,
+            "may_confirm": job.state == ImportJobState.CHECKED,
+        }
+        return TemplateResponse(request, "admin/residents/elder/import_job.html", context)
+
+    def import_errors_view(self, request, job_id):
+        """The rejected rows as CSV (row, field, message), with a byte-order mark so that
+        Excel reads it as UTF-8."""
+        job = self._own_job(request, job_id)
+        text = importing.errors_csv(import_jobs.row_errors(job))
+        response = HttpResponse("\ufeff" + text, content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="import-{job.pk}-errors.csv"'
+        return response
 
 
 @admin.register(AbilityAssessment)

@@ -70,3 +70,17 @@ class AgeBand(models.TextChoices):
     AGE_80_89 = "80-89", _("80–89周岁")
     AGE_90_99 = "90-99", _("90–99周岁")
     AGE_100_PLUS = "100+", _("100周岁及以上")
+
+
+class ImportJobState(models.TextChoices):
+    """An elder import in the admin: checked on a worker, confirmed, written on a worker."""
+
+    QUEUED = "queued", _("排队检查")
+    CHECKING = "checking", _("检查中")
+    CHECKED = "checked", _("待确认")
+    CONFIRMED = "confirmed", _("排队导入")
+    APPLYING = "applying", _("导入中")
+    DONE = "done", _("已完成")
+    FAILED = "failed", _("失败")
+    CANCELLED = "cancelled", _("已取消")
+    EXPIRED = "expired", _("已过期")

@@ -9,7 +9,14 @@ from simple_history.models import HistoricalRecords
 
 from regions.models import Region
 from residents.assessment_rules import ITEMS, MAX_TOTAL
-from residents.choices import AbilityLevel, AssessmentStandard, Category, PensionType, Sex
+from residents.choices import (
+    AbilityLevel,
+    AssessmentStandard,
+    Category,
+    ImportJobState,
+    PensionType,
+    Sex,
+)
 from residents.id_numbers import validate_id_number
 from residents.validators import validate_phone
 
@@ -258,3 +265,53 @@ class AbilityAssessment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.elder_id} {self.assessed_on} {self.get_final_level_display()}"
+
+
+class ImportJob(models.Model):
+    """An elder roll uploaded in the admin, checked and then written by Celery tasks so that a
+    large file never holds a web worker (residents/import_jobs.py). The file itself is a
+    HeldUpload (private, expiring); the job keeps the counts, the progress and, until the file
+    expires, the rejected rows."""
+
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("导入人"),
+    )
+    upload = models.ForeignKey(
+        "accounts.HeldUpload",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("上传文件"),
+    )
+    file_name = models.CharField(_("文件名"), max_length=255)
+    state = models.CharField(
+        _("状态"), max_length=16, choices=ImportJobState.choices, default=ImportJobState.QUEUED
+    )
+    rows_total = models.PositiveIntegerField(_("数据行数"), default=0)
+    progress_done = models.PositiveIntegerField(_("已处理"), default=0)
+    progress_total = models.PositiveIntegerField(_("待处理"), default=0)
+    preview = models.JSONField(_("检查结果"), default=dict, blank=True)
+    result = models.JSONField(_("导入结果"), default=dict, blank=True)
+    errors = models.JSONField(_("被拒绝的行"), default=list, blank=True)
+    error = models.TextField(_("错误"), blank=True)
+    created_at = models.DateTimeField(_("上传时间"), auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
+    finished_at = models.DateTimeField(_("完成时间"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("名册导入")
+        verbose_name_plural = _("名册导入")
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(progress_done__lte=models.F("progress_total")),
+                name="import_job_progress_within_total",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.file_name} · {self.get_state_display()}"

@@ -7,7 +7,6 @@ import hashlib
 import io
 import json
 import tempfile
-import uuid
 import zipfile
 from decimal import Decimal
 from pathlib import Path
@@ -16,8 +15,6 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.files.base import ContentFile
-from django.core.files.storage import default_storage
 from django.db.models import Count, OuterRef, Q, Subquery, Sum
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect
@@ -27,9 +24,11 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
+from accounts.choices import UploadPurpose
 from accounts.masking import without_derivable_facts
 from accounts.permissions import ScopedAdminMixin
 from accounts.scoping import scoped
+from accounts.uploads import check_upload_size, held_upload, hold_upload, release_upload
 from regions.choices import RegionLevel
 from regions.models import Region
 from subsidies import bank_returns
@@ -57,7 +56,6 @@ from subsidies.services import (
     set_star_subsidy_rate,
 )
 
-BANK_RETURN_DIR = "bank-returns"
 # Seconds between reloads of a run's page while the run is queued or running.
 RUN_REFRESH_SECONDS = 5
 
@@ -297,6 +295,7 @@ class BankReturnUploadForm(forms.Form):
         upload = self.cleaned_data["file"]
         if Path(upload.name).suffix.lower() not in (".csv", ".xlsx"):
             raise ValidationError(_("请上传 CSV 或 XLSX 文件。"))
+        check_upload_size(upload)
         return upload
 
 
@@ -491,26 +490,26 @@ class PaymentBatchAdmin(ScopedAdminMixin, SimpleHistoryAdmin):
 
     def bank_return_view(self, request, pk):
         """Upload → preview (each row matched or not, errors naming row and field) → confirm,
-        which calls reconcile_batch with the same file."""
+        which calls reconcile_batch with the same file. Between the two the file is a private
+        HeldUpload of this user (accounts.uploads), deleted once used or when it expires."""
         batch = self._batch(request, pk, can_reconcile)
         session_key = "bank_return"
         if request.method == "POST" and "confirm" in request.POST:
             stored = request.session.get(session_key) or {}
-            valid = (
-                stored.get("token") == request.POST.get("token")
-                and stored.get("batch") == batch.pk
-                and default_storage.exists(stored.get("path", ""))
-            )
-            if not valid:
+            held = None
+            if stored.get("token") == request.POST.get("token") and stored.get("batch") == batch.pk:
+                held = held_upload(
+                    pk=stored["token"], purpose=UploadPurpose.BANK_RETURN, owner=request.user
+                )
+            if held is None:
                 messages.error(request, "回盘文件已失效，请重新上传。")
                 return redirect("admin:subsidies_paymentbatch_bank_return", batch.pk)
-            with default_storage.open(stored["path"], "rb") as handle:
-                content = handle.read()
+            content = bytes(held.content)
             try:
                 record = reconcile_batch(
                     batch=batch,
-                    rows=bank_returns.parse_bank_return(content, stored["name"]),
-                    file_name=stored["name"],
+                    rows=bank_returns.parse_bank_return(content, held.file_name),
+                    file_name=held.file_name,
                     sha256=hashlib.sha256(content).hexdigest(),
                     by=request.user,
                 )
@@ -518,7 +517,7 @@ class PaymentBatchAdmin(ScopedAdminMixin, SimpleHistoryAdmin):
                 messages.error(request, _messages_of(error))
                 return redirect("admin:subsidies_paymentbatch_bank_return", batch.pk)
             finally:
-                default_storage.delete(stored["path"])
+                release_upload(held)
                 request.session.pop(session_key, None)
             messages.success(
                 request,
@@ -539,17 +538,21 @@ class PaymentBatchAdmin(ScopedAdminMixin, SimpleHistoryAdmin):
                 result = bank_returns.preview(batch, rows)
                 context = {"preview": result, "file_name": upload.name, "batch": batch}
                 if result.ok:
-                    token = uuid.uuid4().hex
-                    suffix = Path(upload.name).suffix.lower()
-                    stored_path = default_storage.save(
-                        f"{BANK_RETURN_DIR}/{token}{suffix}", ContentFile(content)
+                    previous = (request.session.get(session_key) or {}).get("token")
+                    if previous:  # a file previewed before and never confirmed
+                        release_upload(
+                            held_upload(
+                                pk=previous, purpose=UploadPurpose.BANK_RETURN, owner=request.user
+                            )
+                        )
+                    held = hold_upload(
+                        purpose=UploadPurpose.BANK_RETURN,
+                        owner=request.user,
+                        file_name=upload.name,
+                        content=content,
                     )
-                    request.session[session_key] = {
-                        "token": token,
-                        "path": stored_path,
-                        "name": upload.name,
-                        "batch": batch.pk,
-                    }
+                    token = str(held.pk)
+                    request.session[session_key] = {"token": token, "batch": batch.pk}
                     context["token"] = token
                 return self._page(
                     request, "bank_return_preview.html", f"银行回盘预览：{batch}", **context

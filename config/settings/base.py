@@ -130,6 +130,13 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
 
+# Files uploaded for a preview (elder rolls, bank returns: full ID numbers) are held in the
+# database until confirmed, never under MEDIA_ROOT, and deleted after UPLOAD_RETENTION_HOURS by
+# the hourly purge_uploads (accounts/uploads.py). Larger uploads are refused with a message;
+# the front proxy's body limit (nginx client_max_body_size) must be above UPLOAD_MAX_MB.
+UPLOAD_MAX_MB = env.int("UPLOAD_MAX_MB", default=64)
+UPLOAD_RETENTION_HOURS = env.int("UPLOAD_RETENTION_HOURS", default=24)
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",

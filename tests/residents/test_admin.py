@@ -64,18 +64,23 @@ def test_admin_add_derives_sex_and_birth_date(admin):
     assert (elder.sex, str(elder.birth_date)) == ("M", "1950-05-05")
 
 
-def test_admin_import_previews_errors_then_imports_on_confirm(admin):
+def test_admin_import_previews_errors_then_imports_on_confirm(
+    admin, django_capture_on_commit_callbacks
+):
     good = with_check_character("33010619500505004")
     content = f"{','.join(COLUMNS)}\n{good},赵六,330106,,,,,\nbad,钱七,330106,,,,,\n".encode()
-    preview = admin.post(
-        "/admin/residents/elder/import/",
-        {"file": SimpleUploadedFile("elders.csv", content, content_type="text/csv")},
-    )
+    with django_capture_on_commit_callbacks(execute=True):
+        uploaded = admin.post(
+            "/admin/residents/elder/import/",
+            {"file": SimpleUploadedFile("elders.csv", content, content_type="text/csv")},
+        )
+    preview = admin.get(uploaded.url)
     page = preview.content.decode()
     assert preview.status_code == 200
     assert "created 1, updated 0, rejected 1" in page and "id_number" in page
     assert not Elder.objects.exists()
-    token = preview.context["token"]
-    done = admin.post("/admin/residents/elder/import/", {"confirm": "1", "token": token})
+    job = preview.context["job"]
+    with django_capture_on_commit_callbacks(execute=True):
+        done = admin.post(f"/admin/residents/elder/import/{job.pk}/", {"confirm": "1"})
     assert done.status_code == 302
     assert list(Elder.objects.values_list("id_number", flat=True)) == [good]

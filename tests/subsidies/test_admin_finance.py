@@ -1,6 +1,7 @@
 """Finance in the admin: batch review with totals, approval behind a confirmation page, the
-audited CSV/XLSX export, the bank return upload (preview, then reconcile), run progress; each
-scoped and limited to the finance role."""
+audited CSV/XLSX export, the bank return upload (preview, then reconcile; the file held
+privately in between, used once, expiring, size-limited), run progress; each scoped and limited
+to the finance role."""
 
 import csv
 import datetime
@@ -11,9 +12,11 @@ from decimal import Decimal
 import pytest
 from django.contrib.auth.models import Group, Permission, User
 from django.urls import reverse
+from django.utils import timezone
 from openpyxl import Workbook, load_workbook
 
-from accounts.models import AuditEntry
+from accounts.choices import UploadPurpose
+from accounts.models import AuditEntry, HeldUpload
 from accounts.services import assign_role
 from regions.models import Region
 from subsidies.choices import BatchState, LineKind, LineStatus, RunStatus
@@ -315,3 +318,60 @@ def test_run_progress_refreshes_while_running(finance, may_batch):
     page = finance.get(reverse("admin:subsidies_allowancerun_change", args=[running.pk]))
     assert 'http-equiv="refresh"' not in page.content.decode()
     assert "4/4（100%）" in page.content.decode()
+
+
+# --- the file between preview and confirmation: held privately, used once, expiring --------
+
+
+@pytest.fixture
+def media_root(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
+    return settings.MEDIA_ROOT
+
+
+def _paid_rows(batch):
+    return [[line.reference, "", "paid", f"B{line.pk}", ""] for line in batch.lines.all()]
+
+
+def test_the_previewed_file_is_held_privately_and_deleted_once_used(finance, exported, media_root):
+    url = _url("bank_return", exported)
+    first = finance.post(url, {"file": _bank_csv(_paid_rows(exported))})
+    second = finance.post(url, {"file": _bank_csv(_paid_rows(exported))})
+    held = HeldUpload.objects.get()  # the second preview replaced the first
+    assert str(held.pk) == second.context["token"] != first.context["token"]
+    assert held.purpose == UploadPurpose.BANK_RETURN and held.owner.username == "cashier"
+    assert not media_root.exists()
+    finance.post(url, {"confirm": "1", "token": second.context["token"]})
+    assert BankReturnImport.objects.count() == 1 and not HeldUpload.objects.exists()
+
+
+def test_another_users_token_or_an_expired_file_is_not_accepted(
+    finance, exported, client, settings
+):
+    url = _url("bank_return", exported)
+    preview = finance.post(url, {"file": _bank_csv(_paid_rows(exported))})
+    token = preview.context["token"]
+    long_ago = timezone.now() - datetime.timedelta(hours=settings.UPLOAD_RETENTION_HOURS + 1)
+    HeldUpload.objects.update(created_at=long_ago)
+    refused = finance.post(url, {"confirm": "1", "token": token}, follow=True)
+    assert "已失效" in refused.content.decode() and not BankReturnImport.objects.exists()
+
+    HeldUpload.objects.update(created_at=timezone.now())
+    colleague = _staff("cashier2", "finance", "330106")
+    other = User.objects.get(pk=colleague.pk)
+    client.force_login(other)
+    client.post(url, {"file": _bank_csv([])})  # a session of their own, with no file held
+    session = client.session
+    session["bank_return"] = {"token": token, "batch": exported.pk}
+    session.save()
+    refused = client.post(url, {"confirm": "1", "token": token}, follow=True)
+    assert "已失效" in refused.content.decode() and not BankReturnImport.objects.exists()
+
+
+def test_a_file_over_the_limit_is_refused_with_a_message(finance, exported, settings):
+    settings.UPLOAD_MAX_MB = 1
+    big = io.BytesIO(_bank_csv(_paid_rows(exported)).getvalue() + b"\n" * (1024 * 1024))
+    big.name = "return.csv"
+    page = finance.post(_url("bank_return", exported), {"file": big})
+    assert "文件过大" in page.content.decode() and "上限为 1 MB" in page.content.decode()
+    assert not HeldUpload.objects.exists()
