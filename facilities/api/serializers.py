@@ -49,7 +49,8 @@ class FacilitySerializer(serializers.ModelSerializer):
 
 class BedSerializer(serializers.ModelSerializer):
     facility_code = serializers.CharField(source="facility.code", read_only=True)
-    room = serializers.StringRelatedField()
+    # A home-care bed is at the elder's home: it has an address and no room (null).
+    room = serializers.StringRelatedField(allow_null=True)
     occupant_name = serializers.CharField(read_only=True, allow_null=True)
     occupant_code = serializers.CharField(read_only=True, allow_null=True)
     occupied_since = serializers.DateField(read_only=True, allow_null=True)

@@ -132,3 +132,14 @@ def test_a_code_with_a_nul_character_is_a_400_naming_the_field(api, url, field):
     # PostgreSQL refuses NUL in text: the query used to fail with a 500 there.
     response = api.get(url, {field: "33\x000106"})
     assert response.status_code == 400 and field in response.json()
+
+
+def test_beds_with_and_without_a_room_match_the_schema(api, institution):
+    home = BedFactory(facility=institution, bed_type="home_care", home_address="翠苑一区3幢")
+    response = api.get("/api/facilities/beds/", {"limit": 500})
+    assert response.status_code == 200
+    rooms = {bed["id"]: bed["room"] for bed in response.json()["results"]}
+    assert rooms[home.pk] is None and any(rooms.values())
+    assert_matches_schema("get", "/api/facilities/beds/", response)
+    detail = api.get(f"/api/facilities/beds/{home.pk}/")
+    assert_matches_schema("get", "/api/facilities/beds/{id}/", detail)
