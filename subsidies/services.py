@@ -835,7 +835,9 @@ def finish_run(*, run_id: int) -> AllowanceRun:
     """Mark a run whose chunks are all done as done, with its totals (idempotent: called by
     whoever completes the last chunk, by a redelivered chunk and by the sweep)."""
     run = AllowanceRun.objects.select_for_update().get(pk=run_id)
-    if run.status != RunStatus.RUNNING or run.chunks.exclude(status=ChunkStatus.DONE).exists():
+    if run.status != RunStatus.RUNNING or run.batch_id is None:
+        return run  # not running, or not planned yet
+    if run.chunks.exclude(status=ChunkStatus.DONE).exists():
         return run
     from subsidies.selectors import batch_grand_total
 
@@ -963,6 +965,11 @@ def may_resume(user, run: AllowanceRun) -> bool:
     )
 
 
+def _resumed(run: AllowanceRun, by, now: datetime.datetime, chunks: int) -> dict:
+    """What the run's report keeps of a resume: who, when, how much, and the error it cleared."""
+    return {"at": now.isoformat(), "by": by.get_username(), "chunks": chunks, "error": run.error}
+
+
 @transaction.atomic
 def resume_run(*, run: AllowanceRun, by) -> int:
     """Queue again the unfinished chunks of a stalled or failed run that no live worker holds
@@ -982,6 +989,16 @@ def resume_run(*, run: AllowanceRun, by) -> int:
             raise ValidationError({"run": f"运行 #{run.pk} 正在排队，无需续跑。"})
         _queue_prepare(run)
         return 0
+    if run.started_at is None:
+        # Failed while being planned (nothing of it was written): planned again from the start.
+        run.report = {
+            **run.report,
+            "resumed": [*run.report.get("resumed", []), _resumed(run, by, now, 0)],
+        }
+        run.status, run.error, run.finished_at = RunStatus.PENDING, "", None
+        run.save(update_fields=["report", "status", "error", "finished_at"])
+        _queue_prepare(run)
+        return 0
     dead_before, _ = stall_cutoffs(now)
     unfinished = AllowanceRunChunk.objects.select_for_update().filter(run=run)
     unfinished = unfinished.exclude(status=ChunkStatus.DONE)
@@ -996,11 +1013,10 @@ def resume_run(*, run: AllowanceRun, by) -> int:
         chunk.status = ChunkStatus.PENDING
         chunk.attempts = 0
         chunk.save(update_fields=["status", "attempts"])
-    resumes = [
-        *run.report.get("resumed", []),
-        {"at": now.isoformat(), "by": by.get_username(), "chunks": len(chosen), "error": run.error},
-    ]
-    run.report = {**run.report, "resumed": resumes}
+    run.report = {
+        **run.report,
+        "resumed": [*run.report.get("resumed", []), _resumed(run, by, now, len(chosen))],
+    }
     run.status = RunStatus.RUNNING
     run.error = ""
     run.finished_at = None

@@ -369,6 +369,30 @@ def test_finance_or_the_bureau_of_the_region_resumes_a_failed_run(
         resume_run(run=run, by=user)
 
 
+def test_a_run_that_failed_while_being_planned_is_planned_again_on_resume(
+    make_elder, admin_user, eager, django_capture_on_commit_callbacks
+):
+    make_population(make_elder)
+    expected = lines_of_a_sync_run()
+    run = AllowanceRun.objects.create(
+        region=Region.objects.get(code="330106"), period=MAY, chunk_size=5
+    )
+    unreadable = OSError("rulebook unreadable")
+    with (
+        mock.patch("subsidies.services.period_plan", side_effect=unreadable),
+        pytest.raises(OSError),
+    ):
+        tasks.prepare_allowance_run.apply((run.pk,), throw=True)
+    run.refresh_from_db()
+    assert run.status == RunStatus.FAILED and "rulebook unreadable" in run.error
+    assert run.batch_id is None and not run.chunks.exists()  # nothing of it was written
+    with django_capture_on_commit_callbacks(execute=True):
+        assert resume_run(run=run, by=admin_user) == 0
+    run.refresh_from_db()
+    assert run.status == RunStatus.DONE and run.chunks_done == run.chunks_total == 3
+    assert line_keys() == expected
+
+
 @pytest.mark.parametrize(
     ("role", "region"),
     [("finance", "330102"), ("auditor", "330106"), ("street_worker", "330106")],
