@@ -24,6 +24,8 @@ class DemoRole:
     role: str
     region_code: str | None
     read_only: bool = False
+    # Permissions of those apps the role does not get (codenames).
+    withheld: tuple[str, ...] = ()
 
 
 ALL_APPS = ("regions", "residents", "facilities", "visits", "subsidies")
@@ -56,7 +58,14 @@ ROLES = [
         CUIYUAN_STREET,
     ),
     DemoRole(
-        "finance", "财务人员", "西湖区的发放批次审核与导出", ("subsidies",), Role.FINANCE, XIHU
+        "finance",
+        "财务人员",
+        "西湖区的发放批次审核与导出",
+        ("subsidies",),
+        Role.FINANCE,
+        XIHU,
+        # The star-subsidy table is the bureau's: finance reads it (subsidies.permissions).
+        withheld=("add_starsubsidyrate", "change_starsubsidyrate", "delete_starsubsidyrate"),
     ),
     DemoRole("auditor", "审计人员", "西湖区，只读", ALL_APPS, Role.AUDITOR, XIHU, read_only=True),
 ]
@@ -75,6 +84,7 @@ def ensure_demo_accounts() -> list[tuple[DemoRole | None, User]]:
         permissions = Permission.objects.filter(content_type__app_label__in=role.apps)
         if role.read_only:
             permissions = permissions.filter(codename__startswith="view_")
+        permissions = permissions.exclude(codename__in=role.withheld)
         group.permissions.set(permissions)
         user, _ = User.objects.get_or_create(username=role.username)
         user.is_staff = True

@@ -45,7 +45,13 @@ from subsidies.models import (
     StarSubsidyRate,
     money,
 )
-from subsidies.permissions import can_approve, can_export, can_reconcile
+from subsidies.permissions import (
+    STAR_RATES_ARE_THE_BUREAUS,
+    can_approve,
+    can_export,
+    can_reconcile,
+    can_set_star_rates,
+)
 from subsidies.selectors import batch_grand_total, batch_totals, run_health, runs_with_health
 from subsidies.services import (
     approve_batch,
@@ -716,6 +722,16 @@ class StarSubsidyRateAdmin(ScopedAdminMixin, SimpleHistoryAdmin):
     autocomplete_fields = ["jurisdiction"]
     list_select_related = ["jurisdiction"]
 
+    def has_add_permission(self, request) -> bool:
+        return super().has_add_permission(request) and can_set_star_rates(request.user)
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        # Finance (and anyone but a bureau over the jurisdiction) reads the table only.
+        jurisdiction = obj.jurisdiction if obj is not None else None
+        return super().has_change_permission(request, obj) and can_set_star_rates(
+            request.user, jurisdiction
+        )
+
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
 
@@ -737,6 +753,9 @@ class StarSubsidyRateAdmin(ScopedAdminMixin, SimpleHistoryAdmin):
         class CappedForm(form):
             def clean(self):
                 cleaned = super().clean()
+                jurisdiction = cleaned.get("jurisdiction")
+                if jurisdiction is not None and not can_set_star_rates(request.user, jurisdiction):
+                    raise ValidationError({"jurisdiction": STAR_RATES_ARE_THE_BUREAUS})
                 if all(
                     cleaned.get(f) is not None for f in ("jurisdiction", "amount", "effective_from")
                 ):

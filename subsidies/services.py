@@ -56,6 +56,7 @@ from subsidies.models import (
     money,
 )
 from subsidies.periods import check_period
+from subsidies.permissions import STAR_RATES_ARE_THE_BUREAUS, can_set_star_rates
 from subsidies.selectors import (
     ARREARS_KEY,
     orphaned_chunks_q,
@@ -1255,7 +1256,9 @@ def set_star_subsidy_rate(
     by=None,
 ):
     """The bureau enters its table of yearly operating subsidies by star level; an amount
-    above the rulebook cap in force that day is refused, naming the cap and its source."""
+    above the rulebook cap in force that day is refused, naming the cap and its source, and so
+    is a writer who is not a bureau over the jurisdiction (subsidies.permissions; finance
+    reads the table but does not set it)."""
     from subsidies.models import StarSubsidyRate
 
     require_in_scope(
@@ -1264,6 +1267,8 @@ def set_star_subsidy_rate(
         field="jurisdiction",
         label=f"{jurisdiction.name}的星级运营补助标准",
     )
+    if by is not None and not can_set_star_rates(by, jurisdiction):
+        raise ValidationError({"jurisdiction": STAR_RATES_ARE_THE_BUREAUS})
     amount = check_star_rate_cap(
         jurisdiction=jurisdiction, amount=amount, effective_from=effective_from
     )

@@ -27,7 +27,12 @@ from subsidies.models import (
     PaymentLine,
     StarSubsidyRate,
 )
-from subsidies.permissions import can_approve, is_finance
+from subsidies.permissions import (
+    STAR_RATES_ARE_THE_BUREAUS,
+    can_approve,
+    can_set_star_rates,
+    is_finance,
+)
 
 APP = "subsidies"
 
@@ -189,6 +194,8 @@ class StarSubsidyRateViewSet(
         request=s.StarSubsidyRateInputSerializer, responses={201: s.StarSubsidyRateSerializer}
     )
     def create(self, request, *args, **kwargs):
+        if not can_set_star_rates(request.user):  # finance reads the table, never sets it
+            raise PermissionDenied(STAR_RATES_ARE_THE_BUREAUS)
         data = s.StarSubsidyRateInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         values = dict(data.validated_data)
