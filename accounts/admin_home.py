@@ -95,18 +95,23 @@ def _institution(user) -> TaskGroup | None:
 
 
 def _finance(user) -> TaskGroup | None:
-    from subsidies.choices import BatchState, RunStatus
+    from subsidies.choices import BatchState, RunHealth, RunStatus
     from subsidies.models import AllowanceRun, PaymentBatch
+    from subsidies.selectors import run_health, runs_with_health
 
     if not user.has_perm("subsidies.view_paymentbatch"):
         return None
     batches = scoped(PaymentBatch.objects.all(), user)
     counts = {state: batches.filter(state=state).count() for state in BatchState.values}
-    running = (
-        scoped(AllowanceRun.objects.all(), user)
-        .filter(status__in=[RunStatus.PENDING, RunStatus.RUNNING])
-        .count()
+    # Runs not over, as they really are: one whose worker died is stalled, not running.
+    unfinished = scoped(AllowanceRun.objects.all(), user).filter(
+        status__in=[RunStatus.PENDING, RunStatus.RUNNING]
     )
+    states = [run_health(run)[0] for run in runs_with_health(unfinished)]
+    running, stalled = len(states), states.count(RunHealth.STALLED)
+    run_note = _("%(n)d 个运行中") % {"n": running} if running else ""
+    if stalled:
+        run_note += _("（%(n)d 个停滞）") % {"n": stalled}
     changelist = "subsidies_paymentbatch_changelist"
     return TaskGroup(
         _("财务"),
@@ -131,7 +136,8 @@ def _finance(user) -> TaskGroup | None:
             Task(
                 _("津贴发放运行"),
                 _admin_url("subsidies_allowancerun_changelist"),
-                _("%(n)d 个运行中") % {"n": running} if running else "",
+                run_note,
+                urgent=bool(stalled),
             ),
         ],
     )

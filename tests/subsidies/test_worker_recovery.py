@@ -448,6 +448,7 @@ def test_the_admin_shows_a_stalled_run_its_chunks_and_heartbeat_and_resumes_it(
     assert "1 个分块的处理进程已中断" in page
     assert 'http-equiv="refresh"' not in page  # nothing moves until it is resumed
     assert 'value="resume"' in page
+    assert "1 个运行中（1 个停滞）" in client.get(reverse("admin:index")).content.decode()
     detail = client.get(reverse("admin:subsidies_allowancerun_change", args=[run.pk]))
     assert "host:4242" in detail.content.decode()  # the chunk inline: who held it
     with django_capture_on_commit_callbacks(execute=True):
