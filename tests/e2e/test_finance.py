@@ -85,9 +85,11 @@ def test_finance_reviews_approves_and_exports_the_demo_batch(login, page, step):
     detail = [r for sheet in workbook.worksheets[1:] for r in sheet.iter_rows(values_only=True)]
     detail = [r for r in detail if r[0] != "reference"]
     assert len(detail) == count
-    assert sum(Decimal(r[5]) for r in detail) == amount
+    # Amounts are numeric cells (read back as numbers): summed as their decimal text.
+    assert sum(Decimal(str(r[5])) for r in detail) == amount
     summary = list(workbook["汇总"].iter_rows(values_only=True))
-    assert ("TOTAL", "合计", count, f"{amount}") in summary
+    total = next(row for row in summary if row[0] == "TOTAL")
+    assert total[1:3] == ("合计", count) and Decimal(str(total[3])) == amount
 
     page.reload()
     step("exports-recorded")
