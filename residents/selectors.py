@@ -10,21 +10,12 @@ from django.db.models import Max, OuterRef, Q, QuerySet, Subquery
 
 from regions.models import Region
 from regions.selectors import resolve_policies, resolve_policies_for
+
+# Ages are stated once, in residents.ages; these names stay importable from the selectors.
+from residents.ages import add_years as add_years
+from residents.ages import age_on as age_on
 from residents.choices import AgeBand
 from residents.models import AbilityAssessment, Elder, ElderCategory
-
-
-def age_on(birth_date: datetime.date, on: datetime.date) -> int:
-    """Completed years (周岁) on a date (docs/policy.md §0)."""
-    return on.year - birth_date.year - ((on.month, on.day) < (birth_date.month, birth_date.day))
-
-
-def add_years(day: datetime.date, years: int) -> datetime.date:
-    """The same calendar day ``years`` later; 29 February falls on 28 February."""
-    try:
-        return day.replace(year=day.year + years)
-    except ValueError:
-        return day.replace(year=day.year + years, day=28)
 
 
 def birth_date_range_for_age_band(band: str, on: datetime.date) -> Q:

@@ -11,6 +11,8 @@ from __future__ import annotations
 import datetime
 from dataclasses import dataclass
 
+# The project's one age function (completed years, docs/policy.md §0), named here for the run.
+from residents.ages import age_on as age_on
 from residents.choices import PensionType
 from subsidies.choices import Eligibility
 
@@ -22,15 +24,6 @@ def first_of_month(day: datetime.date) -> datetime.date:
 def add_months(first: datetime.date, months: int) -> datetime.date:
     index = first.year * 12 + first.month - 1 + months
     return datetime.date(index // 12, index % 12 + 1, 1)
-
-
-def age_on(birth_date: datetime.date, on: datetime.date) -> int:
-    """Completed years (周岁) on ``on`` (docs/policy.md §0: "N周岁以上" includes N).
-
-    Someone born on 29 February completes a year on 1 March in common years: on the 1st of
-    March they have their new age, on the 1st of February not yet.
-    """
-    return on.year - birth_date.year - ((on.month, on.day) < (birth_date.month, birth_date.day))
 
 
 def is_alive_on(death_date: datetime.date | None, on: datetime.date) -> bool:
