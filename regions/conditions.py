@@ -1,0 +1,574 @@
+"""The condition language: who a rule is for, stated as data.
+
+A condition is a small tree of JSON objects (a column in the database, an inline table in the
+TOML data files). Each node is an object with exactly one operator:
+
+- ``{"all": [c, …]}`` every condition holds (``{"all": []}`` holds for everyone);
+- ``{"any": [c, …]}`` at least one holds (at least one condition);
+- ``{"not": c}`` c does not hold;
+- ``{"age_at_least": 80}`` aged 80 or more in completed years on the day (docs/policy.md §0:
+  "80周岁以上" includes 80); ``{"age_at_least": {"key": "visit_high_age_threshold"}}`` takes the
+  age from the rulebook, resolved for the region the rule is applied in and the day;
+- ``{"age_at_most": 89}`` aged 89 or less (the same two forms);
+- ``{"category": ["living_alone", …]}`` holds at least one of these categories on the day;
+- ``{"ability_level": ["moderate", …]}`` the latest ability assessment on or before the day
+  has one of these levels (never assessed: no level, so it does not hold);
+- ``{"pension_type": ["resident"]}`` the elder's pension is one of these;
+- ``{"registered_in": ["330106"]}`` household registration (户籍) in one of these regions or
+  below; ``{"resides_in": […]}`` the same for the residence (常住地).
+
+Any node may also carry ``"as": "code"``: when the node holds, ``reasons`` reports the code
+(a visit list says *why* an elder is on it). A category node without one reports the
+categories the elder holds from its list.
+
+One definition, two readings that cannot drift apart (a property test holds them equal):
+``to_q`` compiles a condition to a Django ``Q`` over Elder (SQLite and PostgreSQL alike) for
+set-based readers, and ``evaluate`` reads it in Python over one elder's ``Facts`` for readers
+that walk days (visit schedules).
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from functools import reduce
+from operator import and_, or_
+
+from django.core.exceptions import ValidationError
+from django.db.models import Exists, OuterRef, Q, Subquery, Value
+from django.db.models.functions import Coalesce
+from django.db.models.lookups import In
+
+from regions.catalog import KEYS
+from regions.choices import PolicyUnit
+from residents.ages import add_years, age_on
+from residents.choices import AbilityLevel, Category, PensionType
+
+COMBINATORS = ("all", "any", "not")
+AGE_LEAVES = ("age_at_least", "age_at_most")
+REGION_LEAVES = ("registered_in", "resides_in")
+LIST_LEAVES = ("category", "ability_level", "pension_type", *REGION_LEAVES)
+LEAVES = (*AGE_LEAVES, *LIST_LEAVES)
+OPERATORS = (*COMBINATORS, *LEAVES)
+ANNOTATION = "as"
+
+# The choices each list leaf accepts (regions take codes, checked against the tree on save).
+_CHOICES = {"category": Category, "ability_level": AbilityLevel, "pension_type": PensionType}
+# The oldest age a rule can name; a typo such as 800 is refused rather than never met.
+MAX_AGE = 150
+# Deeper trees are a mistake (or an attack on the parser), not a policy.
+MAX_DEPTH = 12
+# Constant answers as filters. Q() is no constant: Q() | x is x, so "true or x" would read as x.
+TRUE = Q(Value(True))
+FALSE = Q(Value(False))
+_CODE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+_REGION_CODE = re.compile(r"^\d{6}(\d{3}){0,3}$")
+
+OPERATOR_LABELS = {
+    "all": "全部满足",
+    "any": "满足其一",
+    "not": "不满足",
+    "age_at_least": "年满（周岁）",
+    "age_at_most": "不超过（周岁）",
+    "category": "类别",
+    "ability_level": "能力等级",
+    "pension_type": "养老保险类型",
+    "registered_in": "户籍地",
+    "resides_in": "常住地",
+}
+
+
+# --- validation ---------------------------------------------------------------------------
+
+
+def _shown(value) -> str:
+    return json.dumps(value, ensure_ascii=False, default=str)
+
+
+def _error(path: str, message: str) -> ValidationError:
+    return ValidationError(f"{path}：{message}", code="invalid_condition")
+
+
+def validate(condition, *, leaves: Iterable[str] | None = None, path: str = "条件") -> None:
+    """Raise ValidationError naming the path of the first bad node (e.g. ``条件.any[1].category``)
+    and what is wrong with it, in Chinese. ``leaves`` limits the leaf operators allowed (a
+    subject of rules may read only some facts, as staffing classes read only the level)."""
+    allowed = frozenset(LEAVES if leaves is None else leaves)
+    _validate(condition, allowed, path, 0)
+
+
+def _validate(node, allowed: frozenset[str], path: str, depth: int) -> None:
+    if depth > MAX_DEPTH:
+        raise _error(path, f"条件嵌套超过 {MAX_DEPTH} 层。")
+    if not isinstance(node, dict):
+        raise _error(path, f'应为一个条件对象（如 {{"category": [...]}}），而不是 {_shown(node)}。')
+    operators = [k for k in node if k != ANNOTATION]
+    if len(operators) != 1:
+        shown = "、".join(map(str, operators)) or "无"
+        raise _error(path, f"每个条件须恰好有一个运算符，此处为：{shown}。")
+    operator = operators[0]
+    if ANNOTATION in node:
+        label = node[ANNOTATION]
+        if not isinstance(label, str) or not _CODE.match(label):
+            raise _error(
+                f"{path}.as", f"标记应为小写英文代码（如 disabled），而不是 {_shown(label)}。"
+            )
+    if operator not in OPERATORS:
+        raise _error(path, f"未知的运算符“{operator}”；可用：{'、'.join(OPERATORS)}。")
+    here = f"{path}.{operator}"
+    value = node[operator]
+    if operator in ("all", "any"):
+        if not isinstance(value, list):
+            raise _error(here, "应为条件列表。")
+        if operator == "any" and not value:
+            raise _error(here, "至少需要一个条件。")
+        for index, child in enumerate(value):
+            _validate(child, allowed, f"{here}[{index}]", depth + 1)
+        return
+    if operator == "not":
+        _validate(value, allowed, here, depth + 1)
+        return
+    if operator not in allowed:
+        raise _error(here, f"此类规则不能使用“{OPERATOR_LABELS[operator]}”条件。")
+    if operator in AGE_LEAVES:
+        _validate_age(value, here)
+        return
+    if not isinstance(value, list) or not value:
+        raise _error(here, "应为非空的代码列表。")
+    if len(set(map(repr, value))) != len(value):
+        raise _error(here, "列表中有重复的代码。")
+    for index, code in enumerate(value):
+        item = f"{here}[{index}]"
+        if operator in REGION_LEAVES:
+            if not isinstance(code, str) or not _REGION_CODE.match(code):
+                raise _error(item, f"{_shown(code)} 不是区划代码（6、9、12 或 15 位数字）。")
+            continue
+        choices = _CHOICES[operator]
+        if code not in choices.values:
+            raise _error(
+                item,
+                f"未知的{OPERATOR_LABELS[operator]}代码 {_shown(code)}；可用：{'、'.join(choices.values)}。",
+            )
+
+
+def _validate_age(value, path: str) -> None:
+    if isinstance(value, dict):
+        if set(value) != {"key"}:
+            raise _error(path, '引用参数时应写作 {"key": "参数名"}。')
+        key = value["key"]
+        if key not in KEYS:
+            raise _error(f"{path}.key", f"未知的政策参数“{key}”。")
+        if KEYS[key].unit != PolicyUnit.AGE:
+            raise _error(f"{path}.key", f"参数“{KEYS[key].label}”不是年龄（周岁）。")
+        return
+    # bool is an int in Python: true would read as 1 year old.
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_AGE:
+        raise _error(
+            path, f'应为 0–{MAX_AGE} 的整数周岁或 {{"key": "参数名"}}，而不是 {_shown(value)}。'
+        )
+
+
+# --- what a condition mentions -------------------------------------------------------------
+
+
+def _walk(node):
+    yield node
+    operator = next(k for k in node if k != ANNOTATION)
+    if operator in ("all", "any"):
+        for child in node[operator]:
+            yield from _walk(child)
+    elif operator == "not":
+        yield from _walk(node["not"])
+
+
+def _leaves(condition, operators: Iterable[str]):
+    wanted = set(operators)
+    for node in _walk(condition):
+        for operator in wanted & set(node):
+            yield operator, node[operator]
+
+
+def operators_of(condition) -> set[str]:
+    return {next(k for k in node if k != ANNOTATION) for node in _walk(condition)}
+
+
+def annotations_of(condition) -> set[str]:
+    """The reason codes (``as``) the condition names."""
+    return {node[ANNOTATION] for node in _walk(condition) if ANNOTATION in node}
+
+
+def keys_of(condition) -> set[str]:
+    """The rulebook keys the condition reads (ages given by a key)."""
+    return {v["key"] for _op, v in _leaves(condition, AGE_LEAVES) if isinstance(v, dict)}
+
+
+def codes_of(condition, operator: str) -> set[str]:
+    """Every code a list leaf of this operator names (categories, levels, regions)."""
+    return {code for _op, codes in _leaves(condition, [operator]) for code in codes}
+
+
+def _age(value, values: Mapping[str, object] | None) -> int:
+    if not isinstance(value, dict):
+        return value
+    key = value["key"]
+    if values is None or key not in values:
+        raise KeyError(f"the condition reads {key}; pass its value in `values`")
+    resolved = values[key]
+    number = Decimal(resolved)
+    if number != number.to_integral_value() or number < 0:
+        raise ValueError(f"{key} is {resolved}: an age must be a whole number of years")
+    return int(number)
+
+
+def threshold_ages(condition, values: Mapping[str, Iterable] | None = None) -> set[int]:
+    """The ages at whose birthdays the condition may change its answer: N for "N or more",
+    N + 1 for "N or less". ``values`` gives, for each key, every value it may take."""
+    ages = set()
+    for operator, value in _leaves(condition, AGE_LEAVES):
+        candidates = (
+            [int(Decimal(v)) for v in (values or {}).get(value["key"], ())]
+            if isinstance(value, dict)
+            else [value]
+        )
+        ages.update(n if operator == "age_at_least" else n + 1 for n in candidates)
+    return ages
+
+
+# --- the Python reading --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What a condition reads about one elder on one day. ``categories`` are those held on
+    ``on``; ``ability_level`` is the final level of the latest assessment on or before ``on``
+    (latest date, then latest entered), None if never assessed; paths are region paths
+    ("330000/330100/330106/…/"), empty when unknown."""
+
+    on: datetime.date
+    birth_date: datetime.date
+    categories: frozenset[str] = frozenset()
+    ability_level: str | None = None
+    pension_type: str = ""
+    hukou_path: str = ""
+    residence_path: str = ""
+
+
+def _in_region(path: str | None, codes: Iterable[str]) -> bool:
+    return bool(path) and any(path.startswith(f"{c}/") or f"/{c}/" in path for c in codes)
+
+
+Predicate = Callable[[Facts], bool]
+
+
+def predicate(condition, *, values: Mapping[str, object] | None = None) -> Predicate:
+    """The condition as a Python function of Facts, built once and called per elder and day."""
+    operator = next(k for k in condition if k != ANNOTATION)
+    value = condition[operator]
+    if operator == "all":
+        parts = [predicate(c, values=values) for c in value]
+        return lambda f: all(p(f) for p in parts)
+    if operator == "any":
+        parts = [predicate(c, values=values) for c in value]
+        return lambda f: any(p(f) for p in parts)
+    if operator == "not":
+        inner = predicate(value, values=values)
+        return lambda f: not inner(f)
+    if operator == "age_at_least":
+        n = _age(value, values)
+        return lambda f: age_on(f.birth_date, f.on) >= n
+    if operator == "age_at_most":
+        n = _age(value, values)
+        return lambda f: age_on(f.birth_date, f.on) <= n
+    codes = frozenset(value)
+    if operator == "category":
+        return lambda f: not codes.isdisjoint(f.categories)
+    if operator == "ability_level":
+        return lambda f: f.ability_level in codes
+    if operator == "pension_type":
+        return lambda f: f.pension_type in codes
+    if operator == "registered_in":
+        return lambda f: _in_region(f.hukou_path, codes)
+    if operator == "resides_in":
+        return lambda f: _in_region(f.residence_path, codes)
+    raise ValueError(f"unknown operator {operator!r}")  # validate() refuses it first
+
+
+def evaluate(condition, facts: Facts, *, values: Mapping[str, object] | None = None) -> bool:
+    """Whether the elder of ``facts`` meets the condition on ``facts.on``."""
+    return predicate(condition, values=values)(facts)
+
+
+Explainer = Callable[[Facts], "list[str] | None"]
+
+
+def explainer(condition, *, values: Mapping[str, object] | None = None) -> Explainer:
+    """The condition as a Python function of Facts that says why it holds: None when it does
+    not hold; otherwise the codes, in the order the condition names them, of the ``as`` of
+    each holding node that has one and, for a category node without one, the categories held
+    from its list (possibly none). Built once, called per elder and day."""
+    if ANNOTATION in condition:
+        holds = predicate(condition, values=values)
+        code = condition[ANNOTATION]
+        return lambda f: [code] if holds(f) else None
+    operator = next(iter(condition))
+    value = condition[operator]
+    if operator in ("all", "any"):
+        parts = [explainer(c, values=values) for c in value]
+        needs_all = operator == "all"
+
+        def combined(f: Facts) -> list[str] | None:
+            found, held = [], 0
+            for part in parts:
+                reasons = part(f)
+                if reasons is None:
+                    if needs_all:
+                        return None
+                    continue
+                held += 1
+                found.extend(reasons)
+            return found if (needs_all or held) else None
+
+        return combined
+    if operator == "category":
+        listed = list(value)
+        return lambda f: [c for c in listed if c in f.categories] or None
+    holds = predicate(condition, values=values)
+    return lambda f: [] if holds(f) else None
+
+
+def reasons(condition, facts: Facts, *, values: Mapping[str, object] | None = None) -> list[str]:
+    """Why the condition holds for ``facts`` (see ``explainer``); empty when it does not."""
+    return list(dict.fromkeys(explainer(condition, values=values)(facts) or []))
+
+
+# --- the query reading ---------------------------------------------------------------------
+
+
+def _elder_ref(prefix: str) -> str:
+    """The outer query's column holding the elder's id: ``pk`` on Elder, ``elder_id`` through
+    ``elder__`` (no join for it)."""
+    return f"{prefix.removesuffix('__')}_id" if prefix else "pk"
+
+
+def _region_q(field: str, codes: Iterable[str]) -> Q:
+    # A region's path lists its ancestors' codes: "330000/330100/330106/…/".
+    return reduce(
+        or_,
+        (
+            Q(**{f"{field}__path__startswith": f"{code}/"})
+            | Q(**{f"{field}__path__contains": f"/{code}/"})
+            for code in sorted(codes)
+        ),
+    )
+
+
+def _categories_held(ref: str, codes, start: datetime.date, end: datetime.date) -> Exists:
+    from residents.models import ElderCategory
+
+    return Exists(
+        ElderCategory.objects.filter(
+            elder_id=OuterRef(ref), category__in=sorted(codes), start_date__lte=end
+        ).filter(Q(end_date__isnull=True) | Q(end_date__gte=start))
+    )
+
+
+def latest_level(on: datetime.date, *, prefix: str = "") -> Coalesce:
+    """The final level of the elder's latest assessment on or before ``on`` (latest date,
+    then latest entered), '' if none: '' matches no level, and ``not`` of a level list then
+    holds, as in Python (a NULL would make both the test and its negation unknown)."""
+    from residents.models import AbilityAssessment
+
+    latest = (
+        AbilityAssessment.objects.filter(elder_id=OuterRef(_elder_ref(prefix)), assessed_on__lte=on)
+        .order_by("-assessed_on", "-id")
+        .values("final_level")[:1]
+    )
+    return Coalesce(Subquery(latest), Value(""))
+
+
+def resolve_values(condition, region, on: datetime.date) -> dict[str, Decimal]:
+    """The rulebook values of the keys the condition reads, for ``region`` on ``on``
+    (PolicyValueNotSet when one is not set)."""
+    keys = sorted(keys_of(condition))
+    if not keys:
+        return {}
+    from regions.selectors import resolve_policies
+
+    return {key: resolved.require() for key, resolved in resolve_policies(keys, region, on).items()}
+
+
+def to_q(
+    condition,
+    *,
+    on: datetime.date,
+    prefix: str = "",
+    values: Mapping[str, object] | None = None,
+    region=None,
+) -> Q:
+    """The condition as a filter over Elder (or over a model that reaches the elder through
+    ``prefix``, e.g. ``"elder__"``) on the day ``on``. Ages are birth-date comparisons:
+    aged N or more on D ⟺ born on or before D minus N years (29 February → 28 February,
+    residents.ages). Ages given by a key take ``values``, or the rulebook for ``region``."""
+    if values is None and keys_of(condition):
+        if region is None:
+            raise ValueError("the condition reads rulebook keys: pass `values` or `region`")
+        values = resolve_values(condition, region, on)
+    return _q(condition, on, prefix, values)
+
+
+def _q(node, on: datetime.date, prefix: str, values) -> Q:
+    operator = next(k for k in node if k != ANNOTATION)
+    value = node[operator]
+    if operator == "all":
+        return reduce(and_, (_q(c, on, prefix, values) for c in value)) if value else TRUE
+    if operator == "any":
+        return reduce(or_, (_q(c, on, prefix, values) for c in value))
+    if operator == "not":
+        return ~_q(value, on, prefix, values)
+    if operator == "age_at_least":
+        return Q(**{f"{prefix}birth_date__lte": add_years(on, -_age(value, values))})
+    if operator == "age_at_most":
+        # N or less ⟺ not N + 1 or more.
+        return Q(**{f"{prefix}birth_date__gt": add_years(on, -(_age(value, values) + 1))})
+    if operator == "category":
+        return Q(_categories_held(_elder_ref(prefix), value, on, on))
+    if operator == "ability_level":
+        return Q(In(latest_level(on, prefix=prefix), sorted(value)))
+    if operator == "pension_type":
+        return Q(**{f"{prefix}pension_type__in": sorted(value)})
+    if operator == "registered_in":
+        return _region_q(f"{prefix}hukou_region", value)
+    if operator == "resides_in":
+        return _region_q(f"{prefix}residence_region", value)
+    raise ValueError(f"unknown operator {operator!r}")
+
+
+def candidates_q(
+    condition,
+    *,
+    start: datetime.date,
+    end: datetime.date,
+    prefix: str = "",
+    values: Mapping[str, Iterable] | None = None,
+) -> Q:
+    """A filter that keeps every elder who may meet the condition on some day of
+    [start, end] (and possibly some who do not): the cheap first cut of a reader that then
+    evaluates day by day. ``values`` gives every value each key may take in the period; a key
+    with none makes its age test hold for nobody."""
+    return _candidates(condition, start, end, prefix, values or {})
+
+
+def _candidates(node, start, end, prefix: str, values) -> Q:
+    operator = next(k for k in node if k != ANNOTATION)
+    value = node[operator]
+    if operator == "all":
+        return (
+            reduce(and_, (_candidates(c, start, end, prefix, values) for c in value))
+            if value
+            else TRUE
+        )
+    if operator == "any":
+        return reduce(or_, (_candidates(c, start, end, prefix, values) for c in value))
+    if operator == "not":
+        # Whoever meets the inner condition on one day may miss it on another.
+        return TRUE
+    if operator in AGE_LEAVES:
+        ages = (
+            [int(Decimal(v)) for v in values.get(value["key"], ())]
+            if isinstance(value, dict)
+            else [value]
+        )
+        if not ages:
+            return FALSE
+        if operator == "age_at_least":
+            return Q(**{f"{prefix}birth_date__lte": add_years(end, -min(ages))})
+        return Q(**{f"{prefix}birth_date__gt": add_years(start, -(max(ages) + 1))})
+    if operator == "category":
+        return Q(_categories_held(_elder_ref(prefix), value, start, end))
+    if operator == "ability_level":
+        from residents.models import AbilityAssessment
+
+        return Q(
+            Exists(
+                AbilityAssessment.objects.filter(
+                    elder_id=OuterRef(_elder_ref(prefix)),
+                    assessed_on__lte=end,
+                    final_level__in=sorted(value),
+                )
+            )
+        )
+    # Registration, residence and pension do not change with the day.
+    return _q(node, start, prefix, values)
+
+
+# --- in words ------------------------------------------------------------------------------
+
+
+def _labels(choices, codes) -> str:
+    by_value = dict(choices.choices)
+    return "、".join(str(by_value.get(code, code)) for code in codes)
+
+
+def _age_text(value, values) -> str:
+    if not isinstance(value, dict):
+        return f"{value}"
+    return f"{_age(value, values)}（{KEYS[value['key']].label}）"
+
+
+def describe(
+    condition,
+    *,
+    values: Mapping[str, object] | None = None,
+    region_names: Mapping[str, str] | None = None,
+) -> str:
+    """The condition as a Chinese phrase, for the admin and for the "why" of a payment line,
+    e.g. “年满80周岁，且类别为低保、低保边缘之一”. Region codes are shown with their names
+    (read from the tree unless ``region_names`` gives them)."""
+    if region_names is None:
+        codes = codes_of(condition, "registered_in") | codes_of(condition, "resides_in")
+        region_names = {}
+        if codes:
+            from regions.models import Region
+
+            region_names = dict(Region.objects.filter(code__in=codes).values_list("code", "name"))
+    return _describe(condition, values, region_names, top=True)
+
+
+def _describe(node, values, region_names, *, top: bool = False) -> str:
+    operator = next(k for k in node if k != ANNOTATION)
+    value = node[operator]
+    if operator == "all":
+        if not value:
+            return "不限条件（所有人）"
+        text = "，且".join(_describe(c, values, region_names) for c in value)
+        return text if top or len(value) == 1 else f"（{text}）"
+    if operator == "any":
+        text = "；或".join(_describe(c, values, region_names) for c in value)
+        return text if top or len(value) == 1 else f"（{text}）"
+    if operator == "not":
+        return f"不满足“{_describe(value, values, region_names, top=True)}”"
+    if operator in AGE_LEAVES:
+        at_least = operator == "age_at_least"
+        if isinstance(value, dict) and not (values and value["key"] in values):
+            key = KEYS.get(value["key"])
+            label = key.label if key else value["key"]
+            return f"年龄{'达到' if at_least else '不超过'}“{label}”"
+        text = _age_text(value, values)
+        return f"年满{text}周岁" if at_least else f"不超过{text}周岁"
+
+    def one_of(label: str, text: str) -> str:
+        return f"{label}为{text}" if len(value) == 1 else f"{label}为{text}之一"
+
+    if operator == "category":
+        return one_of("类别", _labels(Category, value))
+    if operator == "ability_level":
+        return one_of("最近一次能力评估等级", _labels(AbilityLevel, value))
+    if operator == "pension_type":
+        return one_of("养老保险类型", _labels(PensionType, value))
+    places = "、".join(f"{region_names[c]}（{c}）" if c in region_names else c for c in value)
+    where = "户籍" if operator == "registered_in" else "常住地"
+    return f"{where}在{places}" + ("" if len(value) == 1 else "之一") + "（含下级）"
