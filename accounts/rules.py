@@ -89,13 +89,16 @@ def register_all() -> None:
     for role, apps in ROLE_APPS.items():
         register_role_apps(role, apps)
 
-    from regions.models import PolicyValue, Region
+    from regions.models import EligibilityRule, PolicyValue, Region
 
     # Reference data: the tree and the rulebook are public documents; everyone signed in may
     # read them. They are written (with the model permissions) only within one's region: a
     # bureau keeps its own rulebook values and the divisions below it.
     register_scope(Region, regions=("path",), public=True, writes=("parent__path",))
     register_scope(PolicyValue, regions=("region__path",), public=True, writes=("region__path",))
+    register_scope(
+        EligibilityRule, regions=("region__path",), public=True, writes=("region__path",)
+    )
 
     from residents.models import AbilityAssessment, Elder, ElderCategory
 

@@ -36,6 +36,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from residents.ages import add_years  # noqa: E402 (the project's one age rule; plain Python)
+
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 DEFAULT_SEED = 20240130
 
@@ -102,7 +104,7 @@ def ensure_database(database_url: str, *, reset: bool) -> None:
 
 
 def load_reference_data() -> None:
-    """Regions, rulebook and schemes: the generator spreads elders over real regions."""
+    """Regions, rulebook, rules and schemes: the generator spreads elders over real regions."""
     from io import StringIO
 
     from django.core.management import call_command
@@ -111,6 +113,7 @@ def load_reference_data() -> None:
     call_command("migrate", verbosity=0, stdout=quiet)
     call_command("load_regions", stdout=quiet)
     call_command("load_policies", stdout=quiet)
+    call_command("load_eligibility", stdout=quiet)
     call_command("load_schemes", stdout=quiet)
 
 
@@ -128,13 +131,6 @@ def opaque_code(prefix: str, number: int, length: int, salt: int) -> str:
         value, digit = divmod(value, base)
         chars.append(CODE_ALPHABET[digit])
     return prefix + "".join(reversed(chars))
-
-
-def add_years(day: datetime.date, years: int) -> datetime.date:
-    try:
-        return day.replace(year=day.year + years)
-    except ValueError:
-        return day.replace(year=day.year + years, day=28)
 
 
 @dataclass

@@ -1,7 +1,7 @@
 from django import forms
 from django.contrib import admin
 from django.core.exceptions import ValidationError
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
@@ -10,7 +10,8 @@ from accounts.permissions import ScopedAdminMixin
 from accounts.scoping import scope_of
 from regions.catalog import KEY_CHOICES, get_key, search_keys
 from regions.choices import PolicyUnit
-from regions.models import PolicyValue, Region
+from regions.conditions import annotations_of
+from regions.models import EligibilityRule, PolicyValue, Region
 from regions.services import (
     REVISABLE_FIELDS,
     PolicyChangeRefused,
@@ -246,3 +247,60 @@ class PolicyValueAdmin(ScopedAdminMixin, SimpleHistoryAdmin):
     @admin.display(description=_("数值"))
     def display_value_column(self, obj):
         return obj.display_value
+
+
+@admin.register(EligibilityRule)
+class EligibilityRuleAdmin(ScopedAdminMixin, SimpleHistoryAdmin):
+    """Read-only: the rules come from regions/data/eligibility.toml (load_eligibility) and are
+    shown with their condition in words; the history keeps every version's change."""
+
+    list_display = [
+        "label",
+        "subject",
+        "region",
+        "rank",
+        "effective_from",
+        "effective_to",
+        "condition_in_words",
+        "citation",
+    ]
+    list_filter = ["subject", "region__level"]
+    search_fields = ["code", "label", "region__name", "region__code", "citation"]
+    list_select_related = ["region"]
+    date_hierarchy = "effective_from"
+    fields = [
+        "subject",
+        "code",
+        "label",
+        "region",
+        "effective_from",
+        "effective_to",
+        "rank",
+        "condition_in_words",
+        "condition",
+        "params",
+        "citation",
+        "note",
+    ]
+    readonly_fields = fields
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False  # versions are end-dated, never deleted
+
+    @admin.display(description=_("适用条件"))
+    def condition_in_words(self, obj):
+        reasons = sorted(annotations_of(obj.condition))
+        text = obj.describe()
+        if not reasons:
+            return text
+        return format_html(
+            "{}<br><small>{}</small>",
+            text,
+            format_html_join("、", "记为 {}", ((r,) for r in reasons)),
+        )

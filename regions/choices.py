@@ -55,3 +55,12 @@ class FloorDirection(models.TextChoices):
     MINIMUM = "minimum", _("不得低于上级")
     MAXIMUM = "maximum", _("不得高于上级")
     NONE = "none", _("不受上级约束")
+
+
+class RuleSubject(models.TextChoices):
+    """What a rule of "who it is for" decides (regions.models.EligibilityRule). Codes are an
+    interface: data files and the readers of each subject name them."""
+
+    VISIT_LIST = "visit_list", _("探访对象")
+    WAITING_LIST_PRECEDENCE = "waiting_list_precedence", _("入住轮候顺位")
+    CARE_CLASS = "care_class", _("护理员配比类别")

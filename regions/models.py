@@ -1,11 +1,14 @@
+from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
+from regions import conditions
 from regions.catalog import get_key, validate_policy_key
-from regions.choices import Frequency, PolicyUnit, RegionLevel
+from regions.choices import Frequency, PolicyUnit, RegionLevel, RuleSubject
+from regions.subjects import validate_rule
 
 
 class RegionQuerySet(models.QuerySet):
@@ -162,3 +165,80 @@ class PolicyValue(models.Model):
             # Shares are stored as fractions (exact arithmetic) and read as percentages.
             return f"{(self.value * 100).normalize():f}%"
         return f"{self.value.normalize():f} {self.get_unit_display()}"
+
+
+class EligibilityRule(models.Model):
+    """One rule of "who it is for": for a subject (a visit list, waiting-list precedence, a
+    staffing class…), the rule ``code`` of ``region`` from a date, with its condition over the
+    registry (regions/conditions.py) and its source.
+
+    Inheritance (docs/policy.md §0): a region's rules of a subject on a day are those of the
+    nearest region upwards that has a rule *of that code* in force — a lower level adds a rule
+    under a new code and replaces its parent's rule by stating one under the same code. A lower
+    level never drops a rule of the level above (the lists may add, never fall below). Versions:
+    a change starts a new row from a date; the previous one ends the day before.
+    """
+
+    subject = models.CharField(_("规则类别"), max_length=32, choices=RuleSubject.choices)
+    code = models.CharField(_("代码"), max_length=64)
+    label = models.CharField(_("名称"), max_length=200)
+    region = models.ForeignKey(
+        Region, on_delete=models.PROTECT, related_name="eligibility_rules", verbose_name=_("区划")
+    )
+    effective_from = models.DateField(_("生效日期"))
+    effective_to = models.DateField(_("失效日期"), null=True, blank=True)
+    condition = models.JSONField(
+        _("适用条件"), help_text=_('条件语言见 regions/conditions.py，如 {"category": ["低保"]}。')
+    )
+    rank = models.PositiveSmallIntegerField(
+        _("顺位"), null=True, blank=True, help_text=_("按顺位取第一条满足的规则（小者在前）。")
+    )
+    params = models.JSONField(_("参数"), default=dict, blank=True)
+    citation = models.CharField(_("依据"), max_length=200)
+    note = models.TextField(_("说明"), blank=True)
+    created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("适用对象规则")
+        verbose_name_plural = _("适用对象规则")
+        ordering = ["subject", "region__code", "rank", "code", "effective_from"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["subject", "region", "code", "effective_from"],
+                name="eligibility_rule_unique_start",
+                violation_error_message=_("该区划的这条规则在同一生效日期已有一个版本。"),
+            ),
+            models.CheckConstraint(
+                condition=Q(effective_to__isnull=True)
+                | Q(effective_to__gte=models.F("effective_from")),
+                name="eligibility_rule_period_ordered",
+                violation_error_code="period_ordered",
+                violation_error_message=_("失效日期不能早于生效日期。"),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_subject_display()} · {self.region.name} · {self.label}"
+
+    def clean(self):
+        validate_rule(
+            subject=self.subject,
+            code=self.code,
+            condition=self.condition,
+            params=self.params,
+            rank=self.rank,
+        )
+        codes = conditions.codes_of(self.condition, "registered_in") | conditions.codes_of(
+            self.condition, "resides_in"
+        )
+        missing = codes - set(Region.objects.filter(code__in=codes).values_list("code", flat=True))
+        if missing:
+            raise ValidationError(
+                {"condition": f"条件中的区划 {'、'.join(sorted(missing))} 不存在。"}
+            )
+
+    def describe(self, **kwargs) -> str:
+        return conditions.describe(self.condition, **kwargs)

@@ -119,7 +119,8 @@ def _describe_value(fields) -> str:
     return f"{shown}, to {get('effective_to') or 'open'}"
 
 
-def _last_change(row: PolicyValue) -> tuple[str, datetime.datetime | None]:
+def last_change(row) -> tuple[str, datetime.datetime | None]:
+    """Who last changed a row with history (a rulebook value, a rule), and when."""
     record = row.history.select_related("history_user").order_by("-history_date").first()
     if record is None:
         return "", None
@@ -128,7 +129,7 @@ def _last_change(row: PolicyValue) -> tuple[str, datetime.datetime | None]:
 
 
 def _difference(fields: dict, row: PolicyValue, reason: str) -> Difference:
-    changed_by, changed_at = _last_change(row)
+    changed_by, changed_at = last_change(row)
     return Difference(
         key=fields["key"],
         region=fields["region"],

@@ -8,13 +8,14 @@ force on D (docs/policy.md §0). No rate is hard-coded anywhere else.
 from __future__ import annotations
 
 import datetime
+from collections import defaultdict
 from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db.models import Q, QuerySet
 
 from regions.catalog import PolicyKey, get_key
-from regions.models import PolicyValue, Region
+from regions.models import EligibilityRule, PolicyValue, Region
 
 
 class PolicyValueNotSet(Exception):
@@ -138,3 +139,92 @@ def policy_gaps() -> QuerySet[PolicyValue]:
 
 def region_by_code(code: str) -> Region:
     return Region.objects.get(code=code)
+
+
+# --- rules of "who it is for" (EligibilityRule) ---------------------------------------------
+
+
+def _codes(path: str) -> list[str]:
+    return [c for c in path.split("/") if c]
+
+
+class RuleBook:
+    """The rules of one subject over [start, end], read in one query, resolved in memory for
+    any region and day by the inheritance of EligibilityRule: per code, the nearest region
+    upwards with a row of that code in force decides.
+
+    ``within``: only the rules that can apply somewhere in these areas (set at or above one of
+    them, or below one) are read.
+    """
+
+    def __init__(
+        self,
+        subject: str,
+        start: datetime.date,
+        end: datetime.date,
+        *,
+        within: list[Region] | None = None,
+    ):
+        self.subject, self.start, self.end = subject, start, end
+        rows = (
+            EligibilityRule.objects.filter(subject=subject)
+            .filter(overlapping(start, end))
+            .select_related("region")
+            .order_by("effective_from", "pk")
+        )
+        if within is not None:
+            rows = [
+                r
+                for r in rows
+                if any(
+                    a.path.startswith(r.region.path) or r.region.path.startswith(a.path)
+                    for a in within
+                )
+            ]
+        self.rows: list[EligibilityRule] = list(rows)
+        self._by_region: dict[str, list[EligibilityRule]] = defaultdict(list)
+        for row in self.rows:
+            self._by_region[row.region.code].append(row)
+        self._cache: dict[tuple[str, datetime.date], list[EligibilityRule]] = {}
+
+    def in_force(self, path: str, on: datetime.date) -> list[EligibilityRule]:
+        """The rules for the region with this path on ``on``, first by rank, then by code."""
+        cached = self._cache.get((path, on))
+        if cached is not None:
+            return cached
+        chosen: dict[str, EligibilityRule] = {}
+        for code in reversed(_codes(path)):
+            for row in self._by_region.get(code, ()):
+                if row.code not in chosen and (
+                    row.effective_from <= on
+                    and (row.effective_to is None or on <= row.effective_to)
+                ):
+                    chosen[row.code] = row
+        result = sorted(chosen.values(), key=lambda r: (r.rank is None, r.rank or 0, r.code))
+        self._cache[(path, on)] = result
+        return result
+
+    def change_days(self, path: str) -> set[datetime.date]:
+        """The days on which a rule of a region on ``path`` comes into force or lapses: the only
+        days ``in_force`` can answer differently from the day before."""
+        days = set()
+        for code in _codes(path):
+            for row in self._by_region.get(code, ()):
+                days.add(row.effective_from)
+                if row.effective_to is not None and row.effective_to < datetime.date.max:
+                    days.add(row.effective_to + datetime.timedelta(days=1))
+        return days
+
+
+def rules_in_force(subject: str, region: Region, on: datetime.date) -> list[EligibilityRule]:
+    """A region's rules of a subject on a day (one query), first by rank, then by code."""
+    return RuleBook(subject, on, on, within=[region]).in_force(region.path, on)
+
+
+def rules_in_force_for(
+    subject: str, regions, on: datetime.date
+) -> dict[int, list[EligibilityRule]]:
+    """The same for many regions, in one query: {region.pk: rules}."""
+    regions = list(regions)
+    book = RuleBook(subject, on, on, within=regions)
+    return {region.pk: book.in_force(region.path, on) for region in regions}

@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from regions.catalog import get_key
 from regions.choices import FREQUENCY_ORDER, FloorDirection
-from regions.models import PolicyValue, Region
+from regions.models import EligibilityRule, PolicyValue, Region
 from regions.selectors import overlapping
 
 
@@ -287,6 +287,62 @@ def add_policy_value(*, by=None, reason: str, **fields) -> PolicyValue:
     row.unit = get_key(row.key).unit
     row.full_clean()
     validate_policy_value(row)
+    _save_with_history(row, by=by, reason=reason)
+    return row
+
+
+# --- rules of "who it is for" (EligibilityRule) -------------------------------------------
+
+
+def describe_rule(row: EligibilityRule) -> str:
+    period = f"{row.effective_from}–{row.effective_to or '…'}"
+    return f"{row.region.name}（{row.region.code}）“{row.label}”，{period}，依据 {row.citation}"
+
+
+def check_rule_overlap(candidate: EligibilityRule, *, ignore: tuple[int, ...] = ()) -> None:
+    """Refuse a period that overlaps another version of the same rule (subject, region, code)."""
+    clash = (
+        EligibilityRule.objects.filter(
+            subject=candidate.subject, region=candidate.region, code=candidate.code
+        )
+        .filter(overlapping(candidate.effective_from, candidate.effective_to))
+        .exclude(pk__in=[pk for pk in (candidate.pk, *ignore) if pk is not None])
+        .select_related("region")
+        .first()
+    )
+    if clash is not None:
+        raise ValidationError(
+            {
+                "effective_from": f"与已有规则 {describe_rule(clash)} 的有效期重叠；请先为其设定失效日期。"
+            }
+        )
+
+
+@transaction.atomic
+def add_eligibility_rule(*, by=None, reason: str, **fields) -> EligibilityRule:
+    """A new rule, or a later version of one entered as a row of its own: checked against the
+    subject's catalogue, the condition language and the other versions, and recorded with
+    its reason."""
+    require_rulebook_writer(by, fields["region"])
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError({"reason": "请填写新增原因。"})
+    row = EligibilityRule(**fields)
+    row.full_clean()
+    check_rule_overlap(row)
+    _save_with_history(row, by=by, reason=reason)
+    return row
+
+
+@transaction.atomic
+def end_eligibility_rule(
+    *, row: EligibilityRule, effective_to: datetime.date, reason: str, by=None
+) -> EligibilityRule:
+    """End a rule on a day (the version that replaces it starts the day after)."""
+    require_rulebook_writer(by, row.region)
+    row.effective_to = effective_to
+    row.full_clean()
+    check_rule_overlap(row)
     _save_with_history(row, by=by, reason=reason)
     return row
 

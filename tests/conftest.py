@@ -132,19 +132,21 @@ def celery_worker(celery_worker_process, transactional_db):
 def _load_reference_data() -> None:
     from django.core.management import call_command
 
-    from regions.models import PolicyValue, Region
+    from regions.models import EligibilityRule, PolicyValue, Region
 
     with open(os.devnull, "w") as quiet:
         if not Region.objects.exists():
             call_command("load_regions", stdout=quiet)
         if not PolicyValue.objects.exists():
             call_command("load_policies", stdout=quiet)
+        if not EligibilityRule.objects.exists():
+            call_command("load_eligibility", stdout=quiet)
 
 
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_setup, django_db_blocker):
-    """Load the administrative tree and the rulebook once into the test database; each test's
-    transaction rolls back on top of them."""
+    """Load the administrative tree, the rulebook and the rules of who each policy is for
+    once into the test database; each test's transaction rolls back on top of them."""
     with django_db_blocker.unblock():
         _load_reference_data()
 

@@ -1,0 +1,269 @@
+"""Loading the rules of "who it is for" (regions/data/eligibility.toml) into EligibilityRule rows.
+
+The same contract as the rulebook's loader (regions/rulebook.py): the file seeds an empty
+database; after that the database is the master. The loader inserts what is missing, never
+overwrites, and lists each rule where the file and the database disagree with who changed the
+database's and when; taking the file's rule is a deliberate act (``adopt_rules``), recorded in
+the history.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import tomllib
+from pathlib import Path
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from regions.models import EligibilityRule, Region
+from regions.rulebook import Difference, LoadReport, last_change
+from regions.selectors import overlapping
+from regions.services import add_eligibility_rule, check_rule_overlap
+
+RULES_FILE = Path(__file__).resolve().parent / "data" / "eligibility.toml"
+
+# What the file and the database may disagree on, for one (subject, region, code, start date).
+COMPARED_FIELDS = ("label", "condition", "rank", "params", "effective_to", "citation", "note")
+# What a rule decides: two versions equal in these are the same rule.
+RULE_FIELDS = ("label", "condition", "rank", "params")
+ENTRY_FIELDS = {
+    "subject",
+    "code",
+    "label",
+    "region",
+    "from",
+    "to",
+    "condition",
+    "rank",
+    "params",
+    "citation",
+    "note",
+}
+# The file's names for the model's fields, where they differ (for error messages).
+_FILE_NAME = {"effective_from": "from", "effective_to": "to"}
+
+
+def _entry_error(index: int, entry: dict, field: str, message: str) -> ValidationError:
+    which = "/".join(str(entry.get(k, "?")) for k in ("subject", "code", "region"))
+    return ValidationError(f"规则文件第 {index} 条 [[rule]]（{which}）{field}：{message}")
+
+
+def _parse_entry(index: int, entry: dict) -> dict:
+    unknown = sorted(set(entry) - ENTRY_FIELDS)
+    if unknown:
+        raise _entry_error(index, entry, unknown[0], "未知的字段")
+    for required in ("subject", "code", "label", "region", "from", "condition", "citation"):
+        if required not in entry:
+            raise _entry_error(index, entry, required, "必填")
+    try:
+        region = Region.objects.get(code=entry["region"])
+    except Region.DoesNotExist:
+        raise _entry_error(
+            index, entry, "region", f"区划 {entry['region']} 不存在；请先运行 load_regions"
+        ) from None
+
+    def as_date(name: str) -> datetime.date | None:
+        raw = entry.get(name)
+        if raw is None or isinstance(raw, datetime.date):
+            return raw
+        try:
+            return datetime.date.fromisoformat(raw)
+        except (TypeError, ValueError):
+            raise _entry_error(index, entry, name, f"{raw!r} 不是 YYYY-MM-DD 日期") from None
+
+    fields = {
+        "subject": entry["subject"],
+        "code": entry["code"],
+        "label": entry["label"],
+        "region": region,
+        "effective_from": as_date("from"),
+        "effective_to": as_date("to"),
+        "condition": entry["condition"],
+        "rank": entry.get("rank"),
+        "params": entry.get("params", {}),
+        "citation": entry["citation"],
+        "note": entry.get("note", ""),
+    }
+    try:
+        row = EligibilityRule(**fields)
+        row.clean_fields()
+        row.clean()  # the subject's catalogue entry and the condition language
+    except ValidationError as error:
+        name, messages = next(iter(error.message_dict.items()))
+        raise _entry_error(index, entry, _FILE_NAME.get(name, name), "；".join(messages)) from None
+    if fields["effective_to"] is not None and fields["effective_to"] < fields["effective_from"]:
+        raise _entry_error(index, entry, "to", "失效日期不能早于生效日期")
+    return fields
+
+
+def _series(fields) -> tuple:
+    get = fields.get if isinstance(fields, dict) else lambda f: getattr(fields, f)
+    return (get("subject"), get("region").pk, get("code"))
+
+
+def _with_version_ends(parsed: list[dict]) -> list[dict]:
+    """A later row of the same rule ends the one before it the day before, so that changing a
+    rule from a date is one new row in the file (an explicit ``to`` still wins)."""
+    by_series: dict[tuple, list[dict]] = {}
+    for fields in parsed:
+        by_series.setdefault(_series(fields), []).append(fields)
+    for series in by_series.values():
+        series.sort(key=lambda f: f["effective_from"])
+        for earlier, later in zip(series, series[1:], strict=False):
+            implied_end = later["effective_from"] - datetime.timedelta(days=1)
+            if earlier["effective_to"] is None or earlier["effective_to"] > implied_end:
+                earlier["effective_to"] = implied_end
+    return parsed
+
+
+def parse_file(path: Path = RULES_FILE) -> list[dict]:
+    """Every [[rule]] of the file, checked; a bad entry refuses the whole file."""
+    with open(path, "rb") as handle:
+        entries = tomllib.load(handle).get("rule", [])
+    parsed = [_parse_entry(i, e) for i, e in enumerate(entries, start=1)]
+    seen = {}
+    for index, fields in enumerate(parsed, start=1):
+        identity = (*_series(fields), fields["effective_from"])
+        if identity in seen:
+            raise _entry_error(
+                index,
+                {**fields, "region": fields["region"].code},
+                "from",
+                f"与第 {seen[identity]} 条重复",
+            )
+        seen[identity] = index
+    parsed = _with_version_ends(parsed)
+    parsed.sort(key=lambda p: (p["region"].path.count("/"), p["effective_from"]))
+    return parsed
+
+
+def _summary(fields) -> str:
+    get = fields.get if isinstance(fields, dict) else lambda f: getattr(fields, f)
+    shown = {name: get(name) for name in RULE_FIELDS}
+    return f"{json.dumps(shown, ensure_ascii=False, sort_keys=True)}, to {get('effective_to') or 'open'}"
+
+
+def _difference(fields: dict, row: EligibilityRule, reason: str) -> Difference:
+    changed_by, changed_at = last_change(row)
+    return Difference(
+        key=f"{fields['subject']}:{fields['code']}",
+        region=fields["region"],
+        effective_from=fields["effective_from"],
+        file_value=_summary(fields),
+        database_value=_summary(row),
+        changed_by=changed_by,
+        changed_at=changed_at,
+        reason=reason,
+    )
+
+
+def _same(row: EligibilityRule, fields: dict | None, names=RULE_FIELDS) -> bool:
+    return fields is not None and all(getattr(row, f) == fields[f] for f in names)
+
+
+def _versions(fields: dict):
+    return EligibilityRule.objects.filter(
+        subject=fields["subject"], region=fields["region"], code=fields["code"]
+    )
+
+
+def _insert_missing(fields: dict, report: LoadReport, in_file: dict) -> None:
+    """Insert a version the database lacks. If it starts inside a version the file also has
+    (the same start date and rule), that version is end-dated the day before, as a change in
+    the admin would; anything else in the way is left and reported."""
+    start = fields["effective_from"]
+    covering = (
+        _versions(fields)
+        .filter(effective_from__lt=start)
+        .filter(overlapping(start, fields["effective_to"]))
+        .order_by("-effective_from")
+        .first()
+    )
+    if covering is not None and not _same(
+        covering, in_file.get((*_series(fields), covering.effective_from))
+    ):
+        reason = "not inserted: a version set in the database is in force on that date"
+        report.differences.append(_difference(fields, covering, reason))
+        return
+    try:
+        with transaction.atomic():
+            if covering is not None:
+                covering.effective_to = start - datetime.timedelta(days=1)
+                covering._change_reason = f"规则文件新增 {start} 起的版本"
+                covering.full_clean()
+                covering.save()
+            add_eligibility_rule(reason="规则文件载入（load_eligibility）", **fields)
+    except ValidationError as error:
+        blocking = covering or _versions(fields).filter(effective_from__gt=start).first()
+        if blocking is None:
+            raise
+        reason = "not inserted: " + "; ".join(error.messages)
+        report.differences.append(_difference(fields, blocking, reason))
+    else:
+        report.created += 1
+
+
+@transaction.atomic
+def load_rules(path: Path = RULES_FILE) -> LoadReport:
+    """Insert the file's rules that the database lacks; never overwrite. A file row that
+    differs from its database row is reported (who changed it, when) and left alone."""
+    report = LoadReport()
+    parsed = parse_file(path)
+    in_file = {(*_series(f), f["effective_from"]): f for f in parsed}
+    existing = {
+        (subject, region_id, code, start): pk
+        for pk, subject, region_id, code, start in EligibilityRule.objects.values_list(
+            "pk", "subject", "region_id", "code", "effective_from"
+        )
+    }
+    # Inserts first: a new version in the file end-dates the one before it, which must not
+    # then be reported as differing from the file.
+    for fields in parsed:
+        if (*_series(fields), fields["effective_from"]) not in existing:
+            _insert_missing(fields, report, in_file)
+    for fields in parsed:
+        pk = existing.get((*_series(fields), fields["effective_from"]))
+        if pk is None:
+            continue
+        row = EligibilityRule.objects.get(pk=pk)
+        if _same(row, fields, COMPARED_FIELDS):
+            report.unchanged += 1
+        else:
+            report.differences.append(_difference(fields, row, "kept the database's rule"))
+    return report
+
+
+@transaction.atomic
+def adopt_rules(
+    *, subject: str, code: str, region_code: str, path: Path = RULES_FILE, by=None
+) -> LoadReport:
+    """Take the file's versions of one rule (subject, code, region) over the database's: a
+    deliberate act, recorded in each row's history, checked like every change."""
+    parsed = [
+        f
+        for f in parse_file(path)
+        if (f["subject"], f["code"], f["region"].code) == (subject, code, region_code)
+    ]
+    if not parsed:
+        raise ValidationError(f"规则文件中没有 {subject}:{code}（区划 {region_code}）的规则。")
+    report = LoadReport()
+    # Latest first: end-dating a later version before an earlier one is extended never
+    # overlaps on the way.
+    for fields in sorted(parsed, key=lambda f: f["effective_from"], reverse=True):
+        row = _versions(fields).filter(effective_from=fields["effective_from"]).first()
+        if row is not None and _same(row, fields, COMPARED_FIELDS):
+            report.unchanged += 1
+            continue
+        row = row or EligibilityRule(**{k: fields[k] for k in ("subject", "code", "region")})
+        for name in ("effective_from", *COMPARED_FIELDS):
+            setattr(row, name, fields[name])
+        row.full_clean(validate_unique=False)
+        check_rule_overlap(row)
+        if by is not None:
+            row._history_user = by
+        row._change_reason = "采用规则文件中的规则（load_eligibility --adopt）"
+        row.save()
+        report.adopted += 1
+    return report
