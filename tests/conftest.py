@@ -129,6 +129,18 @@ def celery_worker(celery_worker_process, transactional_db):
     return celery_worker_process
 
 
+@pytest.fixture
+def tasks_in_process():
+    """Celery tasks run in the test's process, as on the embedded setup without Redis: the
+    PostgreSQL leg sets REDIS_URL, where a queued task would wait for a worker."""
+    from config.celery_app import app
+
+    previous = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = previous
+
+
 def _load_reference_data() -> None:
     from django.core.management import call_command
 

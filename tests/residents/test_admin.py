@@ -65,7 +65,7 @@ def test_admin_add_derives_sex_and_birth_date(admin):
 
 
 def test_admin_import_previews_errors_then_imports_on_confirm(
-    admin, django_capture_on_commit_callbacks
+    admin, django_capture_on_commit_callbacks, tasks_in_process
 ):
     good = with_check_character("33010619500505004")
     content = f"{','.join(COLUMNS)}\n{good},赵六,330106,,,,,\nbad,钱七,330106,,,,,\n".encode()

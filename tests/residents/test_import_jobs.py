@@ -40,7 +40,7 @@ def roll(*names, bad=0, encoding="utf-8") -> bytes:
 
 
 @pytest.fixture
-def importer(client, zhejiang, settings, tmp_path):
+def importer(client, zhejiang, settings, tmp_path, tasks_in_process):
     settings.MEDIA_ROOT = tmp_path / "media"
     client.force_login(User.objects.create_superuser("root", "", "x"))
     return client
