@@ -50,6 +50,18 @@ def safe_row(row) -> list:
     return [safe_cell(value) for value in row]
 
 
+# Control characters an XLSX file (XML) cannot hold; openpyxl refuses to write them.
+_NOT_IN_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+
+
+def safe_xlsx_row(row) -> list:
+    """``safe_row`` for an XLSX sheet, where a control character XML cannot hold (a name
+    typed with one) is shown as U+FFFD instead of failing the whole file."""
+    return [
+        _NOT_IN_XML.sub("\ufffd", cell) if isinstance(cell, str) else cell for cell in safe_row(row)
+    ]
+
+
 def safe_text_sql(expression: str) -> str:
     """``safe_cell`` as a PostgreSQL expression over a text ``expression`` (NULL stays NULL)."""
     triggers = ", ".join(f"chr({ord(c)})" for c in FORMULA_TRIGGERS)

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from django.db import connection, transaction
 
-from accounts.spreadsheets import safe_row, safe_text_sql
+from accounts.spreadsheets import safe_row, safe_text_sql, safe_xlsx_row
 from subsidies.choices import LineStatus
 from subsidies.models import PaymentBatch, money
 from subsidies.selectors import (
@@ -186,12 +186,12 @@ AMOUNT_FORMAT = "0.00"
 
 
 def _xlsx_row(sheet, row: list, amount_index: int) -> list:
-    """The row's cells for an XLSX sheet: text through safe_cell (text cells are strings:
+    """The row's cells for an XLSX sheet: text through safe_xlsx_row (text cells are strings:
     openpyxl only makes a formula of a string starting with "=", which safe_cell never
     leaves), the amount a number shown with two places."""
     from openpyxl.cell import WriteOnlyCell
 
-    cells = safe_row(row)
+    cells = safe_xlsx_row(row)
     amount = WriteOnlyCell(sheet, value=Decimal(row[amount_index]))
     amount.number_format = AMOUNT_FORMAT
     cells[amount_index] = amount
@@ -207,9 +207,9 @@ def write_xlsx(batch: PaymentBatch, output: Path, *, max_rows: int | None = None
     workbook = Workbook(write_only=True)
     summary = workbook.create_sheet("汇总")
     title = f"{batch.region.name} {batch.period:%Y-%m} {batch.get_kind_display()}"
-    summary.append(safe_row([title]))
+    summary.append(safe_xlsx_row([title]))
     header, *totals = totals_rows(batch)
-    summary.append(safe_row(header))
+    summary.append(safe_xlsx_row(header))
     for row in totals:
         summary.append(_xlsx_row(summary, row, header.index("amount")))
     sheet, used, number = None, max_rows, 0

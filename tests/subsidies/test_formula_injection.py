@@ -118,3 +118,11 @@ def test_the_copy_path_writes_the_csv_modules_bytes(
     assert copied == (tmp_path / "orm.csv").read_bytes()
     assert copied == (tmp_path / "database.csv").read_bytes()
     assert b"'@SUM(1+1)" in copied and b",-12.50," in copied
+
+
+def test_a_control_character_in_a_name_does_not_fail_the_xlsx(hostile_batch, tmp_path):
+    elder_id = hostile_batch.lines.values_list("elder_id", flat=True).order_by("id")[1]
+    Elder.objects.filter(pk=elder_id).update(name="=王\x07五")
+    (output,) = exporting.write_xlsx(hostile_batch, tmp_path / "may.xlsx")
+    names = [row[2].value for row in load_workbook(output)["明细1"].iter_rows(min_row=2)]
+    assert names[1] == "'=王\ufffd五"
