@@ -451,8 +451,19 @@ class FloorAdmin(ScopedAdmin):
     list_select_related = ["building__facility"]
 
 
+class BedInlineForm(forms.ModelForm):
+    def _post_clean(self):
+        # A bed added in its room belongs to the room's facility (the row has no facility
+        # field): set before the model's checks and the writer's scope are read.
+        room = self.cleaned_data.get("room")
+        if room is not None and self.instance.facility_id is None:
+            self.instance.facility = room.floor.building.facility
+        super()._post_clean()
+
+
 class BedInline(admin.TabularInline):
     model = Bed
+    form = BedInlineForm
     extra = 0
     can_delete = False
     fields = ["label", "bed_type", "code", "occupant", "is_active"]
@@ -837,6 +848,13 @@ class ApplicationAdmin(ScopedAdmin):
     actions = ["offer_next_free_bed", "admit_to_offered_bed", "withdraw"]
     ordering = ["facility_id", "applied_on", "id"]
 
+    def get_readonly_fields(self, request, obj=None):
+        # Who applied where and when is the application itself (and the rank): an institution
+        # edits its applicants' notes without reaching the elder's record.
+        if obj is None:
+            return self.readonly_fields
+        return ["elder", "facility", "applied_on", *self.readonly_fields]
+
     def changelist_view(self, request, extra_context=None):
         # Ranks of the facilities on this list, computed once per facility (docs/policy.md §5).
         self._entries = {}
@@ -947,10 +965,10 @@ class EmployedAtFilter(admin.SimpleListFilter):
 @admin.register(Caregiver)
 class CaregiverAdmin(ScopedAdmin):
     list_display = ["name", "certificates_held", "facilities_now"]
-    list_filter = [EmployedAtFilter, "certificates__kind", "certificates__grade"]
-    search_fields = ["name", "=id_number", "certificates__number"]
     # A new caregiver lies in a scope once employed: the employment added with them decides.
     scope_placed_by_inlines = True
+    list_filter = [EmployedAtFilter, "certificates__kind", "certificates__grade"]
+    search_fields = ["name", "=id_number", "certificates__number"]
     inlines = [CertificateInline, EmploymentInline]
 
     def get_fields(self, request, obj=None):

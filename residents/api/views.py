@@ -126,7 +126,9 @@ class ElderViewSet(
             death_date=serializer.validated_data["death_date"],
             by=request.user,
         )
-        return Response(self._detail(self.get_queryset().get(pk=elder.pk)))
+        # Read again unscoped: the death may end the stay that put the elder in the writer's
+        # scope (an institution's resident), and the answer is the record just written.
+        return Response(self._detail(self.queryset.get(pk=elder.pk)))
 
     @extend_schema(
         request=ElderLookupInputSerializer,
