@@ -1545,3 +1545,27 @@ def test_admin_writes_stay_inside_the_roles_scope(world, role, client):
     _root(world)  # before the attempts, whose writes are undone
     problems = check_matrix(client, world, role, {**ADMIN_WRITES, **ADMIN_MOVES})
     assert not problems, "\n".join(problems)
+
+
+# --- 3. one rule, two readings ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_a_record_in_memory_is_in_scope_exactly_when_the_database_says_so(world, role):
+    """require_in_scope reads a record in memory (before it is saved) with the same rules the
+    querysets use: for every registered model and every record of the world, both readings
+    agree, so a form or an import refuses exactly what a list would not show."""
+    from accounts.scoping import in_write_scope, registered_models, scoped_for_write
+
+    user = make_user(role, world)
+    disagree = []
+    for model in registered_models():
+        records = model._default_manager.all()
+        if model is Region:  # the tree: the world's places and their parents
+            records = records.filter(code__in=["330106", "330106004", "330106004001", "330203"])
+        for record in records.order_by("pk")[:30]:
+            in_database = scoped_for_write(model._default_manager.filter(pk=record.pk), user)
+            in_memory = in_write_scope(user, record, as_stored=False)
+            if in_memory != in_database.exists():
+                disagree.append(f"{model.__name__} #{record.pk}: memory says {in_memory}")
+    assert not disagree, "\n".join(disagree)
