@@ -39,7 +39,7 @@ from functools import reduce
 from operator import and_, or_
 
 from django.core.exceptions import ValidationError
-from django.db.models import Exists, OuterRef, Q, Subquery, Value
+from django.db.models import OuterRef, Q, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.db.models.lookups import In
 
@@ -366,14 +366,18 @@ def _region_q(field: str, codes: Iterable[str]) -> Q:
     )
 
 
-def _categories_held(ref: str, codes, start: datetime.date, end: datetime.date) -> Exists:
+def _categories_held(ref: str, codes, start: datetime.date, end: datetime.date) -> Q:
+    """Holds one of ``codes`` on some day of [start, end]. An IN over a plain subquery rather
+    than a correlated EXISTS: both databases read the subquery once for a whole population
+    (and elder_id is never NULL, so NOT IN is exact)."""
     from residents.models import ElderCategory
 
-    return Exists(
-        ElderCategory.objects.filter(
-            elder_id=OuterRef(ref), category__in=sorted(codes), start_date__lte=end
-        ).filter(Q(end_date__isnull=True) | Q(end_date__gte=start))
+    held = (
+        ElderCategory.objects.filter(category__in=sorted(codes), start_date__lte=end)
+        .filter(Q(end_date__isnull=True) | Q(end_date__gte=start))
+        .values("elder_id")
     )
+    return Q(**{f"{ref}__in": held})
 
 
 def latest_level(on: datetime.date, *, prefix: str = "") -> Coalesce:
@@ -435,7 +439,7 @@ def _q(node, on: datetime.date, prefix: str, values) -> Q:
         # N or less ⟺ not N + 1 or more.
         return Q(**{f"{prefix}birth_date__gt": add_years(on, -(_age(value, values) + 1))})
     if operator == "category":
-        return Q(_categories_held(_elder_ref(prefix), value, on, on))
+        return _categories_held(_elder_ref(prefix), value, on, on)
     if operator == "ability_level":
         return Q(In(latest_level(on, prefix=prefix), sorted(value)))
     if operator == "pension_type":
@@ -462,6 +466,23 @@ def candidates_q(
     return _candidates(condition, start, end, prefix, values or {})
 
 
+def _merged(children: list) -> list:
+    """The children of an ``any``, nested ``any`` flattened and list leaves of one operator
+    joined into one (one subquery per table instead of one per leaf, the same elders)."""
+    flat, joined = [], {}
+    pending = list(children)
+    while pending:
+        child = pending.pop(0)
+        operator = next(k for k in child if k != ANNOTATION)
+        if operator == "any":
+            pending[:0] = child["any"]
+        elif operator in LIST_LEAVES:
+            joined.setdefault(operator, set()).update(child[operator])
+        else:
+            flat.append(child)
+    return flat + [{operator: sorted(codes)} for operator, codes in joined.items()]
+
+
 def _candidates(node, start, end, prefix: str, values) -> Q:
     operator = next(k for k in node if k != ANNOTATION)
     value = node[operator]
@@ -472,7 +493,7 @@ def _candidates(node, start, end, prefix: str, values) -> Q:
             else TRUE
         )
     if operator == "any":
-        return reduce(or_, (_candidates(c, start, end, prefix, values) for c in value))
+        return reduce(or_, (_candidates(c, start, end, prefix, values) for c in _merged(value)))
     if operator == "not":
         # Whoever meets the inner condition on one day may miss it on another.
         return TRUE
@@ -488,19 +509,14 @@ def _candidates(node, start, end, prefix: str, values) -> Q:
             return Q(**{f"{prefix}birth_date__lte": add_years(end, -min(ages))})
         return Q(**{f"{prefix}birth_date__gt": add_years(start, -(max(ages) + 1))})
     if operator == "category":
-        return Q(_categories_held(_elder_ref(prefix), value, start, end))
+        return _categories_held(_elder_ref(prefix), value, start, end)
     if operator == "ability_level":
         from residents.models import AbilityAssessment
 
-        return Q(
-            Exists(
-                AbilityAssessment.objects.filter(
-                    elder_id=OuterRef(_elder_ref(prefix)),
-                    assessed_on__lte=end,
-                    final_level__in=sorted(value),
-                )
-            )
-        )
+        assessed = AbilityAssessment.objects.filter(
+            assessed_on__lte=end, final_level__in=sorted(value)
+        ).values("elder_id")
+        return Q(**{f"{_elder_ref(prefix)}__in": assessed})
     # Registration, residence and pension do not change with the day.
     return _q(node, start, prefix, values)
 
