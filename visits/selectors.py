@@ -1,8 +1,8 @@
 """Reads of the visit schedule: who must be visited and how often, today's lists, compliance.
 
-Everything is set-based: the elders of an area are read with a handful of queries (elders,
-their categories, their assessments, their visits, the rulebook rows), then the rules are
-applied in memory. No query runs per elder or per day. Over a period, an elder's schedule is
+Everything is set-based: the elders of an area are read with a handful of queries (the visit
+lists, the rulebook rows, elders, their categories, their assessments, their visits), then the
+lists' conditions are applied in memory. No query runs per elder or per day. Over a period, an elder's schedule is
 worked out once per run of days on which none of its facts changes (``ScheduleBook.intervals``),
 not once per day.
 
@@ -25,14 +25,16 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.db.models import Max, Q, QuerySet
 
+from regions import conditions
 from regions.catalog import get_key
 from regions.choices import FREQUENCY_ORDER, Frequency, RegionLevel
+from regions.conditions import Facts
 from regions.models import PolicyValue, Region
-from regions.selectors import PolicyValueNotSet, ResolvedPolicy, overlapping
+from regions.selectors import PolicyValueNotSet, ResolvedPolicy, RuleBook, overlapping
+from residents.ages import add_years, age_on, birthday
 from residents.models import AbilityAssessment, Elder, ElderCategory
-from residents.selectors import add_years, age_on
 from visits import rules
-from visits.choices import FollowUpStatus, VisitFrequency, VisitGroup, VisitOutcome
+from visits.choices import FollowUpStatus, VisitFrequency, VisitOutcome
 from visits.models import FollowUpTask, HealthCheck, Visit, VisitWorker
 
 # 《老年人权益保障法》第二条: 老年人 is 60周岁以上; the visit lists are lists of elders.
@@ -44,7 +46,6 @@ COUNTED_OUTCOMES = [o for o in VisitOutcome.values if o != VisitOutcome.NOT_AT_H
 
 # Enum value lists, computed once (the schedule is evaluated per elder and run of days).
 _FREQUENCIES = frozenset(VisitFrequency.values)
-_GROUP_ORDER = tuple(VisitGroup.values)
 _FREQUENCY_RANK = {f: i for i, f in enumerate(FREQUENCY_ORDER)}
 
 # Rates are shares with four places (so 0.9677 = 96.77%), rounded half up.
@@ -152,6 +153,8 @@ class _ElderFacts:
     birth_date: datetime.date
     death_date: datetime.date | None
     region: Region
+    pension_type: str = ""
+    hukou_path: str = ""
     categories: list[tuple[str, datetime.date, datetime.date | None]] = field(default_factory=list)
     assessments: list[tuple[datetime.date, str]] = field(default_factory=list)  # newest first
 
@@ -168,6 +171,18 @@ class _ElderFacts:
         # The dead are never listed: from the day of death no visit is owed.
         return self.death_date is None or on < self.death_date
 
+    def facts_on(self, on: datetime.date) -> Facts:
+        """What the lists' conditions read about this elder on ``on``."""
+        return Facts(
+            on=on,
+            birth_date=self.birth_date,
+            categories=frozenset(self.categories_on(on)),
+            ability_level=self.level_on(on),
+            pension_type=self.pension_type,
+            hukou_path=self.hukou_path,
+            residence_path=self.region.path,
+        )
+
 
 # The region fields an elder's facts carry, in the model's field order (as ``from_db`` wants).
 _REGION_FIELDS = [
@@ -175,14 +190,6 @@ _REGION_FIELDS = [
     for f in Region._meta.concrete_fields
     if f.attname in {"id", "code", "path", "name", "level"}
 ]
-
-
-def _birthday(birth_date: datetime.date, years: int) -> datetime.date:
-    """The day ``age_on`` first reaches ``years``: for 29 February in a common year, 1 March."""
-    try:
-        return birth_date.replace(year=birth_date.year + years)
-    except ValueError:
-        return datetime.date(birth_date.year + years, 3, 1)
 
 
 def _area_filter(areas: Iterable[Region]) -> Q:
@@ -194,7 +201,13 @@ def _area_filter(areas: Iterable[Region]) -> Q:
 
 class ScheduleBook:
     """The elders of some areas who may need visits in [start, end], with everything needed
-    to decide, day by day, whether and how often each must be visited."""
+    to decide, day by day, whether and how often each must be visited.
+
+    The lists are the ``visit_list`` rules (visits/rules.py) that apply somewhere in the areas,
+    read in one query; their conditions give the first cut of elders in SQL
+    (``candidates_q``: whoever may be listed on some day of the period) and are then read in
+    Python for each run of days (``Facts``), by the same definition (regions/conditions.py).
+    """
 
     def __init__(
         self,
@@ -205,44 +218,42 @@ class ScheduleBook:
         elders: QuerySet[Elder] | None = None,
     ):
         self.start, self.end = start, end
-        self._rules: dict[tuple[str, datetime.date], rules.VisitGroupRule | None] = {}
-        keys = [*rules.ALL_FREQUENCY_KEYS, rules.HIGH_AGE_KEY]
-        self.policies = PolicyBook(keys, start, end)
-        self._threshold_ages = {ELDER_AGE} | {
-            int(value) for value in self.policies.values(rules.HIGH_AGE_KEY)
-        }
-        self._path_changes: dict[str, set[datetime.date]] = {}
         areas = list(areas)
+        self.lists = RuleBook(rules.SUBJECT, start, end, within=areas)
+        frequency_keys = {r.params[rules.FREQUENCY_PARAM] for r in self.lists.rows}
+        condition_keys = {k for r in self.lists.rows for k in conditions.keys_of(r.condition)}
+        self.policies = PolicyBook(sorted(frequency_keys | condition_keys), start, end)
+        # Every value each key of a condition takes in the period, for the first cut and for
+        # the birthdays on which an age test may change its answer.
+        key_values = {key: self.policies.values(key) for key in condition_keys}
+        self._threshold_ages = {ELDER_AGE}.union(
+            *(conditions.threshold_ages(r.condition, key_values) for r in self.lists.rows)
+        )
+        self._path_changes: dict[str, set[datetime.date]] = {}
+        self._in_force: dict[tuple[str, datetime.date], list] = {}
+        self._readers: dict[object, conditions.Explainer] = {}
+        self._keys: dict[int, list[str]] = {}
         base = (elders if elders is not None else Elder.objects.all()).filter(
             _area_filter(areas),
             Q(death_date__isnull=True) | Q(death_date__gt=start),
             birth_date__lte=add_years(end, -ELDER_AGE),
         )
-        category_codes = list(rules.CATEGORY_GROUPS.values())
-        held = ElderCategory.objects.filter(
-            category__in=category_codes, start_date__lte=end
-        ).filter(Q(end_date__isnull=True) | Q(end_date__gte=start))
-        candidate = Q(pk__in=held.values("elder_id")) | Q(
-            pk__in=AbilityAssessment.objects.filter(
-                assessed_on__lte=end, final_level__in=rules.DISABLED_LEVELS
-            ).values("elder_id")
-        )
-        # High age is named by some jurisdictions only: elders old enough are candidates only
-        # where such a threshold applies in or above one of the areas.
-        thresholds = [
-            row.value
-            for row in PolicyValue.objects.filter(key=rules.HIGH_AGE_KEY, value__isnull=False)
-            .filter(overlapping(start, end))
-            .select_related("region")
-            if any(
-                row.region.path.startswith(a.path) or a.path.startswith(row.region.path)
-                for a in areas
+        candidate = (
+            conditions.candidates_q(
+                {"any": [r.condition for r in self.lists.rows]},
+                start=start,
+                end=end,
+                values=key_values,
             )
-        ]
-        if thresholds:
-            candidate |= Q(birth_date__lte=add_years(end, -int(min(thresholds))))
+            if self.lists.rows
+            else conditions.FALSE
+        )
         self.candidates = base.filter(candidate)
         ids = self.candidates.values("id")
+        operators = set().union(*(conditions.operators_of(r.condition) for r in self.lists.rows))
+        category_codes = sorted(
+            set().union(*(conditions.codes_of(r.condition, "category") for r in self.lists.rows))
+        )
 
         # Plain rows, and each residence region built once (as the ORM loads a row with
         # deferred fields): far cheaper than an Elder and a Region instance per elder for an
@@ -250,64 +261,89 @@ class ScheduleBook:
         regions: dict[int, Region] = {}
         self.elders: dict[int, _ElderFacts] = {}
         region_fields = [f"residence_region__{name}" for name in _REGION_FIELDS]
+        # The household registration is read only when a list's condition asks for it.
+        hukou = ["hukou_region__path"] if "registered_in" in operators else []
         for (
             elder_id,
             id_number,
             name,
             birth_date,
             death_date,
-            *region_row,
+            pension_type,
+            *rest,
         ) in self.candidates.values_list(
-            "id", "id_number", "name", "birth_date", "death_date", *region_fields
+            "id",
+            "id_number",
+            "name",
+            "birth_date",
+            "death_date",
+            "pension_type",
+            *hukou,
+            *region_fields,
         ):
-            region = regions.get(region_row[0])
+            hukou_path = rest.pop(0) if hukou else ""
+            region = regions.get(rest[0])
             if region is None:
-                region = Region.from_db(self.candidates.db, _REGION_FIELDS, region_row)
+                region = Region.from_db(self.candidates.db, _REGION_FIELDS, rest)
                 regions[region.pk] = region
             self.elders[elder_id] = _ElderFacts(
-                elder_id, id_number, name, birth_date, death_date, region
+                elder_id, id_number, name, birth_date, death_date, region, pension_type, hukou_path
             )
-        for elder_id, category, s, e in (
-            ElderCategory.objects.filter(elder_id__in=ids, category__in=category_codes)
-            .filter(start_date__lte=end)
-            .filter(Q(end_date__isnull=True) | Q(end_date__gte=start))
-            .values_list("elder_id", "category", "start_date", "end_date")
-        ):
-            self.elders[elder_id].categories.append((category, s, e))
-        for elder_id, assessed_on, level in (
-            AbilityAssessment.objects.filter(elder_id__in=ids, assessed_on__lte=end)
-            .order_by("elder_id", "-assessed_on", "-id")
-            .values_list("elder_id", "assessed_on", "final_level")
-        ):
-            self.elders[elder_id].assessments.append((assessed_on, level))
+        if category_codes:
+            for elder_id, category, s, e in (
+                ElderCategory.objects.filter(elder_id__in=ids, category__in=category_codes)
+                .filter(start_date__lte=end)
+                .filter(Q(end_date__isnull=True) | Q(end_date__gte=start))
+                .values_list("elder_id", "category", "start_date", "end_date")
+            ):
+                self.elders[elder_id].categories.append((category, s, e))
+        if "ability_level" in operators:
+            for elder_id, assessed_on, level in (
+                AbilityAssessment.objects.filter(elder_id__in=ids, assessed_on__lte=end)
+                .order_by("elder_id", "-assessed_on", "-id")
+                .values_list("elder_id", "assessed_on", "final_level")
+            ):
+                self.elders[elder_id].assessments.append((assessed_on, level))
+
+    def _reader(self, rule, region: Region, on: datetime.date):
+        """The rule's condition as a Python function of Facts (reasons, or None when it does
+        not hold), with the rulebook's values of its keys for ``region`` on ``on``."""
+        keys = self._keys.get(rule.pk)
+        if keys is None:
+            keys = self._keys[rule.pk] = sorted(conditions.keys_of(rule.condition))
+        if not keys:
+            reader = self._readers.get(rule.pk)
+            if reader is None:
+                reader = self._readers[rule.pk] = conditions.explainer(rule.condition)
+            return reader
+        values = {key: self.policies.resolve(key, region, on).require() for key in keys}
+        cache_key = (rule.pk, tuple(values.items()))
+        reader = self._readers.get(cache_key)
+        if reader is None:
+            reader = self._readers[cache_key] = conditions.explainer(rule.condition, values=values)
+        return reader
 
     def schedule(self, elder: _ElderFacts, on: datetime.date) -> Schedule | None:
         """How often ``elder`` must be visited on ``on`` (None: not on the list)."""
         if not elder.alive_on(on) or age_on(elder.birth_date, on) < ELDER_AGE:
             return None
-        rule_key = (elder.region.path, on)
-        if rule_key not in self._rules:
-            self._rules[rule_key] = rules.rule_for(elder.region, on)
-        rule = self._rules[rule_key]
-        if rule is None:
+        in_force_key = (elder.region.path, on)
+        lists = self._in_force.get(in_force_key)
+        if lists is None:
+            lists = self._in_force[in_force_key] = self.lists.in_force(elder.region.path, on)
+        if not lists:
             return None
-        categories = elder.categories_on(on)
-        held = {
-            group for group, category in rules.CATEGORY_GROUPS.items() if category in categories
-        }
-        if elder.level_on(on) in rules.DISABLED_LEVELS:
-            held.add(VisitGroup.DISABLED)
-        if VisitGroup.HIGH_AGE in rule.groups:
-            threshold = self.policies.resolve(rules.HIGH_AGE_KEY, elder.region, on).require()
-            if age_on(elder.birth_date, on) >= int(threshold):
-                held.add(VisitGroup.HIGH_AGE)
+        facts = elder.facts_on(on)
         best: str | None = None
-        matched: set[str] = set()
-        for key, groups in rule.groups_by_frequency_key.items():
-            found = held & groups
-            if not found:
+        matched: list[str] = []
+        citations: list[str] = []
+        for rule in lists:
+            reasons = self._reader(rule, elder.region, on)(facts)
+            if reasons is None:
                 continue
-            matched |= found
+            matched.extend(reasons or [rule.code])
+            citations.append(rule.citation)
+            key = rule.params[rules.FREQUENCY_PARAM]
             frequency = self.policies.resolve(key, elder.region, on).require()
             if frequency not in _FREQUENCIES:
                 raise ValueError(
@@ -320,8 +356,8 @@ class ScheduleBook:
             return None
         return Schedule(
             frequency=best,
-            groups=tuple(g for g in _GROUP_ORDER if g in matched),
-            citation=rule.citation,
+            groups=rules.ordered_groups(matched),
+            citation="；".join(dict.fromkeys(citations)),
         )
 
     def on(self, day: datetime.date) -> dict[int, Schedule]:
@@ -337,20 +373,14 @@ class ScheduleBook:
         ``elder`` may change, then the day after ``end``, in order and each once.
 
         Those facts are: a category period starting or ending, an assessment, death, the
-        birthdays at which an age threshold is reached (being an elder at 60, high age at any
-        threshold the rulebook gives in the period), a visit rule of the elder's region or above
-        coming into force or lapsing, and likewise a rulebook row. Between two of these days
-        every fact is the same, so the schedule is too.
+        birthdays at which an age test may change its answer (being an elder at 60, every age
+        a list's condition names or takes from the rulebook in the period), a visit list of the
+        elder's region or above coming into force or lapsing, and likewise a rulebook row.
+        Between two of these days every fact is the same, so the schedule is too.
         """
         path = elder.region.path
         if path not in self._path_changes:
-            days = set(self.policies.changes(path))
-            codes = {c for c in path.split("/") if c}
-            for rule in rules.RULES:
-                if rule.region_code in codes:
-                    days.add(rule.effective_from)
-                    if rule.effective_to is not None and rule.effective_to < self.end:
-                        days.add(rule.effective_to + ONE_DAY)
+            days = set(self.policies.changes(path)) | self.lists.change_days(path)
             self._path_changes[path] = {d for d in days if self.start < d <= self.end}
         days = set(self._path_changes[path])
         for _category, first, last in elder.categories:
@@ -360,7 +390,7 @@ class ScheduleBook:
         days.update(assessed_on for assessed_on, _level in elder.assessments)
         if elder.death_date is not None:
             days.add(elder.death_date)
-        days.update(_birthday(elder.birth_date, years) for years in self._threshold_ages)
+        days.update(birthday(elder.birth_date, years) for years in self._threshold_ages)
         return [
             self.start,
             *sorted(d for d in days if self.start < d <= self.end),

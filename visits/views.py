@@ -18,9 +18,9 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from regions.selectors import PolicyValueNotSet
-from visits import selectors
+from visits import rules, selectors
 from visits.api.serializers import TodaySerializer
-from visits.choices import VisitFrequency, VisitGroup, VisitMode, VisitNeed, VisitOutcome
+from visits.choices import VisitFrequency, VisitMode, VisitNeed, VisitOutcome
 
 # Static files of the page, cached by the service worker so the page opens without a network.
 PHONE_ASSETS = ["visits/phone.css", "visits/phone.js"]
@@ -79,7 +79,7 @@ def phone_page(request):
             "mode": _labels(VisitMode),
             "outcome": _labels(VisitOutcome),
             "need": _labels(VisitNeed),
-            "group": _labels(VisitGroup),
+            "group": rules.group_labels(),
             "frequency": _labels(VisitFrequency),
         },
         "text": UI_TEXT,

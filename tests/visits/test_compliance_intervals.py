@@ -31,7 +31,6 @@ from tests.visits.conftest import (
     XIHU_OTHER_COMMUNITY,
     XIHU_OTHER_STREET_COMMUNITY,
 )
-from visits import rules
 from visits.models import Visit, VisitWorker
 from visits.selectors import (
     COUNTED_OUTCOMES,
@@ -60,7 +59,21 @@ RESIDENCES = [
     NINGBO_DISTRICT,
 ]
 LEVELS = [AbilityLevel.INTACT, AbilityLevel.MILD, AbilityLevel.MODERATE, AbilityLevel.SEVERE]
-CATEGORIES = list(rules.CATEGORY_GROUPS.values())
+# Every category a shipped visit list names (regions/data/eligibility.toml).
+CATEGORIES = [
+    "childless_alone",
+    "living_alone",
+    "empty_nest",
+    "left_behind",
+    "severely_disabled",
+    "cognitive_impairment",
+    "family_planning_special",
+    "lost_only_child",
+    "destitute",
+    "minimum_living",
+    "near_minimum_living",
+]
+MONTHLY_KEY = "visit_frequency_special_difficulty"
 WINDOW = (D(2023, 6, 1), D(2025, 12, 31))
 
 
@@ -284,11 +297,11 @@ def test_a_missing_rulebook_value_raises_the_error_the_first_day_meets(policies)
     beishan = ElderFactory(residence_region=Region.objects.get(code=XIHU_OTHER_STREET_COMMUNITY))
     for elder in (cuiyuan, beishan):
         residents.set_category(elder=elder, category="empty_nest", start_date=D(2020, 1, 1))
-    template = PolicyValue.objects.filter(key=rules.MONTHLY_KEY, region__code=XIHU).first()
+    template = PolicyValue.objects.filter(key=MONTHLY_KEY, region__code=XIHU).first()
     for code, first in ((CUIYUAN, D(2024, 6, 20)), (BEISHAN, D(2024, 6, 10))):
         PolicyValue.objects.create(
             region=Region.objects.get(code=code),
-            key=rules.MONTHLY_KEY,
+            key=MONTHLY_KEY,
             value=None,
             frequency="",
             unit=template.unit,
