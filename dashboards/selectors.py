@@ -26,8 +26,16 @@ from django.utils.translation import gettext_lazy as _
 from accounts.scoping import scope_of, scoped
 from facilities.choices import OPEN_APPLICATION_STATUSES, ApplicationStatus, BedType, FacilityKind
 from facilities.models import Application, Bed, Employment, Facility, Stay
-from facilities.rules import RATIO_KEYS, care_class_by_level, required_caregivers
-from facilities.selectors import TARGET_KEYS, Ratio, StaffingReport, stays_on, workforce_figures
+from facilities.rules import RATIO_KEYS, required_caregivers
+from facilities.selectors import (
+    TARGET_KEYS,
+    Ratio,
+    StaffingReport,
+    care_classes_for,
+    stays_on,
+    unassessed_error,
+    workforce_figures,
+)
 from regions.catalog import get_key
 from regions.choices import RegionLevel
 from regions.models import Region
@@ -415,7 +423,8 @@ def staffing_reports(facilities: list[Facility], on: datetime.date) -> list[Staf
     )
     regions = {f.region_id: f.region for f in facilities}
     resolved = resolve_policies_for(list(RATIO_KEYS.values()), regions.values(), on)
-    mapping = care_class_by_level()
+    classes = care_classes_for(regions.values(), on)
+    unnamed = defaultdict(set)  # levels no staffing class names, per facility
     reports = {
         f.pk: StaffingReport(
             facility=f,
@@ -429,8 +438,11 @@ def staffing_reports(facilities: list[Facility], on: datetime.date) -> list[Staf
     for facility_id, elder_id, elder_code, name in stays:
         report = reports[facility_id]
         level = levels.get(elder_id)
-        if level is None:
+        mapping = classes[report.facility.region_id]
+        if level is None or level not in mapping:
             report.unassessed.append({"elder_code": elder_code, "name": name})
+            if level is not None:
+                unnamed[facility_id].add(level)
         else:
             report.counts[str(mapping[level])] += 1
     for facility in facilities:
@@ -444,7 +456,7 @@ def staffing_reports(facilities: list[Facility], on: datetime.date) -> list[Staf
             report.counts, {c: r.residents_per_caregiver for c, r in report.ratios.items()}
         )
         if report.unassessed:
-            report.error = f"{len(report.unassessed)} 名在住老人没有能力评估，未计入所需护理员数"
+            report.error = unassessed_error(len(report.unassessed), unnamed[facility.pk])
     return sorted(
         reports.values(),
         key=lambda r: (-(r.shortfall or 0), r.required is not None, r.facility.code),

@@ -74,7 +74,10 @@ class CareClass(models.TextChoices):
 
 
 class Precedence(models.IntegerChoices):
-    """Waiting-list precedence, most urgent first (docs/policy.md §5). Lower value = earlier."""
+    """Waiting-list precedence, most urgent first (docs/policy.md §5). Lower value = earlier.
+
+    The ranks of the shipped rules: the rules themselves, their ranks and labels are data
+    (``waiting_list_precedence`` in regions/data/eligibility.toml) and a bureau may add more."""
 
     DESTITUTE = 1, _("特困老年人（有集中供养意愿的全部集中供养）")
     FAMILY_PLANNING_SPECIAL = 2, _("计划生育特殊家庭老年人（同等条件下优先）")

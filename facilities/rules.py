@@ -1,34 +1,42 @@
-"""Pure policy rules of the facilities app: waiting-list precedence and the staffing formula.
-No database access here; selectors gather the facts and call these."""
+"""Policy rules of the facilities app: the staffing formula, and how the waiting-list
+precedence and the staffing classes, which are data, are read.
+
+Waiting-list precedence (docs/policy.md §5) and which assessment level counts in which staffing
+class (docs/policy.md §3) are EligibilityRule rows (subjects ``waiting_list_precedence`` and
+``care_class``, regions/data/eligibility.toml), inherited code by code down the tree: Anji's
+幸福养 rule is Anji's row, and applies to Anji's institutions. No database access here;
+selectors read the rows and call these."""
 
 from __future__ import annotations
 
+import datetime
 import math
-from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
 
-from django.conf import settings
+from facilities.choices import CareClass
+from regions.choices import RuleSubject
+from regions.conditions import Facts, predicate
+from residents.choices import AbilityLevel
 
-from facilities.choices import CareClass, Precedence
-from residents.choices import AbilityLevel, Category
+PRECEDENCE_SUBJECT = RuleSubject.WAITING_LIST_PRECEDENCE
+CARE_CLASS_SUBJECT = RuleSubject.CARE_CLASS
 
 # --- staffing (docs/policy.md §3) -----------------------------------------------------------------
 
-# Which ability level counts as which staffing class. A setting (FACILITIES_CARE_CLASS_BY_LEVEL
-# in the Django settings overrides it); the default follows the issue: 完全失能 and 重度失能 →
-# fully disabled, 中度 and 轻度 → partly disabled, 能力完好 → self-caring.
-DEFAULT_CARE_CLASS_BY_LEVEL: dict[str, str] = {
-    AbilityLevel.TOTAL: CareClass.FULLY_DISABLED,
-    AbilityLevel.SEVERE: CareClass.FULLY_DISABLED,
-    AbilityLevel.MODERATE: CareClass.PARTLY_DISABLED,
-    AbilityLevel.MILD: CareClass.PARTLY_DISABLED,
-    AbilityLevel.INTACT: CareClass.SELF_CARING,
-}
 
-
-def care_class_by_level() -> dict[str, str]:
-    return getattr(settings, "FACILITIES_CARE_CLASS_BY_LEVEL", DEFAULT_CARE_CLASS_BY_LEVEL)
+def care_class_by_level(rules, on: datetime.date) -> dict[str, str]:
+    """{ability level: staffing class} under the ``care_class`` rules of a region on a day: the
+    first class, in rank order, whose condition the level meets. A level no rule names is
+    absent (its residents cannot be counted; the staffing check says so)."""
+    mapping = {}
+    for level in AbilityLevel.values:
+        facts = Facts(on=on, birth_date=on, ability_level=level)
+        for rule in rules:
+            if predicate(rule.condition)(facts):
+                mapping[level] = rule.code
+                break
+    return mapping
 
 
 # The rulebook key holding "residents per caregiver" for each class.
@@ -50,88 +58,23 @@ def required_caregivers(counts: dict[str, int], ratios: dict[str, Fraction]) -> 
 
 # --- waiting-list precedence (docs/policy.md §5) --------------------------------------------------
 
-ECONOMICALLY_DIFFICULT = {Category.MINIMUM_LIVING, Category.NEAR_MINIMUM_LIVING}
-FAMILY_PLANNING_SPECIAL = {Category.FAMILY_PLANNING_SPECIAL, Category.LOST_ONLY_CHILD}
-VETERANS = {Category.VETERAN, Category.MARTYR_FAMILY, Category.KEY_ENTITLED}
-DISABLED_LEVELS = {
-    AbilityLevel.MILD,
-    AbilityLevel.MODERATE,
-    AbilityLevel.SEVERE,
-    AbilityLevel.TOTAL,
-}
-MODERATE_OR_WORSE = {AbilityLevel.MODERATE, AbilityLevel.SEVERE, AbilityLevel.TOTAL}
-ANJI = "330523"
-# 003 安吉县实施意见 清单12 “幸福养”: 低保、低边等困难家庭中中度及以上失能和80岁以上高龄老年人.
-HAPPY_CARE_MIN_AGE = 80
-
-
-@dataclass(frozen=True)
-class ApplicantFacts:
-    categories: frozenset[str]
-    level: str | None  # latest assessment's level, None if never assessed
-    age: int
-    facility_region_path: str
-
 
 @dataclass(frozen=True)
 class PrecedenceRule:
-    precedence: Precedence
+    """The rule that places an applicant: its rank (smaller first), name and source."""
+
+    precedence: int
+    code: str
+    label: str
     citation: str
-    applies: Callable[[ApplicantFacts], bool]
 
-    @property
-    def label(self) -> str:
-        return str(self.precedence.label)
-
-
-PRECEDENCE_RULES: list[PrecedenceRule] = [
-    PrecedenceRule(
-        Precedence.DESTITUTE,
-        "浙政办发〔2022〕71号 §13：有集中供养意愿的特困老年人全部实行集中供养",
-        lambda f: Category.DESTITUTE in f.categories,
-    ),
-    PrecedenceRule(
-        Precedence.FAMILY_PLANNING_SPECIAL,
-        "浙政办发〔2022〕71号 清单15；甬政办发〔2023〕60号 清单19：计划生育特殊家庭"
-        "老年人同等条件下优先入住政府投资兴办的养老机构",
-        lambda f: bool(f.categories & FAMILY_PLANNING_SPECIAL),
-    ),
-    PrecedenceRule(
-        Precedence.ECONOMICALLY_DIFFICULT_DISABLED,
-        "浙政办发〔2022〕71号 §8：重点为经济困难失能老年人提供无偿或低偿托养",
-        lambda f: bool(f.categories & ECONOMICALLY_DIFFICULT) and f.level in DISABLED_LEVELS,
-    ),
-    PrecedenceRule(
-        Precedence.VETERANS,
-        "浙政办发〔2022〕71号 清单：老年残疾军人、退役军人、“三属”优先",
-        lambda f: bool(f.categories & VETERANS),
-    ),
-    PrecedenceRule(
-        Precedence.BRAVERY_DISABLED,
-        "西政办〔2023〕46号 清单35：见义勇为致残人员优先安排入住公办机构",
-        lambda f: Category.BRAVERY_DISABLED in f.categories,
-    ),
-    PrecedenceRule(
-        Precedence.ANJI_HAPPY_CARE,
-        "安吉县实施意见 清单12 “幸福养”工程",
-        lambda f: (
-            f"{ANJI}/" in f.facility_region_path
-            and bool(f.categories & ECONOMICALLY_DIFFICULT)
-            and (f.level in MODERATE_OR_WORSE or f.age >= HAPPY_CARE_MIN_AGE)
-        ),
-    ),
-]
-
-GENERAL_RULE = PrecedenceRule(
-    Precedence.GENERAL,
-    "浙政办发〔2022〕71号 §8（入住轮候管理制度）：同一顺位按申请先后",
-    lambda f: True,
-)
+    @classmethod
+    def of(cls, rule) -> PrecedenceRule:
+        return cls(precedence=rule.rank, code=rule.code, label=rule.label, citation=rule.citation)
 
 
-def precedence_of(facts: ApplicantFacts) -> PrecedenceRule:
-    """The first rule, in docs/policy.md §5 order, that the applicant meets."""
-    for rule in PRECEDENCE_RULES:
-        if rule.applies(facts):
-            return rule
-    return GENERAL_RULE
+def unranked(rules: list[PrecedenceRule]) -> PrecedenceRule:
+    """Where an applicant no rule places stands: after every rank (the shipped rules end with
+    one for everybody, so this only shows when a bureau's rules leave people out)."""
+    last = max((r.precedence for r in rules), default=0)
+    return PrecedenceRule(precedence=last + 1, code="", label="未列入任何顺位", citation="")

@@ -8,7 +8,17 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
 
-from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
+from django.db.models import (
+    Case,
+    Count,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+)
 
 from facilities.choices import (
     OPEN_APPLICATION_STATUSES,
@@ -28,23 +38,26 @@ from facilities.models import (
     Stay,
 )
 from facilities.rules import (
+    CARE_CLASS_SUBJECT,
+    PRECEDENCE_SUBJECT,
     RATIO_KEYS,
-    ApplicantFacts,
     PrecedenceRule,
     care_class_by_level,
-    precedence_of,
     required_caregivers,
+    unranked,
 )
+from regions.conditions import to_q
 from regions.models import Region
-from regions.selectors import PolicyValueNotSet, resolve_policies
-from residents.models import Elder
-from residents.selectors import (
-    add_years,
-    age_on,
-    alive_on,
-    categories_on,
-    latest_assessment_levels,
+from regions.selectors import (
+    PolicyValueNotSet,
+    resolve_policies,
+    rules_in_force,
+    rules_in_force_for,
 )
+from residents.ages import add_years
+from residents.choices import AbilityLevel
+from residents.models import Elder
+from residents.selectors import alive_on, latest_assessment_levels
 
 # --- who is where ------------------------------------------------------------------------------
 
@@ -178,26 +191,32 @@ class WaitingEntry:
 
 
 def waiting_list(facility: Facility, on: datetime.date) -> list[WaitingEntry]:
-    """Open applications ranked by docs/policy.md §5 precedence (from categories and the latest
-    assessment on ``on``), then by application date, then by registration order. Three queries."""
-    applications = list(
+    """Open applications ranked by the precedence rules in force for the facility's region on
+    ``on`` (docs/policy.md §5: the first rule, in rank order, the applicant meets, from their
+    categories, latest assessment and age on ``on``), then by application date, then by
+    registration order. Two queries: the rules, and the applications with each one's rule
+    worked out in the database by the rules' conditions (regions/conditions.py)."""
+    rules = rules_in_force(PRECEDENCE_SUBJECT, facility.region, on)
+    placed_by = [PrecedenceRule.of(rule) for rule in rules]
+    fallback = unranked(placed_by)
+    which = Case(
+        *(
+            When(to_q(rule.condition, on=on, prefix="elder__", region=facility.region), then=i)
+            for i, rule in enumerate(rules)
+        ),
+        default=Value(len(rules)),
+        output_field=IntegerField(),
+    )
+    applications = (
         Application.objects.filter(facility=facility, status__in=OPEN_APPLICATION_STATUSES)
         .select_related("elder", "offered_bed")
+        .annotate(precedence_rule=which)
         .order_by("applied_on", "id")
     )
-    elder_ids = [a.elder_id for a in applications]
-    categories = categories_on(elder_ids, on)
-    levels = latest_assessment_levels(elder_ids, on)
-    path = facility.region.path
-    placed = []
-    for application in applications:
-        facts = ApplicantFacts(
-            categories=frozenset(categories.get(application.elder_id, ())),
-            level=levels.get(application.elder_id),
-            age=age_on(application.elder.birth_date, on),
-            facility_region_path=path,
-        )
-        placed.append((precedence_of(facts), application))
+    placed = [
+        (placed_by[a.precedence_rule] if a.precedence_rule < len(rules) else fallback, a)
+        for a in applications
+    ]
     placed.sort(key=lambda p: (p[0].precedence, p[1].applied_on, p[1].pk))
     return [WaitingEntry(rank, app, rule) for rank, (rule, app) in enumerate(placed, start=1)]
 
@@ -316,12 +335,12 @@ def staffing_report(facility: Facility, on: datetime.date) -> StaffingReport:
     figure is then a lower bound and says so."""
     stays = list(residents_on(facility, on))
     levels = latest_assessment_levels([s.elder_id for s in stays], on)
-    mapping = care_class_by_level()
+    mapping = care_classes(facility.region, on)
     counts = dict.fromkeys(RATIO_KEYS, 0)
     unassessed = []
     for stay in stays:
         level = levels.get(stay.elder_id)
-        if level is None:
+        if level is None or level not in mapping:
             unassessed.append({"elder_code": stay.elder.elder_code, "name": stay.elder.name})
         else:
             counts[mapping[level]] += 1
@@ -341,8 +360,32 @@ def staffing_report(facility: Facility, on: datetime.date) -> StaffingReport:
         counts, {c: r.residents_per_caregiver for c, r in report.ratios.items()}
     )
     if unassessed:
-        report.error = f"{len(unassessed)} 名在住老人没有能力评估，未计入所需护理员数"
+        unnamed = [level for level in levels.values() if level not in mapping]
+        report.error = unassessed_error(len(unassessed), unnamed)
     return report
+
+
+def care_classes(region: Region, on: datetime.date) -> dict[str, str]:
+    """{ability level: staffing class} for a region on a day (the ``care_class`` rules)."""
+    return care_class_by_level(rules_in_force(CARE_CLASS_SUBJECT, region, on), on)
+
+
+def care_classes_for(regions, on: datetime.date) -> dict[int, dict[str, str]]:
+    """The same for many regions in one query: {region.pk: {level: class}}."""
+    return {
+        pk: care_class_by_level(rules, on)
+        for pk, rules in rules_in_force_for(CARE_CLASS_SUBJECT, regions, on).items()
+    }
+
+
+def unassessed_error(count: int, unnamed_levels) -> str:
+    """Why residents were left out of the classes: never assessed, or (a gap in the rules) a
+    level that no staffing class names."""
+    unnamed = sorted(set(unnamed_levels))
+    if unnamed:
+        shown = "、".join(str(AbilityLevel(level).label) for level in unnamed)
+        return f"{count} 名在住老人没有能力评估或其能力等级（{shown}）未对应配比类别，未计入所需护理员数"
+    return f"{count} 名在住老人没有能力评估，未计入所需护理员数"
 
 
 def short_staffed_facilities(region: Region, on: datetime.date) -> list[StaffingReport]:
