@@ -245,7 +245,7 @@ def _place(key, county, street, community, worker) -> Place:
 
 @pytest.fixture
 def world(rulebook):
-    from subsidies.services import load_schemes
+    from subsidies.schemes import load_schemes
 
     load_schemes()
     worker = User.objects.create_user("field-worker")
@@ -969,7 +969,7 @@ def _failed_run(place, world):
     """A run of the place's county that failed after it was planned, as a worker's death leaves
     one (its chunks unfinished)."""
     from subsidies.choices import RunStatus
-    from subsidies.services import prepare_run, request_allowance_run
+    from subsidies.run.planning import prepare_run, request_allowance_run
 
     run = request_allowance_run(region=place.county, period=PERIOD)
     prepare_run(run_id=run.pk)
@@ -1540,7 +1540,10 @@ def test_every_admin_of_area_data_checks_its_forms():
 
 
 @pytest.mark.parametrize("role", ROLES)
-def test_admin_writes_stay_inside_the_roles_scope(world, role, client):
+def test_admin_writes_stay_inside_the_roles_scope(
+    world, role, client, tasks_in_process, settings, tmp_path
+):
+    settings.MEDIA_ROOT = tmp_path / "media"  # the import's uploads
     client.force_login(make_user(role, world))
     _root(world)  # before the attempts, whose writes are undone
     problems = check_matrix(client, world, role, {**ADMIN_WRITES, **ADMIN_MOVES})
