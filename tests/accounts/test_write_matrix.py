@@ -245,7 +245,7 @@ def _place(key, county, street, community, worker) -> Place:
 
 @pytest.fixture
 def world(rulebook):
-    from subsidies.schemes import load_schemes
+    from subsidies.services import load_schemes
 
     load_schemes()
     worker = User.objects.create_user("field-worker")
