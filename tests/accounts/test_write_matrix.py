@@ -969,7 +969,7 @@ def _failed_run(place, world):
     """A run of the place's county that failed after it was planned, as a worker's death leaves
     one (its chunks unfinished)."""
     from subsidies.choices import RunStatus
-    from subsidies.run.planning import prepare_run, request_allowance_run
+    from subsidies.services import prepare_run, request_allowance_run
 
     run = request_allowance_run(region=place.county, period=PERIOD)
     prepare_run(run_id=run.pk)
