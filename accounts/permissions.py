@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django import forms
+from django.db.models import Q
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 
 from accounts.scoping import (
@@ -41,16 +42,26 @@ class ScopedQuerysetMixin:
         return scoped(super().get_queryset(), self.request.user)
 
 
+def _initial_keys(form, name, field) -> list:
+    initial = form.get_initial_for_field(field, name)
+    values = initial if isinstance(initial, list | tuple) else [initial]
+    return [getattr(v, "pk", v) for v in values if v not in (None, "")]
+
+
 def _narrow_choices(form, user) -> None:
     """Related records offered by a form (selects, autocompletes, and what the form accepts
-    back) are those of the user's scope; public reference data (regions) stays whole."""
-    for field in form.fields.values():
+    back) are those of the user's scope, and the ones the record already holds (kept, not
+    chosen: a caregiver's past employer stays on their page); public reference data (regions)
+    stays whole."""
+    for name, field in form.fields.items():
         queryset = getattr(field, "queryset", None)
         if queryset is None or not isinstance(field, forms.ModelChoiceField):
             continue
         rule = scope_rule(queryset.model)
         if rule is not None and not rule.public:
-            field.queryset = scoped(queryset, user)
+            reachable = scoped(queryset.model._default_manager.all(), user).values("pk")
+            held = _initial_keys(form, name, field)
+            field.queryset = queryset.filter(Q(pk__in=reachable) | Q(pk__in=held))
 
 
 def _chosen_field(form) -> str | None:
@@ -66,12 +77,13 @@ def _chosen_field(form) -> str | None:
     )
 
 
-def scope_checked_form(form_class, user, *, placed_by_inlines: bool = False):
+def scope_checked_form(form_class, user, *, placed_by_inlines: bool = False, inline: bool = False):
     """``form_class`` (a ModelForm of the admin or of an inline) that offers only related
     records of ``user``'s scope and refuses, as form errors, a record outside it as stored or
     as it will be saved. ``placed_by_inlines``: a new record of this model is placed by the
     rows its inlines add (a caregiver by an employment), so the admin checks it once those are
-    saved (ScopedAdminMixin.save_related)."""
+    saved (ScopedAdminMixin.save_related). ``inline``: a row of an inline, which is saved only
+    when changed, and checked only then."""
 
     class ScopeCheckedForm(form_class):
         def __init__(self, *args, **kwargs):
@@ -82,6 +94,8 @@ def scope_checked_form(form_class, user, *, placed_by_inlines: bool = False):
             super()._post_clean()
             if self.errors:
                 return  # a record half-built from bad input has no place to check yet
+            if inline and not self.has_changed():
+                return  # an unchanged row is not written
             instance = self.instance
             adding = instance.pk is None or instance._state.adding
             try:
@@ -146,7 +160,7 @@ class ScopedAdminMixin:
         placed_later = obj is None and self.scope_placed_by_inlines
         for formset, inline in super().get_formsets_with_inlines(request, obj):
             formset.form = scope_checked_form(
-                formset.form, request.user, placed_by_inlines=placed_later
+                formset.form, request.user, placed_by_inlines=placed_later, inline=True
             )
             yield formset, inline
 

@@ -1572,3 +1572,21 @@ def test_a_record_in_memory_is_in_scope_exactly_when_the_database_says_so(world,
             if in_memory != in_database.exists():
                 disagree.append(f"{model.__name__} #{record.pk}: memory says {in_memory}")
     assert not disagree, "\n".join(disagree)
+
+
+def test_a_record_keeps_what_it_holds_outside_the_scope_when_saved(world, client):
+    """Choices are narrowed to the scope, not what a record already holds: an institution saves
+    its caregiver's page though the caregiver worked elsewhere before (that row, unchanged, is
+    neither refused nor written)."""
+    home, elsewhere = world[INSIDE], world["beishan"]
+    past = facility_services.employ_caregiver(
+        caregiver=home.caregiver, facility=elsewhere.facility, start_date=datetime.date(2020, 1, 1)
+    )
+    facility_services.end_employment(employment=past, end_date=datetime.date(2023, 12, 31))
+    client.force_login(make_user("institution", world))
+    url = _url(Caregiver, "change", home.caregiver.pk)
+    data = {**rendered(_root(world), url), "name": "改名护理员"}
+    response = client.post(url, data)
+    assert response.status_code == 302, _errors_of(response)
+    assert fresh(home.caregiver).name == "改名护理员"
+    assert fresh(past).end_date == datetime.date(2023, 12, 31)
