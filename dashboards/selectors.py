@@ -18,22 +18,16 @@ import datetime
 from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
-from fractions import Fraction
 
 from django.db.models import Count, Q, QuerySet, Sum
 from django.utils.translation import gettext_lazy as _
 
 from accounts.scoping import scope_of, scoped
-from facilities.choices import OPEN_APPLICATION_STATUSES, ApplicationStatus, BedType, FacilityKind
-from facilities.models import Application, Bed, Employment, Facility, Stay
-from facilities.rules import RATIO_KEYS, required_caregivers
+from facilities.choices import OPEN_APPLICATION_STATUSES, ApplicationStatus, BedType
+from facilities.models import Application, Bed, Facility, Stay
 from facilities.selectors import (
     TARGET_KEYS,
-    Ratio,
-    StaffingReport,
-    care_classes_for,
     stays_on,
-    unassessed_error,
     workforce_figures,
 )
 from regions.catalog import get_key
@@ -44,10 +38,9 @@ from regions.selectors import (
     in_force_on,
     policy_gaps,
     resolve_policies,
-    resolve_policies_for,
 )
 from residents.models import Elder
-from residents.selectors import free_assessments_due, latest_assessment_levels
+from residents.selectors import free_assessments_due
 from subsidies.choices import LineStatus
 from subsidies.models import PaymentLine, money
 from visits.selectors import ComplianceReport, GroupBy, compliance, local_tz, month_bounds
@@ -384,9 +377,6 @@ def allowance_totals(user, area: Region, period: Period) -> AllowanceTable:
 
 # --- facilities: staffing, beds and waiting lists ----------------------------------------------
 
-# The facilities whose staffing is checked against the ratios (as short_staffed_facilities).
-STAFFED_KINDS = [FacilityKind.INSTITUTION, FacilityKind.SMART_CARE_HOME]
-
 
 def area_facilities(user, area: Region) -> QuerySet[Facility]:
     return (
@@ -395,88 +385,6 @@ def area_facilities(user, area: Region) -> QuerySet[Facility]:
         .select_related("region")
         .order_by("region__code", "code")
     )
-
-
-def staffing_reports(facilities: list[Facility], on: datetime.date) -> list[StaffingReport]:
-    """facilities.selectors.staffing_report for many facilities at once, with the same rules
-    (residents in force on ``on`` outside home-care beds, classes from each resident's latest
-    assessment, ``required_caregivers`` at the ratios the rulebook gives each facility's region,
-    caregivers employed on ``on``) in four queries instead of four per facility. The most
-    short-staffed first."""
-    facilities = [f for f in facilities if f.kind in STAFFED_KINDS]
-    if not facilities:
-        return []
-    ids = [f.pk for f in facilities]
-    residents = Stay.objects.filter(stays_on(on), bed__facility_id__in=ids).exclude(
-        bed__bed_type=BedType.HOME_CARE
-    )
-    stays = list(
-        residents.values_list("bed__facility_id", "elder_id", "elder__elder_code", "elder__name")
-    )
-    levels = latest_assessment_levels(residents.values("elder_id"), on)
-    actual = dict(
-        Employment.objects.filter(facility_id__in=ids, start_date__lte=on)
-        .filter(Q(end_date__isnull=True) | Q(end_date__gte=on))
-        .values("facility_id")
-        .annotate(n=Count("caregiver", distinct=True))
-        .values_list("facility_id", "n")
-    )
-    regions = {f.region_id: f.region for f in facilities}
-    resolved = resolve_policies_for(list(RATIO_KEYS.values()), regions.values(), on)
-    classes = care_classes_for(regions.values(), on)
-    unnamed = defaultdict(set)  # levels no staffing class names, per facility
-    reports = {
-        f.pk: StaffingReport(
-            facility=f,
-            on=on,
-            counts=dict.fromkeys((str(c) for c in RATIO_KEYS), 0),
-            unassessed=[],
-            actual=actual.get(f.pk, 0),
-        )
-        for f in facilities
-    }
-    for facility_id, elder_id, elder_code, name in stays:
-        report = reports[facility_id]
-        level = levels.get(elder_id)
-        mapping = classes[report.facility.region_id]
-        if level is None or level not in mapping:
-            report.unassessed.append({"elder_code": elder_code, "name": name})
-            if level is not None:
-                unnamed[facility_id].add(level)
-        else:
-            report.counts[str(mapping[level])] += 1
-    for facility in facilities:
-        report = reports[facility.pk]
-        try:
-            report.ratios = _ratios(resolved[facility.region_id])
-        except PolicyValueNotSet as missing:
-            report.error = f"护理员配比未设定：{missing}"
-            continue
-        report.required = required_caregivers(
-            report.counts, {c: r.residents_per_caregiver for c, r in report.ratios.items()}
-        )
-        if report.unassessed:
-            report.error = unassessed_error(len(report.unassessed), unnamed[facility.pk])
-    return sorted(
-        reports.values(),
-        key=lambda r: (-(r.shortfall or 0), r.required is not None, r.facility.code),
-    )
-
-
-def _ratios(resolved) -> dict[str, Ratio]:
-    """The Ratio objects of facilities.selectors.staffing_ratios, from resolved policies."""
-    ratios = {}
-    for care_class, key in RATIO_KEYS.items():
-        policy = resolved[key]
-        value = policy.require()
-        ratios[care_class] = Ratio(
-            care_class=care_class,
-            key=key,
-            residents_per_caregiver=Fraction(Decimal(value)),
-            source_region=f"{policy.source_region.name} {policy.source_region.code}",
-            citation=policy.citation,
-        )
-    return ratios
 
 
 @dataclass(frozen=True)

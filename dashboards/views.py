@@ -20,6 +20,7 @@ from django.views.decorators.http import require_safe
 from dashboards import selectors
 from dashboards.forms import DashboardFilterForm
 from dashboards.selectors import Period, Section, add_months
+from facilities.selectors import staffing_reports
 from regions.models import Region
 
 
@@ -73,7 +74,7 @@ def dashboard(request):
         context["allowances"] = selectors.allowance_totals(user, area, period)
     if Section.STAFFING in sections or Section.BEDS in sections:
         facilities = list(selectors.area_facilities(user, area))
-        context["staffing"] = selectors.staffing_reports(facilities, on)
+        context["staffing"] = staffing_reports(facilities, on)
         context["beds"] = selectors.beds_and_waiting(facilities, on)
         context["beds_chart"] = selectors.beds_chart(context["beds"])
     if Section.WORKFORCE in sections:

@@ -27,7 +27,7 @@ from accounts.permissions import ScopedAdminMixin
 from accounts.scoping import OutOfScopeWrite, scoped
 from accounts.selectors import sees_full_personal_data
 from facilities import selectors, services
-from facilities.choices import OPEN_APPLICATION_STATUSES, BedType, FacilityKind
+from facilities.choices import OPEN_APPLICATION_STATUSES, BedType
 from facilities.models import (
     Application,
     Bed,
@@ -45,7 +45,6 @@ from facilities.models import (
 from residents.models import Elder
 
 # Kinds of facility whose residents the staffing ratios apply to (as short_staffed_facilities).
-STAFFED_KINDS = [FacilityKind.INSTITUTION, FacilityKind.SMART_CARE_HOME]
 
 
 def _errors(error: ValidationError) -> str:
@@ -299,7 +298,7 @@ class FacilityAdmin(ScopedAdmin):
         waiting = selectors.waiting_list(facility, _today())
         report = (
             selectors.staffing_report(facility, _today())
-            if facility.kind in STAFFED_KINDS
+            if facility.kind in selectors.STAFFED_KINDS
             else None
         )
         return _page(
@@ -345,7 +344,7 @@ class FacilityAdmin(ScopedAdmin):
             raise PermissionDenied
         facilities = (
             scoped(Facility.objects.all(), request.user)
-            .filter(is_active=True, kind__in=STAFFED_KINDS)
+            .filter(is_active=True, kind__in=selectors.STAFFED_KINDS)
             .select_related("region")
             .order_by("name")
         )

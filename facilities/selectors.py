@@ -4,6 +4,7 @@ staffing checks and workforce figures against the rulebook's targets."""
 from __future__ import annotations
 
 import datetime
+from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
@@ -51,6 +52,7 @@ from regions.models import Region
 from regions.selectors import (
     PolicyValueNotSet,
     resolve_policies,
+    resolve_policies_for,
     rules_in_force,
     rules_in_force_for,
 )
@@ -249,21 +251,26 @@ class Ratio:
         }
 
 
-def staffing_ratios(region: Region, on: datetime.date) -> dict[str, Ratio]:
-    """The jurisdiction's ratios (nearest region upwards); PolicyValueNotSet if one is missing."""
-    resolved = resolve_policies(list(RATIO_KEYS.values()), region, on)
+def _ratios(resolved) -> dict[str, Ratio]:
+    """Ratio objects from resolved policies; PolicyValueNotSet if one is missing."""
     ratios = {}
     for care_class, key in RATIO_KEYS.items():
-        value = resolved[key].require()
+        policy = resolved[key]
+        value = policy.require()
         ratios[care_class] = Ratio(
             care_class=care_class,
             key=key,
             # Decimal → Fraction is exact (no binary floating point on the way).
             residents_per_caregiver=Fraction(Decimal(value)),
-            source_region=f"{resolved[key].source_region.name} {resolved[key].source_region.code}",
-            citation=resolved[key].citation,
+            source_region=f"{policy.source_region.name} {policy.source_region.code}",
+            citation=policy.citation,
         )
     return ratios
+
+
+def staffing_ratios(region: Region, on: datetime.date) -> dict[str, Ratio]:
+    """The jurisdiction's ratios (nearest region upwards); PolicyValueNotSet if one is missing."""
+    return _ratios(resolve_policies_for(list(RATIO_KEYS.values()), [region], on)[region.pk])
 
 
 def required_for_counts(region: Region, counts: dict[str, int], on: datetime.date) -> dict:
@@ -329,40 +336,84 @@ def caregivers_on(facility: Facility, on: datetime.date) -> QuerySet[Employment]
     )
 
 
+# The facilities whose staffing is checked against the ratios (home-care centres have none).
+STAFFED_KINDS = [FacilityKind.INSTITUTION, FacilityKind.SMART_CARE_HOME]
+
+
 def staffing_report(facility: Facility, on: datetime.date) -> StaffingReport:
+    """One facility's staffing check: ``staffing_reports`` for a list of one, so the single and
+    the batch reading can never differ."""
+    return staffing_reports([facility], on, only_staffed_kinds=False)[0]
+
+
+def staffing_reports(
+    facilities: list[Facility], on: datetime.date, *, only_staffed_kinds: bool = True
+) -> list[StaffingReport]:
     """Required caregivers from the residents' latest assessments, actual caregivers employed,
-    the shortfall. Residents never assessed are listed, not counted in any class: the required
-    figure is then a lower bound and says so."""
-    stays = list(residents_on(facility, on))
-    levels = latest_assessment_levels([s.elder_id for s in stays], on)
-    mapping = care_classes(facility.region, on)
-    counts = dict.fromkeys(RATIO_KEYS, 0)
-    unassessed = []
-    for stay in stays:
-        level = levels.get(stay.elder_id)
+    the shortfall, for many facilities in a fixed number of queries. Residents are the stays in
+    force on ``on`` outside home-care beds (those are in elders' own homes); each is counted in
+    the staffing class its latest assessment's level maps to in the facility's region; one
+    never assessed (or whose level no class names) is listed, not counted, and the required
+    figure is then a lower bound that says so. The most short-staffed first."""
+    if only_staffed_kinds:
+        facilities = [f for f in facilities if f.kind in STAFFED_KINDS]
+    if not facilities:
+        return []
+    ids = [f.pk for f in facilities]
+    residents = Stay.objects.filter(stays_on(on), bed__facility_id__in=ids).exclude(
+        bed__bed_type=BedType.HOME_CARE
+    )
+    stays = list(
+        residents.values_list("bed__facility_id", "elder_id", "elder__elder_code", "elder__name")
+    )
+    levels = latest_assessment_levels(residents.values("elder_id"), on)
+    actual = dict(
+        Employment.objects.filter(facility_id__in=ids, start_date__lte=on)
+        .filter(Q(end_date__isnull=True) | Q(end_date__gte=on))
+        .values("facility_id")
+        .annotate(n=Count("caregiver", distinct=True))
+        .values_list("facility_id", "n")
+    )
+    regions = {f.region_id: f.region for f in facilities}
+    resolved = resolve_policies_for(list(RATIO_KEYS.values()), regions.values(), on)
+    classes = care_classes_for(regions.values(), on)
+    unnamed = defaultdict(set)  # levels no staffing class names, per facility
+    reports = {
+        f.pk: StaffingReport(
+            facility=f,
+            on=on,
+            counts=dict.fromkeys((str(c) for c in RATIO_KEYS), 0),
+            unassessed=[],
+            actual=actual.get(f.pk, 0),
+        )
+        for f in facilities
+    }
+    for facility_id, elder_id, elder_code, name in stays:
+        report = reports[facility_id]
+        level = levels.get(elder_id)
+        mapping = classes[report.facility.region_id]
         if level is None or level not in mapping:
-            unassessed.append({"elder_code": stay.elder.elder_code, "name": stay.elder.name})
+            report.unassessed.append({"elder_code": elder_code, "name": name})
+            if level is not None:
+                unnamed[facility_id].add(level)
         else:
-            counts[mapping[level]] += 1
-    report = StaffingReport(
-        facility=facility,
-        on=on,
-        counts={str(k): v for k, v in counts.items()},
-        unassessed=unassessed,
-        actual=caregivers_on(facility, on).values("caregiver").distinct().count(),
+            report.counts[str(mapping[level])] += 1
+    for facility in facilities:
+        report = reports[facility.pk]
+        try:
+            report.ratios = _ratios(resolved[facility.region_id])
+        except PolicyValueNotSet as missing:
+            report.error = f"护理员配比未设定：{missing}"
+            continue
+        report.required = required_caregivers(
+            report.counts, {c: r.residents_per_caregiver for c, r in report.ratios.items()}
+        )
+        if report.unassessed:
+            report.error = unassessed_error(len(report.unassessed), unnamed[facility.pk])
+    return sorted(
+        reports.values(),
+        key=lambda r: (-(r.shortfall or 0), r.required is not None, r.facility.code),
     )
-    try:
-        report.ratios = staffing_ratios(facility.region, on)
-    except PolicyValueNotSet as missing:
-        report.error = f"护理员配比未设定：{missing}"
-        return report
-    report.required = required_caregivers(
-        counts, {c: r.residents_per_caregiver for c, r in report.ratios.items()}
-    )
-    if unassessed:
-        unnamed = [level for level in levels.values() if level not in mapping]
-        report.error = unassessed_error(len(unassessed), unnamed)
-    return report
 
 
 def care_classes(region: Region, on: datetime.date) -> dict[str, str]:
@@ -390,17 +441,10 @@ def unassessed_error(count: int, unnamed_levels) -> str:
 
 def short_staffed_facilities(region: Region, on: datetime.date) -> list[StaffingReport]:
     """Institutions in the region whose actual caregivers fall short of the requirement."""
-    reports = []
     facilities = Facility.objects.filter(
-        region__path__startswith=region.path,
-        is_active=True,
-        kind__in=[FacilityKind.INSTITUTION, FacilityKind.SMART_CARE_HOME],
+        region__path__startswith=region.path, is_active=True, kind__in=STAFFED_KINDS
     ).select_related("region")
-    for facility in facilities:
-        report = staffing_report(facility, on)
-        if report.is_short_staffed:
-            reports.append(report)
-    return reports
+    return [r for r in staffing_reports(list(facilities), on) if r.is_short_staffed]
 
 
 # --- workforce figures against targets (docs/policy.md §2) -----------------------------------------

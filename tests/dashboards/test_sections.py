@@ -12,7 +12,7 @@ from dashboards import selectors
 from dashboards.selectors import Period
 from facilities import services as facilities
 from facilities.models import Bed
-from facilities.selectors import staffing_report, workforce_figures
+from facilities.selectors import staffing_report, staffing_reports, workforce_figures
 from regions.catalog import get_key
 from regions.models import PolicyValue, Region
 from regions.selectors import policy_gaps
@@ -300,7 +300,7 @@ def homes(rulebook):
 def test_staffing_is_the_facilities_staffing_report_for_every_institution(homes, bureau, region):
     facilities_ = list(selectors.area_facilities(bureau, region(XIHU)))
     assert homes["ningbo"] not in facilities_
-    reports = selectors.staffing_reports(facilities_, ON)
+    reports = staffing_reports(facilities_, ON)
     # Institutions only (a street centre has no staffing ratio), the most short-staffed first.
     assert [r.facility for r in reports] == [homes["short"], homes["staffed"]]
     for report in reports:

@@ -6,11 +6,10 @@ import datetime
 
 import pytest
 
-from dashboards.selectors import staffing_reports
 from facilities import services
 from facilities.choices import Precedence
 from facilities.rules import CARE_CLASS_SUBJECT, PRECEDENCE_SUBJECT
-from facilities.selectors import staffing_report, waiting_list
+from facilities.selectors import staffing_report, staffing_reports, waiting_list
 from regions.models import EligibilityRule, Region
 from regions.services import add_eligibility_rule, end_eligibility_rule
 from residents.id_numbers import with_check_character
