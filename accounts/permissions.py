@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django import forms
+from django.core.exceptions import FieldDoesNotExist
 from django.db.models import Q
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 
@@ -42,10 +43,23 @@ class ScopedQuerysetMixin:
         return scoped(super().get_queryset(), self.request.user)
 
 
-def _initial_keys(form, name, field) -> list:
-    initial = form.get_initial_for_field(field, name)
-    values = initial if isinstance(initial, list | tuple) else [initial]
-    return [getattr(v, "pk", v) for v in values if v not in (None, "")]
+def _held_keys(form, name) -> list:
+    """The related records a saved record holds in field ``name``, read from the record as
+    stored (never from the request: an add page's ?elder= must not open a choice)."""
+    instance = getattr(form, "instance", None)
+    if instance is None or instance.pk is None or instance._state.adding:
+        return []
+    if name == instance._meta.pk.name:
+        return [instance.pk]  # an inline row's own key
+    try:
+        field = instance._meta.get_field(name)
+    except FieldDoesNotExist:
+        return []
+    if field.many_to_many:
+        return list(getattr(instance, name).values_list("pk", flat=True))
+    if field.is_relation and field.concrete:
+        return [getattr(instance, field.attname)]
+    return []
 
 
 def _narrow_choices(form, user) -> None:
@@ -60,7 +74,7 @@ def _narrow_choices(form, user) -> None:
         rule = scope_rule(queryset.model)
         if rule is not None and not rule.public:
             reachable = scoped(queryset.model._default_manager.all(), user).values("pk")
-            held = _initial_keys(form, name, field)
+            held = _held_keys(form, name)
             field.queryset = queryset.filter(Q(pk__in=reachable) | Q(pk__in=held))
 
 

@@ -1590,3 +1590,15 @@ def test_a_record_keeps_what_it_holds_outside_the_scope_when_saved(world, client
     assert response.status_code == 302, _errors_of(response)
     assert fresh(home.caregiver).name == "改名护理员"
     assert fresh(past).end_date == datetime.date(2023, 12, 31)
+
+
+def test_an_add_page_does_not_offer_a_record_outside_the_scope_named_in_its_address(world, client):
+    """The admin fills an add page from its address (?elder=…): a record outside the scope
+    named there is neither shown nor accepted."""
+    outside = world["beishan"].elder
+    client.force_login(make_user("street", world))
+    page = client.get(_url(ElderCategory, "add"), {"elder": outside.pk})
+    assert page.status_code == 200
+    assert outside.name not in page.content.decode()
+    choices = page.context["adminform"].form.fields["elder"].queryset
+    assert not choices.filter(pk=outside.pk).exists()
