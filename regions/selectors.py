@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime
 from collections import defaultdict
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -80,6 +81,19 @@ def overlapping(start: datetime.date, end: datetime.date | None) -> Q:
     return condition
 
 
+def nearest_in_force(
+    rows: Mapping[tuple[str, str], Iterable[PolicyValue]], path: str, key: str, on: datetime.date
+) -> PolicyValue | None:
+    """The rulebook's one lookup rule (docs/policy.md §0): from the region on ``path``
+    upwards, the first region with a row for ``key`` in force on ``on``. ``rows`` holds the
+    candidate rows by (region code, key); every reader of the rulebook comes here."""
+    for code in reversed([c for c in path.split("/") if c]):
+        for row in rows.get((code, key), ()):
+            if row.effective_from <= on and (row.effective_to is None or on <= row.effective_to):
+                return row
+    return None
+
+
 def resolve_policies_for(
     keys: list[str], regions, on: datetime.date
 ) -> dict[int, dict[str, ResolvedPolicy]]:
@@ -90,26 +104,75 @@ def resolve_policies_for(
     """
     catalog = {k: get_key(k) for k in keys}
     regions = list(regions)
-    chains = {r.pk: [c for c in r.path.split("/") if c][::-1] for r in regions}
-    ancestor_codes = {code for chain in chains.values() for code in chain}
-    rows = {
-        (row.region.code, row.key): row
-        for row in PolicyValue.objects.filter(key__in=keys, region__code__in=ancestor_codes)
+    ancestor_codes = {c for r in regions for c in r.path.split("/") if c}
+    rows: dict[tuple[str, str], list[PolicyValue]] = defaultdict(list)
+    for row in (
+        PolicyValue.objects.filter(key__in=keys, region__code__in=ancestor_codes)
         .filter(in_force_on(on))
         .select_related("region")
-    }
+    ):
+        rows[(row.region.code, row.key)].append(row)
     return {
         region.pk: {
             key: ResolvedPolicy(
-                catalog[key],
-                region,
-                on,
-                next((rows[c, key] for c in chains[region.pk] if (c, key) in rows), None),
+                catalog[key], region, on, nearest_in_force(rows, region.path, key, on)
             )
             for key in keys
         }
         for region in regions
     }
+
+
+class PolicyBook:
+    """Rulebook rows for some keys over a period, resolved in memory by region path.
+
+    Readers that walk many days (visit schedules, compliance) load it once; ``resolve``
+    answers with the same rule as ``resolve_policy`` (``nearest_in_force``).
+    """
+
+    def __init__(self, keys: Iterable[str], start: datetime.date, end: datetime.date):
+        self.keys = list(keys)
+        self._rows: dict[tuple[str, str], list[PolicyValue]] = defaultdict(list)
+        rows = (
+            PolicyValue.objects.filter(key__in=self.keys)
+            .filter(overlapping(start, end))
+            .select_related("region")
+        )
+        for row in rows:
+            self._rows[(row.region.code, row.key)].append(row)
+        self._cache: dict[tuple[str, str, datetime.date], ResolvedPolicy] = {}
+        self._changes: dict[str, frozenset[datetime.date]] = {}
+
+    def values(self, key: str) -> set[Decimal]:
+        """Every value ``key`` takes in some region over the period (unset rows left out)."""
+        return {
+            row.value
+            for (_code, k), rows in self._rows.items()
+            if k == key
+            for row in rows
+            if row.value is not None
+        }
+
+    def changes(self, path: str) -> frozenset[datetime.date]:
+        """The days on which a row of the regions on ``path`` comes into force or lapses: the
+        only days on which ``resolve`` can answer differently from the day before."""
+        if path not in self._changes:
+            days = set()
+            for code in [c for c in path.split("/") if c]:
+                for key in self.keys:
+                    for row in self._rows.get((code, key), ()):
+                        days.add(row.effective_from)
+                        if row.effective_to is not None and row.effective_to < datetime.date.max:
+                            days.add(row.effective_to + datetime.timedelta(days=1))
+            self._changes[path] = frozenset(days)
+        return self._changes[path]
+
+    def resolve(self, key: str, region: Region, on: datetime.date) -> ResolvedPolicy:
+        cache_key = (region.path, key, on)
+        if cache_key not in self._cache:
+            found = nearest_in_force(self._rows, region.path, key, on)
+            self._cache[cache_key] = ResolvedPolicy(get_key(key), region, on, found)
+        return self._cache[cache_key]
 
 
 def resolve_policies(

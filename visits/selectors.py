@@ -26,11 +26,10 @@ from django.conf import settings
 from django.db.models import Max, Q, QuerySet
 
 from regions import conditions
-from regions.catalog import get_key
 from regions.choices import FREQUENCY_ORDER, Frequency, RegionLevel
 from regions.conditions import Facts
-from regions.models import PolicyValue, Region
-from regions.selectors import PolicyValueNotSet, ResolvedPolicy, RuleBook, overlapping
+from regions.models import Region
+from regions.selectors import PolicyBook, PolicyValueNotSet, RuleBook
 from residents.ages import add_years, age_on, birthday
 from residents.models import AbilityAssessment, Elder, ElderCategory
 from visits import rules
@@ -69,68 +68,6 @@ def month_bounds(day: datetime.date) -> tuple[datetime.date, datetime.date]:
 
 
 # --- the rulebook, read once for a period ------------------------------------------------
-
-
-class PolicyBook:
-    """Rulebook rows for some keys over a period, resolved in memory by region path.
-
-    The same rule as ``regions.selectors.resolve_policy`` (the nearest region, from the one
-    asked about upwards, with a row in force on the date), but one query for a whole area
-    and period instead of two per region and day.
-    """
-
-    def __init__(self, keys: Iterable[str], start: datetime.date, end: datetime.date):
-        self.keys = list(keys)
-        self._rows: dict[tuple[str, str], list[PolicyValue]] = defaultdict(list)
-        rows = (
-            PolicyValue.objects.filter(key__in=self.keys)
-            .filter(overlapping(start, end))
-            .select_related("region")
-        )
-        for row in rows:
-            self._rows[(row.region.code, row.key)].append(row)
-        self._cache: dict[tuple[str, str, datetime.date], ResolvedPolicy] = {}
-        self._changes: dict[str, frozenset[datetime.date]] = {}
-
-    def values(self, key: str) -> set[Decimal]:
-        """Every value ``key`` takes in some region over the period (unset rows left out)."""
-        return {
-            row.value
-            for (_code, k), rows in self._rows.items()
-            if k == key
-            for row in rows
-            if row.value is not None
-        }
-
-    def changes(self, path: str) -> frozenset[datetime.date]:
-        """The days on which a row of the regions on ``path`` comes into force or lapses: the
-        only days on which ``resolve`` can answer differently from the day before."""
-        if path not in self._changes:
-            days = set()
-            for code in [c for c in path.split("/") if c]:
-                for key in self.keys:
-                    for row in self._rows.get((code, key), ()):
-                        days.add(row.effective_from)
-                        if row.effective_to is not None and row.effective_to < datetime.date.max:
-                            days.add(row.effective_to + ONE_DAY)
-            self._changes[path] = frozenset(days)
-        return self._changes[path]
-
-    def resolve(self, key: str, region: Region, on: datetime.date) -> ResolvedPolicy:
-        cache_key = (region.path, key, on)
-        if cache_key not in self._cache:
-            found = None
-            for code in reversed([c for c in region.path.split("/") if c]):
-                for row in self._rows.get((code, key), ()):
-                    if row.effective_from <= on and (
-                        row.effective_to is None or on <= row.effective_to
-                    ):
-                        found = row
-                        break
-                if found:
-                    break
-            self._cache[cache_key] = ResolvedPolicy(get_key(key), region, on, found)
-        return self._cache[cache_key]
 
 
 # --- who must be visited --------------------------------------------------------------------
