@@ -221,7 +221,7 @@ def require_region_in_scope(user, region, app: str | None = None) -> None:
     """For commands and exports run for a user with ``--region``: refuse a region outside the
     user's areas (for ``app``), naming it."""
     if user is not None and not scope_of(user).covers_region(region, app):
-        raise OutOfScope(f"region {region.code} ({region.name}) is outside {user}'s scope")
+        raise OutOfScope(f"区划 {region.code}（{region.name}）不在您的权限范围内。")
 
 
 # --- writes ------------------------------------------------------------------------------------

@@ -153,19 +153,18 @@ def step_floor(period: datetime.date) -> dict:
 
     from regions.models import Region
     from residents.models import Elder
-    from subsidies import services, setbased
+    from subsidies import setbased
     from subsidies.choices import BatchKind
     from subsidies.models import AllowanceRun, AllowanceRunChunk, PaymentBatch
-    from subsidies.selectors import period_plan
+    from subsidies.run.rates import plan_period
+    from subsidies.schemes import active_schemes
 
     region = Region.objects.get(code=REGION)
-    schemes = services._ensure_schemes()
-    plan = period_plan(region, period, schemes)
+    plan = plan_period(region, period, active_schemes())
     batch = PaymentBatch.objects.create(region=region, period=period, kind=BatchKind.REGULAR)
     bounds = Elder.objects.aggregate(low=Min("id"), high=Max("id"))
-    run = AllowanceRun(region=region, period=period, plan={"main": plan}, batch=batch)
+    run = AllowanceRun(region=region, period=period, batch=batch)
     everyone = AllowanceRunChunk(id_from=bounds["low"], id_to=bounds["high"])
-    compiled = services._compile(plan)
     started = time.perf_counter()
     with transaction.atomic():
         # The floor gets its best chance: memory enough that its million-row joins and sort
@@ -173,9 +172,7 @@ def step_floor(period: datetime.date) -> dict:
         # every elder does not, and would spill to disk).
         with connection.cursor() as cursor:
             cursor.execute(f"SET LOCAL work_mem = '{FLOOR_WORK_MEM}'")
-        seen, written = setbased.insert_chunk_lines(
-            run=run, chunk=everyone, compiled=compiled, needs_levels=services._needs_levels(plan)
-        )
+        seen, written = setbased.insert_chunk_lines(run=run, chunk=everyone, plan=plan)
     seconds = time.perf_counter() - started
     connection.close()
     return {"seconds": seconds, "lines": written, "elders": seen, "peak_mb": None}
@@ -190,7 +187,7 @@ def step_run(period: datetime.date, queue: str) -> dict:
     from residents.models import Elder
     from subsidies.choices import RunStatus
     from subsidies.models import AllowanceRun
-    from subsidies.services import request_allowance_run
+    from subsidies.run.planning import request_allowance_run
 
     current_app.conf.task_default_queue = queue
     current_app.send_task("config.ping", queue=queue).get(timeout=120)  # the worker listens
@@ -232,9 +229,10 @@ def _finance():
 
 
 def step_export(batch_id: int, fmt: str, output: str) -> dict:
+    from subsidies.batches import approve_batch
     from subsidies.choices import BatchState
+    from subsidies.exports import export_batch
     from subsidies.models import PaymentBatch
-    from subsidies.services import approve_batch, export_batch
 
     batch = PaymentBatch.objects.select_related("region").get(pk=batch_id)
     finance = _finance()

@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 
+from accounts.errors import Conflict
 from accounts.scoping import require_in_scope, scoped_for_write
 from facilities.choices import (
     OPEN_APPLICATION_STATUSES,
@@ -37,7 +38,7 @@ from residents.models import Elder
 from residents.selectors import add_years
 
 
-class StayConflict(ValidationError):
+class StayConflict(Conflict):
     """A bed or an elder is already taken: the API answers 409 Conflict."""
 
 

@@ -6,13 +6,12 @@ The admin, the API, the import and the tests all go through these functions.
 from __future__ import annotations
 
 import datetime
-from importlib import import_module
-from importlib.util import find_spec
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from accounts.scoping import require_in_scope
+from facilities import services as facility_services
 from regions.models import Region
 from regions.selectors import PolicyValueNotSet, policy_value
 from residents.assessment_rules import (
@@ -25,9 +24,8 @@ from residents.choices import AbilityLevel, AssessmentStandard, Category, Pensio
 from residents.id_numbers import normalize_id_number, parse_id_number
 from residents.models import AbilityAssessment, Elder, ElderCategory
 from residents.validators import normalize_phone
-
-# Apps that own consequences of a death (bed, visit schedule, allowances), in this order.
-DEATH_HANDLER_APPS = ["facilities", "visits", "subsidies"]
+from subsidies import batches as subsidy_batches
+from visits import services as visit_services
 
 
 def _with_history_user(instance, by):
@@ -214,12 +212,11 @@ def record_death(*, elder: Elder, death_date: datetime.date, by=None) -> Elder:
         period.note = (period.note + " 因死亡终止").strip()[:200]
         _with_history_user(period, by).save()
 
-    for app in DEATH_HANDLER_APPS:
-        if find_spec(f"{app}.services") is None:
-            continue
-        handler = getattr(import_module(f"{app}.services"), "handle_elder_death", None)
-        if handler is not None:
-            handler(elder=elder, death_date=death_date)
+    # Each consequence by its owner, in this order: the bed, the visit schedule, the allowances
+    # (named here, so that a renamed handler fails at import instead of stopping recoveries).
+    facility_services.handle_elder_death(elder=elder, death_date=death_date)
+    visit_services.handle_elder_death(elder=elder, death_date=death_date)
+    subsidy_batches.handle_elder_death(elder=elder, death_date=death_date)
     return elder
 
 

@@ -1,7 +1,8 @@
 """Admin for finance: allowance runs with their progress (refreshing while they run), batch
 review (lines filtered by scheme, street and status, with totals per scheme and in all), approval
 with a confirmation page, the audited CSV/XLSX export and the bank return upload (preview every
-row, then reconcile). Thin: every write is one call to subsidies.services."""
+row, then reconcile). Thin: every write is one call to a service (subsidies.run, batches,
+exports, grants)."""
 
 import hashlib
 import io
@@ -32,7 +33,10 @@ from accounts.uploads import check_upload_size, held_upload, hold_upload, releas
 from regions.choices import RegionLevel
 from regions.models import Region
 from subsidies import bank_returns
+from subsidies.batches import approve_batch
 from subsidies.choices import BatchState, ExportFormat, LineStatus, RunHealth
+from subsidies.exports import export_batch, reconcile_batch
+from subsidies.grants import check_star_rate_cap, set_star_subsidy_rate
 from subsidies.models import (
     AllowanceRun,
     AllowanceRunChunk,
@@ -52,15 +56,8 @@ from subsidies.permissions import (
     can_reconcile,
     can_set_star_rates,
 )
+from subsidies.run.finishing import resume_run
 from subsidies.selectors import batch_grand_total, batch_totals, run_health, runs_with_health
-from subsidies.services import (
-    approve_batch,
-    check_star_rate_cap,
-    export_batch,
-    reconcile_batch,
-    resume_run,
-    set_star_subsidy_rate,
-)
 
 # Seconds between reloads of a run's page while the run is queued or running.
 RUN_REFRESH_SECONDS = 5

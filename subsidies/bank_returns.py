@@ -18,9 +18,19 @@ from accounts import spreadsheets
 from subsidies.choices import LineStatus
 from subsidies.models import PaymentBatch
 from subsidies.selectors import live_lines, payee_id_number, payee_name
-from subsidies.services import BANK_STATUSES, BankReturnRow
 
+BANK_STATUSES = {"paid": LineStatus.PAID, "failed": LineStatus.FAILED}
 HEADER_HELP = "回盘文件表头应包含 status 以及 reference 或 id_number。"
+
+
+@dataclass(frozen=True)
+class BankReturnRow:
+    row: int  # line number in the file, header = 1
+    reference: str
+    id_number: str
+    status: str
+    bank_reference: str
+    message: str = ""
 
 
 def _cell(value) -> str:

@@ -10,7 +10,8 @@ from regions.models import Region
 from subsidies import rules
 from subsidies.choices import RunStatus
 from subsidies.models import AllowanceRun
-from subsidies.services import load_schemes, request_allowance_run
+from subsidies.run.planning import request_allowance_run
+from subsidies.schemes import load_schemes
 
 DEMO_REGION = "330106"
 

@@ -3,7 +3,7 @@ liability-insurance premium subsidies, each bounded by a rulebook cap or share.
 
 Reads only: ``entitlement(...)`` resolves the rulebook for the facility's region and returns the
 amount and the facts that bound it, or raises ValidationError naming the field, the cap and its
-source. subsidies.services.grant_facility_subsidy writes the grant and its payment line.
+source. subsidies.grants.grant_facility_subsidy writes the grant and its payment line.
 """
 
 from __future__ import annotations

@@ -334,7 +334,7 @@ class AllowanceRunChunk(models.Model):
 
     A worker claims the chunk (``running``, ``attempts`` + 1) and beats ``heartbeat_at`` while
     it works; a claim whose heartbeat stopped belongs to a worker that died, and the sweep
-    (subsidies.services.sweep_allowance_runs) queues the chunk again."""
+    (subsidies.run.finishing.sweep_allowance_runs) queues the chunk again."""
 
     run = models.ForeignKey(
         AllowanceRun, on_delete=models.PROTECT, related_name="chunks", verbose_name=_("运行")
@@ -441,7 +441,7 @@ class StarSubsidyRate(models.Model):
     """A jurisdiction's operating-subsidy table: the yearly amount for a facility of a star
     level that passed its annual assessment. The seeds give only the cap (docs/policy.md §2 — 001
     西政办〔2023〕46号 §10: 按星级评定和年度考核结果给予最高30万元), so the bureau enters the
-    table; an amount above the rulebook cap is refused (subsidies.services.set_star_subsidy_rate).
+    table; an amount above the rulebook cap is refused (subsidies.grants.set_star_subsidy_rate).
     """
 
     jurisdiction = models.ForeignKey(

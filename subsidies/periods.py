@@ -21,6 +21,16 @@ PERIOD_PATTERN = r"^\d{4}-(0[1-9]|1[0-2])$"
 _PERIOD = re.compile(PERIOD_PATTERN, re.ASCII)
 
 
+def first_of_month(day: datetime.date) -> datetime.date:
+    return day.replace(day=1)
+
+
+def add_months(first: datetime.date, months: int) -> datetime.date:
+    """The first of the month ``months`` after (or before) the month of ``first``."""
+    index = first.year * 12 + first.month - 1 + months
+    return datetime.date(index // 12, index % 12 + 1, 1)
+
+
 def last_period(today: datetime.date | None = None) -> datetime.date:
     """December of the year after ``today`` (the local date by default)."""
     today = today or timezone.localdate()

@@ -3,7 +3,7 @@
 An elder is paid for month M by the rules in force on the 1st of M when, on that day, they are
 alive, registered (户籍) in the run's region or below, and their age in completed years and their
 categories meet the scheme's conditions. These functions see one elder's facts on that day and
-one scheme's conditions; the run (subsidies/services.py) feeds them set-based rows.
+one scheme's conditions; the run (subsidies/run/) feeds them set-based rows.
 """
 
 from __future__ import annotations
@@ -15,15 +15,8 @@ from dataclasses import dataclass
 from residents.ages import age_on as age_on
 from residents.choices import PensionType
 from subsidies.choices import Eligibility
-
-
-def first_of_month(day: datetime.date) -> datetime.date:
-    return day.replace(day=1)
-
-
-def add_months(first: datetime.date, months: int) -> datetime.date:
-    index = first.year * 12 + first.month - 1 + months
-    return datetime.date(index // 12, index % 12 + 1, 1)
+from subsidies.periods import add_months as add_months
+from subsidies.periods import first_of_month as first_of_month
 
 
 def is_alive_on(death_date: datetime.date | None, on: datetime.date) -> bool:

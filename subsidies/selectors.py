@@ -1,10 +1,5 @@
-"""Reads for the allowance run and the payment batches.
-
-The run's *plan* is resolved once per run: for every region that has its own rulebook values
-(or is a scheme's jurisdiction) inside the run's region, the amount of every scheme in force on
-the 1st of the month, with the policy value that gives it; elders are then matched to the
-nearest such region by their registration path. No rate is ever looked up per elder.
-"""
+"""Reads of the payment batches and of the allowance runs' health (the run's plan is
+subsidies.run.rates')."""
 
 from __future__ import annotations
 
@@ -16,98 +11,8 @@ from django.db.models import Count, Max, Q, QuerySet, Sum, Value
 from django.db.models.functions import Coalesce, NullIf
 from django.utils import timezone
 
-from regions.models import PolicyValue, Region
-from regions.selectors import resolve_policies
-from subsidies.choices import ChunkStatus, LineStatus, Payee, PeriodKind, RunHealth, RunStatus
-from subsidies.models import PaymentBatch, PaymentLine, Scheme, money
-
-PAYMENT_MONTH_KEY = "yearly_allowance_payment_month"
-ARREARS_KEY = "allowance_arrears_months"
-
-
-def rate_regions(region: Region, schemes: list[Scheme]) -> list[Region]:
-    """The run's region plus every region below it with its own values for a scheme key or
-    that is a scheme's jurisdiction, deepest first (so the first match is the nearest)."""
-    keys = {s.policy_key for s in schemes} | {PAYMENT_MONTH_KEY}
-    with_values = PolicyValue.objects.filter(key__in=keys).values("region_id")
-    below = Region.objects.within(region).exclude(pk=region.pk)
-    nodes = list(
-        below.filter(Q(pk__in=with_values) | Q(pk__in=[s.jurisdiction_id for s in schemes]))
-    )
-    nodes.append(region)
-    return sorted(nodes, key=lambda r: -r.path.count("/"))
-
-
-def scheme_conditions(scheme: Scheme) -> dict:
-    return {
-        "eligibility": scheme.eligibility,
-        "min_age": scheme.min_age,
-        "max_age": scheme.max_age,
-        "all_from_age": scheme.all_from_age,
-        "categories": sorted(scheme.categories),
-        "ability_levels": sorted(scheme.ability_levels),
-    }
-
-
-def period_plan(region: Region, period: datetime.date, schemes: list[Scheme]) -> dict:
-    """What the run pays in ``period`` for elders registered in ``region``: per rate region,
-    the payable schemes with amount and source; and the schemes skipped, with the reason."""
-    # Facility subsidies are granted one by one (grant_facility_subsidy), not by the run.
-    schemes = [s for s in schemes if s.payee != Payee.FACILITY]
-    nodes, skipped, not_due = [], [], []
-    keys = sorted({s.policy_key for s in schemes} | {PAYMENT_MONTH_KEY})
-    for node in rate_regions(region, schemes):
-        resolved = resolve_policies(keys, node, period)
-        payable, caregivers = [], []
-        for scheme in schemes:
-            if not node.path.startswith(scheme.jurisdiction.path):
-                continue  # e.g. Xihu's e-allowances for a region outside Xihu
-            policy = resolved[scheme.policy_key]
-            entry = {"scheme": scheme.code, "region": node.code, "key": scheme.policy_key}
-            if not policy.is_set:
-                # docs/policy.md §13: nobody is paid a guessed amount; the report says why.
-                skipped.append({**entry, "reason": policy.not_set_reason})
-                continue
-            if scheme.period_kind == PeriodKind.YEARLY:
-                month = resolved[PAYMENT_MONTH_KEY]
-                if not month.is_set:
-                    skipped.append(
-                        {**entry, "reason": f"{PAYMENT_MONTH_KEY}: " + month.not_set_reason}
-                    )
-                    continue
-                if int(month.value) != period.month:
-                    not_due.append({**entry, "payment_month": int(month.value)})
-                    continue
-            row = policy.row
-            # Caregiver schemes (Anji's post allowance) pay the facilities' caregiver register.
-            (caregivers if scheme.payee == Payee.CAREGIVER else payable).append(
-                {
-                    "scheme_id": scheme.pk,
-                    "scheme": scheme.code,
-                    "amount": str(money(row.value)),
-                    "policy_value_id": row.pk,
-                    "key": scheme.policy_key,
-                    "citation": row.citation,
-                    "source_region": row.region.code,
-                    "conditions": scheme_conditions(scheme),
-                }
-            )
-        nodes.append(
-            {
-                "region": node.code,
-                "path": node.path,
-                "schemes": payable,
-                "caregiver_schemes": caregivers,
-            }
-        )
-    return {
-        "period": period.isoformat(),
-        "nodes": nodes,
-        "skipped": skipped,
-        "not_due": not_due,
-        "payable": any(n["schemes"] for n in nodes),
-        "caregiver_payable": any(n["caregiver_schemes"] for n in nodes),
-    }
+from subsidies.choices import ChunkStatus, LineStatus, RunHealth, RunStatus
+from subsidies.models import PaymentBatch, PaymentLine, money
 
 
 def live_lines(batch: PaymentBatch) -> QuerySet[PaymentLine]:

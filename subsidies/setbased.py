@@ -24,6 +24,7 @@ from regions.models import Region
 from residents.choices import PensionType
 from subsidies.choices import Eligibility, LineKind, LineStatus
 from subsidies.models import AllowanceRun, AllowanceRunChunk
+from subsidies.run.plan import PeriodPlan
 
 _PLAN_ROW = (
     "(%s, %s, %s::numeric, %s, %s, %s::int, %s::int, %s::int, %s::text[], %s::text[], %s::jsonb)"
@@ -125,16 +126,15 @@ def insert_chunk_lines(
     *,
     run: AllowanceRun,
     chunk: AllowanceRunChunk,
-    compiled,
-    needs_levels: bool,
+    plan: PeriodPlan,
     kind: str = LineKind.NORMAL,
 ) -> tuple[int, int]:
     """Write the chunk's lines of the run's month into the run's batch in one statement.
     Returns (elders alive in the chunk, lines added)."""
     named: dict = {}
     plan_rows = []
-    for index, (_, schemes) in enumerate(compiled):
-        for planned in schemes:
+    for index, node in enumerate(plan.nodes):
+        for planned in node.schemes:
             c = planned.conditions
             values = [
                 index,
@@ -147,7 +147,7 @@ def insert_chunk_lines(
                 c.all_from_age,
                 sorted(c.categories),
                 sorted(c.ability_levels),
-                json.dumps(planned.inputs, ensure_ascii=False),
+                json.dumps(planned.line_inputs(node.region), ensure_ascii=False),
             ]
             row = len(plan_rows)
             keys = [f"p{row}_{column}" for column in range(len(values))]
@@ -155,7 +155,7 @@ def insert_chunk_lines(
             plan_rows.append(_PLAN_ROW % tuple(f"%({key})s" for key in keys))
     if not plan_rows:
         return 0, 0
-    region_ids, node_of = _node_of_regions(run, [path for path, _ in compiled])
+    region_ids, node_of = _node_of_regions(run, [node.path for node in plan.nodes])
     on: datetime.date = run.period
     named |= {
         "region_ids": region_ids,
@@ -166,7 +166,7 @@ def insert_chunk_lines(
         "on_text": on.isoformat(),
         "year": on.year,
         "month": on.month,
-        "needs_levels": needs_levels,
+        "needs_levels": plan.needs_levels,
         "path_prefix": run.region.path + "%",
         "batch_id": run.batch_id,
         "kind": kind,

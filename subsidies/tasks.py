@@ -1,4 +1,4 @@
-"""Celery tasks of the allowance run: thin, idempotent, taking ids (the work is in services).
+"""Celery tasks of the allowance run: thin, idempotent, taking ids (the work is in subsidies.run).
 
 prepare_allowance_run plans the run and queues one process_allowance_chunk per elder-id range.
 Whoever completes the last chunk finishes the run — also a chunk redelivered after its commit,
@@ -12,7 +12,7 @@ from celery import shared_task
 from django.utils import timezone
 
 from regions.models import Region
-from subsidies import services
+from subsidies.run import chunks, finishing, planning
 
 # Seconds before a chunk that raised is tried again (times its attempts so far); far below
 # the broker's visibility timeout, which would otherwise deliver the retry twice.
@@ -29,48 +29,48 @@ def _same_queue(task) -> str:
 @shared_task(name="subsidies.prepare_allowance_run", bind=True)
 def prepare_allowance_run(self, run_id: int) -> int:
     try:
-        return services.start_run(run_id=run_id, queue=_same_queue(self))
+        return planning.start_run(run_id=run_id, queue=_same_queue(self))
     except Exception as error:  # recorded on the run so that the admin shows it, then re-raised
-        services.fail_run(run_id=run_id, error=repr(error))
+        finishing.fail_run(run_id=run_id, error=repr(error))
         raise
 
 
 @shared_task(name="subsidies.process_allowance_chunk", bind=True, max_retries=None)
 def process_allowance_chunk(self, chunk_id: int) -> None:
     try:
-        complete = services.process_chunk(chunk_id=chunk_id)
+        complete = chunks.process_chunk(chunk_id=chunk_id)
     except Exception as error:  # the claim is given back; the run fails after too many tries
-        if not services.release_chunk(chunk_id=chunk_id, error=repr(error)):
+        if not chunks.release_chunk(chunk_id=chunk_id, error=repr(error)):
             raise
         raise self.retry(exc=error, countdown=RETRY_SECONDS * (self.request.retries + 1))
     if complete:
         from subsidies.models import AllowanceRunChunk
 
         run_id = AllowanceRunChunk.objects.values_list("run_id", flat=True).get(pk=chunk_id)
-        services.finish_run(run_id=run_id)
+        finishing.finish_run(run_id=run_id)
 
 
 @shared_task(name="subsidies.finish_allowance_run")
 def finish_allowance_run(run_id: int) -> None:
-    services.finish_run(run_id=run_id)
+    finishing.finish_run(run_id=run_id)
 
 
 @shared_task(name="subsidies.sweep_allowance_runs")
 def sweep_allowance_runs() -> dict:
     """For django-celery-beat, every minute (the PeriodicTask 津贴发放运行巡检 is created by
     migration subsidies 0004): chunks of dead workers queued again, stuck runs finished."""
-    return services.sweep_allowance_runs()
+    return finishing.sweep_allowance_runs()
 
 
 @shared_task(name="subsidies.scheduled_allowance_run")
 def scheduled_allowance_run(region_code: str) -> int:
     """For django-celery-beat: each region's monthly run, on the day set in the admin.
 
-    The PeriodicTask is created by ``subsidies.services.schedule_monthly_run(region=…, day=…)``
+    The PeriodicTask is created by ``subsidies.schedules.schedule_monthly_run(region=…, day=…)``
     (a crontab at ``hour`` on ``day`` 1–28, Asia/Shanghai, args ``["<region code>"]``); its day
     is then changed in the admin (定时任务 → 周期任务) and picked up by the beat's
     DatabaseScheduler. Runs the current month, queued like any run."""
-    run = services.request_allowance_run(
+    run = planning.request_allowance_run(
         region=Region.objects.get(code=region_code), period=timezone.localdate()
     )
     return run.pk

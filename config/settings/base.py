@@ -206,7 +206,7 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": BROKER_VISIBILITY_TIMEO
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 
-# The allowance run's recovery (subsidies.services.sweep_allowance_runs, run by beat every
+# The allowance run's recovery (subsidies.run.finishing.sweep_allowance_runs, run by beat every
 # minute; the periodic task is created by migration subsidies 0004). A worker beats each
 # chunk's heartbeat every ALLOWANCE_RUN_HEARTBEAT_SECONDS while it works; a chunk whose
 # heartbeat is older than ALLOWANCE_RUN_STALL_SECONDS belonged to a worker that died and is

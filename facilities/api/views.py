@@ -3,7 +3,6 @@ already taken answers 409 Conflict with the message naming both."""
 
 import datetime
 
-from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import (
@@ -14,37 +13,19 @@ from drf_spectacular.utils import (
 )
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import APIException, NotFound, PermissionDenied, ValidationError
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.permissions import ScopedQuerysetMixin, ScopedWritePermission
-from accounts.scoping import OutOfScope, require_region_in_scope, scoped
+from accounts.scoping import require_region_in_scope, scoped
 from facilities import selectors, services
 from facilities.api import serializers as s
 from facilities.choices import CareClass
 from facilities.models import Application, Bed, Caregiver, Employment, Facility, Stay
-from facilities.services import StayConflict
 from regions.models import Region
 from regions.selectors import PolicyValueNotSet
 from residents.models import Elder
-
-
-class Conflict(APIException):
-    status_code = status.HTTP_409_CONFLICT
-    default_code = "conflict"
-
-
-def _call(service, **kwargs):
-    try:
-        return service(**kwargs)
-    except StayConflict as error:
-        raise Conflict(error.message_dict) from None
-    except DjangoValidationError as error:
-        raise ValidationError(
-            error.message_dict if hasattr(error, "error_dict") else error.messages
-        ) from None
-
 
 # Dates the API accepts. Nobody in the registry was born before 1900, and the reports do
 # arithmetic on a date (sixty years back for ages, a day past a period's end) that would
@@ -155,8 +136,7 @@ class StayViewSet(
     def create(self, request, *args, **kwargs):
         data = s.AdmitSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        stay = _call(
-            services.admit_to_bed,
+        stay = services.admit_to_bed(
             elder=_scoped_get(Elder, request.user, data.validated_data["elder"], "elder"),
             bed=_scoped_get(Bed, request.user, data.validated_data["bed"], "bed"),
             start_date=data.validated_data["start_date"],
@@ -171,8 +151,7 @@ class StayViewSet(
             raise ValidationError({"end_date": f"该入住已于 {stay.end_date} 结束。"})
         data = s.DischargeSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        stay = _call(
-            services.discharge,
+        stay = services.discharge(
             elder=stay.elder,
             end_date=data.validated_data["end_date"],
             by=request.user,
@@ -184,8 +163,7 @@ class StayViewSet(
         stay = self.get_object()
         data = s.TransferSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        new = _call(
-            services.transfer,
+        new = services.transfer(
             elder=stay.elder,
             to_bed=_scoped_get(Bed, request.user, data.validated_data["to_bed"], "to_bed"),
             on=data.validated_data["on"],
@@ -212,8 +190,7 @@ class ApplicationViewSet(
         data = s.ApplyInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         v = data.validated_data
-        application = _call(
-            services.apply_for_place,
+        application = services.apply_for_place(
             facility=_scoped_get(Facility, request.user, v["facility"], "facility"),
             elder=_scoped_get(Elder, request.user, v["elder"], "elder"),
             applied_on=v["applied_on"],
@@ -226,8 +203,7 @@ class ApplicationViewSet(
     def offer(self, request, pk=None):
         data = s.OfferSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        application = _call(
-            services.offer_bed,
+        application = services.offer_bed(
             application=self.get_object(),
             bed=_scoped_get(Bed, request.user, data.validated_data["bed"], "bed"),
             on=data.validated_data["on"],
@@ -240,8 +216,7 @@ class ApplicationViewSet(
         data = s.AdmitApplicationSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         bed_id = data.validated_data.get("bed")
-        stay = _call(
-            services.admit_application,
+        stay = services.admit_application(
             application=self.get_object(),
             on=data.validated_data["on"],
             bed=_scoped_get(Bed, request.user, bed_id, "bed") if bed_id else None,
@@ -350,10 +325,7 @@ class WorkforceView(APIView):
     )
     def get(self, request):
         region = get_object_or_404(Region, code=_code(request, "region"))
-        try:
-            require_region_in_scope(request.user, region)
-        except OutOfScope:
-            raise PermissionDenied(f"区划 {region.code} 不在您的权限范围内。") from None
+        require_region_in_scope(request.user, region)
         return Response(selectors.workforce_figures(region, _on(request)))
 
 

@@ -2,7 +2,6 @@
 
 import datetime
 
-from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Prefetch
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status, viewsets
@@ -37,16 +36,6 @@ from residents.selectors import free_assessments_due
 
 # How far ahead the list of assessments due may be asked for (planning the coming month).
 DUE_LIST_DAYS_AHEAD = 31
-
-
-def _call(service, **kwargs):
-    """Run a service; its ValidationError (which names the field) becomes a 400."""
-    try:
-        return service(**kwargs)
-    except DjangoValidationError as error:
-        raise ValidationError(
-            error.message_dict if hasattr(error, "error_dict") else error.messages
-        ) from None
 
 
 class ElderViewSet(
@@ -112,7 +101,7 @@ class ElderViewSet(
     def create(self, request, *args, **kwargs):
         serializer = ElderCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        elder = _call(services.create_elder, by=request.user, **serializer.validated_data)
+        elder = services.create_elder(by=request.user, **serializer.validated_data)
         # The creator typed the number: showing it back is not a new look.
         return Response(self._detail(elder, looked=False), status=status.HTTP_201_CREATED)
 
@@ -120,8 +109,7 @@ class ElderViewSet(
     def record_death(self, request, pk=None):
         serializer = RecordDeathSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        elder = _call(
-            services.record_death,
+        elder = services.record_death(
             elder=self.get_object(),
             death_date=serializer.validated_data["death_date"],
             by=request.user,
@@ -214,7 +202,5 @@ class AssessmentViewSet(
         data = dict(serializer.validated_data)
         elder = data.pop("elder")
         scores = {field: data.pop(field) for field in ITEM_FIELDS}
-        assessment = _call(
-            services.record_assessment, elder=elder, scores=scores, by=request.user, **data
-        )
+        assessment = services.record_assessment(elder=elder, scores=scores, by=request.user, **data)
         return Response(AssessmentOutSerializer(assessment).data, status=status.HTTP_201_CREATED)

@@ -5,7 +5,6 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import FileResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status, viewsets
@@ -17,7 +16,7 @@ from accounts.permissions import ScopedQuerysetMixin
 from accounts.scoping import OutOfScope, require_region_in_scope
 from facilities.models import Facility
 from regions.models import Region
-from subsidies import services
+from subsidies import batches, exports, grants
 from subsidies.api import serializers as s
 from subsidies.choices import ExportFormat
 from subsidies.models import (
@@ -33,17 +32,9 @@ from subsidies.permissions import (
     can_set_star_rates,
     is_finance,
 )
+from subsidies.run import planning
 
 APP = "subsidies"
-
-
-def _call(service, **kwargs):
-    try:
-        return service(**kwargs)
-    except DjangoValidationError as error:
-        raise ValidationError(
-            error.message_dict if hasattr(error, "error_dict") else error.messages
-        ) from None
 
 
 def _region_in_scope(user, code: str, field: str) -> Region:
@@ -75,8 +66,7 @@ class RunViewSet(
         data = s.RunInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         region = _region_in_scope(request.user, data.validated_data["region"], "region")
-        run = _call(
-            services.request_allowance_run,
+        run = planning.request_allowance_run(
             region=region,
             period=data.validated_data["period"],
             by=request.user,
@@ -100,7 +90,7 @@ class BatchViewSet(ScopedQuerysetMixin, viewsets.ReadOnlyModelViewSet):
         batch = self.get_object()
         if not can_approve(request.user):
             raise PermissionDenied("只有财务人员可以审核支付批次。")
-        batch = _call(services.approve_batch, batch=batch, by=request.user)
+        batch = batches.approve_batch(batch=batch, by=request.user)
         return Response(s.BatchDetailSerializer(batch).data)
 
     @extend_schema(
@@ -120,9 +110,7 @@ class BatchViewSet(ScopedQuerysetMixin, viewsets.ReadOnlyModelViewSet):
         fmt = data.validated_data["file_format"]
         name = f"batch-{batch.region.code}-{batch.period:%Y-%m}-{batch.pk}.{fmt}"
         folder = Path(tempfile.mkdtemp(prefix="subsidies-export-"))
-        record = _call(
-            services.export_batch, batch=batch, fmt=fmt, output=folder / name, by=request.user
-        )
+        record = exports.export_batch(batch=batch, fmt=fmt, output=folder / name, by=request.user)
         # FileResponse closes the handle once streamed; the folder goes now (the open handle
         # keeps the data readable), so no export file is left on the server's disk.
         handle = open(folder / name, "rb")  # noqa: SIM115
@@ -172,9 +160,7 @@ class FacilitySubsidyViewSet(
                 facility = None
         if facility is None:
             raise ValidationError({"facility": "没有该机构，或不在您的权限范围内。"})
-        subsidy = _call(
-            services.grant_facility_subsidy, facility=facility, by=request.user, **values
-        )
+        subsidy = grants.grant_facility_subsidy(facility=facility, by=request.user, **values)
         return Response(s.FacilitySubsidySerializer(subsidy).data, status=status.HTTP_201_CREATED)
 
 
@@ -200,7 +186,5 @@ class StarSubsidyRateViewSet(
         data.is_valid(raise_exception=True)
         values = dict(data.validated_data)
         jurisdiction = _region_in_scope(request.user, values.pop("jurisdiction"), "jurisdiction")
-        rate = _call(
-            services.set_star_subsidy_rate, jurisdiction=jurisdiction, by=request.user, **values
-        )
+        rate = grants.set_star_subsidy_rate(jurisdiction=jurisdiction, by=request.user, **values)
         return Response(s.StarSubsidyRateSerializer(rate).data, status=status.HTTP_201_CREATED)

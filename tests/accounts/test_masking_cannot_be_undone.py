@@ -27,7 +27,7 @@ from facilities import services as facility_services
 from regions.models import Region
 from residents import services as resident_services
 from residents.id_numbers import mask_id_number, with_check_character
-from subsidies.services import request_allowance_run
+from subsidies.run.planning import request_allowance_run
 from tests.factories import BedFactory, ElderCategoryFactory, FacilityFactory
 
 PROJECT_APPS = ("regions", "residents", "facilities", "visits", "subsidies")

@@ -245,7 +245,7 @@ def _place(key, county, street, community, worker) -> Place:
 
 @pytest.fixture
 def world(rulebook):
-    from subsidies.services import load_schemes
+    from subsidies.schemes import load_schemes
 
     load_schemes()
     worker = User.objects.create_user("field-worker")
@@ -969,7 +969,7 @@ def _failed_run(place, world):
     """A run of the place's county that failed after it was planned, as a worker's death leaves
     one (its chunks unfinished)."""
     from subsidies.choices import RunStatus
-    from subsidies.services import prepare_run, request_allowance_run
+    from subsidies.run.planning import prepare_run, request_allowance_run
 
     run = request_allowance_run(region=place.county, period=PERIOD)
     prepare_run(run_id=run.pk)

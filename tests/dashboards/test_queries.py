@@ -15,7 +15,7 @@ from regions.models import Region
 from residents.id_numbers import with_check_character
 from residents.services import record_legacy_assessment, set_category
 from subsidies.models import PaymentBatch, PaymentLine, Scheme
-from subsidies.services import load_schemes
+from subsidies.schemes import load_schemes
 from tests.dashboards.conftest import BEISHAN_COMMUNITY, CUIYUAN_COMMUNITY, XIHU
 from tests.factories import (
     BedFactory,

@@ -21,7 +21,7 @@ from residents.selectors import free_assessments_due
 from residents.services import record_legacy_assessment, set_category
 from subsidies.choices import BatchKind, LineKind, LineStatus
 from subsidies.models import PaymentBatch, PaymentLine, Scheme
-from subsidies.services import load_schemes
+from subsidies.schemes import load_schemes
 from tests.dashboards.conftest import (
     BEISHAN,
     BEISHAN_COMMUNITY,

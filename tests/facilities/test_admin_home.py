@@ -11,7 +11,7 @@ from accounts.admin_home import dashboard_url
 from accounts.demo_accounts import ensure_demo_accounts
 from facilities import services
 from regions.models import Region
-from subsidies.services import request_allowance_run
+from subsidies.run.planning import request_allowance_run
 from tests.factories import BedFactory, ElderFactory, FacilityFactory
 
 D = datetime.date

@@ -71,25 +71,32 @@ def test_no_new_category_after_death(elder):
         )
 
 
-def test_death_calls_each_apps_handler(elder, monkeypatch):
+# The owner of each consequence of a death, in the order record_death calls them.
+DEATH_HANDLERS = [
+    ("facilities", "facilities.services"),
+    ("visits", "visits.services"),
+    ("subsidies", "subsidies.batches"),
+]
+
+
+def test_death_calls_each_apps_handler_in_order(elder, monkeypatch):
     import importlib
 
     calls = []
-    for app in services.DEATH_HANDLER_APPS:
-        module = importlib.import_module(f"{app}.services") if _has(app) else None
-        if module is not None:
-            monkeypatch.setattr(
-                module,
-                "handle_elder_death",
-                lambda *, elder, death_date, app=app: calls.append((app, elder.pk, death_date)),
-                raising=False,
-            )
+    for app, module in DEATH_HANDLERS:
+        monkeypatch.setattr(
+            importlib.import_module(module),
+            "handle_elder_death",
+            lambda *, elder, death_date, app=app: calls.append((app, elder.pk, death_date)),
+        )
     services.record_death(elder=elder, death_date=DEATH)
-    expected = [(app, elder.pk, DEATH) for app in services.DEATH_HANDLER_APPS if _has(app)]
-    assert calls == expected
+    assert calls == [(app, elder.pk, DEATH) for app, _ in DEATH_HANDLERS]
 
 
-def _has(app):
-    from importlib.util import find_spec
+def test_a_death_handler_that_is_gone_fails_loudly(elder, monkeypatch):
+    """Renaming a handler must not silently stop the allowance recoveries."""
+    import subsidies.batches
 
-    return find_spec(f"{app}.services") is not None
+    monkeypatch.delattr(subsidies.batches, "handle_elder_death")
+    with pytest.raises(AttributeError):
+        services.record_death(elder=elder, death_date=DEATH)

@@ -7,7 +7,7 @@ import pytest
 
 from regions.models import Region
 from subsidies.models import PaymentLine
-from subsidies.services import request_allowance_run
+from subsidies.run.planning import request_allowance_run
 
 MAY_2024 = datetime.date(2024, 5, 1)
 JAN_2025 = datetime.date(2025, 1, 1)

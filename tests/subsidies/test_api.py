@@ -14,7 +14,7 @@ from accounts.choices import Role
 from accounts.models import RoleAssignment
 from regions.models import Region
 from subsidies.models import AllowanceRun, BatchExport, FacilitySubsidy
-from subsidies.services import request_allowance_run
+from subsidies.run.planning import request_allowance_run
 from tests.factories import FacilityFactory
 
 pytestmark = pytest.mark.django_db

@@ -10,7 +10,7 @@ from drf_spectacular.renderers import OpenApiJsonRenderer
 from rest_framework.test import APIClient
 
 from regions.models import Region
-from subsidies.services import request_allowance_run
+from subsidies.run.planning import request_allowance_run
 from tests.openapi_conformance import assert_matches_schema
 
 MAY = datetime.date(2024, 5, 1)

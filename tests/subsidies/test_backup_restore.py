@@ -19,10 +19,11 @@ from django.contrib.auth.models import Permission, User
 
 from accounts.services import assign_role
 from regions.models import Region
+from subsidies.batches import approve_batch
 from subsidies.choices import BatchState
 from subsidies.models import PaymentBatch
+from subsidies.run.planning import request_allowance_run
 from subsidies.selectors import batch_grand_total
-from subsidies.services import approve_batch, request_allowance_run
 from tests.subsidies.test_worker import make_population
 
 pytestmark = pytest.mark.postgres

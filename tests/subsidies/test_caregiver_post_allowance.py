@@ -9,7 +9,7 @@ import pytest
 from facilities import services as facility_services
 from regions.models import Region
 from subsidies.models import PaymentLine
-from subsidies.services import request_allowance_run
+from subsidies.run.planning import request_allowance_run
 from tests.factories import CaregiverFactory, FacilityFactory
 
 pytestmark = pytest.mark.django_db

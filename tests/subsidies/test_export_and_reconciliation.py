@@ -12,9 +12,10 @@ from django.core.management import CommandError, call_command
 from openpyxl import load_workbook
 
 from subsidies import exporting
+from subsidies.batches import approve_batch
 from subsidies.choices import BatchState, LineKind, LineStatus
+from subsidies.exports import export_batch
 from subsidies.models import BatchExport, PaymentLine
-from subsidies.services import approve_batch, export_batch
 from tests.subsidies.test_allowance_amounts import run
 
 MAY = datetime.date(2024, 5, 1)

@@ -13,7 +13,7 @@ from residents.models import Elder
 from subsidies import exporting
 from subsidies.choices import BatchKind, LineKind, LineStatus
 from subsidies.models import PaymentBatch, PaymentLine, Scheme
-from subsidies.services import load_schemes
+from subsidies.schemes import load_schemes
 
 pytestmark = pytest.mark.postgres
 

@@ -14,9 +14,9 @@ from regions.models import Region
 from regions.services import set_policy_value
 from subsidies import exporting
 from subsidies.facility_rules import fraction_to_money
+from subsidies.grants import grant_facility_subsidy, set_star_subsidy_rate
 from subsidies.models import FacilitySubsidy, PaymentLine
 from subsidies.selectors import batch_totals
-from subsidies.services import grant_facility_subsidy, set_star_subsidy_rate
 from tests.factories import FacilityFactory
 
 pytestmark = pytest.mark.django_db
@@ -304,7 +304,7 @@ def test_a_payment_line_has_exactly_one_payee(rulebook, make_elder):
 def test_an_approved_batch_sends_new_grants_to_the_adjustment_batch(rulebook, django_user_model):
     from django.contrib.auth.models import Permission
 
-    from subsidies.services import approve_batch
+    from subsidies.batches import approve_batch
 
     first = grant(facility("institution"), "liability_insurance", premium=Decimal("300"))
     user = django_user_model.objects.create_user(username="fin", password="x")

@@ -13,9 +13,10 @@ from openpyxl import load_workbook
 from regions.models import Region
 from residents.models import Elder
 from subsidies import exporting
+from subsidies.batches import approve_batch
 from subsidies.choices import BatchKind, LineKind
 from subsidies.models import PaymentBatch, PaymentLine, Scheme
-from subsidies.services import approve_batch, load_schemes
+from subsidies.schemes import load_schemes
 
 MAY = datetime.date(2024, 5, 1)
 HOSTILE_NAMES = [

@@ -14,7 +14,7 @@ from rest_framework.test import APIClient
 from regions.models import Region
 from subsidies.models import AllowanceRun
 from subsidies.periods import check_period, last_period, parse_period
-from subsidies.services import request_allowance_run
+from subsidies.run.planning import request_allowance_run
 
 TODAY = datetime.date(2025, 3, 10)
 

@@ -8,9 +8,9 @@ from django.contrib.auth.models import Permission, User
 from django.core.exceptions import ValidationError
 
 from residents import services as residents_services
+from subsidies.batches import approve_batch
 from subsidies.choices import BatchKind, BatchState, LineKind, LineStatus
 from subsidies.models import PaymentBatch, PaymentLine
-from subsidies.services import approve_batch
 from tests.subsidies.test_allowance_amounts import run
 
 APRIL = datetime.date(2024, 4, 1)

@@ -11,7 +11,7 @@ from django_celery_beat.models import PeriodicTask
 from regions.models import Region
 from subsidies import tasks
 from subsidies.models import AllowanceRun
-from subsidies.services import schedule_monthly_run
+from subsidies.schedules import schedule_monthly_run
 
 pytestmark = pytest.mark.django_db
 

@@ -16,7 +16,7 @@ from residents.id_numbers import with_check_character
 from residents.models import AbilityAssessment, Elder, ElderCategory
 from subsidies import setbased
 from subsidies.models import AllowanceRun, AllowanceRunChunk, PaymentBatch, PaymentLine
-from subsidies.services import request_allowance_run
+from subsidies.run.planning import request_allowance_run
 
 pytestmark = pytest.mark.postgres
 

@@ -11,8 +11,8 @@ from rest_framework.test import APIClient
 
 from accounts.services import assign_role
 from regions.models import Region
+from subsidies.grants import set_star_subsidy_rate
 from subsidies.models import StarSubsidyRate
-from subsidies.services import set_star_subsidy_rate
 from tests.subsidies.test_admin_finance import _staff
 
 

@@ -13,7 +13,8 @@ from django.db.models import Count
 from regions.models import Region
 from subsidies.choices import ChunkStatus, RunStatus
 from subsidies.models import AllowanceRun, PaymentLine
-from subsidies.services import prepare_run, process_chunk
+from subsidies.run.chunks import process_chunk
+from subsidies.run.planning import prepare_run
 
 MAY = datetime.date(2024, 5, 1)
 

@@ -25,8 +25,9 @@ from django.conf import settings
 from regions.models import Region
 from subsidies.choices import ChunkStatus, RunHealth, RunStatus
 from subsidies.models import AllowanceRun, AllowanceRunChunk
+from subsidies.run.finishing import sweep_allowance_runs
+from subsidies.run.planning import request_allowance_run
 from subsidies.selectors import run_health
-from subsidies.services import request_allowance_run, sweep_allowance_runs
 from tests.subsidies.test_worker import make_population
 from tests.subsidies.test_worker_recovery import MAY, line_keys, lines_of_a_sync_run
 

@@ -24,20 +24,15 @@ from django_celery_beat.models import PeriodicTask
 
 from accounts.services import assign_role
 from regions.models import Region
-from subsidies import services, tasks
+from subsidies import tasks
+from subsidies.batches import approve_batch
 from subsidies.choices import BatchState, ChunkStatus, RunHealth, RunStatus
 from subsidies.models import AllowanceRun, AllowanceRunChunk, PaymentLine
+from subsidies.run import chunks
+from subsidies.run.chunks import process_chunk, release_chunk
+from subsidies.run.finishing import finish_run, resume_run, sweep_allowance_runs
+from subsidies.run.planning import prepare_run, request_allowance_run
 from subsidies.selectors import run_health
-from subsidies.services import (
-    approve_batch,
-    finish_run,
-    prepare_run,
-    process_chunk,
-    release_chunk,
-    request_allowance_run,
-    resume_run,
-    sweep_allowance_runs,
-)
 from tests.subsidies.test_worker import make_population
 
 MAY = datetime.date(2024, 5, 1)
@@ -304,7 +299,7 @@ def test_a_chunk_task_that_raises_is_retried_then_fails_the_run(planned, eager, 
     settings.ALLOWANCE_RUN_MAX_ATTEMPTS = 3
     run, chunk_ids, _ = planned
     boom = RuntimeError("disk full")
-    with mock.patch("subsidies.services._write_chunk", side_effect=boom) as write:
+    with mock.patch("subsidies.run.chunks.write_chunk", side_effect=boom) as write:
         # Each delivery by hand: in-process, a retry is raised, not queued.
         for raised in (Retry, Retry, RuntimeError):
             with pytest.raises(raised):
@@ -322,7 +317,7 @@ def test_a_heartbeat_is_stamped_while_a_chunk_is_written(transactional_db, make_
         region=Region.objects.get(code="330106"), period=MAY, chunk_size=50
     )
     (chunk_id,) = prepare_run(run_id=run.pk)
-    write = services._write_chunk
+    write = chunks.write_chunk
     seen = {}
 
     def slow_write(chunk_id):
@@ -332,7 +327,7 @@ def test_a_heartbeat_is_stamped_while_a_chunk_is_written(transactional_db, make_
         seen["claimed"] = claimed.claimed_at
         write(chunk_id)
 
-    with mock.patch("subsidies.services._write_chunk", slow_write):
+    with mock.patch("subsidies.run.chunks.write_chunk", slow_write):
         assert process_chunk(chunk_id=chunk_id) is True
     assert seen["beat"] > seen["claimed"]
 
@@ -379,7 +374,7 @@ def test_a_run_that_failed_while_being_planned_is_planned_again_on_resume(
     )
     unreadable = OSError("rulebook unreadable")
     with (
-        mock.patch("subsidies.services.period_plan", side_effect=unreadable),
+        mock.patch("subsidies.run.planning.plan_period", side_effect=unreadable),
         pytest.raises(OSError),
     ):
         tasks.prepare_allowance_run.apply((run.pk,), throw=True)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime
 
-from django.core.exceptions import ValidationError as DjangoValidationError
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, status
@@ -40,13 +39,6 @@ from visits.api.serializers import (
     visit_output,
 )
 from visits.models import FollowUpTask, Visit
-
-
-def _api_error(error: DjangoValidationError) -> ApiValidationError:
-    if hasattr(error, "error_dict"):
-        return ApiValidationError(error.message_dict)
-    return ApiValidationError({"non_field_errors": error.messages})
-
 
 # Dates the API accepts. Nobody in the registry was born before 1900, and the reports do
 # arithmetic on a date (sixty years back for ages, a day past a period's end) that would
@@ -127,10 +119,7 @@ class VisitListCreateView(ScopedQuerysetMixin, generics.ListAPIView):
         data, errors = visit_input(request.data)
         if errors:
             raise ApiValidationError(errors)
-        try:
-            result = services.record_visit(worker=request.user, **data)
-        except DjangoValidationError as error:
-            raise _api_error(error) from None
+        result = services.record_visit(worker=request.user, **data)
         body = {
             "status": "accepted" if result.created else "duplicate",
             "visit": visit_output(result.visit),
@@ -233,10 +222,7 @@ class FollowUpTaskCloseView(APIView):
         task = _scoped_task(request, pk)
         serializer = CloseTaskInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        try:
-            task = services.close_follow_up(task=task, by=request.user, **serializer.validated_data)
-        except DjangoValidationError as error:
-            raise _api_error(error) from None
+        task = services.close_follow_up(task=task, by=request.user, **serializer.validated_data)
         return Response(FollowUpTaskSerializer(task).data)
 
 
@@ -253,10 +239,7 @@ class FollowUpTaskConfirmDeathView(APIView):
         task = _scoped_task(request, pk)
         serializer = ConfirmDeathInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        try:
-            task = services.confirm_death(task=task, by=request.user, **serializer.validated_data)
-        except DjangoValidationError as error:
-            raise _api_error(error) from None
+        task = services.confirm_death(task=task, by=request.user, **serializer.validated_data)
         return Response(FollowUpTaskSerializer(task).data)
 
 
@@ -409,8 +392,5 @@ class HealthCheckView(APIView):
         # that does not exist (the service checks the scope of the record it writes).
         serializer.fields["elder"].queryset = scoped(Elder.objects.all(), request.user)
         serializer.is_valid(raise_exception=True)
-        try:
-            check = services.record_health_check(by=request.user, **serializer.validated_data)
-        except DjangoValidationError as error:
-            raise _api_error(error) from None
+        check = services.record_health_check(by=request.user, **serializer.validated_data)
         return Response(HealthCheckOutputSerializer(check).data, status=status.HTTP_201_CREATED)

@@ -6,9 +6,9 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from subsidies.choices import BatchKind, BatchState, ExportFormat
+from subsidies.exports import export_batch
 from subsidies.management.commands.run_allowances import period_from_text, region_from_code
 from subsidies.models import PaymentBatch
-from subsidies.services import export_batch
 
 
 class Command(BaseCommand):

@@ -1,7 +1,7 @@
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from subsidies.services import load_schemes
+from subsidies.schemes import load_schemes
 
 
 class Command(BaseCommand):

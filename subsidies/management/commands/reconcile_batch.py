@@ -11,8 +11,8 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from subsidies.bank_returns import parse_bank_return
+from subsidies.exports import reconcile_batch
 from subsidies.models import PaymentBatch
-from subsidies.services import reconcile_batch
 
 
 class Command(BaseCommand):

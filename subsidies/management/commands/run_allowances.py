@@ -7,7 +7,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from regions.models import Region
 from subsidies.periods import parse_period
-from subsidies.services import DEFAULT_CHUNK_SIZE, request_allowance_run
+from subsidies.run.planning import DEFAULT_CHUNK_SIZE, request_allowance_run
 
 
 def region_from_code(code: str) -> Region:

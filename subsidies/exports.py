@@ -1,0 +1,158 @@
+"""The bank's side of a batch: the export of an approved batch and the reconciliation of the
+bank's return file (rows parsed by subsidies.bank_returns, files written by subsidies.exporting).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.scoping import require_in_scope
+from subsidies import exporting
+from subsidies.bank_returns import BANK_STATUSES, BankReturnRow
+from subsidies.batches import draft_batch_for
+from subsidies.choices import BatchState, ExportFormat, LineKind, LineStatus
+from subsidies.models import BankReturnImport, BatchExport, PaymentBatch, PaymentLine
+from subsidies.periods import add_months
+from subsidies.selectors import batch_grand_total, live_lines, payee_id_number
+
+
+def export_batch(*, batch: PaymentBatch, fmt: str, output: Path, by=None) -> BatchExport:
+    """Write the batch's file(s) for the bank and record the export (who, when, checksum).
+
+    Only approved (or already exported) batches are exported: a draft may still change."""
+    from accounts.choices import AuditAction
+    from accounts.services import record_audit
+
+    if fmt not in ExportFormat.values:
+        raise ValidationError({"format": f"格式 {fmt!r} 不支持，应为 csv 或 xlsx。"})
+    if batch.state == BatchState.DRAFT:
+        raise ValidationError({"state": "批次尚未审核，不能导出。"})
+    output = Path(output)
+    writer = exporting.write_csv if fmt == ExportFormat.CSV else exporting.write_xlsx
+    writer(batch, output)
+    count, amount = batch_grand_total(batch)
+    with transaction.atomic():
+        batch = PaymentBatch.objects.select_for_update().get(pk=batch.pk)
+        record = BatchExport(
+            batch=batch,
+            format=fmt,
+            file_name=output.name,
+            sha256=exporting.sha256_of(output),
+            line_count=count,
+            total_amount=amount,
+            exported_by=by if by is not None and by.is_authenticated else None,
+        )
+        record.full_clean()
+        record.save()
+        if batch.state == BatchState.APPROVED:
+            batch.state = BatchState.EXPORTED
+            batch.exported_at = timezone.now()
+            batch.save(update_fields=["state", "exported_at"])
+        record_audit(
+            user=by,
+            action=AuditAction.EXPORT,
+            object_type="subsidies.PaymentBatch",
+            object_id=str(batch.pk),
+            details={"format": fmt, "file": output.name, "sha256": record.sha256, "lines": count},
+        )
+    return record
+
+
+@transaction.atomic
+def reconcile_batch(
+    *, batch: PaymentBatch, rows: list[BankReturnRow], file_name: str, sha256: str, by=None
+) -> BankReturnImport:
+    """Apply the bank's return file: each row names a line (reference) or a person (ID
+    number: all their lines in the batch) as paid or failed. Failed lines are re-issued in the
+    next draft batch of the region. All rows are checked first; any error and nothing is
+    written. The batch is reconciled once every line has an outcome."""
+    require_in_scope(by, batch, as_changed=False)
+    batch = PaymentBatch.objects.select_for_update().get(pk=batch.pk)
+    if batch.state not in (BatchState.EXPORTED, BatchState.RECONCILED):
+        raise ValidationError({"state": "只有已导出的批次可以对账。"})
+    lines = live_lines(batch)
+    by_reference = {f"PL{pk:010d}": pk for pk in lines.values_list("pk", flat=True)}
+    by_person: dict[str, list[int]] = {}
+    for pk, id_number in lines.annotate(payee_id_number=payee_id_number()).values_list(
+        "pk", "payee_id_number"
+    ):
+        by_person.setdefault((id_number or "").upper(), []).append(pk)
+    outcomes: dict[int, BankReturnRow] = {}
+    errors = []
+    for row in rows:
+        status = row.status.strip().lower()
+        if status not in BANK_STATUSES:
+            errors.append(f"第{row.row}行 status：{row.status!r} 应为 paid 或 failed")
+            continue
+        if row.reference:
+            targets = [by_reference.get(row.reference.strip().upper())]
+        else:
+            targets = by_person.get(row.id_number.strip().upper(), [None])
+        if None in targets:
+            field = "reference" if row.reference else "id_number"
+            errors.append(f"第{row.row}行 {field}：本批次中没有该明细或该身份证号")
+            continue
+        for pk in targets:
+            outcomes[pk] = row
+    if errors:
+        raise ValidationError(errors)
+    now = timezone.now()
+    changed = (
+        PaymentLine.objects.select_for_update(of=("self",))
+        .filter(pk__in=outcomes)
+        .select_related("batch")
+    )
+    failed = []
+    for line in changed:
+        row = outcomes[line.pk]
+        line.status = BANK_STATUSES[row.status.strip().lower()]
+        line.bank_reference = row.bank_reference.strip()[:64]
+        line.bank_message = row.message.strip()[:200]
+        line.reconciled_at = now
+        if line.status == LineStatus.FAILED:
+            failed.append(line)
+    PaymentLine.objects.bulk_update(
+        changed, ["status", "bank_reference", "bank_message", "reconciled_at"], batch_size=2000
+    )
+    if failed:
+        target = draft_batch_for(batch.region_id, add_months(batch.period, 1))
+        PaymentLine.objects.bulk_create(
+            [
+                PaymentLine(
+                    batch=target,
+                    scheme_id=line.scheme_id,
+                    period=line.period,
+                    elder_id=line.elder_id,
+                    caregiver_id=line.caregiver_id,
+                    facility_id=line.facility_id,
+                    amount=line.amount,
+                    kind=LineKind.REISSUE,
+                    policy_value_id=line.policy_value_id,
+                    corrects=line,
+                    inputs={**line.inputs, "reissues_line": line.pk},
+                    note=f"银行退回：{line.bank_message}"[:200],
+                )
+                for line in failed
+                if line.amount > 0
+            ],
+            ignore_conflicts=True,
+        )
+    if not lines.filter(status=LineStatus.PENDING).exists():
+        batch.state = BatchState.RECONCILED
+        batch.reconciled_at = now
+        batch.save(update_fields=["state", "reconciled_at"])
+    record = BankReturnImport(
+        batch=batch,
+        file_name=file_name,
+        sha256=sha256,
+        paid_count=sum(1 for r in outcomes.values() if r.status.strip().lower() == "paid"),
+        failed_count=len(failed),
+        imported_by=by if by is not None and by.is_authenticated else None,
+    )
+    record.full_clean()
+    record.save()
+    return record

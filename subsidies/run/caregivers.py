@@ -1,0 +1,87 @@
+"""The caregiver schemes' lines, written when the run is planned (caregivers are few)."""
+
+from __future__ import annotations
+
+from django.db.models import Q
+
+from subsidies.batches import draft_adjustment_batch
+from subsidies.choices import BatchState, LineKind
+from subsidies.models import AllowanceRun, PaymentLine
+from subsidies.run.plan import PeriodPlan
+
+
+def caregiver_lines(run: AllowanceRun, plan: PeriodPlan) -> list[PaymentLine]:
+    """Lines of the caregiver schemes (docs/policy.md §1 — 003 安吉县实施意见 §15: 养老护理员特殊岗位
+    津贴, not less than 400 a month to each certified caregiver): every caregiver who, on the 1st
+    of the month, holds a valid skill certificate and is employed at an active facility in the
+    run's region, paid once (the nearest rate region of their first employment decides).
+    Caregivers are few next to elders: one query for employments, one for certificates, one for
+    what is already paid when the regular batch is approved."""
+    from facilities.choices import CertificateKind
+    from facilities.models import Certificate, Employment
+
+    on = plan.period
+    certified = (
+        Certificate.objects.filter(kind=CertificateKind.CAREGIVER_SKILL, issued_on__lte=on)
+        .filter(Q(valid_until__isnull=True) | Q(valid_until__gte=on))
+        .order_by("caregiver_id", "-issued_on")
+        .values_list("caregiver_id", "grade", "number")
+    )
+    certificates: dict[int, tuple[str, str]] = {}
+    for caregiver_id, grade, number in certified:
+        certificates.setdefault(caregiver_id, (grade, number))
+    employments = (
+        Employment.objects.filter(
+            start_date__lte=on,
+            caregiver_id__in=list(certificates),
+            facility__is_active=True,
+            facility__region__path__startswith=run.region.path,
+        )
+        .filter(Q(end_date__isnull=True) | Q(end_date__gte=on))
+        .order_by("caregiver_id", "start_date", "id")
+        .values_list("caregiver_id", "facility__code", "facility__region__path", "start_date")
+    )
+    regular_is_draft = run.batch.state == BatchState.DRAFT
+    lines, seen = [], set()
+    for caregiver_id, facility_code, path, start in employments:
+        if caregiver_id in seen:
+            continue
+        seen.add(caregiver_id)
+        node = plan.node_for(path)
+        grade, number = certificates[caregiver_id]
+        for planned in node.caregiver_schemes if node is not None else ():
+            lines.append(
+                PaymentLine(
+                    batch_id=run.batch_id,
+                    scheme_id=planned.scheme_id,
+                    period=on,
+                    caregiver_id=caregiver_id,
+                    amount=planned.amount,
+                    kind=LineKind.NORMAL if regular_is_draft else LineKind.ARREARS,
+                    policy_value_id=planned.policy_value_id,
+                    inputs={
+                        **planned.line_inputs(node.region),
+                        "rule": "certified caregiver (skill certificate valid on the 1st) "
+                        "employed on the 1st at a facility of the jurisdiction",
+                        "on": on.isoformat(),
+                        "facility": facility_code,
+                        "employed_since": start.isoformat(),
+                        "certificate_grade": grade,
+                        "certificate_number": number,
+                    },
+                )
+            )
+    if not regular_is_draft and lines:
+        paid = set(
+            PaymentLine.objects.filter(
+                period=on,
+                caregiver_id__in=seen,
+                kind__in=[LineKind.NORMAL, LineKind.ARREARS],
+            ).values_list("scheme_id", "caregiver_id")
+        )
+        lines = [line for line in lines if (line.scheme_id, line.caregiver_id) not in paid]
+        if lines:
+            adjustment = draft_adjustment_batch(run.region_id, on)
+            for line in lines:
+                line.batch_id = adjustment.pk
+    return lines

@@ -1,0 +1,222 @@
+"""What a run pays, as values: the plan of a month and of the arrears months.
+
+A plan is resolved once per run (subsidies.run.planning) and stored on the run
+(``AllowanceRun.plan``); ``RunPlan.to_json`` and ``RunPlan.from_json`` are the one place it is
+turned into JSON and back. The JSON keeps the keys runs have always stored, so the plan of any
+run, old or new, is read alike.
+"""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from subsidies.choices import Eligibility
+from subsidies.rules import SchemeConditions, rule_text
+
+
+@dataclass(frozen=True)
+class PlannedScheme:
+    """A scheme a rate region pays this month: the amount and the rulebook row that gives it."""
+
+    scheme_id: int
+    scheme: str  # its code
+    amount: Decimal
+    policy_value_id: int
+    key: str  # the rulebook key of the amount
+    citation: str
+    source_region: str  # code of the region whose row gives the amount
+    conditions: SchemeConditions
+
+    def line_inputs(self, rate_region: str) -> dict:
+        """The scheme's share of each line's inputs ("why this amount?")."""
+        return {
+            "scheme": self.scheme,
+            "rule": rule_text(self.conditions),
+            "rulebook_key": self.key,
+            "policy_value_id": self.policy_value_id,
+            "amount": str(self.amount),
+            "citation": self.citation,
+            "source_region": self.source_region,
+            "rate_region": rate_region,
+        }
+
+    def to_json(self) -> dict:
+        c = self.conditions
+        return {
+            "scheme_id": self.scheme_id,
+            "scheme": self.scheme,
+            "amount": str(self.amount),
+            "policy_value_id": self.policy_value_id,
+            "key": self.key,
+            "citation": self.citation,
+            "source_region": self.source_region,
+            "conditions": {
+                "eligibility": c.eligibility,
+                "min_age": c.min_age,
+                "max_age": c.max_age,
+                "all_from_age": c.all_from_age,
+                "categories": sorted(c.categories),
+                "ability_levels": sorted(c.ability_levels),
+            },
+        }
+
+    @classmethod
+    def from_json(cls, data: dict) -> PlannedScheme:
+        c = data["conditions"]
+        return cls(
+            scheme_id=data["scheme_id"],
+            scheme=data["scheme"],
+            amount=Decimal(data["amount"]),
+            policy_value_id=data["policy_value_id"],
+            key=data["key"],
+            citation=data["citation"],
+            source_region=data["source_region"],
+            conditions=SchemeConditions(
+                eligibility=c["eligibility"],
+                min_age=c["min_age"],
+                max_age=c["max_age"],
+                all_from_age=c["all_from_age"],
+                categories=frozenset(c["categories"]),
+                ability_levels=frozenset(c["ability_levels"]),
+            ),
+        )
+
+
+@dataclass(frozen=True)
+class RateNode:
+    """A region with its own rates (or a scheme's jurisdiction) and what it pays. Elders are
+    paid by the nearest one above their region of registration."""
+
+    region: str  # code
+    path: str
+    schemes: tuple[PlannedScheme, ...] = ()
+    caregiver_schemes: tuple[PlannedScheme, ...] = ()
+
+    def to_json(self) -> dict:
+        return {
+            "region": self.region,
+            "path": self.path,
+            "schemes": [s.to_json() for s in self.schemes],
+            "caregiver_schemes": [s.to_json() for s in self.caregiver_schemes],
+        }
+
+    @classmethod
+    def from_json(cls, data: dict) -> RateNode:
+        return cls(
+            region=data["region"],
+            path=data["path"],
+            schemes=tuple(PlannedScheme.from_json(s) for s in data["schemes"]),
+            caregiver_schemes=tuple(
+                PlannedScheme.from_json(s) for s in data.get("caregiver_schemes", [])
+            ),
+        )
+
+
+@dataclass(frozen=True)
+class SchemeNotPaid:
+    """A scheme a rate region does not pay this month: ``reason`` when the rulebook sets no
+    amount (nobody is paid a guessed amount), ``payment_month`` when it is yearly and not due."""
+
+    scheme: str
+    region: str
+    key: str
+    reason: str = ""
+    payment_month: int | None = None
+
+    def to_json(self) -> dict:
+        data = {"scheme": self.scheme, "region": self.region, "key": self.key}
+        if self.payment_month is not None:
+            return {**data, "payment_month": self.payment_month}
+        return {**data, "reason": self.reason}
+
+    @classmethod
+    def from_json(cls, data: dict) -> SchemeNotPaid:
+        return cls(
+            scheme=data["scheme"],
+            region=data["region"],
+            key=data["key"],
+            reason=data.get("reason", ""),
+            payment_month=data.get("payment_month"),
+        )
+
+
+@dataclass(frozen=True)
+class PeriodPlan:
+    """What a run pays for one month, per rate region (deepest first, so that the first node
+    whose path prefixes an elder's region is the nearest). An arrears month also says after
+    when an elder must have been registered to have been missed by that month's run."""
+
+    period: datetime.date
+    nodes: tuple[RateNode, ...] = ()
+    skipped: tuple[SchemeNotPaid, ...] = ()
+    not_due: tuple[SchemeNotPaid, ...] = ()
+    registered_after: datetime.datetime | None = None
+
+    @property
+    def payable(self) -> bool:
+        return any(node.schemes for node in self.nodes)
+
+    @property
+    def caregiver_payable(self) -> bool:
+        return any(node.caregiver_schemes for node in self.nodes)
+
+    @property
+    def needs_levels(self) -> bool:
+        """Whether a scheme reads the latest assessment (one query more per chunk)."""
+        return any(
+            s.conditions.eligibility == Eligibility.NURSING_TIER
+            for node in self.nodes
+            for s in node.schemes
+        )
+
+    def node_for(self, path: str) -> RateNode | None:
+        return next((node for node in self.nodes if path.startswith(node.path)), None)
+
+    def to_json(self) -> dict:
+        data = {
+            "period": self.period.isoformat(),
+            "nodes": [node.to_json() for node in self.nodes],
+            "skipped": [s.to_json() for s in self.skipped],
+            "not_due": [s.to_json() for s in self.not_due],
+            "payable": self.payable,
+            "caregiver_payable": self.caregiver_payable,
+        }
+        if self.registered_after is not None:
+            data["registered_after"] = self.registered_after.isoformat()
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict) -> PeriodPlan:
+        after = data.get("registered_after")
+        return cls(
+            period=datetime.date.fromisoformat(data["period"]),
+            nodes=tuple(RateNode.from_json(n) for n in data["nodes"]),
+            skipped=tuple(SchemeNotPaid.from_json(s) for s in data.get("skipped", [])),
+            not_due=tuple(SchemeNotPaid.from_json(s) for s in data.get("not_due", [])),
+            registered_after=None if after is None else datetime.datetime.fromisoformat(after),
+        )
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """The plan of a run: its month, and the earlier months it pays as arrears."""
+
+    main: PeriodPlan
+    arrears: tuple[PeriodPlan, ...] = field(default=())
+
+    def to_json(self) -> dict:
+        return {"main": self.main.to_json(), "arrears": [p.to_json() for p in self.arrears]}
+
+    @classmethod
+    def from_json(cls, data: dict) -> RunPlan:
+        return cls(
+            main=PeriodPlan.from_json(data["main"]),
+            arrears=tuple(PeriodPlan.from_json(p) for p in data.get("arrears") or []),
+        )
+
+
+def plan_of(run) -> RunPlan:
+    """The plan stored on a planned run."""
+    return RunPlan.from_json(run.plan)

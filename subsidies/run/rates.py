@@ -1,0 +1,100 @@
+"""What each rate region pays in a month, resolved once per run.
+
+For every region that has its own rulebook values (or is a scheme's jurisdiction) inside the
+run's region: the amount of every scheme in force on the 1st of the month, with the policy value
+that gives it; elders are then matched to the nearest such region by their registration path.
+No rate is ever looked up per elder.
+"""
+
+from __future__ import annotations
+
+import datetime
+
+from django.db.models import Q
+
+from regions.models import PolicyValue, Region
+from regions.selectors import resolve_policies
+from subsidies.choices import Payee, PeriodKind
+from subsidies.models import Scheme, money
+from subsidies.rules import SchemeConditions
+from subsidies.run.plan import PeriodPlan, PlannedScheme, RateNode, SchemeNotPaid
+
+PAYMENT_MONTH_KEY = "yearly_allowance_payment_month"
+
+
+def rate_regions(region: Region, schemes: list[Scheme]) -> list[Region]:
+    """The run's region plus every region below it with its own values for a scheme key or
+    that is a scheme's jurisdiction, deepest first (so the first match is the nearest)."""
+    keys = {s.policy_key for s in schemes} | {PAYMENT_MONTH_KEY}
+    with_values = PolicyValue.objects.filter(key__in=keys).values("region_id")
+    below = Region.objects.within(region).exclude(pk=region.pk)
+    nodes = list(
+        below.filter(Q(pk__in=with_values) | Q(pk__in=[s.jurisdiction_id for s in schemes]))
+    )
+    nodes.append(region)
+    return sorted(nodes, key=lambda r: -r.path.count("/"))
+
+
+def scheme_conditions(scheme: Scheme) -> SchemeConditions:
+    return SchemeConditions(
+        eligibility=scheme.eligibility,
+        min_age=scheme.min_age,
+        max_age=scheme.max_age,
+        all_from_age=scheme.all_from_age,
+        categories=frozenset(scheme.categories),
+        ability_levels=frozenset(scheme.ability_levels),
+    )
+
+
+def plan_period(region: Region, period: datetime.date, schemes: list[Scheme]) -> PeriodPlan:
+    """What the run pays in ``period`` for elders registered in ``region``: per rate region,
+    the payable schemes with amount and source; and the schemes not paid, with the reason."""
+    # Facility subsidies are granted one by one (subsidies.grants), not by the run.
+    schemes = [s for s in schemes if s.payee != Payee.FACILITY]
+    nodes, skipped, not_due = [], [], []
+    keys = sorted({s.policy_key for s in schemes} | {PAYMENT_MONTH_KEY})
+    for node in rate_regions(region, schemes):
+        resolved = resolve_policies(keys, node, period)
+        payable, caregiver_schemes = [], []
+        for scheme in schemes:
+            if not node.path.startswith(scheme.jurisdiction.path):
+                continue  # e.g. Xihu's e-allowances for a region outside Xihu
+            policy = resolved[scheme.policy_key]
+            entry = {"scheme": scheme.code, "region": node.code, "key": scheme.policy_key}
+            if not policy.is_set:
+                # docs/policy.md §13: nobody is paid a guessed amount; the report says why.
+                skipped.append(SchemeNotPaid(**entry, reason=policy.not_set_reason))
+                continue
+            if scheme.period_kind == PeriodKind.YEARLY:
+                month = resolved[PAYMENT_MONTH_KEY]
+                if not month.is_set:
+                    reason = f"{PAYMENT_MONTH_KEY}: " + month.not_set_reason
+                    skipped.append(SchemeNotPaid(**entry, reason=reason))
+                    continue
+                if int(month.value) != period.month:
+                    not_due.append(SchemeNotPaid(**entry, payment_month=int(month.value)))
+                    continue
+            row = policy.row
+            planned = PlannedScheme(
+                scheme_id=scheme.pk,
+                scheme=scheme.code,
+                amount=money(row.value),
+                policy_value_id=row.pk,
+                key=scheme.policy_key,
+                citation=row.citation,
+                source_region=row.region.code,
+                conditions=scheme_conditions(scheme),
+            )
+            # Caregiver schemes (Anji's post allowance) pay the facilities' caregiver register.
+            (caregiver_schemes if scheme.payee == Payee.CAREGIVER else payable).append(planned)
+        nodes.append(
+            RateNode(
+                region=node.code,
+                path=node.path,
+                schemes=tuple(payable),
+                caregiver_schemes=tuple(caregiver_schemes),
+            )
+        )
+    return PeriodPlan(
+        period=period, nodes=tuple(nodes), skipped=tuple(skipped), not_due=tuple(not_due)
+    )
