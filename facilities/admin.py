@@ -936,8 +936,33 @@ class CertificateInline(admin.TabularInline):
     can_delete = False
 
 
+class EmploymentFormSet(forms.BaseInlineFormSet):
+    """Rows typed in one save are checked against each other, not only against the database:
+    two open employments at one facility would otherwise reach the database's constraint."""
+
+    def clean(self):
+        super().clean()
+        open_at: dict[int, int] = {}
+        for number, form in enumerate(self.forms, start=1):
+            data = getattr(form, "cleaned_data", None) or {}
+            if not data or data.get("DELETE") or data.get("end_date") is not None:
+                continue
+            facility = data.get("facility")
+            if facility is None:
+                continue
+            if facility.pk in open_at:
+                raise ValidationError(
+                    _(
+                        "第 %(a)s 行与第 %(b)s 行都是在%(facility)s的在职记录：同一机构只能有一条未结束的任职。"
+                    )
+                    % {"a": open_at[facility.pk], "b": number, "facility": facility.name}
+                )
+            open_at[facility.pk] = number
+
+
 class EmploymentInline(admin.TabularInline):
     model = Employment
+    formset = EmploymentFormSet
     extra = 0
     can_delete = False
     autocomplete_fields = ["facility"]
