@@ -65,3 +65,24 @@ class ResolvedPolicySerializer(serializers.Serializer):
     source_region = serializers.CharField(allow_null=True)
     citation = serializers.CharField(allow_blank=True)
     reason = serializers.CharField(allow_blank=True)
+
+
+class PolicyRevisionSerializer(serializers.Serializer):
+    """A change to a rulebook row: what changes, from when, and why (regions.services)."""
+
+    value = serializers.DecimalField(
+        max_digits=14, decimal_places=4, required=False, allow_null=True
+    )
+    frequency = serializers.CharField(required=False, allow_blank=True)
+    is_minimum = serializers.BooleanField(required=False)
+    effective_to = serializers.DateField(required=False, allow_null=True)
+    citation = serializers.CharField(required=False, max_length=200)
+    note = serializers.CharField(required=False, allow_blank=True)
+    applies_from = serializers.DateField(required=False, allow_null=True)
+    reason = serializers.CharField(max_length=200)
+
+
+class PolicyRevisionResultSerializer(serializers.Serializer):
+    starts_new_version = serializers.BooleanField()
+    ended = PolicyValueSerializer(allow_null=True)
+    new = PolicyValueSerializer()

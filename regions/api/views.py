@@ -1,10 +1,13 @@
 from drf_spectacular.utils import extend_schema
 from rest_framework import viewsets
+from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.permissions import ScopedQuerysetMixin, ScopedWritePermission
 from regions.api.serializers import (
+    PolicyRevisionResultSerializer,
+    PolicyRevisionSerializer,
     PolicyValueSerializer,
     RegionSerializer,
     ResolvedPolicySerializer,
@@ -12,6 +15,7 @@ from regions.api.serializers import (
 )
 from regions.models import PolicyValue, Region
 from regions.selectors import resolve_policy
+from regions.services import revise_policy_value
 
 
 class RegionViewSet(ScopedQuerysetMixin, viewsets.ReadOnlyModelViewSet):
@@ -25,6 +29,34 @@ class PolicyValueViewSet(ScopedQuerysetMixin, viewsets.ReadOnlyModelViewSet):
     queryset = PolicyValue.objects.select_related("region")
     serializer_class = PolicyValueSerializer
     filterset_fields = ["key", "region__code"]
+
+    @extend_schema(request=PolicyRevisionSerializer, responses=PolicyRevisionResultSerializer)
+    @action(detail=True, methods=["post"])
+    def revise(self, request, pk=None):
+        """Change a row as the admin does: a changed value, frequency or minimum flag starts a
+        new version from ``applies_from`` (the row in force ends the day before); every change
+        needs a reason. Only a bureau covering the row's region may write."""
+        data = PolicyRevisionSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        changes = dict(data.validated_data)
+        reason = changes.pop("reason")
+        applies_from = changes.pop("applies_from", None)
+        revision = revise_policy_value(
+            row=self.get_object(),
+            applies_from=applies_from,
+            reason=reason,
+            by=request.user,
+            **changes,
+        )
+        return Response(
+            PolicyRevisionResultSerializer(
+                {
+                    "starts_new_version": revision.starts_new_version,
+                    "ended": revision.ended,
+                    "new": revision.new,
+                }
+            ).data
+        )
 
 
 class ResolvePolicyView(APIView):

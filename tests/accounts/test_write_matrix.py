@@ -611,6 +611,15 @@ API_WRITES = {
         {"bureau"},
         STAR_TABLE,
     ),
+    ("POST", "/api/regions/policy-values/{id}/revise/"): rule(
+        _post(
+            lambda p: f"/api/regions/policy-values/{p.policy_value.pk}/revise/",
+            lambda p, w: {"note": "接口修订", "reason": "测试修订"},
+            lambda p, w, r: fresh(p.policy_value).note == "接口修订",
+        ),
+        {"bureau"},
+        "the rulebook is the bureau's, each its own region's (regions.services)",
+    ),
 }
 
 

@@ -207,3 +207,27 @@ def test_shares_read_as_percentages(rulebook):
     share = PolicyValue.objects.filter(unit="share", value__isnull=False).first()
     assert share.display_value.endswith("%")
     assert Decimal(share.display_value.rstrip("%")) == share.value * 100
+
+
+def test_the_api_changes_a_rule_as_the_admin_does(xihu_90, bureau):
+    from rest_framework.test import APIClient
+
+    api = APIClient()
+    api.force_authenticate(bureau)
+    url = f"/api/regions/policy-values/{xihu_90.pk}/revise/"
+    refused = api.post(url, {"value": "120", "reason": "提标"}, format="json")
+    assert refused.status_code == 400 and "applies_from" in refused.json()
+    answer = api.post(
+        url, {"value": "120", "applies_from": "2026-01-01", "reason": "提标"}, format="json"
+    )
+    assert answer.status_code == 200, answer.content
+    body = answer.json()
+    assert body["starts_new_version"] is True
+    assert body["ended"]["effective_to"] == "2025-12-31"
+    assert (body["new"]["value"], body["new"]["effective_from"]) == ("120.0000", "2026-01-01")
+    negative = api.post(
+        url, {"value": "-1", "applies_from": "2025-06-01", "reason": "x"}, format="json"
+    )
+    assert (
+        negative.status_code == 400 and "policy_value_not_negative" not in negative.content.decode()
+    )
