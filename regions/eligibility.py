@@ -18,8 +18,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from regions.models import EligibilityRule, Region
-from regions.rulebook import Difference, LoadReport, last_change
-from regions.selectors import overlapping
+from regions.seed_files import LoadReport, SeededRows, load, with_version_ends
 from regions.services import add_eligibility_rule, check_rule_overlap
 
 RULES_FILE = Path(__file__).resolve().parent / "data" / "eligibility.toml"
@@ -98,26 +97,6 @@ def _parse_entry(index: int, entry: dict) -> dict:
     return fields
 
 
-def _series(fields) -> tuple:
-    get = fields.get if isinstance(fields, dict) else lambda f: getattr(fields, f)
-    return (get("subject"), get("region").pk, get("code"))
-
-
-def _with_version_ends(parsed: list[dict]) -> list[dict]:
-    """A later row of the same rule ends the one before it the day before, so that changing a
-    rule from a date is one new row in the file (an explicit ``to`` still wins)."""
-    by_series: dict[tuple, list[dict]] = {}
-    for fields in parsed:
-        by_series.setdefault(_series(fields), []).append(fields)
-    for series in by_series.values():
-        series.sort(key=lambda f: f["effective_from"])
-        for earlier, later in zip(series, series[1:], strict=False):
-            implied_end = later["effective_from"] - datetime.timedelta(days=1)
-            if earlier["effective_to"] is None or earlier["effective_to"] > implied_end:
-                earlier["effective_to"] = implied_end
-    return parsed
-
-
 def parse_file(path: Path = RULES_FILE) -> list[dict]:
     """Every [[rule]] of the file, checked; a bad entry refuses the whole file."""
     with open(path, "rb") as handle:
@@ -125,7 +104,7 @@ def parse_file(path: Path = RULES_FILE) -> list[dict]:
     parsed = [_parse_entry(i, e) for i, e in enumerate(entries, start=1)]
     seen = {}
     for index, fields in enumerate(parsed, start=1):
-        identity = (*_series(fields), fields["effective_from"])
+        identity = SEEDED.identity(fields)
         if identity in seen:
             raise _entry_error(
                 index,
@@ -134,7 +113,7 @@ def parse_file(path: Path = RULES_FILE) -> list[dict]:
                 f"与第 {seen[identity]} 条重复",
             )
         seen[identity] = index
-    parsed = _with_version_ends(parsed)
+    parsed = with_version_ends(SEEDED, parsed)
     parsed.sort(key=lambda p: (p["region"].path.count("/"), p["effective_from"]))
     return parsed
 
@@ -145,94 +124,23 @@ def _summary(fields) -> str:
     return f"{json.dumps(shown, ensure_ascii=False, sort_keys=True)}, to {get('effective_to') or 'open'}"
 
 
-def _difference(fields: dict, row: EligibilityRule, reason: str) -> Difference:
-    changed_by, changed_at = last_change(row)
-    return Difference(
-        key=f"{fields['subject']}:{fields['code']}",
-        region=fields["region"],
-        effective_from=fields["effective_from"],
-        file_value=_summary(fields),
-        database_value=_summary(row),
-        changed_by=changed_by,
-        changed_at=changed_at,
-        reason=reason,
-    )
-
-
-def _same(row: EligibilityRule, fields: dict | None, names=RULE_FIELDS) -> bool:
-    return fields is not None and all(getattr(row, f) == fields[f] for f in names)
-
-
-def _versions(fields: dict):
-    return EligibilityRule.objects.filter(
-        subject=fields["subject"], region=fields["region"], code=fields["code"]
-    )
-
-
-def _insert_missing(fields: dict, report: LoadReport, in_file: dict) -> None:
-    """Insert a version the database lacks. If it starts inside a version the file also has
-    (the same start date and rule), that version is end-dated the day before, as a change in
-    the admin would; anything else in the way is left and reported."""
-    start = fields["effective_from"]
-    covering = (
-        _versions(fields)
-        .filter(effective_from__lt=start)
-        .filter(overlapping(start, fields["effective_to"]))
-        .order_by("-effective_from")
-        .first()
-    )
-    if covering is not None and not _same(
-        covering, in_file.get((*_series(fields), covering.effective_from))
-    ):
-        reason = "not inserted: a version set in the database is in force on that date"
-        report.differences.append(_difference(fields, covering, reason))
-        return
-    try:
-        with transaction.atomic():
-            if covering is not None:
-                covering.effective_to = start - datetime.timedelta(days=1)
-                covering._change_reason = f"规则文件新增 {start} 起的版本"
-                covering.full_clean()
-                covering.save()
-            add_eligibility_rule(reason="规则文件载入（load_eligibility）", **fields)
-    except ValidationError as error:
-        blocking = covering or _versions(fields).filter(effective_from__gt=start).first()
-        if blocking is None:
-            raise
-        reason = "not inserted: " + "; ".join(error.messages)
-        report.differences.append(_difference(fields, blocking, reason))
-    else:
-        report.created += 1
+SEEDED = SeededRows(
+    model=EligibilityRule,
+    series=("subject", "region", "code"),
+    rule_fields=RULE_FIELDS,
+    compared_fields=COMPARED_FIELDS,
+    insert=lambda fields: add_eligibility_rule(reason="规则文件载入（load_eligibility）", **fields),
+    name=lambda fields: f"{fields['subject']}:{fields['code']}",
+    summary=_summary,
+    kept="kept the database's rule",
+)
 
 
 @transaction.atomic
 def load_rules(path: Path = RULES_FILE) -> LoadReport:
     """Insert the file's rules that the database lacks; never overwrite. A file row that
     differs from its database row is reported (who changed it, when) and left alone."""
-    report = LoadReport()
-    parsed = parse_file(path)
-    in_file = {(*_series(f), f["effective_from"]): f for f in parsed}
-    existing = {
-        (subject, region_id, code, start): pk
-        for pk, subject, region_id, code, start in EligibilityRule.objects.values_list(
-            "pk", "subject", "region_id", "code", "effective_from"
-        )
-    }
-    # Inserts first: a new version in the file end-dates the one before it, which must not
-    # then be reported as differing from the file.
-    for fields in parsed:
-        if (*_series(fields), fields["effective_from"]) not in existing:
-            _insert_missing(fields, report, in_file)
-    for fields in parsed:
-        pk = existing.get((*_series(fields), fields["effective_from"]))
-        if pk is None:
-            continue
-        row = EligibilityRule.objects.get(pk=pk)
-        if _same(row, fields, COMPARED_FIELDS):
-            report.unchanged += 1
-        else:
-            report.differences.append(_difference(fields, row, "kept the database's rule"))
-    return report
+    return load(SEEDED, parse_file(path))
 
 
 @transaction.atomic
@@ -252,8 +160,8 @@ def adopt_rules(
     # Latest first: end-dating a later version before an earlier one is extended never
     # overlaps on the way.
     for fields in sorted(parsed, key=lambda f: f["effective_from"], reverse=True):
-        row = _versions(fields).filter(effective_from=fields["effective_from"]).first()
-        if row is not None and _same(row, fields, COMPARED_FIELDS):
+        row = SEEDED.versions(fields).filter(effective_from=fields["effective_from"]).first()
+        if row is not None and SEEDED.same(row, fields, COMPARED_FIELDS):
             report.unchanged += 1
             continue
         row = row or EligibilityRule(**{k: fields[k] for k in ("subject", "code", "region")})
