@@ -17,6 +17,7 @@ from regions.services import (
     PolicyChangeRefused,
     add_policy_value,
     plan_policy_revision,
+    preview_change,
     require_rulebook_writer,
     revise_policy_value,
     validate_policy_value,
@@ -97,6 +98,21 @@ class PolicyValueForm(forms.ModelForm):
             cleaned["value"] = value / 100
         return cleaned
 
+    def _show_preview(self) -> None:
+        """“预览影响”: nothing is saved; the form comes back with what the next run would pay
+        differently (the run's own code, in a transaction rolled back)."""
+        preview = preview_change(
+            row=PolicyValue.objects.get(pk=self.instance.pk),
+            applies_from=self.cleaned_data.get("applies_from"),
+            changes=self.revisable_changes(),
+            reason=self.cleaned_data.get("change_reason") or "预览",
+            by=self.user,
+        )
+        text = preview.describe() if preview else _("该参数不影响津贴发放金额。")
+        self.add_error(
+            None, _("预览（尚未保存）：%(text)s。确认无误后请点击“保存”。") % {"text": text}
+        )
+
     def revisable_changes(self) -> dict:
         return {f: self.cleaned_data[f] for f in REVISABLE_FIELDS if f in self.cleaned_data}
 
@@ -114,6 +130,8 @@ class PolicyValueForm(forms.ModelForm):
                     applies_from=self.cleaned_data.get("applies_from"),
                     changes=self.revisable_changes(),
                 )
+                if "_preview" in self.data and not self.errors:
+                    self._show_preview()
             elif self.instance.key:
                 self.instance.unit = get_key(self.instance.key).unit
                 validate_policy_value(self.instance)
@@ -143,6 +161,7 @@ class _KeyLanguageFilter(admin.SimpleListFilter):
 @admin.register(PolicyValue)
 class PolicyValueAdmin(ScopedAdminMixin, SimpleHistoryAdmin):
     form = PolicyValueForm
+    change_form_template = "admin/regions/policyvalue/change_form.html"
     list_display = [
         "key_name",
         "region",

@@ -274,6 +274,29 @@ def revise_policy_value(
     return revision
 
 
+# The catalogue's ``used_by`` of the keys whose amounts the allowance run pays to elders.
+RUN_KEYS_USED_BY = {
+    "subsidies: monthly allowance run",
+    "subsidies: yearly allowance",
+    "subsidies: nursing subsidy",
+}
+
+
+def preview_change(*, row: PolicyValue, applies_from, changes: dict, reason: str, by=None):
+    """Who a change to ``row`` affects in the next allowance run, and the money difference
+    (subsidies.run.preview); None for a key the allowance run does not read. Saves nothing.
+    The run lives above the rulebook, so it is reached only here, when asked."""
+    if get_key(row.key).used_by not in RUN_KEYS_USED_BY:
+        require_rulebook_writer(by, row.region)
+        plan_policy_revision(row=row, applies_from=applies_from, changes=changes)
+        return None
+    from subsidies.run.preview import preview_policy_revision
+
+    return preview_policy_revision(
+        row=row, applies_from=applies_from, changes=changes, reason=reason, by=by
+    )
+
+
 @transaction.atomic
 def add_policy_value(*, by=None, reason: str, **fields) -> PolicyValue:
     """A new rulebook row (a key a region did not set before, or a later version entered as a

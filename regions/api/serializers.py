@@ -80,9 +80,28 @@ class PolicyRevisionSerializer(serializers.Serializer):
     note = serializers.CharField(required=False, allow_blank=True)
     applies_from = serializers.DateField(required=False, allow_null=True)
     reason = serializers.CharField(max_length=200)
+    preview = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="true: save nothing; answer who the change affects in the next run and the "
+        "money difference (keys the allowance run reads)",
+    )
+
+
+class PolicyChangePreviewSerializer(serializers.Serializer):
+    period = serializers.DateField()
+    region = serializers.CharField(source="region.code")
+    elders_affected = serializers.IntegerField()
+    lines_before = serializers.IntegerField()
+    lines_after = serializers.IntegerField()
+    amount_before = serializers.DecimalField(max_digits=14, decimal_places=2)
+    amount_after = serializers.DecimalField(max_digits=14, decimal_places=2)
+    difference = serializers.DecimalField(max_digits=14, decimal_places=2)
+    text = serializers.CharField(source="describe")
 
 
 class PolicyRevisionResultSerializer(serializers.Serializer):
-    starts_new_version = serializers.BooleanField()
-    ended = PolicyValueSerializer(allow_null=True)
-    new = PolicyValueSerializer()
+    starts_new_version = serializers.BooleanField(required=False)
+    ended = PolicyValueSerializer(allow_null=True, required=False)
+    new = PolicyValueSerializer(required=False)
+    preview = PolicyChangePreviewSerializer(required=False, allow_null=True)

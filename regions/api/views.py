@@ -15,7 +15,7 @@ from regions.api.serializers import (
 )
 from regions.models import PolicyValue, Region
 from regions.selectors import resolve_policy
-from regions.services import revise_policy_value
+from regions.services import preview_change, revise_policy_value
 
 
 class RegionViewSet(ScopedQuerysetMixin, viewsets.ReadOnlyModelViewSet):
@@ -41,6 +41,15 @@ class PolicyValueViewSet(ScopedQuerysetMixin, viewsets.ReadOnlyModelViewSet):
         changes = dict(data.validated_data)
         reason = changes.pop("reason")
         applies_from = changes.pop("applies_from", None)
+        if changes.pop("preview", False):
+            preview = preview_change(
+                row=self.get_object(),
+                applies_from=applies_from,
+                changes=changes,
+                reason=reason,
+                by=request.user,
+            )
+            return Response(PolicyRevisionResultSerializer({"preview": preview}).data)
         revision = revise_policy_value(
             row=self.get_object(),
             applies_from=applies_from,

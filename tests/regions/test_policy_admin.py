@@ -120,3 +120,16 @@ def test_shares_are_typed_and_shown_as_percentages(client, rulebook):
         .form
     )
     assert form.initial["value"] == (share.value * 100).normalize()
+
+
+def test_the_change_form_previews_a_raise_without_saving_it(client, bureau, xihu_90):
+    client.force_login(bureau)
+    url = reverse("admin:regions_policyvalue_change", args=[xihu_90.pk])
+    assert "预览影响" in client.get(url).content.decode()
+    form = change_form(xihu_90, value="120", applies_from="2027-01-01", change_reason="提标")
+    response = client.post(url, {**form, "_preview": "1"})
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert "预览（尚未保存）" in page and "受影响" in page
+    xihu_90.refresh_from_db()
+    assert xihu_90.value == Decimal("100") and xihu_90.effective_to is None

@@ -231,3 +231,19 @@ def test_the_api_changes_a_rule_as_the_admin_does(xihu_90, bureau):
     assert (
         negative.status_code == 400 and "policy_value_not_negative" not in negative.content.decode()
     )
+
+
+def test_the_api_previews_a_change_without_saving_it(xihu_90, bureau):
+    from rest_framework.test import APIClient
+
+    api = APIClient()
+    api.force_authenticate(bureau)
+    url = f"/api/regions/policy-values/{xihu_90.pk}/revise/"
+    body = {"value": "120", "applies_from": "2027-01-01", "reason": "提标", "preview": True}
+    answer = api.post(url, body, format="json")
+    assert answer.status_code == 200, answer.content
+    preview = answer.json()["preview"]
+    assert preview["period"] == "2027-01-01" and preview["region"] == "330106"
+    assert "受影响" in preview["text"]
+    xihu_90.refresh_from_db()
+    assert xihu_90.value == Decimal("100") and xihu_90.effective_to is None

@@ -1,0 +1,144 @@
+"""What the run would pay, without writing anything: the preview a bureau reads before a
+change to a rate takes effect (who is affected and the money difference for the next run).
+
+The lines are decided by the run's own code (``plan_period`` and ``eligible_lines``, the path
+the run takes on SQLite and for arrears, held equal to the PostgreSQL statement by the run's
+tests); the change itself is applied by the rulebook's own service inside a savepoint that is
+rolled back, so the preview reads exactly what saving would make the run read.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections import defaultdict
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.db import transaction
+from django.db.models import Q
+
+from regions.models import PolicyValue, Region
+from residents.models import Elder, ElderCategory
+from residents.selectors import latest_assessment_levels
+from subsidies.choices import LineKind
+from subsidies.periods import add_months
+from subsidies.run.lines import ELDER_FIELDS, RateMatcher, alive_on_q, eligible_lines
+from subsidies.run.rates import plan_period
+from subsidies.schemes import active_schemes
+
+CHUNK = 20_000
+
+
+def _month_lines(region: Region, period: datetime.date) -> dict[tuple[int, int], Decimal]:
+    """{(elder, scheme): amount} the run would pay elders registered in ``region`` for the
+    month ``period`` (its first day)."""
+    plan = plan_period(region, period, active_schemes())
+    paid: dict[tuple[int, int], Decimal] = {}
+    if not plan.payable:
+        return paid
+    elders = Elder.objects.filter(hukou_region__path__startswith=region.path).filter(
+        alive_on_q(period)
+    )
+    last_id = 0
+    while True:
+        rows = list(elders.filter(id__gt=last_id).order_by("id").values_list(*ELDER_FIELDS)[:CHUNK])
+        if not rows:
+            return paid
+        last_id = rows[-1][0]
+        ids = [r[0] for r in rows]
+        held: dict[int, set[str]] = {}
+        for elder_id, category in (
+            ElderCategory.objects.filter(elder_id__in=ids, start_date__lte=period)
+            .filter(Q(end_date__isnull=True) | Q(end_date__gte=period))
+            .values_list("elder_id", "category")
+        ):
+            held.setdefault(elder_id, set()).add(category)
+        categories = {k: frozenset(v) for k, v in held.items()}
+        levels = latest_assessment_levels(list(categories), period) if plan.needs_levels else {}
+        for line in eligible_lines(
+            plan=plan,
+            rows=rows,
+            categories=categories,
+            levels=levels,
+            matcher=RateMatcher({r[2] for r in rows}),
+            batch_id=None,
+            kind=LineKind.NORMAL,
+        ):
+            paid[(line.elder_id, line.scheme_id)] = line.amount
+
+
+def _by_elder(lines: dict[tuple[int, int], Decimal]) -> dict[int, dict[int, Decimal]]:
+    grouped: dict[int, dict[int, Decimal]] = defaultdict(dict)
+    for (elder, scheme), amount in lines.items():
+        grouped[elder][scheme] = amount
+    return grouped
+
+
+@dataclass(frozen=True)
+class ChangePreview:
+    period: datetime.date  # the month the comparison is made for
+    region: Region  # the region whose registered elders are compared
+    elders_affected: int  # elders whose lines or amounts differ
+    lines_before: int
+    lines_after: int
+    amount_before: Decimal
+    amount_after: Decimal
+
+    @property
+    def difference(self) -> Decimal:
+        return self.amount_after - self.amount_before
+
+    def describe(self) -> str:
+        return (
+            f"{self.period:%Y年%m月}，{self.region.name}户籍老年人：受影响 {self.elders_affected} 人；"
+            f"明细 {self.lines_before} → {self.lines_after} 条；"
+            f"金额 {self.amount_before:,.2f} → {self.amount_after:,.2f} 元"
+            f"（{self.difference:+,.2f} 元）"
+        )
+
+
+def preview_policy_revision(
+    *,
+    row: PolicyValue,
+    applies_from: datetime.date | None,
+    changes: dict,
+    reason: str,
+    by=None,
+    today: datetime.date | None = None,
+) -> ChangePreview:
+    """The next run's month for the elders registered in the row's region, before and after
+    the change: the first month the change applies to from today on."""
+    from django.utils import timezone
+
+    from regions.services import revise_policy_value
+
+    today = today or timezone.localdate()
+    start = max(applies_from or row.effective_from, today)
+    period = start.replace(day=1)
+    if start.day != 1 and applies_from is not None and applies_from > today:
+        # The run pays by the rules in force on the 1st: a change from mid-month first
+        # shows in the next month's run.
+        period = add_months(period, 1)
+    region = row.region
+    before = _month_lines(region, period)
+    with transaction.atomic():
+        revise_policy_value(
+            row=row, applies_from=applies_from, reason=reason, by=by, today=today, **changes
+        )
+        after = _month_lines(region, period)
+        transaction.set_rollback(True)
+    lines_before, lines_after = _by_elder(before), _by_elder(after)
+    affected = [
+        elder
+        for elder in lines_before.keys() | lines_after.keys()
+        if lines_before.get(elder) != lines_after.get(elder)
+    ]
+    return ChangePreview(
+        period=period,
+        region=region,
+        elders_affected=len(affected),
+        lines_before=len(before),
+        lines_after=len(after),
+        amount_before=sum(before.values(), Decimal("0")),
+        amount_after=sum(after.values(), Decimal("0")),
+    )
