@@ -11,13 +11,13 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.scoping import require_in_scope
-from subsidies import exporting
+from subsidies import bank_returns, exporting
 from subsidies.bank_returns import BANK_STATUSES, BankReturnRow
 from subsidies.batches import draft_batch_for
 from subsidies.choices import BatchState, ExportFormat, LineKind, LineStatus
 from subsidies.models import BankReturnImport, BatchExport, PaymentBatch, PaymentLine
 from subsidies.periods import add_months
-from subsidies.selectors import batch_grand_total, live_lines, payee_id_number
+from subsidies.selectors import batch_grand_total, live_lines
 
 
 def export_batch(*, batch: PaymentBatch, fmt: str, output: Path, by=None) -> BatchExport:
@@ -74,32 +74,15 @@ def reconcile_batch(
     batch = PaymentBatch.objects.select_for_update().get(pk=batch.pk)
     if batch.state not in (BatchState.EXPORTED, BatchState.RECONCILED):
         raise ValidationError({"state": "只有已导出的批次可以对账。"})
-    lines = live_lines(batch)
-    by_reference = {f"PL{pk:010d}": pk for pk in lines.values_list("pk", flat=True)}
-    by_person: dict[str, list[int]] = {}
-    for pk, id_number in lines.annotate(payee_id_number=payee_id_number()).values_list(
-        "pk", "payee_id_number"
-    ):
-        by_person.setdefault((id_number or "").upper(), []).append(pk)
-    outcomes: dict[int, BankReturnRow] = {}
-    errors = []
-    for row in rows:
-        status = row.status.strip().lower()
-        if status not in BANK_STATUSES:
-            errors.append(f"第{row.row}行 status：{row.status!r} 应为 paid 或 failed")
-            continue
-        if row.reference:
-            targets = [by_reference.get(row.reference.strip().upper())]
-        else:
-            targets = by_person.get(row.id_number.strip().upper(), [None])
-        if None in targets:
-            field = "reference" if row.reference else "id_number"
-            errors.append(f"第{row.row}行 {field}：本批次中没有该明细或该身份证号")
-            continue
-        for pk in targets:
-            outcomes[pk] = row
+    # One matcher for the preview finance reads and for what is written here.
+    checked = bank_returns.preview(batch, rows)
+    errors = [error for item in checked.rows for error in item.errors]
     if errors:
         raise ValidationError(errors)
+    outcomes: dict[int, BankReturnRow] = {
+        line["pk"]: item.row for item in checked.rows for line in item.lines
+    }
+    lines = live_lines(batch)
     now = timezone.now()
     changed = (
         PaymentLine.objects.select_for_update(of=("self",))
