@@ -207,6 +207,37 @@ def fail_import_job(*, job_id: int, error: str) -> None:
         _finish(job, ImportJobState.FAILED, error=error)
 
 
+def requeue_stalled_import_jobs(*, now: datetime.datetime | None = None) -> int:
+    """Jobs waiting for a task that never came: the process that committed the upload or the
+    confirmation died before its message reached the broker, so nothing would ever check or
+    write them. Queued or confirmed jobs untouched for IMPORT_JOB_STALL_SECONDS are queued
+    again (every minute from beat). Jobs a worker was working on need nothing here: the
+    broker delivers their task again (acks_late), and ``_claim`` takes them back. Returns how
+    many were queued again."""
+    from django.conf import settings
+
+    from residents import tasks
+
+    now = now or timezone.now()
+    stalled_before = now - datetime.timedelta(seconds=settings.IMPORT_JOB_STALL_SECONDS)
+    requeued = 0
+    for state, task in (
+        (ImportJobState.QUEUED, tasks.check_import_job),
+        (ImportJobState.CONFIRMED, tasks.apply_import_job),
+    ):
+        ids = list(
+            ImportJob.objects.filter(state=state, updated_at__lt=stalled_before).values_list(
+                "pk", flat=True
+            )
+        )
+        # Touched first, so that the next sweep waits a whole period again.
+        ImportJob.objects.filter(pk__in=ids).update(updated_at=now)
+        for job_id in ids:
+            task.delay(job_id)
+        requeued += len(ids)
+    return requeued
+
+
 def expire_import_jobs(*, older_than: datetime.datetime) -> int:
     """Jobs uploaded before ``older_than``: those never confirmed expire, and every one drops
     its rejected rows (they quote the file). Their files go with purge_uploads. Returns how

@@ -22,3 +22,9 @@ def apply_import_job(job_id: int) -> None:
     except Exception as error:  # recorded on the job so that its page shows it, then re-raised
         import_jobs.fail_import_job(job_id=job_id, error=repr(error))
         raise
+
+
+@shared_task(name="residents.requeue_stalled_import_jobs")
+def requeue_stalled_import_jobs() -> int:
+    """Every minute from beat (migration residents 0004): jobs whose task never came."""
+    return import_jobs.requeue_stalled_import_jobs()

@@ -214,6 +214,9 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # with the reason (a chunk that kills every worker that takes it), to be resumed in the admin.
 ALLOWANCE_RUN_HEARTBEAT_SECONDS = env.float("ALLOWANCE_RUN_HEARTBEAT_SECONDS", default=30)
 ALLOWANCE_RUN_STALL_SECONDS = env.float("ALLOWANCE_RUN_STALL_SECONDS", default=180)
+# An elder import queued or confirmed but untouched this long lost its task (the process that
+# should have sent it died): residents.import_jobs.requeue_stalled_import_jobs sends it again.
+IMPORT_JOB_STALL_SECONDS = env.float("IMPORT_JOB_STALL_SECONDS", default=180)
 ALLOWANCE_RUN_MAX_ATTEMPTS = env.int("ALLOWANCE_RUN_MAX_ATTEMPTS", default=5)
 
 # Every handler masks (accounts.masking): paths without query strings, ID and mobile numbers

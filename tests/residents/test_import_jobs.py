@@ -244,3 +244,27 @@ def wait_for(job_id: int, state: str, timeout: float = 120) -> ImportJob:
         assert job.state != ImportJobState.FAILED, job.error
         time.sleep(0.2)
     raise AssertionError(f"import {job_id} is {ImportJob.objects.get(pk=job_id).state}")
+
+
+def test_a_job_whose_task_never_came_is_queued_again_by_the_sweep(
+    importer, django_capture_on_commit_callbacks, settings
+):
+    """The process that committed the upload died before sending the check: nothing else
+    would ever pick the job up. The sweep sends it again, and only once per stall period."""
+    with django_capture_on_commit_callbacks(execute=False):  # the message is lost
+        response = importer.post(
+            IMPORT, {"file": SimpleUploadedFile("elders.csv", roll("张三"), "text/csv")}
+        )
+    job = ImportJob.objects.get(pk=response.url.rstrip("/").rsplit("/", 1)[1])
+    assert job.state == ImportJobState.QUEUED
+    later = timezone.now() + datetime.timedelta(seconds=settings.IMPORT_JOB_STALL_SECONDS + 1)
+    assert import_jobs.requeue_stalled_import_jobs(now=timezone.now()) == 0  # not stalled yet
+    assert import_jobs.requeue_stalled_import_jobs(now=later) == 1
+    job.refresh_from_db()
+    assert job.state == ImportJobState.CHECKED and job.preview["create"] == 1
+    assert import_jobs.requeue_stalled_import_jobs(now=later) == 0  # checked: nothing waits
+
+
+def test_the_import_sweep_is_scheduled_every_minute_for_beat(zhejiang):
+    task = PeriodicTask.objects.get(task="residents.requeue_stalled_import_jobs")
+    assert (task.interval.every, task.interval.period, task.enabled) == (1, "minutes", True)
