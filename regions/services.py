@@ -260,7 +260,12 @@ def revise_policy_value(
     reason = (reason or "").strip()
     if not reason:
         raise ValidationError({"reason": "请填写修改原因。"})
-    PolicyValue.objects.select_for_update().filter(region=row.region, key=row.key).exists()
+    # The key's versions in this region are locked while one is ended and the next begun.
+    list(
+        PolicyValue.objects.select_for_update()
+        .filter(region=row.region, key=row.key)
+        .values_list("pk", flat=True)
+    )
     revision = plan_policy_revision(
         row=row, applies_from=applies_from, changes=changes, today=today
     )

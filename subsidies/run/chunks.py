@@ -18,10 +18,10 @@ from pathlib import Path
 
 from django.conf import settings
 from django.db import DatabaseError, transaction
-from django.db.models import F, Q
+from django.db.models import F
 from django.utils import timezone
 
-from residents.models import Elder, ElderCategory
+from residents.models import Elder
 from residents.selectors import latest_assessment_levels
 from subsidies import setbased
 from subsidies.batches import draft_adjustment_batch
@@ -29,7 +29,14 @@ from subsidies.choices import BatchState, ChunkStatus, LineKind, RunStatus
 from subsidies.models import AllowanceRun, AllowanceRunChunk, PaymentLine
 from subsidies.run.arrears import chunk_arrears
 from subsidies.run.finishing import fail_for_attempts, run_is_complete
-from subsidies.run.lines import ELDER_FIELDS, RateMatcher, alive_on_q, eligible_lines, missing
+from subsidies.run.lines import (
+    ELDER_FIELDS,
+    RateMatcher,
+    alive_on_q,
+    categories_held_on,
+    eligible_lines,
+    missing,
+)
 from subsidies.run.plan import RunPlan, plan_of
 
 logger = logging.getLogger(__name__)
@@ -61,14 +68,7 @@ def chunk_lines(
         on = run.period
         rows = list(elders.filter(alive_on_q(on)).values_list(*ELDER_FIELDS))
         seen = len(rows)
-        held: dict[int, set[str]] = {}
-        for elder_id, category in (
-            ElderCategory.objects.filter(elder__in=elders, start_date__lte=on)
-            .filter(Q(end_date__isnull=True) | Q(end_date__gte=on))
-            .values_list("elder_id", "category")
-        ):
-            held.setdefault(elder_id, set()).add(category)
-        categories = {k: frozenset(v) for k, v in held.items()}
+        categories = categories_held_on(elders, on)
         levels = latest_assessment_levels(list(categories), on) if main.needs_levels else {}
         regular_is_draft = run.batch.state == BatchState.DRAFT
         found = eligible_lines(

@@ -12,6 +12,7 @@ import datetime
 from django.db.models import Q
 
 from regions.models import Region
+from residents.models import ElderCategory
 from subsidies import rules
 from subsidies.choices import LineKind
 from subsidies.models import AllowanceRunChunk, PaymentLine
@@ -23,6 +24,19 @@ ELDER_FIELDS = ("id", "birth_date", "hukou_region_id", "pension_type", "death_da
 def alive_on_q(on: datetime.date) -> Q:
     # Alive on the 1st means paid for that month, even when death comes later in the month.
     return Q(death_date__isnull=True) | Q(death_date__gte=on)
+
+
+def categories_held_on(elders, on: datetime.date) -> dict[int, frozenset[str]]:
+    """{elder id: the categories held on ``on``} for ``elders`` (ids or a queryset), one
+    query; elders holding none are absent."""
+    held: dict[int, set[str]] = {}
+    for elder_id, category in (
+        ElderCategory.objects.filter(elder__in=elders, start_date__lte=on)
+        .filter(Q(end_date__isnull=True) | Q(end_date__gte=on))
+        .values_list("elder_id", "category")
+    ):
+        held.setdefault(elder_id, set()).add(category)
+    return {k: frozenset(v) for k, v in held.items()}
 
 
 class RateMatcher:

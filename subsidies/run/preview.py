@@ -15,14 +15,19 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db import transaction
-from django.db.models import Q
 
 from regions.models import PolicyValue, Region
-from residents.models import Elder, ElderCategory
+from residents.models import Elder
 from residents.selectors import latest_assessment_levels
 from subsidies.choices import LineKind
 from subsidies.periods import add_months
-from subsidies.run.lines import ELDER_FIELDS, RateMatcher, alive_on_q, eligible_lines
+from subsidies.run.lines import (
+    ELDER_FIELDS,
+    RateMatcher,
+    alive_on_q,
+    categories_held_on,
+    eligible_lines,
+)
 from subsidies.run.rates import plan_period
 from subsidies.schemes import active_schemes
 
@@ -46,14 +51,7 @@ def _month_lines(region: Region, period: datetime.date) -> dict[tuple[int, int],
             return paid
         last_id = rows[-1][0]
         ids = [r[0] for r in rows]
-        held: dict[int, set[str]] = {}
-        for elder_id, category in (
-            ElderCategory.objects.filter(elder_id__in=ids, start_date__lte=period)
-            .filter(Q(end_date__isnull=True) | Q(end_date__gte=period))
-            .values_list("elder_id", "category")
-        ):
-            held.setdefault(elder_id, set()).add(category)
-        categories = {k: frozenset(v) for k, v in held.items()}
+        categories = categories_held_on(ids, period)
         levels = latest_assessment_levels(list(categories), period) if plan.needs_levels else {}
         for line in eligible_lines(
             plan=plan,
