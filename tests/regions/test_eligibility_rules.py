@@ -294,3 +294,41 @@ def test_the_admin_shows_rules_read_only_with_their_condition_in_words(client, x
     assert "记为 disabled" in detail.content.decode()
     assert "_save" not in detail.content.decode()
     assert client.get(reverse("admin:regions_eligibilityrule_add")).status_code == 403
+
+
+def test_only_a_bureau_covering_the_region_adds_or_ends_its_rules(zhejiang):
+    from regions.services import PolicyChangeRefused, end_eligibility_rule
+
+    def user(name, role, code):
+        person = User.objects.create_user(name, password="x")
+        RoleAssignment.objects.create(user=person, role=role, region=region(code))
+        return person
+
+    rule = dict(
+        subject=VISITS,
+        code="special_difficulty",
+        label="翠苑街道试点",
+        region=region("330106004"),
+        effective_from=D(2025, 1, 1),
+        condition={"category": ["living_alone"]},
+        params={"frequency_key": "visit_frequency_special_difficulty"},
+        citation="试点",
+    )
+    for outsider in (
+        user("ningbo-bureau", Role.BUREAU, "330200"),
+        user("xihu-street", Role.STREET_WORKER, "330106004"),
+        user("xihu-auditor", Role.AUDITOR, "330106"),
+    ):
+        with pytest.raises(PolicyChangeRefused):
+            add_eligibility_rule(reason="x", by=outsider, **rule)
+    assert not EligibilityRule.objects.filter(region=region("330106004")).exists()
+    added = add_eligibility_rule(reason="试点", by=user("xihu", Role.BUREAU, "330106"), **rule)
+    with pytest.raises(PolicyChangeRefused):
+        end_eligibility_rule(
+            row=added,
+            effective_to=D(2025, 6, 30),
+            reason="x",
+            by=User.objects.get(username="ningbo-bureau"),
+        )
+    added.refresh_from_db()
+    assert added.effective_to is None
