@@ -304,16 +304,16 @@ def test_only_a_bureau_covering_the_region_adds_or_ends_its_rules(zhejiang):
         RoleAssignment.objects.create(user=person, role=role, region=region(code))
         return person
 
-    rule = dict(
-        subject=VISITS,
-        code="special_difficulty",
-        label="翠苑街道试点",
-        region=region("330106004"),
-        effective_from=D(2025, 1, 1),
-        condition={"category": ["living_alone"]},
-        params={"frequency_key": "visit_frequency_special_difficulty"},
-        citation="试点",
-    )
+    rule = {
+        "subject": VISITS,
+        "code": "special_difficulty",
+        "label": "翠苑街道试点",
+        "region": region("330106004"),
+        "effective_from": D(2025, 1, 1),
+        "condition": {"category": ["living_alone"]},
+        "params": {"frequency_key": "visit_frequency_special_difficulty"},
+        "citation": "试点",
+    }
     for outsider in (
         user("ningbo-bureau", Role.BUREAU, "330200"),
         user("xihu-street", Role.STREET_WORKER, "330106004"),
