@@ -18,7 +18,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from regions.models import EligibilityRule, Region
-from regions.seed_files import LoadReport, SeededRows, load, with_version_ends
+from regions.seed_files import LoadReport, SeededRows, adopt, load, with_version_ends
 from regions.services import add_eligibility_rule, check_rule_overlap
 
 RULES_FILE = Path(__file__).resolve().parent / "data" / "eligibility.toml"
@@ -133,6 +133,8 @@ SEEDED = SeededRows(
     name=lambda fields: f"{fields['subject']}:{fields['code']}",
     summary=_summary,
     kept="kept the database's rule",
+    check=check_rule_overlap,
+    adopted="采用规则文件中的规则（load_eligibility --adopt）",
 )
 
 
@@ -156,22 +158,4 @@ def adopt_rules(
     ]
     if not parsed:
         raise ValidationError(f"规则文件中没有 {subject}:{code}（区划 {region_code}）的规则。")
-    report = LoadReport()
-    # Latest first: end-dating a later version before an earlier one is extended never
-    # overlaps on the way.
-    for fields in sorted(parsed, key=lambda f: f["effective_from"], reverse=True):
-        row = SEEDED.versions(fields).filter(effective_from=fields["effective_from"]).first()
-        if row is not None and SEEDED.same(row, fields, COMPARED_FIELDS):
-            report.unchanged += 1
-            continue
-        row = row or EligibilityRule(**{k: fields[k] for k in ("subject", "code", "region")})
-        for name in ("effective_from", *COMPARED_FIELDS):
-            setattr(row, name, fields[name])
-        row.full_clean(validate_unique=False)
-        check_rule_overlap(row)
-        if by is not None:
-            row._history_user = by
-        row._change_reason = "采用规则文件中的规则（load_eligibility --adopt）"
-        row.save()
-        report.adopted += 1
-    return report
+    return adopt(SEEDED, parsed, by=by)

@@ -16,6 +16,7 @@ from regions.seed_files import (
     Difference,
     LoadReport,
     SeededRows,
+    adopt,
     last_change,
     load,
     with_version_ends,
@@ -89,6 +90,9 @@ SEEDED = SeededRows(
     insert=lambda fields: set_policy_value(**fields),
     name=lambda fields: fields["key"],
     summary=_describe_value,
+    complete=lambda row: setattr(row, "unit", KEYS[row.key].unit),
+    check=validate_policy_value,
+    adopted="采用规则文件中的值（load_policies --adopt）",
 )
 
 
@@ -112,33 +116,8 @@ def load_rulebook(path: Path = RULEBOOK) -> LoadReport:
 
 @transaction.atomic
 def adopt_from_file(*, key: str, region_code: str, path: Path = RULEBOOK, by=None) -> LoadReport:
-    """Take the file's rows for one key and region over the database's: a deliberate act,
-    recorded in each row's history. Checked like every change (floor, overlaps)."""
+    """Take the file's rows for one key and region over the database's (regions.seed_files.adopt)."""
     parsed = [f for f in _parse_file(path) if f["key"] == key and f["region"].code == region_code]
     if not parsed:
         raise ValidationError(f"the file has no rows for key {key} and region {region_code}")
-    report = LoadReport()
-    # Latest first: end-dating a later version before an earlier one is extended never
-    # overlaps on the way.
-    for fields in sorted(parsed, key=lambda f: f["effective_from"], reverse=True):
-        row = PolicyValue.objects.filter(
-            region=fields["region"], key=key, effective_from=fields["effective_from"]
-        ).first()
-        if row is not None and SEEDED.same(row, fields, COMPARED_FIELDS):
-            report.unchanged += 1
-            continue
-        if row is None:
-            row = PolicyValue(
-                region=fields["region"], key=key, effective_from=fields["effective_from"]
-            )
-        for name in COMPARED_FIELDS:
-            setattr(row, name, fields[name])
-        row.unit = KEYS[key].unit
-        row.full_clean(validate_unique=False)
-        validate_policy_value(row)
-        if by is not None:
-            row._history_user = by
-        row._change_reason = "采用规则文件中的值（load_policies --adopt）"
-        row.save()
-        report.adopted += 1
-    return report
+    return adopt(SEEDED, parsed, by=by)

@@ -75,7 +75,11 @@ class SeededRows:
     ``compared_fields``: what a file row and its database row may disagree on;
     ``insert``: writes one checked version from parsed fields (raises ValidationError);
     ``name``: how a difference names the series; ``summary``: a version in a few words;
-    ``kept``: how a difference says the database's version was kept."""
+    ``kept``: how a difference says the database's version was kept;
+    ``complete``: fills what a version takes from elsewhere than the file (a key's unit);
+    ``check``: the checks every change of a version passes beyond ``full_clean`` (the floor,
+    overlaps), raising ValidationError;
+    ``adopted``: the change reason a version taken from the file carries in its history."""
 
     model: type[models.Model]
     series: tuple[str, ...]
@@ -85,6 +89,9 @@ class SeededRows:
     name: Callable[[dict], str]
     summary: Callable[[object], str]
     kept: str = "kept the database's value"  # what a difference says was done
+    complete: Callable[[models.Model], None] = lambda row: None
+    check: Callable[[models.Model], None] = lambda row: None
+    adopted: str = "采用规则文件中的版本"
 
     def series_of(self, fields_or_row) -> tuple:
         return tuple(
@@ -194,4 +201,34 @@ def load(spec: SeededRows, parsed: list[dict]) -> LoadReport:
             report.unchanged += 1
         else:
             report.differences.append(spec.difference(fields, row, spec.kept))
+    return report
+
+
+def adopt(spec: SeededRows, parsed: list[dict], *, by=None) -> LoadReport:
+    """Take the file's versions of one series over the database's: a deliberate act, recorded
+    in each version's history and checked like every change. Versions equal to the file's are
+    left untouched (counted as unchanged)."""
+    report = LoadReport()
+    # Latest first: end-dating a later version before an earlier one is extended never
+    # overlaps on the way.
+    for fields in sorted(parsed, key=lambda f: f["effective_from"], reverse=True):
+        row = spec.versions(fields).filter(effective_from=fields["effective_from"]).first()
+        if row is not None and spec.same(row, fields, spec.compared_fields):
+            report.unchanged += 1
+            continue
+        if row is None:
+            row = spec.model(
+                **{name: fields[name] for name in spec.series},
+                effective_from=fields["effective_from"],
+            )
+        for name in spec.compared_fields:
+            setattr(row, name, fields[name])
+        spec.complete(row)
+        row.full_clean(validate_unique=False)
+        spec.check(row)
+        if by is not None:
+            row._history_user = by
+        row._change_reason = spec.adopted
+        row.save()
+        report.adopted += 1
     return report
