@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import datetime
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -279,27 +280,27 @@ def revise_policy_value(
     return revision
 
 
-# The catalogue's ``used_by`` of the keys whose amounts the allowance run pays to elders.
-RUN_KEYS_USED_BY = {
-    "subsidies: monthly allowance run",
-    "subsidies: yearly allowance",
-    "subsidies: nursing subsidy",
-}
+# How a change to a key shows in the work of the app that reads it, by the catalogue's
+# ``used_by``. The apps that read the rulebook live above it: they register their preview in
+# their AppConfig.ready (subsidies registers the allowance run's), so the rulebook never
+# imports them.
+_CHANGE_PREVIEWS: dict[str, Callable] = {}
+
+
+def register_change_preview(used_by: str, preview: Callable) -> None:
+    """``preview(row=, applies_from=, changes=, reason=, by=)`` answers for keys ``used_by``."""
+    _CHANGE_PREVIEWS[used_by] = preview
 
 
 def preview_change(*, row: PolicyValue, applies_from, changes: dict, reason: str, by=None):
-    """Who a change to ``row`` affects in the next allowance run, and the money difference
-    (subsidies.run.preview); None for a key the allowance run does not read. Saves nothing.
-    The run lives above the rulebook, so it is reached only here, when asked."""
-    if get_key(row.key).used_by not in RUN_KEYS_USED_BY:
+    """Who a change to ``row`` affects and the money difference, from the registered preview
+    of the app that reads the key; None for a key no app previews. Saves nothing."""
+    preview = _CHANGE_PREVIEWS.get(get_key(row.key).used_by)
+    if preview is None:
         require_rulebook_writer(by, row.region)
         plan_policy_revision(row=row, applies_from=applies_from, changes=changes)
         return None
-    from subsidies.run.preview import preview_policy_revision
-
-    return preview_policy_revision(
-        row=row, applies_from=applies_from, changes=changes, reason=reason, by=by
-    )
+    return preview(row=row, applies_from=applies_from, changes=changes, reason=reason, by=by)
 
 
 @transaction.atomic

@@ -5,3 +5,15 @@ from django.utils.translation import gettext_lazy as _
 class SubsidiesConfig(AppConfig):
     name = "subsidies"
     verbose_name = _("津贴补贴发放")
+
+    def ready(self):
+        from regions.services import register_change_preview
+        from subsidies.run.preview import preview_policy_revision
+
+        # The keys whose amounts the allowance run pays (their catalogue ``used_by``).
+        for used_by in (
+            "subsidies: monthly allowance run",
+            "subsidies: yearly allowance",
+            "subsidies: nursing subsidy",
+        ):
+            register_change_preview(used_by, preview_policy_revision)
