@@ -1,8 +1,11 @@
-"""When each region's monthly allowance run starts: a django-celery-beat PeriodicTask per region."""
+"""When things are paid: each region's monthly allowance run (a django-celery-beat
+PeriodicTask per region), and the month of the year a yearly item is due."""
 
 from __future__ import annotations
 
+import datetime
 import json
+from collections.abc import Callable
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -43,3 +46,26 @@ def schedule_monthly_run(*, region: Region, day: int, hour: int = 2, enabled: bo
         },
     )
     return task
+
+
+def yearly_item_due(
+    period: datetime.date, payment_month: int, in_force_on: Callable[[datetime.date], bool]
+) -> bool:
+    """Whether a yearly item is paid in the month ``period`` (its 1st). docs/policy.md §1
+    (Yearly items): once for every calendar year it is in force — in the payment month to those
+    eligible on its 1st, or, in the year it comes into force after the payment month, in the
+    first month it is in force (on whose 1st it is in force: the run reads the 1st). Xihu's
+    items, in force from 2024-01-30 with January as the payment month, are due in February 2024.
+
+    ``in_force_on(day)`` says whether the item has an amount in force on ``day``."""
+    if not in_force_on(period):
+        return False
+    if period.month == payment_month:
+        return True
+    if period.month < payment_month:
+        return False
+    # After the payment month: due only in the first month of the year it is in force.
+    return not any(
+        in_force_on(datetime.date(period.year, month, 1))
+        for month in range(payment_month, period.month)
+    )

@@ -13,11 +13,12 @@ import datetime
 from django.db.models import Q
 
 from regions.models import PolicyValue, Region
-from regions.selectors import resolve_policies
+from regions.selectors import PolicyBook, resolve_policies
 from subsidies.choices import Payee, PeriodKind
 from subsidies.models import Scheme, money
 from subsidies.rules import SchemeConditions
 from subsidies.run.plan import PeriodPlan, PlannedScheme, RateNode, SchemeNotPaid
+from subsidies.schedules import yearly_item_due
 
 PAYMENT_MONTH_KEY = "yearly_allowance_payment_month"
 
@@ -53,6 +54,13 @@ def plan_period(region: Region, period: datetime.date, schemes: list[Scheme]) ->
     schemes = [s for s in schemes if s.payee != Payee.FACILITY]
     nodes, skipped, not_due = [], [], []
     keys = sorted({s.policy_key for s in schemes} | {PAYMENT_MONTH_KEY})
+    # The yearly items' rows since 1 January: whether one came into force after the payment
+    # month (subsidies.schedules.yearly_item_due), read once for every rate region.
+    year = PolicyBook(
+        {s.policy_key for s in schemes if s.period_kind == PeriodKind.YEARLY},
+        period.replace(month=1),
+        period,
+    )
     for node in rate_regions(region, schemes):
         resolved = resolve_policies(keys, node, period)
         payable, caregiver_schemes = [], []
@@ -71,7 +79,11 @@ def plan_period(region: Region, period: datetime.date, schemes: list[Scheme]) ->
                     reason = f"{PAYMENT_MONTH_KEY}: " + month.not_set_reason
                     skipped.append(SchemeNotPaid(**entry, reason=reason))
                     continue
-                if int(month.value) != period.month:
+                if not yearly_item_due(
+                    period,
+                    int(month.value),
+                    lambda on: year.resolve(scheme.policy_key, node, on).is_set,  # noqa: B023
+                ):
                     not_due.append(SchemeNotPaid(**entry, payment_month=int(month.value)))
                     continue
             row = policy.row
