@@ -6,7 +6,7 @@ from rest_framework import serializers
 
 from accounts.masking import without_derivable_facts
 from residents.id_numbers import mask_id_number
-from subsidies.choices import ExportFormat, FacilitySubsidyKind
+from subsidies.choices import ExportFormat, FacilitySubsidyKind, RunHealth
 from subsidies.models import (
     AllowanceRun,
     FacilitySubsidy,
@@ -15,7 +15,7 @@ from subsidies.models import (
     StarSubsidyRate,
 )
 from subsidies.periods import PERIOD_PATTERN, parse_period
-from subsidies.selectors import batch_grand_total, batch_totals
+from subsidies.selectors import batch_grand_total, batch_totals, run_health
 
 
 @extend_schema_field(
@@ -43,6 +43,11 @@ class RunSerializer(serializers.ModelSerializer):
     region_code = serializers.CharField(source="region.code", read_only=True)
     period = PeriodField(read_only=True)
     progress = serializers.SerializerMethodField()
+    health = serializers.SerializerMethodField(
+        help_text="The run as it is: queued, running, stalled (its worker died; the sweep "
+        "resumes it), done or failed. `status` is what the run last recorded."
+    )
+    health_detail = serializers.SerializerMethodField(help_text="What to say of that state.")
 
     class Meta:
         model = AllowanceRun
@@ -51,6 +56,8 @@ class RunSerializer(serializers.ModelSerializer):
             "region_code",
             "period",
             "status",
+            "health",
+            "health_detail",
             "batch",
             "chunks_total",
             "chunks_done",
@@ -63,6 +70,19 @@ class RunSerializer(serializers.ModelSerializer):
             "started_at",
             "finished_at",
         ]
+
+    def _health(self, run) -> tuple[str, str]:
+        cache = self.context.setdefault("run_health", {})
+        if run.pk not in cache:
+            cache[run.pk] = run_health(run)
+        return cache[run.pk]
+
+    @extend_schema_field(serializers.ChoiceField(choices=RunHealth.choices))
+    def get_health(self, run) -> str:
+        return self._health(run)[0]
+
+    def get_health_detail(self, run) -> str:
+        return self._health(run)[1]
 
     def get_progress(self, run) -> float | None:
         """Share of chunks done (0–1); None until the run is planned."""

@@ -33,6 +33,7 @@ from subsidies.permissions import (
     is_finance,
 )
 from subsidies.run import planning
+from subsidies.selectors import runs_with_health
 
 APP = "subsidies"
 
@@ -60,6 +61,10 @@ class RunViewSet(
     queryset = AllowanceRun.objects.select_related("region").order_by("-created_at")
     serializer_class = s.RunSerializer
     filterset_fields = ["status", "period"]
+
+    def get_queryset(self):
+        # The chunks' heartbeats read once for the page, not per run (subsidies.selectors).
+        return runs_with_health(super().get_queryset())
 
     @extend_schema(request=s.RunInputSerializer, responses={202: s.RunSerializer})
     def create(self, request, *args, **kwargs):

@@ -157,3 +157,27 @@ def test_star_rates_are_entered_by_the_bureau_within_the_cap(user_for):
     assert (
         Decimal(client.get("/api/subsidies/star-rates/").json()["results"][0]["amount"]) == 250000
     )
+
+
+def test_the_api_shows_a_run_as_it_is_not_as_last_recorded(user_for, make_elder):
+    """A run whose prepare message was lost still records ``pending``; the API says it is
+    stalled and that the sweep queues it again, as the admin does."""
+    from django.utils import timezone
+
+    make_elder(datetime.date(1934, 3, 1))
+    run = AllowanceRun.objects.create(
+        region=Region.objects.get(code="330106"),
+        period=MAY_2024,
+        queued_at=timezone.now() - datetime.timedelta(minutes=30),
+    )
+    fresh = AllowanceRun.objects.create(
+        region=Region.objects.get(code="330106"), period=datetime.date(2024, 6, 1)
+    )
+    client = user_for(Role.FINANCE)
+    listed = {r["id"]: r for r in client.get("/api/subsidies/runs/").json()["results"]}
+    assert listed[run.pk]["status"] == "pending"
+    assert listed[run.pk]["health"] == "stalled"
+    assert "重新排队" in listed[run.pk]["health_detail"]
+    assert listed[fresh.pk]["health"] == "queued" and listed[fresh.pk]["health_detail"] == ""
+    detail = client.get(f"/api/subsidies/runs/{run.pk}/").json()
+    assert detail["health"] == "stalled"
