@@ -12,11 +12,19 @@ count differs). Measured, each ``--repeat`` times, medians printed:
    (1 and 2, Redis broker), every chunk, the finish — until the run is done;
 2. the floor: the same lines written by one ``INSERT … SELECT`` (the run's own set-based
    statement over every elder at once: no Celery, no chunks, no bookkeeping) into the same
-   table with the same constraints and indexes; run/floor is the headline ratio;
-3. CSV and XLSX export of the run's batch (the service finance calls), and, at the largest
-   size, of a batch of ``--export-lines`` lines;
-4. the visits API and the elders admin list (``bench/web_load.py``'s ``measure_web``);
-5. scaling: time per elder at each size.
+   table with the same constraints and indexes;
+3. the write limit, a floor the project did not write: the same computed lines (copied
+   aside, untimed) inserted into a table of the same columns with no foreign key, no check
+   and no index but the one unique key (scheme, period, elder), committed. run/write limit is
+   the headline ratio: what the run costs beyond storing its lines at all;
+4. CSV and XLSX export of the run's batch (the service finance calls), and, at the largest
+   size, of a batch of ``--export-lines`` lines; beside each CSV figure the bare
+   ``COPY (SELECT …) TO STDOUT`` of the export's own SELECT into a file, nothing else;
+5. the visits API and the elders admin list (``bench/web_load.py``'s ``measure_web``);
+6. scaling: time per elder at each size.
+
+Every row gives the median, min–max and the 1-minute load average sampled around its
+repetitions (min–max): on a shared machine a ratio means something only beside the load.
 
 Every measured step runs in its own process, so its peak memory (maximum resident set size)
 is its own; for the run, the peak of any Celery worker process. The run's lines must equal the
@@ -124,16 +132,20 @@ def _step_env(url: str, redis_url: str) -> dict:
 
 
 def run_step(url: str, redis_url: str, step: str, **options) -> dict:
-    """Run ``bench/run.py --step STEP`` in a fresh process; its last stdout line is JSON."""
+    """Run ``bench/run.py --step STEP`` in a fresh process; its last stdout line is JSON, to
+    which the 1-minute load average before and after the step is added (``load``)."""
     command = [sys.executable, str(Path(__file__).resolve()), "--step", step]
     for key, value in options.items():
         command += [f"--{key.replace('_', '-')}", str(value)]
+    before = os.getloadavg()[0]
     done = subprocess.run(
         command, env=_step_env(url, redis_url), capture_output=True, text=True, cwd=ROOT
     )
     if done.returncode != 0:
         raise RuntimeError(f"step {step} failed:\n{done.stdout}\n{done.stderr}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    result["load"] = [before, os.getloadavg()[0]]
+    return result
 
 
 def _setup(url: str) -> None:
@@ -176,6 +188,86 @@ def step_floor(period: datetime.date) -> dict:
     seconds = time.perf_counter() - started
     connection.close()
     return {"seconds": seconds, "lines": written, "elders": seen, "peak_mb": None}
+
+
+WRITE_LIMIT_SOURCE = "bench_write_limit_source"
+WRITE_LIMIT_TABLE = "bench_write_limit"
+
+
+def step_write_limit() -> dict:
+    """The write limit: the regular batch's lines, already computed (copied aside first,
+    untimed), inserted with ``ON CONFLICT DO NOTHING`` into a table of the same columns (ids
+    from an identity of its own) with no foreign key, no check and one index, the unique key
+    (scheme, period, elder) of the real table with its condition, and committed. No run can
+    store the same lines with the same guarantee for less."""
+    from django.db import connection, transaction
+
+    from subsidies.choices import BatchKind, LineKind
+    from subsidies.models import PaymentBatch, PaymentLine
+
+    batch = PaymentBatch.objects.get(kind=BatchKind.REGULAR)
+    table = PaymentLine._meta.db_table
+    columns = ", ".join(
+        f'"{f.column}"' for f in PaymentLine._meta.concrete_fields if not f.primary_key
+    )
+    kinds = ", ".join(f"'{k}'" for k in (LineKind.NORMAL, LineKind.ARREARS))
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP TABLE IF EXISTS {WRITE_LIMIT_SOURCE}, {WRITE_LIMIT_TABLE}")
+        cursor.execute(
+            f"CREATE TABLE {WRITE_LIMIT_SOURCE} AS SELECT {columns} FROM {table} "
+            "WHERE batch_id = %s ORDER BY id",
+            [batch.pk],
+        )
+        cursor.execute(f"VACUUM ANALYZE {WRITE_LIMIT_SOURCE}")
+        cursor.execute(
+            f"CREATE TABLE {WRITE_LIMIT_TABLE} (LIKE {table} INCLUDING DEFAULTS INCLUDING IDENTITY)"
+        )
+        cursor.execute(
+            f"CREATE UNIQUE INDEX {WRITE_LIMIT_TABLE}_key ON {WRITE_LIMIT_TABLE} "
+            f"(scheme_id, period, elder_id) WHERE kind IN ({kinds})"
+        )
+        cursor.execute("CHECKPOINT")  # the copy's dirty pages are not the measure's to write
+    started = time.perf_counter()
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {WRITE_LIMIT_TABLE} ({columns}) SELECT {columns} "
+            f"FROM {WRITE_LIMIT_SOURCE} ON CONFLICT DO NOTHING"
+        )
+        written = cursor.rowcount
+    seconds = time.perf_counter() - started
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP TABLE {WRITE_LIMIT_SOURCE}, {WRITE_LIMIT_TABLE}")
+    connection.close()
+    return {"seconds": seconds, "lines": written, "peak_mb": None}
+
+
+def step_copy_floor(batch_id: int, output: str) -> dict:
+    """The export's floor: ``COPY (SELECT …) TO STDOUT`` of the export's own SELECT (the
+    same cells, joins, filter and order; the same session settings) into a file, and
+    nothing else: no header, no line-end rewrite, no totals, no checksum, no record."""
+    from django.db import connection, transaction
+
+    from subsidies import exporting
+    from subsidies.choices import LineStatus
+
+    select = getattr(exporting, "_COPY_SQL", None)
+    if select is None:
+        return {"seconds": None, "lines": 0, "peak_mb": None, "missing": True}
+    started = time.perf_counter()
+    with open(output, "wb") as handle, transaction.atomic(), connection.cursor() as cursor:
+        tune = getattr(exporting, "_tune_for_export", None)
+        if tune:
+            tune(cursor)
+        raw = cursor.cursor
+        with raw.copy(
+            f"COPY ({select}) TO STDOUT (FORMAT csv)", [batch_id, LineStatus.CANCELLED.value]
+        ) as copy:
+            for block in copy:
+                handle.write(block)
+        lines = raw.rowcount
+    seconds = time.perf_counter() - started
+    Path(output).unlink()
+    return {"seconds": seconds, "lines": lines, "peak_mb": _peak_mb()}
 
 
 def step_run(period: datetime.date, queue: str) -> dict:
@@ -363,6 +455,15 @@ def _median(values):
     return statistics.median(values) if values else None
 
 
+def _copy_floor(url, redis_url, batch_id, output, results, key, attempt, repeat, log) -> None:
+    """The bare COPY of the export's SELECT, measured right after the export it floors."""
+    out = run_step(url, redis_url, "copy-floor", batch=batch_id, output=output)
+    if out.get("missing"):
+        return
+    results.setdefault(key, []).append(out)
+    log(f"  [{attempt}/{repeat}] bare COPY: {out['lines']:,} lines in {out['seconds']:.2f} s")
+
+
 def _ensure_elders(url: str, n: int, log, *, fresh: bool = False) -> None:
     have = None if fresh else elder_count(url)
     if have == n:
@@ -398,7 +499,7 @@ def measure_size(
     log,
 ) -> dict:
     """Every measurement at one size; raises when counts disagree."""
-    results: dict[str, list[dict]] = {"floor": []}
+    results: dict[str, list[dict]] = {"floor": [], "write_limit": []}
     for count in workers:
         results[f"run_{count}"] = []
     load = [os.getloadavg()[0]]
@@ -407,6 +508,17 @@ def measure_size(
         floor = run_step(url, redis_url, "floor", period=period.strftime("%Y-%m"))
         results["floor"].append(floor)
         log(f"  [{attempt}/{repeat}] floor: {floor['lines']:,} lines in {floor['seconds']:.2f} s")
+        limit = run_step(url, redis_url, "write-limit")
+        results["write_limit"].append(limit)
+        log(
+            f"  [{attempt}/{repeat}] write limit: {limit['lines']:,} lines in "
+            f"{limit['seconds']:.2f} s"
+        )
+        if limit["lines"] != floor["lines"]:
+            raise SystemExit(
+                f"wrong counts at {n:,} elders: the write limit stored {limit['lines']} lines "
+                f"of the floor's {floor['lines']}"
+            )
         for count in workers:
             empty_run_tables(url)
             pool = Workers(url, redis_url, count)
@@ -448,6 +560,18 @@ def measure_size(
                 log(
                     f"  [{attempt}/{repeat}] {fmt}: {out['lines']:,} lines in {out['seconds']:.2f} s"
                 )
+                if fmt == "csv":
+                    _copy_floor(
+                        url,
+                        redis_url,
+                        batch["batch"],
+                        f"{tmp}/floor.csv",
+                        results,
+                        "copy_floor",
+                        attempt,
+                        repeat,
+                        log,
+                    )
         if export_lines:
             big = run_step(url, redis_url, "big-batch", lines=export_lines)
             log(f"  batch of {big['lines']:,} lines built ({big['months']} months)")
@@ -470,18 +594,44 @@ def measure_size(
                         f"  [{attempt}/{times}] {fmt}: {out['lines']:,} lines in "
                         f"{out['seconds']:.2f} s"
                     )
+                    if fmt == "csv":
+                        _copy_floor(
+                            url,
+                            redis_url,
+                            big["batch"],
+                            f"{tmp}/big-floor.csv",
+                            results,
+                            "copy_floor_big",
+                            attempt,
+                            times,
+                            log,
+                        )
     load.append(os.getloadavg()[0])
     results["load"] = load
     return results
 
 
-def summarise(n: int, results: dict, workers: list[int]) -> list[dict]:
-    rows = []
-    floor = _median([r["seconds"] for r in results["floor"]])
+WRITE_LIMIT = "write limit: same lines, no FK, unique key only"
+OWN_FLOOR = "floor: one INSERT … SELECT"
+COPY_FLOOR = "bare COPY of the export's SELECT"
 
-    def row(measure, runs, *, ratio=None):
+
+def summarise(n: int, results: dict, workers: list[int]) -> list[dict]:
+    """One row per measure; ``vs_limit`` is the ratio to the independent floor (the write
+    limit for the run and its own floor, the bare COPY for a CSV export), ``vs_floor`` the
+    run's ratio to its own single-statement floor."""
+    rows = []
+
+    def median_of(key):
+        runs = results.get(key) or []
+        return _median([r["seconds"] for r in runs])
+
+    floor, limit = median_of("floor"), median_of("write_limit")
+
+    def row(measure, runs, *, limit_s=None, floor_s=None):
         seconds = _median([r["seconds"] for r in runs])
         lines = runs[-1]["lines"]
+        loads = [value for r in runs for value in r.get("load", [])]
         rows.append(
             {
                 "elders": n,
@@ -492,44 +642,61 @@ def summarise(n: int, results: dict, workers: list[int]) -> list[dict]:
                 "max_s": max(r["seconds"] for r in runs),
                 "lines": lines,
                 "lines_per_s": lines / seconds if seconds else None,
-                "us_per_elder": seconds / n * 1e6 if measure.startswith(("run", "floor")) else None,
+                "us_per_elder": seconds / n * 1e6
+                if measure.startswith(("run", "floor", "write limit"))
+                else None,
                 "peak_mb": _median([r.get("peak_mb") for r in runs]),
-                "vs_floor": seconds / floor if ratio else None,
+                "vs_limit": seconds / limit_s if limit_s else None,
+                "vs_floor": seconds / floor_s if floor_s else None,
+                "load_min": min(loads) if loads else None,
+                "load_max": max(loads) if loads else None,
             }
         )
 
-    row("floor: one INSERT … SELECT", results["floor"])
+    if results.get("write_limit"):
+        row(WRITE_LIMIT, results["write_limit"])
+    row(OWN_FLOOR, results["floor"], limit_s=limit)
     for count in workers:
-        row(f"run, {count} Celery worker(s)", results[f"run_{count}"], ratio=True)
+        row(f"run, {count} Celery worker(s)", results[f"run_{count}"], limit_s=limit, floor_s=floor)
     for fmt in ("csv", "xlsx"):
         if f"export_{fmt}" not in results:
             continue
-        row(f"export {fmt.upper()} (the run's batch)", results[f"export_{fmt}"])
+        copy = median_of("copy_floor") if fmt == "csv" else None
+        if copy:
+            row(f"{COPY_FLOOR} (the run's batch)", results["copy_floor"])
+        row(f"export {fmt.upper()} (the run's batch)", results[f"export_{fmt}"], limit_s=copy)
         if f"export_big_{fmt}" in results:
+            big = results[f"export_big_{fmt}"][-1]["lines"]
+            copy = median_of("copy_floor_big") if fmt == "csv" else None
+            if copy:
+                row(f"{COPY_FLOOR} (batch of {big:,})", results["copy_floor_big"])
             row(
-                f"export {fmt.upper()} (batch of {results[f'export_big_{fmt}'][-1]['lines']:,})",
+                f"export {fmt.upper()} (batch of {big:,})",
                 results[f"export_big_{fmt}"],
+                limit_s=copy,
             )
     return rows
+
+
+def _cell(value, pattern: str) -> str:
+    return pattern.format(value) if value is not None else ""
 
 
 def format_table(rows: list[dict]) -> str:
     header = (
         "| elders | measure | runs | median s | min–max s | lines | lines/s | µs/elder "
-        "| peak MB | run/floor |"
+        "| peak MB | × write limit / bare COPY | × own floor | load avg |"
     )
-    lines = [header, "|" + "---|" * 10]
+    lines = [header, "|" + "---|" * 12]
     for r in rows:
+        load = f"{r['load_min']:.1f}–{r['load_max']:.1f}" if r["load_min"] is not None else ""
         lines.append(
             f"| {r['elders']:,} | {r['measure']} | {r['runs']} | {r['median_s']:.3f} "
             f"| {r['min_s']:.3f}–{r['max_s']:.3f} | {r['lines']:,} "
-            f"| {r['lines_per_s']:,.0f} | "
-            + (f"{r['us_per_elder']:.1f}" if r["us_per_elder"] is not None else "")
-            + " | "
+            f"| {_cell(r['lines_per_s'], '{:,.0f}')} | {_cell(r['us_per_elder'], '{:.1f}')} | "
             + (f"{r['peak_mb']:.0f}" if r["peak_mb"] is not None else "(in PostgreSQL)")
-            + " | "
-            + (f"{r['vs_floor']:.2f}×" if r["vs_floor"] is not None else "")
-            + " |"
+            + f" | {_cell(r['vs_limit'], '{:.2f}×')} | {_cell(r['vs_floor'], '{:.2f}×')} "
+            f"| {load} |"
         )
     return "\n".join(lines)
 
@@ -544,7 +711,7 @@ def scaling_table(rows: list[dict], workers: list[int]) -> str:
         + f" | {size_label(sizes[-1])} / {size_label(sizes[0])} |",
         "|" + "---|" * (len(sizes) + 2),
     ]
-    measures = ["floor: one INSERT … SELECT"] + [f"run, {c} Celery worker(s)" for c in workers]
+    measures = [WRITE_LIMIT, OWN_FLOOR] + [f"run, {c} Celery worker(s)" for c in workers]
     for measure in measures:
         per = {r["elders"]: r["us_per_elder"] for r in rows if r["measure"] == measure}
         if not all(s in per for s in sizes):
@@ -617,6 +784,8 @@ def main(argv: list[str] | None = None) -> int:
             "run": lambda: step_run(period, args.queue),
             "export": lambda: step_export(args.batch, args.format, args.output),
             "big-batch": lambda: step_big_batch(args.lines),
+            "write-limit": step_write_limit,
+            "copy-floor": lambda: step_copy_floor(args.batch, args.output),
             "batch": step_batch,
         }
         print(json.dumps(steps[args.step]()))
