@@ -5,6 +5,7 @@ a parent raised above an existing child) for an overlapping period."""
 from __future__ import annotations
 
 import copy
+import dataclasses
 import datetime
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -160,6 +161,8 @@ class PolicyRevision:
     current: PolicyValue
     ended: PolicyValue | None
     new: PolicyValue
+    # What the app reading the key did once the change was saved (register_revision_follow_up).
+    follow_up: dict = dataclasses.field(default_factory=dict)
 
     @property
     def starts_new_version(self) -> bool:
@@ -277,7 +280,38 @@ def revise_policy_value(
             reason=f"{reason}（{revision.new.effective_from} 起由新版本替代）",
         )
     _save_with_history(revision.new, by=by, reason=reason)
-    return revision
+    current, new = revision.current, revision.new
+    if any(getattr(current, f) != getattr(new, f) for f in VERSIONED_FIELDS):
+        changed = (new.effective_from, new.effective_to)
+    elif current.effective_to != new.effective_to:
+        # An end date moved: the days after the earlier end now read another value.
+        ends = [d for d in (current.effective_to, new.effective_to) if d is not None]
+        changed = (min(ends) + datetime.timedelta(days=1), None)
+    else:
+        return revision
+    rows = [row for row in (revision.ended, new) if row is not None]
+    done = _follow_up(rows, *changed, reason=reason, today=today)
+    return dataclasses.replace(revision, follow_up=done)
+
+
+# What a saved change does to the work already done with the value, by the catalogue's
+# ``used_by``: registered like the previews below (subsidies recomputes the months the
+# allowance run has already paid), so the rulebook never imports the apps above it.
+_REVISION_FOLLOW_UPS: dict[str, Callable] = {}
+
+
+def register_revision_follow_up(used_by: str, follow_up: Callable) -> None:
+    """``follow_up(rows=, start=, end=, reason=, today=)`` runs in the transaction of a saved
+    change to keys ``used_by``: ``rows`` (the old and the new version, or the new row) read
+    differently from ``start`` (to ``end``); what it returns is the change's ``follow_up``."""
+    _REVISION_FOLLOW_UPS[used_by] = follow_up
+
+
+def _follow_up(rows, start, end, *, reason: str, today) -> dict:
+    follow_up = _REVISION_FOLLOW_UPS.get(get_key(rows[-1].key).used_by)
+    if follow_up is None:
+        return {}
+    return follow_up(rows=rows, start=start, end=end, reason=reason, today=today)
 
 
 # How a change to a key shows in the work of the app that reads it, by the catalogue's
@@ -317,6 +351,7 @@ def add_policy_value(*, by=None, reason: str, **fields) -> PolicyValue:
     row.full_clean()
     validate_policy_value(row)
     _save_with_history(row, by=by, reason=reason)
+    _follow_up([row], row.effective_from, row.effective_to, reason=reason, today=None)
     return row
 
 

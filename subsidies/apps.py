@@ -7,7 +7,8 @@ class SubsidiesConfig(AppConfig):
     verbose_name = _("津贴补贴发放")
 
     def ready(self):
-        from regions.services import register_change_preview
+        from regions.services import register_change_preview, register_revision_follow_up
+        from subsidies.run.corrections import correct_months
         from subsidies.run.preview import preview_policy_revision
 
         # The keys whose amounts the allowance run pays (their catalogue ``used_by``).
@@ -17,3 +18,4 @@ class SubsidiesConfig(AppConfig):
             "subsidies: nursing subsidy",
         ):
             register_change_preview(used_by, preview_policy_revision)
+            register_revision_follow_up(used_by, correct_months)

@@ -67,6 +67,9 @@ class LineKind(models.TextChoices):
     ARREARS = "arrears", _("补发")
     RECOVERY = "recovery", _("追回")
     REISSUE = "reissue", _("重发（银行退回）")
+    # A rate revised backwards for a month already approved: what is owed now less what was
+    # paid, plus or minus (subsidies.run.corrections).
+    CORRECTION = "correction", _("差额更正（政策参数追溯调整）")
 
 
 class LineStatus(models.TextChoices):

@@ -253,7 +253,8 @@ class PaymentLine(models.Model):
             ),
             models.CheckConstraint(
                 condition=(Q(kind=LineKind.RECOVERY) & Q(amount__lt=0))
-                | (~Q(kind=LineKind.RECOVERY) & Q(amount__gt=0)),
+                | (Q(kind=LineKind.CORRECTION) & ~Q(amount=0))
+                | (~Q(kind__in=[LineKind.RECOVERY, LineKind.CORRECTION]) & Q(amount__gt=0)),
                 name="payment_line_amount_sign",
             ),
         ]
