@@ -8,9 +8,15 @@ nothing.
 
 Set-based: the file is parsed and checked in memory, the existing elders, regions and open
 categories are each fetched in one query, and the writes are bulk inserts/updates (with their
-history rows) in one transaction. Listed categories are opened from the import date when the
-elder does not already hold them; the import never ends a category (that is a deliberate act:
-``end_category`` or ``record_death``).
+history rows) in one transaction.
+
+Categories keep their history: each entry of the ``categories`` column (separated by ``|``) is
+``code`` (held from the day of the import, unless already held), ``code:YYYY-MM-DD`` (held since
+that day) or ``code:YYYY-MM-DD:YYYY-MM-DD`` (held over that period), so that runs for earlier
+months (arrears, corrections) see what an elder held then. A start earlier than that of a
+period still open moves its start back; an entry that contradicts a period on record is
+rejected naming the row, and the import never ends a category still held (that is a
+deliberate act: ``end_category`` or ``record_death``).
 """
 
 from __future__ import annotations
@@ -55,6 +61,7 @@ PENSION_ALIASES = {
     "": PensionType.NONE,
 }
 CATEGORY_SEPARATOR = "|"
+CATEGORY_DATE_SEPARATOR = ":"
 BATCH_SIZE = 1000
 
 
@@ -69,6 +76,15 @@ class RowError:
     message: str
 
 
+@dataclass(frozen=True)
+class CategoryEntry:
+    """An entry of the ``categories`` column: a category and, when given, its period."""
+
+    code: str
+    start: datetime.date | None = None  # None: from the day of the import
+    end: datetime.date | None = None
+
+
 @dataclass
 class ParsedRow:
     line: int
@@ -80,6 +96,8 @@ class ParsedRow:
     categories: list[str]
     pension_type: str
     death_date: datetime.date | None
+    # What the categories column writes (see _category_writes), decided when checked.
+    category_writes: tuple[tuple, ...] = ()
 
 
 @dataclass
@@ -227,10 +245,9 @@ def plan_import(
     existing = {e.id_number: e for e in Elder.objects.filter(id_number__in=numbers)}
     writable = _writable_elders(numbers, by)
     open_categories: dict[int, set[str]] = {}
-    for elder_id, category in ElderCategory.objects.filter(
-        elder__in=existing.values(), end_date__isnull=True
-    ).values_list("elder_id", "category"):
-        open_categories.setdefault(elder_id, set()).add(category)
+    periods = _periods_held(existing.values())
+    for elder_id, held in periods.items():
+        open_categories[elder_id] = {code for _pk, code, _start, end in held if end is None}
 
     first_line: dict[str, int] = {}
     for line, raw in rows:
@@ -267,14 +284,8 @@ def plan_import(
             validate_phone(phone)
         except ValidationError as error:
             fail("phone", " ".join(error.messages))
-        categories = []
-        for code in (c.strip() for c in raw["categories"].split(CATEGORY_SEPARATOR)):
-            if not code:
-                continue
-            if code not in Category.values:
-                fail("categories", f"未知的类别代码 {code}。")
-            elif code not in categories:
-                categories.append(code)
+        entries = _parse_categories(raw["categories"], fail, today=today, birth_date=birth_date)
+        categories = list(dict.fromkeys(entry.code for entry in entries))
         pension = PENSION_ALIASES.get(raw["pension"])
         if pension is None:
             fail(
@@ -301,6 +312,12 @@ def plan_import(
             continue
         if elder is not None and death_date and elder.death_date not in (None, death_date):
             fail("death_date", f"已登记死亡日期 {elder.death_date}，与本行不一致。")
+        writes: list[tuple] = []
+        if not errors and (elder is None or elder.death_date is None):
+            held = periods.get(elder.pk, []) if elder is not None else []
+            writes, messages = _category_writes(entries, held, today=today, death_date=death_date)
+            for message in messages:
+                fail("categories", message)
         if errors:
             plan.errors.extend(errors)
             continue
@@ -315,6 +332,7 @@ def plan_import(
             categories=categories,
             pension_type=pension,
             death_date=death_date,
+            category_writes=tuple(writes),
         )
         if elder is None:
             plan.to_create.append(parsed)
@@ -325,8 +343,121 @@ def plan_import(
     return plan
 
 
+def _parse_categories(text: str, fail, *, today, birth_date) -> list[CategoryEntry]:
+    """The entries of the ``categories`` column, each checked: a known code, dates as
+    YYYY-MM-DD, not after today, not before the birth date, the end not before the start."""
+    entries: list[CategoryEntry] = []
+    for item in (c.strip() for c in text.split(CATEGORY_SEPARATOR)):
+        if not item:
+            continue
+        code, *dates = (part.strip() for part in item.split(CATEGORY_DATE_SEPARATOR))
+        if code not in Category.values:
+            fail("categories", f"未知的类别代码 {code}。")
+            continue
+        if len(dates) > 2:
+            fail(
+                "categories",
+                f"类别 {item} 格式无效：应为 代码、代码:起始日期 或 代码:起始日期:终止日期。",
+            )
+            continue
+        parsed = []
+        for name, value in zip(("起始日期", "终止日期"), dates, strict=False):
+            try:
+                day = _parse_date(value)
+            except ValueError:
+                fail("categories", f"类别 {code} 的{name} {value} 无效：应为 YYYY-MM-DD。")
+                break
+            if day > today:
+                fail("categories", f"类别 {code} 的{name} {day} 晚于今天。")
+                break
+            if birth_date and day < birth_date:
+                fail("categories", f"类别 {code} 的{name} {day} 早于出生日期 {birth_date}。")
+                break
+            parsed.append(day)
+        else:
+            start, end = (parsed + [None, None])[:2]
+            if start and end and end < start:
+                fail("categories", f"类别 {code} 的终止日期 {end} 早于起始日期 {start}。")
+                continue
+            entry = CategoryEntry(code, start, end)
+            if entry not in entries:
+                entries.append(entry)
+    return entries
+
+
+def _periods_held(elders) -> dict[int, list[tuple]]:
+    """{elder id: [(period id, code, start, end)]} of ``elders``, one query."""
+    periods: dict[int, list[tuple]] = {}
+    for pk, elder_id, code, start, end in ElderCategory.objects.filter(
+        elder__in=list(elders)
+    ).values_list("pk", "elder_id", "category", "start_date", "end_date"):
+        periods.setdefault(elder_id, []).append((pk, code, start, end))
+    return periods
+
+
+def _overlap(start, end, other_start, other_end) -> bool:
+    return (other_end is None or start <= other_end) and (end is None or other_start <= end)
+
+
+def _category_writes(
+    entries, held: list[tuple], *, today: datetime.date, death_date: datetime.date | None
+) -> tuple[list[tuple], list[str]]:
+    """What the row's entries write beside the periods ``held`` (period id, code, start, end):
+    ``("new", code, start, end)`` and ``("start", period id, start)`` (an open period started
+    earlier); and the messages of the entries that contradict the record or one another. An
+    elder dead at the import (a new one) held each category at most until the death date."""
+    writes, messages = [], []
+    periods = list(held)
+    for entry in entries:
+        label = Category(entry.code).label
+        start, end = entry.start, entry.end
+        if death_date is not None:
+            if start and start > death_date:
+                messages.append(f"类别 {entry.code} 的起始日期 {start} 晚于死亡日期 {death_date}。")
+                continue
+            if end and end > death_date:
+                messages.append(f"类别 {entry.code} 的终止日期 {end} 晚于死亡日期 {death_date}。")
+                continue
+            end = end or death_date
+        same = [p for p in periods if p[1] == entry.code]
+        opened = next((p for p in same if p[3] is None), None)
+        if start is None:
+            # A plain code keeps its meaning: held from the day of the import unless held now.
+            if opened is None and not any(p[3] is not None and p[3] >= today for p in same):
+                start = min(today, end) if end else today
+                writes.append(("new", entry.code, start, end))
+                periods.append((None, entry.code, start, end))
+            continue
+        if (entry.code, start, end) in {(p[1], p[2], p[3]) for p in same}:
+            continue
+        if end is None and opened is not None:
+            if start < opened[2]:
+                clash = [p for p in same if p is not opened and _overlap(start, opened[2], *p[2:])]
+                if not clash:
+                    if opened[0] is None:
+                        writes = [w for w in writes if w[1:] != (entry.code, opened[2], None)]
+                        writes.append(("new", entry.code, start, None))
+                    else:
+                        writes.append(("start", opened[0], start))
+                    periods[periods.index(opened)] = (opened[0], entry.code, start, None)
+                    continue
+            else:
+                continue  # held since earlier already
+        clash = next((p for p in same if _overlap(start, end, *p[2:])), None)
+        if clash is not None:
+            held_period = f"{clash[2]}–{clash[3] or '至今'}"
+            messages.append(
+                f"类别 {entry.code}（{label}）{start}–{end or '至今'} 与已登记的 {held_period} 重叠"
+                "；导入不结束仍在享受的类别，请先在名册中终止。"
+            )
+            continue
+        writes.append(("new", entry.code, start, end))
+        periods.append((None, entry.code, start, end))
+    return writes, messages
+
+
 def _changes(row: ParsedRow, elder: Elder, held: set[str]) -> bool:
-    new_categories = set(row.categories) - held if elder.death_date is None else set()
+    new_categories = bool(row.category_writes) if elder.death_date is None else False
     return bool(
         row.name != elder.name
         or row.hukou_region.pk != elder.hukou_region_id
@@ -410,26 +541,19 @@ def apply_import(plan: ImportPlan, *, today: datetime.date | None = None, by=Non
             default_user=by,
         )
 
-    held: dict[int, set[str]] = {}
-    for elder_id, category in ElderCategory.objects.filter(
-        elder__in=[e for _, e in plan.to_update], end_date__isnull=True
-    ).values_list("elder_id", "category"):
-        held.setdefault(elder_id, set()).add(category)
-    periods = []
+    periods, moved = [], {}
     rows_and_elders = [
         (row, elder, True) for row, elder in zip(plan.to_create, created, strict=True)
     ]
     rows_and_elders += [
         (row, elder, False) for row, elder in plan.to_update if elder.death_date is None
     ]
-    for row, elder, is_new in rows_and_elders:
-        for category in row.categories:
-            if category in held.get(elder.pk, set()):
+    for row, elder, _is_new in rows_and_elders:
+        for write in row.category_writes:
+            if write[0] == "start":
+                moved[write[1]] = write[2]
                 continue
-            # A new elder already dead at import held the category until the death date; a
-            # death of a registered elder is handled below by record_death, which ends it.
-            end = row.death_date if is_new and row.death_date else None
-            start = min(today, end) if end else today
+            _new, category, start, end = write
             periods.append(
                 ElderCategory(
                     elder=elder,
@@ -440,6 +564,14 @@ def apply_import(plan: ImportPlan, *, today: datetime.date | None = None, by=Non
                 )
             )
     bulk_create_with_history(periods, ElderCategory, batch_size=BATCH_SIZE, default_user=by)
+    # Open periods the file says began earlier: their start moved back, with history.
+    earlier = list(ElderCategory.objects.filter(pk__in=moved, end_date__isnull=True))
+    for period in earlier:
+        period.start_date = moved[period.pk]
+    if earlier:
+        bulk_update_with_history(
+            earlier, ElderCategory, ["start_date"], batch_size=BATCH_SIZE, default_user=by
+        )
 
     # Deaths of registered elders reach other apps (bed, visits, allowances): rare, one by one.
     for elder, death_date in deaths:

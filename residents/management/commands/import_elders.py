@@ -10,7 +10,8 @@ from residents.importing import ImportFileError, errors_csv, import_elders
 class Command(BaseCommand):
     help = (
         "导入老年人名册（CSV 或 XLSX；列：id_number,name,hukou_region,residence_region,phone,"
-        "categories,pension,death_date），按身份证号新增或更新。"
+        "categories,pension,death_date），按身份证号新增或更新。categories 各项以 | 分隔，"
+        "写作 代码、代码:起始日期 或 代码:起始日期:终止日期（YYYY-MM-DD）。"
     )
 
     def add_arguments(self, parser):
