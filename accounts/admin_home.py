@@ -166,7 +166,7 @@ def _street(user) -> TaskGroup | None:
     from visits.choices import FollowUpStatus
     from visits.models import FollowUpTask
 
-    tasks = []
+    tasks = [Task(_("今日探访（手机页面）"), reverse("visits-phone"))]
     if user.has_perm("visits.view_followuptask"):
         open_tasks = (
             scoped(FollowUpTask.objects.all(), user).filter(status=FollowUpStatus.OPEN).count()
@@ -226,3 +226,12 @@ def shows_dashboard(user) -> bool:
     """Whoever covers an area has its dashboard; institution staff cover a facility."""
     scope = scope_of(user)
     return scope.everything or bool(scope.region_grants)
+
+
+def home_url(user) -> str:
+    """Where a signed-in user starts the day: street workers, whose work is the phone page,
+    there; everyone else (and a street worker who also holds another role) the admin's home."""
+    scope = scope_of(user)
+    if not scope.everything and scope.roles == {Role.STREET_WORKER}:
+        return reverse("visits-phone")
+    return reverse("admin:index")

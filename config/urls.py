@@ -4,6 +4,8 @@ from django.http import JsonResponse
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from accounts import views as account_views
+
 
 def health(request):
     """Liveness and database reachability, for load balancers; no authentication."""
@@ -22,8 +24,13 @@ api_patterns = [
 ]
 
 urlpatterns = [
+    path("", account_views.home, name="home"),
+    # Before the admin's own: the same page, which sends each user to their starting page.
+    path("admin/login/", account_views.sign_in, name="sign-in"),
     path("admin/", admin.site.urls),
     path("health/", health, name="health"),
+    # Browsers ask for /favicon.ico on their own, whatever the page names.
+    path("favicon.ico", account_views.favicon),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("api/", include(api_patterns)),

@@ -9,8 +9,9 @@ import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, resolve
 
 PUBLIC = {"/api/schema/", "/api/docs/", "/api/auth/token/", "/health/", "/admin/login/"}
-# Signing out without being signed in shows nothing; it only redirects.
-HARMLESS = {"/admin/logout/"}
+# Signing out without being signed in shows nothing; it only redirects. The browser's icon is a
+# redirect to a static file, which the sign-in page itself shows.
+HARMLESS = {"/admin/logout/", "/favicon.ico"}
 _GROUP = re.compile(r"\(\?P<(?P<name>\w+)>(?P<body>[^()]*(?:\([^()]*\)[^()]*)*)\)")
 _CONVERTER = re.compile(r"<(?:(?P<conv>\w+):)?(?P<name>\w+)>")
 
