@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 from django import forms
-from django.core.exceptions import FieldDoesNotExist
+from django.core.exceptions import FieldDoesNotExist, ValidationError
+from django.db import IntegrityError
 from django.db.models import Q
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 
+from accounts.constraint_messages import (
+    describe_integrity_error,
+    readable,
+    readable_errors,
+)
 from accounts.scoping import (
     OutOfScopeWrite,
     describe,
@@ -91,13 +97,34 @@ def _chosen_field(form) -> str | None:
     )
 
 
-def scope_checked_form(form_class, user, *, placed_by_inlines: bool = False, inline: bool = False):
+def refusal_by_field(error: Exception) -> dict[str | None, list[str]]:
+    """What a save refused by a service or the database says, by field (``None``: the record
+    as a whole), in words a user reads (never a constraint's name)."""
+    if isinstance(error, ValidationError):
+        return readable_errors(error)
+    if isinstance(error, IntegrityError):
+        _conflict, fields, message = describe_integrity_error(error)
+        return {fields[0].name if fields else None: [message]}
+    return {None: [str(error)]}
+
+
+def scope_checked_form(
+    form_class,
+    user,
+    *,
+    placed_by_inlines: bool = False,
+    inline: bool = False,
+    refused: dict | None = None,
+):
     """``form_class`` (a ModelForm of the admin or of an inline) that offers only related
     records of ``user``'s scope and refuses, as form errors, a record outside it as stored or
     as it will be saved. ``placed_by_inlines``: a new record of this model is placed by the
     rows its inlines add (a caregiver by an employment), so the admin checks it once those are
     saved (ScopedAdminMixin.save_related). ``inline``: a row of an inline, which is saved only
-    when changed, and checked only then."""
+    when changed, and checked only then. ``refused``: what the save of this very input was
+    refused for (ScopedAdminMixin.changeform_view), shown as the form's errors.
+
+    A constraint's default message among the form's errors is replaced by the rule in words."""
 
     class ScopeCheckedForm(form_class):
         def __init__(self, *args, **kwargs):
@@ -106,6 +133,10 @@ def scope_checked_form(form_class, user, *, placed_by_inlines: bool = False, inl
 
         def _post_clean(self):
             super()._post_clean()
+            for messages in self._errors.values():
+                messages[:] = [readable(m) for m in messages]
+            for field, messages in (refused or {}).items():
+                self.add_error(field if field in self.fields else None, messages)
             if self.errors:
                 return  # a record half-built from bad input has no place to check yet
             if inline and not self.has_changed():
@@ -137,6 +168,13 @@ class ScopedAdminMixin:
     # A new record of this model is placed in a scope by the rows its inlines add.
     scope_placed_by_inlines = False
 
+    def registers_outside_scope(self, request) -> bool:
+        """Whether this user creates new records of this model that lie outside their scope
+        once saved (institution staff register an elder they are about to admit, whom the
+        admission then brings into their scope). The service that creates the record decides
+        the same; by default no one does."""
+        return False
+
     def get_queryset(self, request):
         return scoped(super().get_queryset(request), request.user)
 
@@ -165,9 +203,25 @@ class ScopedAdminMixin:
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         form = super().get_form(request, obj, change=change, **kwargs)
+        placed_later = obj is None and self.registers_outside_scope(request)
         return scope_checked_form(
-            form, request.user, placed_by_inlines=self.scope_placed_by_inlines
+            form,
+            request.user,
+            placed_by_inlines=self.scope_placed_by_inlines or placed_later,
+            refused=getattr(request, "_save_refused", None),
         )
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        """A save the service or the database refuses (a ValidationError from ``save_model``,
+        a constraint) is never a 500: the admin's transaction is rolled back and the same input
+        is shown again with the refusal as the form's errors."""
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except (ValidationError, IntegrityError) as error:
+            if request.method != "POST" or getattr(request, "_save_refused", None):
+                raise
+            request._save_refused = refusal_by_field(error)
+            return super().changeform_view(request, object_id, form_url, extra_context)
 
     def get_formsets_with_inlines(self, request, obj=None):
         # Rows added with a new record placed by its inlines are checked with it, once saved.
@@ -183,6 +237,8 @@ class ScopedAdminMixin:
         # The record as saved with its inlines (the admin's save is one transaction: a refusal
         # here undoes all of it).
         obj = form.instance
+        if not change and self.registers_outside_scope(request):
+            return
         if obj.pk is not None and not stored_in_write_scope(request.user, type(obj), obj.pk):
             raise OutOfScopeWrite(f"{describe(obj)}不在您的管辖范围内。")
 

@@ -12,7 +12,18 @@ import segno
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Count, OuterRef, Q, Subquery
+from django.db.models import (
+    Case,
+    CharField,
+    Count,
+    F,
+    IntegerField,
+    OuterRef,
+    Q,
+    Subquery,
+    Value,
+    When,
+)
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -22,12 +33,13 @@ from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
+from accounts.constraint_messages import readable_text
 from accounts.masking import mask_id_number, mask_phone
-from accounts.permissions import ScopedAdminMixin
+from accounts.permissions import ScopedAdminMixin, refusal_by_field
 from accounts.scoping import OutOfScopeWrite, scoped
 from accounts.selectors import sees_full_personal_data
 from facilities import selectors, services
-from facilities.choices import OPEN_APPLICATION_STATUSES, BedType
+from facilities.choices import OPEN_APPLICATION_STATUSES, BedType, CertificateKind
 from facilities.models import (
     Application,
     Bed,
@@ -48,7 +60,8 @@ from residents.models import Elder
 
 
 def _errors(error: ValidationError) -> str:
-    return "；".join(error.messages)
+    # A constraint's default message names the constraint: the rule is said in words instead.
+    return readable_text(error) if isinstance(error, ValidationError) else str(error)
 
 
 def _today() -> datetime.date:
@@ -191,14 +204,16 @@ class FacilityAdmin(ScopedAdmin):
             return "-"
         report = selectors.staffing_report(facility, _today())
         c = report.counts
+        gap = _("无法判断") if report.verdict == "unknown" else report.shortfall
         return format_html(
-            "完全失能 {}，部分失能 {}，自理 {}；所需 {}，实有 {}，缺口 {} {}",
+            "完全失能 {}，部分失能 {}，自理 {}，未评估 {}；所需 {}，实有 {}，缺口 {} {}",
             c["fully_disabled"],
             c["partly_disabled"],
             c["self_caring"],
+            len(report.unassessed),
             report.required,
             report.actual,
-            report.shortfall,
+            gap,
             report.error,
         )
 
@@ -356,7 +371,8 @@ class FacilityAdmin(ScopedAdmin):
             "护理员配备核查",
             rows=rows,
             on=_today(),
-            short_count=sum(1 for r in rows if r["report"].is_short_staffed),
+            short_count=sum(1 for r in rows if r["report"].verdict == "short"),
+            unknown_count=sum(1 for r in rows if r["report"].verdict == "unknown"),
         )
 
 
@@ -607,38 +623,79 @@ class TransferForm(forms.Form):
         )
 
 
+class CorrectStayForm(forms.Form):
+    start_date = forms.DateField(label=_("入住日期"))
+    end_date = forms.DateField(
+        label=_("退住日期"), required=False, help_text=_("仅已退住的记录可更正退住日期。")
+    )
+    bed = forms.ModelChoiceField(label=_("床位"), queryset=Bed.objects.none())
+    reason = forms.CharField(
+        label=_("更正原因"),
+        max_length=90,
+        help_text=_("记入该入住记录的历史，写明谁发现了什么错误。"),
+    )
+
+    def __init__(self, *args, stay: Stay, beds, **kwargs):
+        kwargs.setdefault(
+            "initial",
+            {"start_date": stay.start_date, "end_date": stay.end_date, "bed": stay.bed_id},
+        )
+        super().__init__(*args, **kwargs)
+        self.fields["bed"].queryset = beds
+        self.fields["bed"].label_from_instance = lambda b: f"{_bed_place(b)} {b.label}（{b.code}）"
+        if stay.end_date is None:
+            self.fields["end_date"].disabled = True
+
+
 @admin.register(Stay)
 class StayAdmin(ScopedAdmin):
+    # The actions first and the bed by its label: at 1366 px with the filters beside the list,
+    # 退住 and 转床 stay in view.
     list_display = [
         "elder",
-        "bed",
+        "stay_actions",
+        "bed_label",
         "facility",
         "start_date",
         "end_date",
         "end_reason",
-        "stay_actions",
     ]
     list_filter = ["end_reason", ("end_date", admin.EmptyFieldListFilter), "bed__facility"]
     search_fields = ["elder__name", "=elder__elder_code", "=bed__code", "bed__label"]
     list_select_related = ["elder", "bed__facility"]
-    readonly_fields = ["elder", "bed", "start_date", "end_date", "end_reason"]
+    readonly_fields = ["elder", "bed", "start_date", "end_date", "end_reason", "stay_actions"]
     actions = ["discharge_today", "print_elder_labels"]
 
     @admin.display(description=_("机构"))
     def facility(self, stay):
         return stay.bed.facility.name
 
+    @admin.display(description=_("床位"), ordering="bed__label")
+    def bed_label(self, stay):
+        return stay.bed.label
+
     @admin.display(description=_("办理"))
     def stay_actions(self, stay):
-        if stay.end_date is not None:
-            return ""
-        return format_html(
-            '<a href="{}">{}</a> · <a href="{}">{}</a>',
-            reverse("admin:facilities_stay_discharge", args=[stay.pk]),
-            _("退住"),
-            reverse("admin:facilities_stay_transfer", args=[stay.pk]),
-            _("转床"),
-        )
+        links = []
+        if stay.end_date is None:
+            links += [
+                (reverse("admin:facilities_stay_discharge", args=[stay.pk]), _("退住")),
+                (reverse("admin:facilities_stay_transfer", args=[stay.pk]), _("转床")),
+            ]
+        links.append((reverse("admin:facilities_stay_correct", args=[stay.pk]), _("更正")))
+        return format_html_join(" · ", '<a href="{}" style="white-space:nowrap">{}</a>', links)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        # A stay is changed by discharge, transfer or correction (each a service with its
+        # checks), never by this page: it shows the stay and the links, without save buttons.
+        extra_context = {
+            **(extra_context or {}),
+            "show_save": False,
+            "show_save_and_continue": False,
+            "show_save_and_add_another": False,
+            "show_delete": False,
+        }
+        return super().change_view(request, object_id, form_url, extra_context)
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
@@ -654,6 +711,7 @@ class StayAdmin(ScopedAdmin):
                 "<int:pk>/discharge/", view(self.discharge_view), name="facilities_stay_discharge"
             ),
             path("<int:pk>/transfer/", view(self.transfer_view), name="facilities_stay_transfer"),
+            path("<int:pk>/correct/", view(self.correct_view), name="facilities_stay_correct"),
             *super().get_urls(),
         ]
 
@@ -664,8 +722,11 @@ class StayAdmin(ScopedAdmin):
         applicants = Application.objects.filter(
             facility__in=facilities, status__in=OPEN_APPLICATION_STATUSES
         ).values("elder_id")
+        registered = selectors.registered_for_admission_by(request.user).values("pk")
         return Elder.objects.filter(
-            Q(pk__in=scoped(Elder.objects.all(), request.user).values("pk")) | Q(pk__in=applicants)
+            Q(pk__in=scoped(Elder.objects.all(), request.user).values("pk"))
+            | Q(pk__in=applicants)
+            | Q(pk__in=registered)
         )
 
     def admit_view(self, request):
@@ -687,7 +748,10 @@ class StayAdmin(ScopedAdmin):
             )
         form = AdmitForm(
             data,
-            initial={"bed_code": bed.code if bed else bed_code},
+            initial={
+                "bed_code": bed.code if bed else bed_code,
+                "elder_code": (request.GET.get("elder") or "").strip().upper()[:12],
+            },
             waiting_choices=_waiting_choices(facilities, _today()),
         )
         if request.method == "POST" and form.is_valid():
@@ -810,6 +874,51 @@ class StayAdmin(ScopedAdmin):
             back_url=_board_url(stay.bed.facility_id),
         )
 
+    def correct_view(self, request, pk):
+        """Correct a stay recorded wrongly (its dates or its bed), with a reason kept in its
+        history: how a stay typed with a future date, which holds its bed, is put right."""
+        if not self.has_change_permission(request):
+            raise PermissionDenied
+        stay = get_object_or_404(
+            self.get_queryset(request).select_related("elder", "bed__facility"), pk=pk
+        )
+        beds = (
+            scoped(Bed.objects.filter(facility=stay.bed.facility), request.user)
+            .filter(Q(is_active=True) | Q(pk=stay.bed_id))
+            .select_related("room__floor__building")
+            .order_by("room__floor__building__name", "room__floor__number", "label")
+        )
+        form = CorrectStayForm(request.POST or None, stay=stay, beds=beds)
+        if request.method == "POST" and form.is_valid():
+            data = form.cleaned_data
+            try:
+                services.correct_stay(
+                    stay=stay,
+                    start_date=data["start_date"],
+                    end_date=data.get("end_date") if stay.end_date is not None else None,
+                    bed=data["bed"],
+                    reason=data["reason"],
+                    by=request.user,
+                )
+            except ValidationError as error:
+                for field, messages_ in refusal_by_field(error).items():
+                    form.add_error(field if field in form.fields else None, messages_)
+            except OutOfScopeWrite as error:
+                form.add_error(None, str(error))
+            else:
+                messages.success(request, _("入住记录已更正，原记录保留在历史中。"))
+                return redirect(_board_url(stay.bed.facility_id))
+        return _page(
+            self,
+            request,
+            "form_page.html",
+            _("更正入住记录：%(name)s") % {"name": stay.elder.name},
+            form=form,
+            stay=stay,
+            submit_label=_("确认更正"),
+            back_url=_board_url(stay.bed.facility_id),
+        )
+
     @admin.action(description=_("办理退住（今日）"), permissions=["change"])
     def discharge_today(self, request, queryset):
         for stay in queryset.filter(end_date__isnull=True).select_related("elder"):
@@ -845,7 +954,6 @@ class ApplicationAdmin(ScopedAdmin):
     autocomplete_fields = ["elder", "facility"]
     readonly_fields = ["status", "offered_bed", "offered_on", "stay", "closed_on"]
     actions = ["offer_next_free_bed", "admit_to_offered_bed", "withdraw"]
-    ordering = ["facility_id", "applied_on", "id"]
 
     def get_readonly_fields(self, request, obj=None):
         # Who applied where and when is the application itself (and the rank): an institution
@@ -855,26 +963,45 @@ class ApplicationAdmin(ScopedAdmin):
         return ["elder", "facility", "applied_on", *self.readonly_fields]
 
     def changelist_view(self, request, extra_context=None):
-        # Ranks of the facilities on this list, computed once per facility (docs/policy.md §5).
-        self._entries = {}
-        facility_ids = self.get_queryset(request).values_list("facility_id", flat=True).distinct()
-        for facility in Facility.objects.filter(pk__in=facility_ids).select_related("region"):
-            for entry in selectors.waiting_list(facility, _today()):
-                self._entries[entry.application.pk] = entry
+        # The list is read in rank order (docs/policy.md §5): get_queryset annotates the ranks.
+        request._rank_waiting_list = True
         return super().changelist_view(request, extra_context)
 
-    def _entry(self, application):
-        return getattr(self, "_entries", {}).get(application.pk)
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        if not getattr(request, "_rank_waiting_list", False):
+            return queryset
+        # Ranks of the facilities on this list, computed once per facility, put on the rows so
+        # the list sorts by them: each facility's applicants in rank order, closed ones after.
+        ranks, rules = [], []
+        facility_ids = queryset.values_list("facility_id", flat=True).distinct()
+        for facility in Facility.objects.filter(pk__in=facility_ids).select_related("region"):
+            for entry in selectors.waiting_list(facility, _today()):
+                pk = entry.application.pk
+                ranks.append(When(pk=pk, then=Value(entry.rank)))
+                rules.append(When(pk=pk, then=Value(entry.explanation)))
+        return queryset.annotate(
+            waiting_rank=Case(*ranks, default=None, output_field=IntegerField()),
+            waiting_rule=Case(*rules, default=Value(""), output_field=CharField()),
+        )
 
-    @admin.display(description=_("轮候名次"))
+    def get_ordering(self, request):
+        if getattr(request, "_rank_waiting_list", False):
+            return [
+                "facility__name",
+                F("waiting_rank").asc(nulls_last=True),
+                "-applied_on",
+                "-id",
+            ]
+        return ["facility__name", "applied_on", "id"]
+
+    @admin.display(description=_("轮候名次"), ordering="waiting_rank")
     def rank(self, application):
-        entry = self._entry(application)
-        return entry.rank if entry else "-"
+        return getattr(application, "waiting_rank", None) or "-"
 
     @admin.display(description=_("排序依据"))
     def rule(self, application):
-        entry = self._entry(application)
-        return entry.explanation if entry else "-"
+        return getattr(application, "waiting_rule", "") or "-"
 
     def save_model(self, request, obj, form, change):
         if change:
@@ -986,12 +1113,28 @@ class EmployedAtFilter(admin.SimpleListFilter):
         return queryset
 
 
+class HeldCertificateFilter(admin.SimpleListFilter):
+    """Caregivers holding a certificate of a kind valid today (an expired one is not held)."""
+
+    title = _("持有有效证书")
+    parameter_name = "holds"
+
+    def lookups(self, request, model_admin):
+        return CertificateKind.choices
+
+    def queryset(self, request, queryset):
+        if self.value() in CertificateKind.values:
+            held = selectors.valid_certificates(_today()).filter(kind=self.value())
+            return queryset.filter(pk__in=held.values("caregiver_id"))
+        return queryset
+
+
 @admin.register(Caregiver)
 class CaregiverAdmin(ScopedAdmin):
     list_display = ["name", "certificates_held", "facilities_now"]
     # A new caregiver lies in a scope once employed: the employment added with them decides.
     scope_placed_by_inlines = True
-    list_filter = [EmployedAtFilter, "certificates__kind", "certificates__grade"]
+    list_filter = [EmployedAtFilter, HeldCertificateFilter, "certificates__grade"]
     search_fields = ["name", "=id_number", "certificates__number"]
     inlines = [CertificateInline, EmploymentInline]
 
@@ -1025,9 +1168,22 @@ class CaregiverAdmin(ScopedAdmin):
 
     @admin.display(description=_("证书"))
     def certificates_held(self, caregiver):
-        return format_html_join(
-            "", "<div>{}</div>", ((str(c),) for c in caregiver.certificates.all())
-        )
+        # An expired certificate (a 救护员证 past its date) is not held: shown struck through
+        # with its date, and not counted anywhere (facilities.selectors.valid_certificates).
+        today = _today()
+        rows = []
+        for certificate in caregiver.certificates.all():
+            if selectors.certificate_valid_on(certificate, today):
+                rows.append(format_html("<div>{}</div>", certificate))
+            else:
+                rows.append(
+                    format_html(
+                        '<div><s>{}</s> <span style="color:#d93025">{}</span></div>',
+                        certificate,
+                        _("已过期（%(date)s）") % {"date": certificate.valid_until},
+                    )
+                )
+        return format_html_join("", "{}", ((row,) for row in rows))
 
     @admin.display(description=_("任职机构"))
     def facilities_now(self, caregiver):

@@ -20,6 +20,7 @@ from django.db.models import (
     Value,
     When,
 )
+from django.utils.translation import gettext as _
 
 from facilities.choices import (
     OPEN_APPLICATION_STATUSES,
@@ -47,6 +48,7 @@ from facilities.rules import (
     required_caregivers,
     unranked,
 )
+from regions.choices import PolicyUnit
 from regions.conditions import to_q
 from regions.models import Region
 from regions.selectors import (
@@ -78,6 +80,16 @@ def beds_with_occupant(queryset: QuerySet[Bed] | None = None) -> QuerySet[Bed]:
         occupant_code=Subquery(open_stay.values("elder__elder_code")[:1]),
         occupied_since=Subquery(open_stay.values("start_date")[:1]),
     )
+
+
+def registered_for_admission_by(user) -> QuerySet[Elder]:
+    """Elders ``user`` registered themselves (institution staff register the elders they are
+    about to admit, residents.services.registers_for_admission) and who have never had a
+    stay anywhere: theirs to admit until then."""
+    if user is None or user.pk is None:
+        return Elder.objects.none()
+    registered = Elder.history.filter(history_type="+", history_user_id=user.pk).values("id")
+    return Elder.objects.filter(pk__in=registered).exclude(pk__in=Stay.objects.values("elder_id"))
 
 
 def free_beds(facility: Facility) -> QuerySet[Bed]:
@@ -305,7 +317,24 @@ class StaffingReport:
 
     @property
     def is_short_staffed(self) -> bool:
+        # With residents left out, ``required`` is a lower bound: short even so is short.
         return bool(self.shortfall)
+
+    @property
+    def verdict(self) -> str:
+        """``short``: fewer caregivers than required (even counting only those assessed);
+        ``enough``: every resident counted and the caregivers suffice; ``unknown``: it cannot be
+        judged — a ratio is not set, or residents without an assessment would be needed to
+        say (those are listed in ``unassessed``: who needs assessing)."""
+        if self.required is None:
+            return "unknown"
+        if self.is_short_staffed:
+            return "short"
+        return "unknown" if self.unassessed else "enough"
+
+    @property
+    def can_judge(self) -> bool:
+        return self.verdict != "unknown"
 
     def as_dict(self) -> dict:
         return {
@@ -317,6 +346,7 @@ class StaffingReport:
             "required": self.required,
             "actual": self.actual,
             "shortfall": self.shortfall,
+            "verdict": self.verdict,
             "error": self.error,
         }
 
@@ -435,8 +465,14 @@ def unassessed_error(count: int, unnamed_levels) -> str:
     unnamed = sorted(set(unnamed_levels))
     if unnamed:
         shown = "、".join(str(AbilityLevel(level).label) for level in unnamed)
-        return f"{count} 名在住老人没有能力评估或其能力等级（{shown}）未对应配比类别，未计入所需护理员数"
-    return f"{count} 名在住老人没有能力评估，未计入所需护理员数"
+        return _(
+            "%(count)s 名在住老人没有能力评估或其能力等级（%(levels)s）未对应配比类别，"
+            "所需护理员数只按已评估的老人计算，是否缺员无法判断：请先为他们评估"
+        ) % {"count": count, "levels": shown}
+    return _(
+        "%(count)s 名在住老人没有能力评估，所需护理员数只按已评估的老人计算，"
+        "是否缺员无法判断：请先为他们评估"
+    ) % {"count": count}
 
 
 def short_staffed_facilities(region: Region, on: datetime.date) -> list[StaffingReport]:
@@ -462,6 +498,19 @@ def _valid_on(on: datetime.date) -> Q:
     return Q(issued_on__lte=on) & (Q(valid_until__isnull=True) | Q(valid_until__gte=on))
 
 
+def valid_certificates(on: datetime.date) -> QuerySet[Certificate]:
+    """Certificates held on ``on``: issued by then and not expired (``valid_until`` is the
+    last valid day). An expired 救护员证 is not held, wherever certificates are counted."""
+    return Certificate.objects.filter(_valid_on(on))
+
+
+def certificate_valid_on(certificate: Certificate, on: datetime.date) -> bool:
+    """The same rule for one certificate in memory (a list's prefetched rows)."""
+    return certificate.issued_on <= on and (
+        certificate.valid_until is None or certificate.valid_until >= on
+    )
+
+
 def _share(part: int, whole: int) -> Fraction | None:
     return Fraction(part, whole) if whole else None
 
@@ -471,6 +520,18 @@ def _fmt(value: Fraction | None) -> str | None:
     if value is None:
         return None
     return str((Decimal(value.numerator) / Decimal(value.denominator)).quantize(Decimal("0.0001")))
+
+
+def _shown(value, unit: str) -> str | None:
+    """A figure as people read it: a share as a percentage with two decimals (0.2917 →
+    "29.17%"), a count per 10,000 elders with two decimals."""
+    if value is None:
+        return None
+    number = Fraction(value)
+    if unit == PolicyUnit.SHARE:
+        number *= 100
+    shown = (Decimal(number.numerator) / Decimal(number.denominator)).quantize(Decimal("0.01"))
+    return f"{shown}%" if unit == PolicyUnit.SHARE else str(shown)
 
 
 def workforce_figures(region: Region, on: datetime.date) -> dict:
@@ -528,7 +589,9 @@ def workforce_figures(region: Region, on: datetime.date) -> dict:
         figures[key] = {
             "label": str(target.key.label),
             "actual": _fmt(value),
+            "actual_shown": _shown(value, target.key.unit),
             "target": None if not target.is_set else str(target.value.normalize()),
+            "target_shown": _shown(target.value, target.key.unit) if target.is_set else None,
             "target_source": target.citation or None,
             "target_note": "" if target.is_set else target.not_set_reason,
             "met": met,

@@ -8,9 +8,12 @@ import datetime
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Q
+from django.utils.translation import gettext as _
 
+from accounts.dates import check_elder_date, refuse_before, refuse_future
 from accounts.errors import Conflict
 from accounts.scoping import require_in_scope, scoped_for_write
+from facilities import selectors
 from facilities.choices import (
     OPEN_APPLICATION_STATUSES,
     ApplicationStatus,
@@ -64,8 +67,9 @@ def _elder_name(elder: Elder) -> str:
 
 def _require_admissible(by, elder: Elder, facility: Facility, *, field: str = "elder") -> None:
     """An elder may be admitted (or put on a list) by a writer whose scope holds the elder, or
-    who runs a facility the elder has applied to: an institution reaches an applicant before
-    the stay that puts them in its scope. No one brings an unrelated elder into their scope."""
+    who runs a facility the elder has applied to, or who registered the elder to admit them:
+    an institution reaches an applicant, or a newcomer it registered, before the stay that
+    puts them in its scope. No one brings an unrelated elder into their scope."""
     if (
         by is None
         or Application.objects.filter(
@@ -73,6 +77,12 @@ def _require_admissible(by, elder: Elder, facility: Facility, *, field: str = "e
             facility__in=scoped_for_write(Facility.objects.filter(pk=facility.pk), by),
             status__in=OPEN_APPLICATION_STATUSES,
         ).exists()
+    ):
+        return
+    # An elder the writer registered to admit, never admitted anywhere yet.
+    if (
+        scoped_for_write(Facility.objects.filter(pk=facility.pk), by).exists()
+        and selectors.registered_for_admission_by(by).filter(pk=elder.pk).exists()
     ):
         return
     require_in_scope(by, elder, field=field, label=f"老年人“{elder.name}”", as_changed=False)
@@ -196,6 +206,7 @@ def record_rating(
     """Record a rating; its validity comes from the rulebook (rating_validity_years, GB/T
     37276-2018: three years), ``valid_until`` being the last valid day."""
     require_in_scope(by, facility, field="facility", as_changed=False)
+    refuse_future(rated_on, field="rated_on", label=_("评定日期"))
     years, valid_until = rating_validity(facility=facility, rated_on=rated_on)
     rating = Rating(
         facility=facility,
@@ -331,6 +342,7 @@ def admit_to_bed(*, elder: Elder, bed: Bed, start_date: datetime.date, by=None) 
         raise ValidationError(
             {"elder": f"{_elder_name(elder)}已于 {elder.death_date} 死亡，不能办理入住。"}
         )
+    check_elder_date(elder, start_date, field="start_date", label=_("入住日期"))
     if not bed.is_active:
         raise ValidationError({"bed": f"{_bed_name(bed)}已停用。"})
     _check_bed_free(bed, start_date)
@@ -350,11 +362,11 @@ def _open_stay(elder: Elder) -> Stay:
     return stay
 
 
-def _end_stay(stay: Stay, end_date: datetime.date, reason: str, by) -> Stay:
+def _end_stay(stay: Stay, end_date: datetime.date, reason: str, by, *, field="end_date") -> Stay:
     if end_date < stay.start_date:
         raise ValidationError(
             {
-                "end_date": f"退住日期 {end_date} 早于 {_elder_name(stay.elder)}在"
+                field: f"退住日期 {end_date} 早于 {_elder_name(stay.elder)}在"
                 f"{_bed_name(stay.bed)}的入住日期 {stay.start_date}。"
             }
         )
@@ -373,10 +385,12 @@ def discharge(
     reason: str = StayEndReason.DISCHARGED,
     by=None,
 ) -> Stay:
-    """End the elder's open stay on ``end_date`` (the bed is free from that day)."""
-    elder, _ = _lock(elder)
+    """End the elder's open stay on ``end_date`` (the bed is free from that day): a day that
+    has come, on or after the admission."""
+    elder, __ = _lock(elder)
     stay = _open_stay(elder)
     require_in_scope(by, stay, label=f"{_elder_name(elder)}的入住", as_changed=False)
+    refuse_future(end_date, field="end_date", label=_("退住日期"))
     return _end_stay(stay, end_date, reason, by)
 
 
@@ -395,9 +409,97 @@ def transfer(*, elder: Elder, to_bed: Bed, on: datetime.date, by=None) -> Stay:
     require_in_scope(by, to_bed, field="to_bed", label=_bed_name(to_bed), as_changed=False)
     if not to_bed.is_active:
         raise ValidationError({"to_bed": f"{_bed_name(to_bed)}已停用。"})
+    refuse_future(on, field="on", label=_("转床日期"))
     _check_bed_free(to_bed, on)
-    _end_stay(stay, on, StayEndReason.TRANSFERRED, by)
+    _end_stay(stay, on, StayEndReason.TRANSFERRED, by, field="on")
     return _create_stay(elder=elder, bed=to_bed, start_date=on, by=by)
+
+
+def _overlapping(start: datetime.date, end: datetime.date | None) -> Q:
+    """Stays whose half-open period meets [start, end) (``end`` None: still open)."""
+    meets = Q(end_date__isnull=True) | Q(end_date__gt=start)
+    return meets if end is None else meets & Q(start_date__lt=end)
+
+
+@transaction.atomic
+def correct_stay(
+    *,
+    stay: Stay,
+    reason: str,
+    start_date: datetime.date | None = None,
+    end_date: datetime.date | None = None,
+    bed: Bed | None = None,
+    by=None,
+) -> Stay:
+    """Correct a stay recorded wrongly: its admission date, its discharge date (a closed stay)
+    or its bed (the bed it really was, not a transfer). Left as None, a value is kept.
+
+    The corrected stay obeys every rule an admission does (days that have come, in order,
+    within the elder's life, no other stay of the bed or the elder in its period); the change
+    is kept in the stay's history with who made it and ``reason``. This is how a stay typed
+    with a date in the future, which holds its bed until then, is put right."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError({"reason": _("请填写更正原因。")})
+    stored = Stay.objects.select_related("bed__facility", "elder").get(pk=stay.pk)
+    label = f"{_elder_name(stored.elder)}的入住"
+    require_in_scope(by, stored, label=label, as_changed=False)
+    if bed is not None and bed.pk != stored.bed_id:
+        require_in_scope(by, bed, field="bed", label=_bed_name(bed), as_changed=False)
+    elder, beds = _lock(stored.elder, stored.bed, *([bed] if bed is not None else []))
+    stay = Stay.objects.select_for_update().select_related("bed__facility").get(pk=stored.pk)
+    new_bed = beds[-1]
+    if end_date is not None and stay.end_date is None:
+        raise ValidationError({"end_date": _("该入住尚未退住：请办理退住，而不是更正退住日期。")})
+    start = start_date or stay.start_date
+    end = end_date or stay.end_date
+    if new_bed.pk != stay.bed_id and not new_bed.is_active:
+        raise ValidationError({"bed": f"{_bed_name(new_bed)}已停用。"})
+    check_elder_date(elder, start, field="start_date", label=_("入住日期"))
+    refuse_future(end, field="end_date", label=_("退住日期"))
+    refuse_before(end, start, field="end_date", label=_("退住日期"), earliest_label=_("入住日期"))
+    other = (
+        Stay.objects.filter(bed=new_bed)
+        .exclude(pk=stay.pk)
+        .filter(_overlapping(start, end))
+        .select_related("elder")
+        .first()
+    )
+    if other is not None:
+        raise StayConflict(
+            {
+                "bed": f"{_bed_name(new_bed)}在 {other.start_date} 起已由"
+                f"{_elder_name(other.elder)}入住，与更正后的期间重叠。"
+            },
+            code="bed_taken",
+        )
+    other = (
+        Stay.objects.filter(elder=elder)
+        .exclude(pk=stay.pk)
+        .filter(_overlapping(start, end))
+        .select_related("bed__facility")
+        .first()
+    )
+    if other is not None:
+        raise StayConflict(
+            {
+                "start_date": f"{_elder_name(elder)}在 {other.start_date} 起入住"
+                f"{_bed_name(other.bed)}，与更正后的期间重叠。"
+            },
+            code="elder_taken",
+        )
+    stay.start_date, stay.end_date, stay.bed = start, end, new_bed
+    stay.full_clean(validate_constraints=False)
+    stay._change_reason = f"更正：{reason}"[:100]
+    try:
+        with transaction.atomic():
+            _with_history_user(stay, by).save(update_fields=["start_date", "end_date", "bed"])
+    except IntegrityError:
+        raise StayConflict(
+            {"bed": f"{_bed_name(new_bed)}或{_elder_name(elder)}在该期间已有入住记录，未更正。"},
+            code="stay_conflict",
+        ) from None
+    return stay
 
 
 @transaction.atomic
@@ -437,10 +539,31 @@ def apply_for_place(
         facility=facility, elder=elder, status__in=OPEN_APPLICATION_STATUSES
     ).exists():
         raise ValidationError({"elder": f"{_elder_name(elder)}已在{facility.name}轮候。"})
+    check_elder_date(elder, applied_on, field="applied_on", label=_("申请日期"))
+    resident = (
+        Stay.objects.filter(elder=elder, bed__facility=facility, end_date__isnull=True)
+        .select_related("bed__facility")
+        .first()
+    )
+    if resident is not None:
+        raise ValidationError(
+            {
+                "elder": f"{_elder_name(elder)}自 {resident.start_date} 起已入住"
+                f"{_bed_name(resident.bed)}，不需轮候。"
+            }
+        )
     application = Application(facility=facility, elder=elder, applied_on=applied_on, note=note)
     application.full_clean()
     _with_history_user(application, by).save()
     return application
+
+
+def _check_application_day(application: Application, on: datetime.date, *, label: str) -> None:
+    """A step of an application (offer, admission, withdrawal) is taken on a day that has come,
+    on or after the application (and the offer)."""
+    refuse_future(on, field="on", label=label)
+    refuse_before(on, application.applied_on, field="on", label=label, earliest_label=_("申请日期"))
+    refuse_before(on, application.offered_on, field="on", label=label, earliest_label=_("通知日期"))
 
 
 def _lock_application(application: Application) -> Application:
@@ -462,6 +585,7 @@ def offer_bed(*, application: Application, bed: Bed, on: datetime.date, by=None)
         )
     if bed.facility_id != application.facility_id:
         raise ValidationError({"bed": f"{_bed_name(bed)}不属于{application.facility.name}。"})
+    _check_application_day(application, on, label=_("通知日期"))
     _check_bed_free(bed, on)
     application.status = ApplicationStatus.OFFERED
     application.offered_bed = bed
@@ -489,6 +613,7 @@ def admit_application(
         raise ValidationError({"bed": "请选择入住床位。"})
     if bed.facility_id != application.facility_id:
         raise ValidationError({"bed": f"{_bed_name(bed)}不属于{application.facility.name}。"})
+    _check_application_day(application, on, label=_("入住日期"))
     stay = admit_to_bed(elder=application.elder, bed=bed, start_date=on, by=by)
     application.status = ApplicationStatus.ADMITTED
     application.offered_bed = application.offered_bed or bed
@@ -506,6 +631,7 @@ def withdraw_application(
     application = _lock_application(application)
     if application.status not in OPEN_APPLICATION_STATUSES:
         raise ValidationError({"status": f"申请已{application.get_status_display()}。"})
+    _check_application_day(application, on, label=_("撤回日期"))
     application.status = ApplicationStatus.WITHDRAWN
     application.closed_on = on
     application.note = (application.note + " " + note).strip()[:300]
@@ -540,6 +666,14 @@ def add_certificate(
         raise ValidationError({"grade": "养老护理员职业技能等级证书须填写等级。"})
     if kind == CertificateKind.FIRST_AID and grade:
         raise ValidationError({"grade": "救护员证没有技能等级。"})
+    refuse_future(issued_on, field="issued_on", label=_("发证日期"))
+    refuse_before(
+        valid_until,
+        issued_on,
+        field="valid_until",
+        label=_("有效期至"),
+        earliest_label=_("发证日期"),
+    )
     certificate = Certificate(
         caregiver=caregiver,
         kind=kind,
@@ -562,6 +696,7 @@ def employ_caregiver(
         caregiver=caregiver, facility=facility, end_date__isnull=True
     ).exists():
         raise ValidationError({"caregiver": f"{caregiver.name}已在{facility.name}任职。"})
+    refuse_future(start_date, field="start_date", label=_("入职日期"))
     employment = Employment(caregiver=caregiver, facility=facility, start_date=start_date)
     employment.full_clean()
     _with_history_user(employment, by).save()
@@ -574,6 +709,14 @@ def end_employment(*, employment: Employment, end_date: datetime.date, by=None) 
     employment = Employment.objects.select_for_update().get(pk=employment.pk)
     if employment.end_date is not None:
         raise ValidationError({"end_date": "该任职已结束。"})
+    refuse_future(end_date, field="end_date", label=_("离职日期"))
+    refuse_before(
+        end_date,
+        employment.start_date,
+        field="end_date",
+        label=_("离职日期"),
+        earliest_label=_("入职日期"),
+    )
     employment.end_date = end_date
     employment.full_clean()
     _with_history_user(employment, by).save()

@@ -318,20 +318,28 @@ class ElderAdmin(ScopedAdminMixin, SimpleHistoryAdmin):
             '{}<br><a href="{}" target="_blank">{}</a>', mark_safe(svg), url, _("打印")
         )
 
+    def registers_outside_scope(self, request) -> bool:
+        return services.registers_for_admission(request.user)
+
+    def response_add(self, request, obj, post_url_continue=None):
+        # Institution staff register an elder to admit them: on to the admission, elder code
+        # filled in (the elder is in their scope from the admission on).
+        if self.registers_outside_scope(request) and "_popup" not in request.POST:
+            messages.success(request, _("已登记%(name)s，请办理入住。") % {"name": obj.name})
+            return redirect(f"{reverse('admin:facilities_stay_admit')}?elder={obj.elder_code}")
+        return super().response_add(request, obj, post_url_continue)
+
     def save_model(self, request, obj, form, change):
+        # A service refusal (ValidationError) is shown on the form with the input kept
+        # (accounts.permissions.ScopedAdminMixin.changeform_view).
         data = {f: form.cleaned_data[f] for f in form.changed_data if f in form.cleaned_data}
-        try:
-            if change:
-                data.pop("id_number", None)
-                services.update_elder(elder=obj, by=request.user, **data)
-            else:
-                created = services.create_elder(by=request.user, **form.cleaned_data)
-                obj.pk = created.pk
-                obj.__dict__.update(created.__dict__)
-        except ValidationError as error:
-            # The form already ran the model's checks; a service refusal is still shown plainly.
-            messages.error(request, "；".join(error.messages))
-            raise
+        if change:
+            data.pop("id_number", None)
+            services.update_elder(elder=obj, by=request.user, **data)
+        else:
+            created = services.create_elder(by=request.user, **form.cleaned_data)
+            obj.pk = created.pk
+            obj.__dict__.update(created.__dict__)
 
     def get_urls(self):
         own = [

@@ -10,7 +10,7 @@ import datetime
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from accounts.scoping import require_in_scope
+from accounts.scoping import require_in_scope, scope_of
 from facilities import services as facility_services
 from regions.models import Region
 from regions.selectors import PolicyValueNotSet, policy_value
@@ -55,6 +55,22 @@ def require_places_in_scope(by, elder: Elder) -> None:
     require_in_scope(by, elder, field=field, label=elder_label(elder), as_stored=False)
 
 
+def registers_for_admission(by) -> bool:
+    """Institution staff (a facility's scope, no area) register the elders they are about to
+    admit: people come to an institution from anywhere, so the place they are registered is not
+    the institution's to check. The new elder is theirs to admit (facilities.services), and lies
+    in their scope from the admission."""
+    if by is None:
+        return False
+    scope = scope_of(by)
+    return (
+        not scope.everything
+        and not scope.read_only
+        and not scope.region_grants
+        and bool(scope.facility_ids)
+    )
+
+
 def apply_id_number_facts(elder: Elder) -> None:
     """Normalise the ID number and derive sex and birth date from it (never typed twice).
 
@@ -90,7 +106,8 @@ def create_elder(
     )
     # Before the registry's own checks, so that a number registered outside the writer's area
     # is answered as any other place outside it.
-    require_places_in_scope(by, elder)
+    if not registers_for_admission(by):
+        require_places_in_scope(by, elder)
     apply_id_number_facts(elder)
     elder.full_clean()
     _with_history_user(elder, by).save()

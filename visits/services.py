@@ -13,7 +13,9 @@ from decimal import Decimal
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
+from accounts.dates import check_elder_date, refuse_before
 from accounts.scoping import require_in_scope
 from regions.choices import RegionLevel
 from regions.models import Region
@@ -61,6 +63,9 @@ def assign_worker(
         )
     if not area.is_active:
         raise ValidationError({"area": f"{area.name}已撤销。"})
+    refuse_before(
+        end_date, start_date, field="end_date", label=_("终止日期"), earliest_label=_("起始日期")
+    )
     assignment = VisitWorker(
         user=user, area=area, start_date=start_date, end_date=end_date, note=note
     )
@@ -427,11 +432,14 @@ def record_health_check(
     # Health checks belong to where the elder lives, as the visits do; checked first, so that
     # nothing of an elder outside the scope (a death date) is told.
     require_in_scope(by, check, field="elder", label=f"老年人“{elder.name}”的体检")
-    if checked_on > timezone.now().astimezone(local_tz()).date():
-        raise ValidationError({"checked_on": f"体检日期 {checked_on} 晚于今天。"})
-    if elder.death_date is not None and checked_on > elder.death_date:
+    # Not in the future, not before birth, not after death (accounts.dates).
+    check_elder_date(elder, checked_on, field="checked_on", label=_("体检日期"))
+    if HealthCheck.objects.filter(elder=elder, checked_on=checked_on).exists():
         raise ValidationError(
-            {"checked_on": f"体检日期 {checked_on} 晚于死亡日期 {elder.death_date}。"}
+            {
+                "checked_on": _("%(name)s在 %(date)s 已有体检记录。")
+                % {"name": elder.name, "date": checked_on}
+            }
         )
     check.full_clean()
     _with_history_user(check, by).save()
