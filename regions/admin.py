@@ -41,6 +41,14 @@ class RegionAdmin(ScopedAdminMixin, admin.ModelAdmin):
     readonly_fields = ["path"]
     list_select_related = ["parent"]
 
+    def has_view_permission(self, request, obj=None) -> bool:
+        # The administrative tree is public reference data (accounts.rules): every signed-in
+        # staff user reads it, which is what the region pickers of their own forms ask (an
+        # institution's 户籍地 when adding an elder, a street office's 负责区域). The menu entry
+        # and every write still need the model permissions.
+        user = request.user
+        return bool(user.is_active and user.is_staff) or super().has_view_permission(request, obj)
+
 
 class PolicyValueForm(forms.ModelForm):
     """A new row, or a change to a row: a changed value, frequency or minimum flag starts a new

@@ -9,8 +9,10 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
+from accounts.choices import Role
 from accounts.permissions import ScopedAdminMixin
 from accounts.scoping import OutOfScopeWrite
+from accounts.selectors import user_label, users_with_role_in_scope
 from visits import services
 from visits.choices import FollowUpKind, FollowUpStatus
 from visits.models import FollowUpTask, HealthCheck, Visit, VisitWorker
@@ -47,6 +49,16 @@ class VisitWorkerAdmin(_NoDeleteMixin, ScopedAdminMixin, SimpleHistoryAdmin):
     def get_readonly_fields(self, request, obj=None):
         # An assignment's who, where and from-when are its identity: end it and add another.
         return ["user", "area", "start_date"] if obj else []
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        # The workers of the writer's own areas, by name (never another area's staff, never a
+        # superuser's login offered to a street office).
+        if db_field.name == "user":
+            kwargs["queryset"] = users_with_role_in_scope(request.user, Role.STREET_WORKER)
+            field = super().formfield_for_foreignkey(db_field, request, **kwargs)
+            field.label_from_instance = user_label
+            return field
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def save_model(self, request, obj, form, change):
         if change:
