@@ -495,6 +495,9 @@ class TargetLine:
     met: bool | None  # None: the target is not set, or there is nothing to measure
     note: str
     source: str | None
+    # As people read them: shares as percentages ("29.17%"), not 0.2917.
+    actual_shown: str | None = None
+    target_shown: str | None = None
 
     @property
     def status(self) -> str:
@@ -518,6 +521,8 @@ def workforce(area: Region, on: datetime.date) -> tuple[dict, list[TargetLine]]:
             met=figures["figures"][key]["met"],
             note=figures["figures"][key]["target_note"],
             source=figures["figures"][key]["target_source"],
+            actual_shown=figures["figures"][key]["actual_shown"],
+            target_shown=figures["figures"][key]["target_shown"],
         )
         for key in TARGET_KEYS
     ]
@@ -535,6 +540,7 @@ class DueElder:
     # None when due by age: that date is a birthday, which would give the masked ID digits.
     due_on: datetime.date | None
     last_assessed_on: datetime.date | None
+    high_age: bool = False  # at or above the yearly-assessment age (80)
 
 
 @dataclass
@@ -542,6 +548,7 @@ class AssessmentsDue:
     on: datetime.date
     due: int = 0  # due on or before ``on`` (overdue included)
     overdue: int = 0  # due before ``on``
+    never_assessed: int = 0  # due, and never assessed at all
     # (street or community code, its name, due, overdue)
     by_area: list[tuple[str, str, int, int]] = field(default_factory=list)
     most_overdue: list[DueElder] = field(default_factory=list)
@@ -584,6 +591,7 @@ def assessments_due(user, area: Region, on: datetime.date) -> AssessmentsDue:
         return result
     result.due = len(due)
     result.overdue = sum(d.is_overdue(on) for d in due)
+    result.never_assessed = sum(d.never_assessed for d in due)
     sub_areas = _sub_areas(area)
     place = {
         elder_id: _sub_area_code(residence or hukou, sub_areas)
@@ -613,6 +621,7 @@ def assessments_due(user, area: Region, on: datetime.date) -> AssessmentsDue:
             names[d.elder_id].elder_code,
             d.shown_due_on,
             d.last_assessed_on,
+            d.high_age,
         )
         for d in listed
     ]

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from django.contrib import admin
 from django.contrib.auth.decorators import login_required
-from django.http import Http404
 from django.shortcuts import render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_safe
@@ -53,7 +52,11 @@ def dashboard(request):
     code = data.get("region") or choices[0].code
     area = Region.objects.filter(code=code).first()
     if area is None or not selectors.may_open(user, area):
-        raise Http404(_("区划 %(code)s 不在您的工作范围内。") % {"code": code})
+        # Not found, as the API answers a region outside the user's areas; a page of the
+        # dashboard's own (in the user's language, with the areas they may open), never the
+        # framework's debug page.
+        context = _context(request, code=code, choices=choices)
+        return render(request, "dashboards/not_found.html", context, status=404)
     period = _period(data, selectors.today())
     sections = selectors.sections_for(user, area)
     on = period.on

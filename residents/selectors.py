@@ -139,9 +139,15 @@ class AssessmentDue:
     # The due date is a birthday (the 60th of one never assessed, or the threshold age's), which
     # gives the birth date, the digits a masked ID number hides: lists show no date for it.
     on_birthday: bool = False
+    # Aged at or above the yearly-assessment threshold (80) on the day read: assessed first.
+    high_age: bool = False
 
     def is_overdue(self, on: datetime.date) -> bool:
         return self.due_on < on
+
+    @property
+    def never_assessed(self) -> bool:
+        return self.last_assessed_on is None
 
     @property
     def shown_due_on(self) -> datetime.date | None:
@@ -151,9 +157,11 @@ class AssessmentDue:
 def free_assessments_due(
     on: datetime.date, elders: QuerySet[Elder] | None = None
 ) -> list[AssessmentDue]:
-    """Living elders whose free assessment is due on or before ``on`` (due or overdue), the
-    most overdue first. One query for the elders with their last assessment date, plus the
-    rulebook lookups per household-registration region."""
+    """Living elders whose free assessment is due on or before ``on`` (due or overdue), most
+    urgent first: those at or above the yearly-assessment age (80, docs/policy.md §1) before the
+    others, and within each, those never assessed, then the most overdue. One query for the
+    elders with their last assessment date, plus the rulebook lookups per household-registration
+    region."""
     elders = (elders if elders is not None else Elder.objects.all()).filter(alive_on(on))
     rows = elders.annotate(
         last_assessed_on=Max("assessments__assessed_on", filter=Q(assessments__assessed_on__lte=on))
@@ -179,14 +187,19 @@ def free_assessments_due(
         # The most overdue first, but never ordered by a birthday, which the order would give
         # away between the dates shown around it: those never assessed first, and one due on
         # the threshold birthday where the shorter interval after the last assessment ended.
+        high_age = age_on(birth_date, on) >= rule.age_threshold
         if last is None:
-            order = (datetime.date.min, elder_id)
+            order = (not high_age, datetime.date.min, elder_id)
         elif on_birthday:
-            order = (add_years(last, rule.interval_above), elder_id)
+            order = (not high_age, add_years(last, rule.interval_above), elder_id)
         else:
-            order = (due_on, elder_id)
+            order = (not high_age, due_on, elder_id)
         item = AssessmentDue(
-            elder_id=elder_id, due_on=due_on, last_assessed_on=last, on_birthday=on_birthday
+            elder_id=elder_id,
+            due_on=due_on,
+            last_assessed_on=last,
+            on_birthday=on_birthday,
+            high_age=high_age,
         )
         due.append((order, item))
     due.sort(key=lambda pair: pair[0])
