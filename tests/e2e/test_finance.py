@@ -13,11 +13,16 @@ from decimal import Decimal
 from openpyxl import load_workbook
 
 
+def _yuan(text: str) -> Decimal:
+    # Amounts are shown with thousands separators (1,234.50).
+    return Decimal(text.replace(",", ""))
+
+
 def _totals(page) -> tuple[int, Decimal]:
     footer = page.locator("#line-totals tfoot")
     return (
         int(footer.locator(".total-count").inner_text()),
-        Decimal(footer.locator(".total-amount").inner_text()),
+        _yuan(footer.locator(".total-amount").inner_text()),
     )
 
 
@@ -51,7 +56,7 @@ def test_finance_reviews_approves_and_exports_the_demo_batch(login, page, step):
     assert per_scheme.count() >= 1
     cells = [per_scheme.nth(i).locator("td").all_inner_texts() for i in range(per_scheme.count())]
     assert sum(int(c[1]) for c in cells) == count
-    assert sum(Decimal(c[2]) for c in cells) == amount  # exact, to the fen
+    assert sum(_yuan(c[2]) for c in cells) == amount  # exact, to the fen
 
     page.locator("#review-batch-link").click()
     page.wait_for_load_state()
@@ -59,7 +64,7 @@ def test_finance_reviews_approves_and_exports_the_demo_batch(login, page, step):
     page.wait_for_load_state()
     step("confirm-approval")
     confirm_total = page.locator(".batch-totals .total-amount").inner_text()
-    assert Decimal(confirm_total) == amount
+    assert _yuan(confirm_total) == amount
     page.locator("#confirm-approve").click()
     page.wait_for_load_state()
     step("approved")

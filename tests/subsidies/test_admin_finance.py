@@ -108,7 +108,7 @@ def test_cancelled_lines_are_listed_but_not_counted_in_the_totals(finance, may_b
 
 def test_batch_page_offers_the_finance_steps_for_its_state(finance, may_batch):
     page = finance.get(_url("change", may_batch)).content.decode()
-    assert _url("approve", may_batch) in page and "1010.00" in page
+    assert _url("approve", may_batch) in page and "1,010.00" in page
     assert _url("export", may_batch) not in page  # a draft is not exported
     _approve(finance, may_batch)
     page = finance.get(_url("change", may_batch)).content.decode()
@@ -119,7 +119,7 @@ def test_approval_shows_the_totals_first_and_approves_on_confirmation(finance, m
     page = finance.get(_url("approve", may_batch))
     assert page.status_code == 200
     body = page.content.decode()
-    assert "确认审核" in body and "1010.00" in body
+    assert "确认审核" in body and "1,010.00" in body
     may_batch.refresh_from_db()
     assert may_batch.state == BatchState.DRAFT  # looking approves nothing
     _approve(finance, may_batch)
