@@ -23,7 +23,7 @@ from accounts.scoping import lookup_matches, register_role_apps, register_scope
 ROLE_APPS = {
     Role.BUREAU: None,
     Role.AUDITOR: None,
-    Role.STREET_WORKER: ("residents", "visits", "facilities"),
+    Role.STREET_WORKER: ("residents", "visits", "facilities", "servicelist"),
     Role.FINANCE: ("subsidies",),
 }
 
@@ -162,3 +162,15 @@ def register_all() -> None:
         register_scope(model, regions=("batch__region__path",))
     register_scope(s.FacilitySubsidy, regions=("facility__region__path",))
     register_scope(s.StarSubsidyRate, regions=("jurisdiction__path",))
+
+    from servicelist.models import ServiceDelivery, ServiceItem
+
+    # The service lists are public documents; each bureau keeps its own region's items. A
+    # delivery belongs where its elder does: registration and residence for a bureau, where
+    # the elder lives for a street office.
+    register_scope(ServiceItem, regions=("region__path",), public=True, writes=("region__path",))
+    register_scope(
+        ServiceDelivery,
+        regions=("elder__hukou_region__path", "elder__residence_region__path"),
+        by_role={Role.STREET_WORKER: (_LivesIn("elder__"),)},
+    )

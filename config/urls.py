@@ -21,6 +21,7 @@ api_patterns = [
     path("facilities/", include("facilities.api.urls")),
     path("visits/", include("visits.api.urls")),
     path("subsidies/", include("subsidies.api.urls")),
+    path("servicelist/", include("servicelist.api.urls")),
 ]
 
 urlpatterns = [

@@ -44,6 +44,8 @@ INSTALLED_APPS = [
     "facilities",
     "visits",
     "subsidies",
+    # The service lists as data, deliveries in kind, and coverage of each item.
+    "servicelist",
     "dashboards",  # read-only pages over the other apps' selectors (the bureau's dashboard)
 ]
 

@@ -29,7 +29,7 @@ from regions.models import Region
 from residents.models import Elder, ElderCategory
 from tests.factories import BedFactory, ElderCategoryFactory, ElderFactory, FacilityFactory
 
-PROJECT_APPS = ("regions", "residents", "facilities", "visits", "subsidies")
+PROJECT_APPS = ("regions", "residents", "facilities", "visits", "subsidies", "servicelist")
 ROLES = ["bureau", "auditor", "street", "finance", "institution", "nobody", "superuser"]
 DAY = datetime.date(2025, 3, 1)
 

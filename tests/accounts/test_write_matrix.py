@@ -59,6 +59,7 @@ from residents.assessment_rules import ITEMS
 from residents.id_numbers import with_check_character
 from residents.importing import COLUMNS
 from residents.models import AbilityAssessment, Elder, ElderCategory
+from servicelist.models import ServiceDelivery, ServiceItem
 from subsidies.choices import BatchKind, BatchState
 from subsidies.models import (
     AllowanceRun,
@@ -71,7 +72,7 @@ from tests.factories import BedFactory, CaregiverFactory, ElderFactory, Facility
 from visits import services as visit_services
 from visits.models import FollowUpTask, HealthCheck, Visit, VisitWorker
 
-PROJECT_APPS = ("regions", "residents", "facilities", "visits", "subsidies")
+PROJECT_APPS = ("regions", "residents", "facilities", "visits", "subsidies", "servicelist")
 ROLES = ["bureau", "auditor", "street", "finance", "institution", "nobody", "superuser"]
 INSIDE = "cuiyuan"
 OUTSIDE = {
@@ -382,6 +383,27 @@ API_WITHOUT_WRITES = {
 }
 
 
+def _service_item(region, number=90):
+    """An item of a service list (the catalogue is loaded by its own tests): one delivered in
+    kind, for every elder, in force from 2024."""
+    item, _ = ServiceItem.objects.get_or_create(
+        region=Region.objects.get(code="330000") if number == 4 else region,
+        number=number,
+        effective_from=datetime.date(2022, 12, 6) if number == 4 else STARTED,
+        defaults={
+            "name": "测试项目",
+            "name_en": "Test item",
+            "target_group": "老年人",
+            "content": "测试",
+            "kind": "in_kind",
+            "reached_through": "delivery",
+            "condition": {"age_at_least": 60},
+            "citation": "测试文件 清单1",
+        },
+    )
+    return item
+
+
 def api_writes():
     return {
         (method, path)
@@ -564,6 +586,21 @@ API_WRITES = {
         ),
         {"bureau", "street"},
         "health checks belong to where the elder lives, " + AREA_WORK,
+    ),
+    ("POST", "/api/servicelist/deliveries/"): rule(
+        _post(
+            lambda p: "/api/servicelist/deliveries/",
+            lambda p, w: {
+                "item": _service_item(p.county, 4).code,
+                "id_number": p.elder.id_number,
+                "date": ON,
+                "provider": p.facility.code,
+                "quantity": "1",
+            },
+            lambda p, w, r: ServiceDelivery.objects.filter(elder=p.elder).exists(),
+        ),
+        {"bureau", "street"},
+        "deliveries are recorded for the elders of an area, " + AREA_WORK,
     ),
     ("POST", "/api/subsidies/runs/"): rule(
         _post(
@@ -1443,6 +1480,41 @@ ADMIN_WRITES = {
         {"finance"},
         PAYING,
     ),
+    # -- the service lists (reference data, as the rulebook)
+    ("servicelist.ServiceItem", "add"): add_rule(
+        ServiceItem,
+        lambda p, w: {
+            "region": p.county.pk,
+            "number": "91",
+            "name": "新增项目",
+            "name_en": "New item",
+            "target_group": "老年人",
+            "content": "新增",
+            "kind": "in_kind",
+            "reached_through": "delivery",
+            "condition": '{"age_at_least": 60}',
+            "standard_key": "",
+            "schemes": "[]",
+            "department": "",
+            "legal_basis": "",
+            "citation": "测试文件 清单91",
+            "corresponds_to": "",
+            "effective_from": "2031-01-01",
+            "effective_to": "",
+            "note": "",
+            "change_reason": "测试新增",
+        },
+        lambda p, w: ServiceItem.objects.filter(region=p.county, number=91).exists(),
+        BUREAU,
+        REFERENCE,
+    ),
+    ("servicelist.ServiceItem", "change"): change_rule(
+        ServiceItem,
+        lambda p: _service_item(p.county),
+        {"note": "修订说明", "change_reason": "测试修订"},
+        BUREAU,
+        REFERENCE,
+    ),
     ("subsidies.StarSubsidyRate", "add"): add_rule(
         StarSubsidyRate,
         lambda p, w: {
@@ -1471,9 +1543,15 @@ ADMIN_WITHOUT_WRITES = {
     ("facilities.Facility", "page:facilities_facility_staffing"): "the staffing check, read only",
     ("facilities.Bed", "action:print_labels"): "prints bed codes",
     ("facilities.Stay", "action:print_elder_labels"): "prints elder codes",
+    ("servicelist.ServiceItem", "page:servicelist_serviceitem_printable"): "prints a "
+    "region's service list, read only",
     ("subsidies.PaymentBatch", "action:export_csv"): "an export, reserved to finance and "
     "tested with the batch's scope in tests/subsidies (the file is the batch's own lines)",
     ("subsidies.PaymentBatch", "action:export_xlsx"): "as export_csv",
+    ("subsidies.PaymentBatch", "action:export_finance_xlsx"): "as export_csv (finance's "
+    "layout of the same lines)",
+    ("subsidies.PayeeAccount", "page:subsidies_payeeaccount_reveal"): "shows an account number "
+    "of the user's scope whole, audited: the audit entry is its only write",
     ("subsidies.PaymentBatch", "page:subsidies_paymentbatch_export"): "as export_csv",
     ("subsidies.PaymentBatch", "page:subsidies_paymentbatch_bank_return"): "reconciliation "
     "(finance): the batch is found through the scope, its writes are reconcile_batch's, "

@@ -1,0 +1,138 @@
+"""Shapes of the service list's API; the rules are in servicelist.services and .coverage."""
+
+from rest_framework import serializers
+
+from residents.id_numbers import mask_id_number
+from servicelist.models import ServiceDelivery, ServiceItem
+
+
+class ServiceItemSerializer(serializers.ModelSerializer):
+    region = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    standard = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ServiceItem
+        fields = [
+            "id",
+            "code",
+            "region",
+            "number",
+            "name",
+            "name_en",
+            "target_group",
+            "content",
+            "kind",
+            "reached_through",
+            "condition",
+            "standard_key",
+            "standard",
+            "schemes",
+            "department",
+            "legal_basis",
+            "citation",
+            "is_addition",
+            "corresponds_to",
+            "effective_from",
+            "effective_to",
+            "note",
+        ]
+
+    def get_standard(self, item) -> str:
+        return item.standard_key or "not set"
+
+
+class ListedItemSerializer(serializers.Serializer):
+    item = ServiceItemSerializer()
+    inherited = serializers.BooleanField()
+    raises = serializers.CharField(source="raises.code", allow_null=True, default=None)
+
+
+class RegionListQuerySerializer(serializers.Serializer):
+    region = serializers.CharField(help_text="区划代码")
+    date = serializers.DateField(required=False, help_text="日期（默认今天）")
+
+
+class DeliveryInputSerializer(serializers.Serializer):
+    item = serializers.CharField(help_text="服务项目代码，如 330106:10")
+    id_number = serializers.CharField(help_text="老年人身份证号（仅在请求体中，不入地址）")
+    date = serializers.DateField()
+    provider = serializers.CharField(help_text="机构代码或服务提供方名称")
+    quantity = serializers.DecimalField(
+        max_digits=10, decimal_places=2, min_value=0, required=False, allow_null=True
+    )
+    amount = serializers.DecimalField(
+        max_digits=12, decimal_places=2, min_value=0, required=False, allow_null=True
+    )
+    evidence = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
+
+
+class DeliverySerializer(serializers.ModelSerializer):
+    item = serializers.CharField(source="item.code", read_only=True)
+    elder_name = serializers.CharField(source="elder.name", read_only=True)
+    id_number = serializers.SerializerMethodField()
+    provider_facility = serializers.SlugRelatedField(slug_field="code", read_only=True)
+
+    class Meta:
+        model = ServiceDelivery
+        fields = [
+            "id",
+            "item",
+            "elder",
+            "elder_name",
+            "id_number",
+            "delivered_on",
+            "provider_facility",
+            "provider_name",
+            "quantity",
+            "amount",
+            "evidence",
+            "source",
+            "created_at",
+        ]
+
+    def get_id_number(self, delivery) -> str:
+        return mask_id_number(delivery.elder.id_number)
+
+
+class DeliveryRecordedSerializer(serializers.Serializer):
+    delivery = DeliverySerializer()
+    created = serializers.BooleanField()
+    updated = serializers.BooleanField()
+
+
+class CoverageQuerySerializer(serializers.Serializer):
+    region = serializers.CharField(help_text="区划代码")
+    period = serializers.CharField(help_text="YYYY-MM 或 YYYY")
+    not_reached = serializers.BooleanField(required=False, default=False)
+
+
+class NotReachedSerializer(serializers.Serializer):
+    id_number = serializers.CharField()
+    name = serializers.CharField()
+    residence_region = serializers.CharField()
+    reason = serializers.CharField()
+
+
+class CoverageRowSerializer(serializers.Serializer):
+    item = serializers.CharField(source="item.code")
+    name = serializers.CharField(source="item.name")
+    kind = serializers.CharField(source="item.kind")
+    entitled = serializers.IntegerField(allow_null=True)
+    reached = serializers.IntegerField(allow_null=True)
+    rate = serializers.CharField(source="rate_text")
+    note = serializers.CharField()
+    not_reached = NotReachedSerializer(many=True)
+
+
+class ElderItemsQuerySerializer(serializers.Serializer):
+    elder = serializers.IntegerField(help_text="老年人编号")
+    period = serializers.CharField(help_text="YYYY-MM 或 YYYY")
+
+
+class ElderItemSerializer(serializers.Serializer):
+    item = serializers.CharField(source="item.code")
+    name = serializers.CharField(source="item.name")
+    kind = serializers.CharField(source="item.kind")
+    entitled = serializers.BooleanField(allow_null=True)
+    received = serializers.BooleanField(allow_null=True)
+    missing = serializers.BooleanField()

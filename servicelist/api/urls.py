@@ -1,0 +1,21 @@
+from django.urls import path
+from rest_framework.routers import DefaultRouter
+
+from servicelist.api.views import (
+    CoverageView,
+    DeliveryViewSet,
+    ElderItemsView,
+    RegionListView,
+    ServiceItemViewSet,
+)
+
+router = DefaultRouter()
+router.register("items", ServiceItemViewSet, basename="service-item")
+router.register("deliveries", DeliveryViewSet, basename="service-delivery")
+
+urlpatterns = [
+    path("list/", RegionListView.as_view(), name="service-list"),
+    path("coverage/", CoverageView.as_view(), name="service-coverage"),
+    path("elder-items/", ElderItemsView.as_view(), name="service-elder-items"),
+    *router.urls,
+]

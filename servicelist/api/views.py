@@ -1,0 +1,177 @@
+"""The service list's API: the catalogue (read only), deliveries for providers' systems, and
+coverage with the named list of those not reached. Thin: parse, call, render."""
+
+import dataclasses
+
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.choices import AuditAction
+from accounts.permissions import ScopedQuerysetMixin, ScopedWritePermission
+from accounts.scoping import require_region_in_scope, scoped
+from accounts.selectors import audit_reason, sees_full_personal_data
+from accounts.services import record_audit
+from regions.models import Region
+from residents.id_numbers import mask_id_number
+from residents.models import Elder
+from servicelist.api.serializers import (
+    CoverageQuerySerializer,
+    CoverageRowSerializer,
+    DeliveryInputSerializer,
+    DeliveryRecordedSerializer,
+    DeliverySerializer,
+    ElderItemSerializer,
+    ElderItemsQuerySerializer,
+    ListedItemSerializer,
+    RegionListQuerySerializer,
+    ServiceItemSerializer,
+)
+from servicelist.choices import DeliverySource
+from servicelist.coverage import PeriodError, coverage, elder_items, parse_period
+from servicelist.models import ServiceDelivery, ServiceItem
+from servicelist.selectors import region_list
+from servicelist.services import find_item, find_provider, record_delivery
+
+
+def _region(code: str) -> Region:
+    region = Region.objects.filter(code=code).first()
+    if region is None:
+        raise ValidationError({"region": f"没有代码为 {code} 的区划。"})
+    return region
+
+
+class ServiceItemViewSet(ScopedQuerysetMixin, viewsets.ReadOnlyModelViewSet):
+    """Every item of every list, each version a row (public: the lists are published)."""
+
+    queryset = ServiceItem.objects.select_related("region")
+    serializer_class = ServiceItemSerializer
+    filterset_fields = ["code", "region__code", "kind", "reached_through"]
+
+
+class RegionListView(APIView):
+    """A region's list on a day: its own items and those it inherits from the lists above."""
+
+    permission_classes = [ScopedWritePermission]
+
+    @extend_schema(
+        parameters=[RegionListQuerySerializer], responses=ListedItemSerializer(many=True)
+    )
+    def get(self, request):
+        query = RegionListQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        region = _region(query.validated_data["region"])
+        on = query.validated_data.get("date") or timezone.localdate()
+        return Response(ListedItemSerializer(region_list(region, on), many=True).data)
+
+
+class DeliveryViewSet(
+    ScopedQuerysetMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Deliveries in kind. POST records one (a provider's system); the same item, elder, day
+    and provider again updates it, or changes nothing when equal."""
+
+    queryset = ServiceDelivery.objects.select_related("item", "elder", "provider_facility")
+    serializer_class = DeliverySerializer
+    filterset_fields = ["delivered_on", "provider_name"]
+
+    @extend_schema(
+        request=DeliveryInputSerializer,
+        responses={201: DeliveryRecordedSerializer, 200: DeliveryRecordedSerializer},
+    )
+    def create(self, request, *args, **kwargs):
+        data = DeliveryInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        number = values["id_number"].strip().upper()
+        elder = scoped(Elder.objects.filter(id_number=number), request.user).first()
+        if elder is None:
+            raise ValidationError(
+                {"id_number": "名册中没有此身份证号的老年人，或不在您的工作范围内。"}
+            )
+        result = record_delivery(
+            item=find_item(values["item"], values["date"]),
+            elder=elder,
+            delivered_on=values["date"],
+            provider=find_provider(values["provider"]),
+            quantity=values.get("quantity"),
+            amount=values.get("amount"),
+            evidence=values.get("evidence", ""),
+            source=DeliverySource.API,
+            by=request.user,
+        )
+        body = DeliveryRecordedSerializer(
+            dataclasses.asdict(result) | {"delivery": result.delivery}
+        )
+        return Response(body.data, status=status.HTTP_201_CREATED if result.created else 200)
+
+
+class CoverageView(APIView):
+    """Coverage of every item in force in an area for a month or year; with ``not_reached``,
+    the named list of those entitled and not reached (the street worker's to-do list). Only
+    an area in the user's scope; the named list is audited, ID numbers masked for roles that
+    do not need them in full."""
+
+    permission_classes = [ScopedWritePermission]
+
+    @extend_schema(parameters=[CoverageQuerySerializer], responses=CoverageRowSerializer(many=True))
+    def get(self, request):
+        query = CoverageQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        values = query.validated_data
+        region = _region(values["region"])
+        require_region_in_scope(request.user, region, app="servicelist")
+        try:
+            start, end = parse_period(values["period"])
+        except PeriodError as error:
+            raise ValidationError({"period": str(error)}) from None
+        named = values["not_reached"]
+        rows = coverage(region, start, end, named=named)
+        if named:
+            if not sees_full_personal_data(request.user):
+                for row in rows:
+                    row.not_reached = [
+                        dataclasses.replace(n, id_number=mask_id_number(n.id_number))
+                        for n in row.not_reached
+                    ]
+            record_audit(
+                user=request.user,
+                action=AuditAction.EXPORT,
+                object_type="service_coverage",
+                object_id=region.code,
+                reason=audit_reason(request),
+                details={"period": values["period"]},
+            )
+        return Response(CoverageRowSerializer(rows, many=True).data)
+
+
+class ElderItemsView(APIView):
+    """One elder's page: every item in force where they live, whether it is for them, whether
+    they received it in the period, and what is missing. Only an elder in the user's scope."""
+
+    permission_classes = [ScopedWritePermission]
+
+    @extend_schema(parameters=[ElderItemsQuerySerializer], responses=ElderItemSerializer(many=True))
+    def get(self, request):
+        query = ElderItemsQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        values = query.validated_data
+        elder = (
+            scoped(Elder.objects.select_related("residence_region", "hukou_region"), request.user)
+            .filter(pk=values["elder"])
+            .first()
+        )
+        if elder is None:
+            raise ValidationError({"elder": "没有该老年人，或不在您的工作范围内。"})
+        try:
+            start, end = parse_period(values["period"])
+        except PeriodError as error:
+            raise ValidationError({"period": str(error)}) from None
+        return Response(ElderItemSerializer(elder_items(elder, start, end), many=True).data)

@@ -1,0 +1,274 @@
+"""Coverage of the service list and "the policy finds the person" (政策找人): per item in force
+in an area and period, how many elders the item is for, how many it reached, and who it has
+not reached, with the reason when one is known (docs/policy.md §7 — 000 三(二)).
+
+Set-based: per item, one count of the entitled, one of the reached (and, when asked, one
+query for the named list), whatever the number of elders. An elder belongs to the area where
+they live, or, with no residence recorded, where they are registered (as the street office's
+scope reaches them, accounts/rules.py). Entitlement is read on the period's first day (or the
+item's first day, when it comes into force later in the period), among elders alive then.
+"""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.db.models import Q, QuerySet
+
+from regions import conditions
+from regions.models import Region
+from regions.selectors import resolve_policy
+from residents.models import AbilityAssessment, Elder
+from servicelist.choices import ReachedThrough
+from servicelist.models import ServiceDelivery, ServiceItem
+from servicelist.selectors import items_in_force, lineage
+
+RATE_PLACES = Decimal("0.0001")
+
+
+class PeriodError(ValueError):
+    pass
+
+
+def parse_period(text: str) -> tuple[datetime.date, datetime.date]:
+    """``YYYY-MM`` (a month) or ``YYYY`` (a year) as its first and last day."""
+    text = (text or "").strip()
+    try:
+        if len(text) == 4 and text.isdigit():
+            year = int(text)
+            return datetime.date(year, 1, 1), datetime.date(year, 12, 31)
+        start = datetime.datetime.strptime(text, "%Y-%m").date()
+    except ValueError:
+        raise PeriodError(f"期间“{text}”应为 YYYY-MM（月）或 YYYY（年）。") from None
+    following = (start.replace(day=28) + datetime.timedelta(days=4)).replace(day=1)
+    return start, following - datetime.timedelta(days=1)
+
+
+def lives_in(region: Region, prefix: str = "") -> Q:
+    """Elders who live in the area: by residence, else by household registration."""
+    return Q(**{f"{prefix}residence_region__path__startswith": region.path}) | Q(
+        **{
+            f"{prefix}residence_region__isnull": True,
+            f"{prefix}hukou_region__path__startswith": region.path,
+        }
+    )
+
+
+def alive_on(day: datetime.date) -> Q:
+    return Q(death_date__isnull=True) | Q(death_date__gte=day)
+
+
+def evaluation_day(item: ServiceItem, start: datetime.date) -> datetime.date:
+    return max(start, item.effective_from)
+
+
+def _bounds(
+    start: datetime.date, end: datetime.date
+) -> tuple[datetime.datetime, datetime.datetime]:
+    zone = ZoneInfo(settings.TIME_ZONE)
+    first = datetime.datetime.combine(start, datetime.time.min, tzinfo=zone)
+    after = datetime.datetime.combine(end + datetime.timedelta(days=1), datetime.time.min, zone)
+    return first, after
+
+
+def reached_elders(item: ServiceItem, start: datetime.date, end: datetime.date) -> QuerySet | None:
+    """The ids of the elders ``item`` reached in [start, end], as a subquery; None when no
+    system of ours records it. Cash: a payable line (normal or arrears, neither failed nor
+    cancelled) of one of its schemes for a month of the period; visits and checks: one in the
+    period; in kind: a delivery of the item, or of an item above it that it restates."""
+    from subsidies.choices import LineKind, LineStatus
+    from subsidies.models import PaymentLine
+    from visits.models import HealthCheck, Visit
+
+    how = item.reached_through
+    if how == ReachedThrough.PAYMENT_LINE:
+        rows = PaymentLine.objects.filter(
+            scheme__code__in=item.schemes,
+            period__gte=start,
+            period__lte=end,
+            kind__in=[LineKind.NORMAL, LineKind.ARREARS],
+            elder__isnull=False,
+        ).exclude(status__in=[LineStatus.FAILED, LineStatus.CANCELLED])
+    elif how == ReachedThrough.VISIT:
+        first, after = _bounds(start, end)
+        rows = Visit.objects.filter(visited_at__gte=first, visited_at__lt=after)
+    elif how == ReachedThrough.ABILITY_ASSESSMENT:
+        rows = AbilityAssessment.objects.filter(assessed_on__gte=start, assessed_on__lte=end)
+    elif how == ReachedThrough.HEALTH_CHECK:
+        rows = HealthCheck.objects.filter(checked_on__gte=start, checked_on__lte=end)
+    elif how == ReachedThrough.DELIVERY:
+        rows = ServiceDelivery.objects.filter(
+            item__code__in=sorted(lineage(item)), delivered_on__gte=start, delivered_on__lte=end
+        )
+    else:
+        return None
+    return rows.values("elder_id")
+
+
+@dataclass(frozen=True)
+class NotReached:
+    item: str
+    id_number: str
+    name: str
+    residence_region: str
+    reason: str
+
+
+@dataclass
+class CoverageRow:
+    item: ServiceItem
+    entitled: int | None
+    reached: int | None
+    # Why a figure is empty: the registry cannot say who it is for, a value is not set…
+    note: str = ""
+    not_reached: list[NotReached] = field(default_factory=list)
+
+    @property
+    def rate(self) -> Decimal | None:
+        if not self.entitled or self.reached is None:
+            return None
+        return (Decimal(self.reached) / Decimal(self.entitled)).quantize(
+            RATE_PLACES, rounding=ROUND_HALF_UP
+        )
+
+    @property
+    def rate_text(self) -> str:
+        rate = self.rate
+        return "" if rate is None else f"{rate:.4f}"
+
+
+def entitled_elders(item: ServiceItem, region: Region, start: datetime.date) -> QuerySet:
+    """The elders of ``region`` the item is for on its evaluation day (PolicyValueNotSet when
+    its condition reads a rulebook age that is not set)."""
+    day = evaluation_day(item, start)
+    who = conditions.to_q(item.condition, on=day, region=region)
+    return Elder.objects.filter(lives_in(region), alive_on(day)).filter(who)
+
+
+class _Reasons:
+    """Why an entitled elder was not reached, read once per area and period (no query per
+    elder): no visit worker covers where they live, a standard is not set, none recorded."""
+
+    def __init__(self, region: Region, start: datetime.date, end: datetime.date):
+        from visits.models import VisitWorker
+
+        self.worker_paths = tuple(
+            VisitWorker.objects.filter(start_date__lte=end)
+            .filter(Q(end_date__isnull=True) | Q(end_date__gte=start))
+            .values_list("area__path", flat=True)
+            .distinct()
+        )
+        self.region, self.start = region, start
+
+    def general(self, item: ServiceItem) -> str:
+        how = item.reached_through
+        if how == ReachedThrough.PAYMENT_LINE:
+            if item.standard_key:
+                resolved = resolve_policy(
+                    item.standard_key, self.region, evaluation_day(item, self.start)
+                )
+                if not resolved.is_set:
+                    return f"标准未设定（{resolved.key.label}）"
+            return "本期无发放记录"
+        return {
+            ReachedThrough.VISIT: "本期未探访",
+            ReachedThrough.ABILITY_ASSESSMENT: "本期未评估",
+            ReachedThrough.HEALTH_CHECK: "本期未体检",
+        }.get(how, "无服务记录")
+
+    def of(self, item: ServiceItem, general: str, path: str, residence_known: bool) -> str:
+        if item.reached_through == ReachedThrough.VISIT and not any(
+            path.startswith(p) for p in self.worker_paths
+        ):
+            general = "未分配探访人员"
+        return general if residence_known else f"{general}；常住地未登记"
+
+
+def coverage(
+    region: Region, start: datetime.date, end: datetime.date, *, named: bool = False
+) -> list[CoverageRow]:
+    """One row per item in force in ``region`` in [start, end], in the list's order; with
+    ``named``, each row also lists the entitled elders not reached and why."""
+    from regions.selectors import PolicyValueNotSet
+
+    reasons = _Reasons(region, start, end) if named else None
+    rows = []
+    for item in items_in_force(region, start, end):
+        if item.condition is None:
+            rows.append(CoverageRow(item, None, None, "对象无法从名册判定"))
+            continue
+        try:
+            entitled = entitled_elders(item, region, start)
+            entitled_count = entitled.count()
+        except PolicyValueNotSet as missing:
+            rows.append(CoverageRow(item, None, None, f"条件所需参数未设定：{missing}"))
+            continue
+        reached = reached_elders(item, start, end)
+        if reached is None:
+            rows.append(CoverageRow(item, entitled_count, None, "本系统不记录其落实"))
+            continue
+        row = CoverageRow(item, entitled_count, entitled.filter(pk__in=reached).count())
+        if named and row.reached < entitled_count:
+            general = reasons.general(item)
+            missed = (
+                entitled.exclude(pk__in=reached)
+                .order_by("pk")
+                .values_list(
+                    "id_number",
+                    "name",
+                    "residence_region__code",
+                    "residence_region__path",
+                    "hukou_region__path",
+                )
+            )
+            row.not_reached = [
+                NotReached(
+                    item=item.code,
+                    id_number=id_number,
+                    name=name,
+                    residence_region=residence or "",
+                    reason=reasons.of(item, general, residence_path or hukou_path, bool(residence)),
+                )
+                for id_number, name, residence, residence_path, hukou_path in missed
+            ]
+        rows.append(row)
+    return rows
+
+
+@dataclass(frozen=True)
+class ElderItem:
+    """One item in force where an elder lives, for the elder's page: whether it is for them
+    (None: the registry cannot say) and whether they received it in the period (None: no
+    system of ours records it)."""
+
+    item: ServiceItem
+    entitled: bool | None
+    received: bool | None
+
+    @property
+    def missing(self) -> bool:
+        return bool(self.entitled) and self.received is False
+
+
+def elder_items(elder: Elder, start: datetime.date, end: datetime.date) -> list[ElderItem]:
+    """Every item in force where ``elder`` lives (residence, else registration) in the
+    period: entitled, received, missing — the same readings as coverage, for one elder."""
+    from regions.selectors import PolicyValueNotSet
+
+    place = elder.residence_region or elder.hukou_region
+    found = []
+    for item in items_in_force(place, start, end):
+        entitled = None
+        if item.condition is not None:
+            try:
+                entitled = entitled_elders(item, place, start).filter(pk=elder.pk).exists()
+            except PolicyValueNotSet:
+                entitled = None
+        reached = reached_elders(item, start, end)
+        received = None if reached is None else reached.filter(elder_id=elder.pk).exists()
+        found.append(ElderItem(item, entitled, received))
+    return found

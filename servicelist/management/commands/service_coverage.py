@@ -1,0 +1,68 @@
+"""python manage.py service_coverage --region CODE --period YYYY-MM|YYYY --format csv|xlsx
+--output FILE [--not-reached FILE] [--user USERNAME]"""
+
+from pathlib import Path
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandError
+
+from accounts.choices import AuditAction
+from accounts.scoping import OutOfScope, require_region_in_scope
+from accounts.services import record_audit
+from regions.models import Region
+from servicelist.coverage import PeriodError, coverage, parse_period
+from servicelist.exports import as_bytes, coverage_table, not_reached_table
+
+
+class Command(BaseCommand):
+    help = (
+        "每个在该区域有效的服务清单项目一行：item,name,kind,entitled,reached,rate（四位小数，"
+        "无应享对象时为空）；--not-reached 另写出应享未享名单 item,id_number,name,"
+        "residence_region,reason。"
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--region", required=True, help="region code (county, street, …)")
+        parser.add_argument("--period", required=True, help="YYYY-MM or YYYY")
+        parser.add_argument("--format", default="csv", choices=["csv", "xlsx"])
+        parser.add_argument("--output", required=True, help="file to write")
+        parser.add_argument("--not-reached", help="also write those entitled and not reached")
+        parser.add_argument("--user", help="run as this user: only a region in their scope")
+
+    def handle(self, *args, region, period, output, **options):
+        area = Region.objects.filter(code=region).first()
+        if area is None:
+            raise CommandError(f"--region: no region with code {region}")
+        try:
+            start, end = parse_period(period)
+        except PeriodError as error:
+            raise CommandError(f"--period: {error}") from None
+        user = None
+        if options["user"]:
+            user = get_user_model().objects.filter(username=options["user"]).first()
+            if user is None:
+                raise CommandError(f"--user: no user {options['user']}")
+            try:
+                require_region_in_scope(user, area, app="servicelist")
+            except OutOfScope as error:
+                raise CommandError(str(error)) from None
+        named = bool(options["not_reached"])
+        rows = coverage(area, start, end, named=named)
+        file_format = options["format"]
+        Path(output).write_bytes(as_bytes(coverage_table(rows), file_format))
+        missed = sum(len(r.not_reached) for r in rows)
+        if named:
+            Path(options["not_reached"]).write_bytes(as_bytes(not_reached_table(rows), file_format))
+        record_audit(
+            user=user,
+            action=AuditAction.EXPORT,
+            object_type="service_coverage",
+            object_id=area.code,
+            reason="service_coverage command",
+            details={
+                "period": period,
+                "items": len(rows),
+                "not_reached": missed if named else None,
+            },
+        )
+        self.stderr.write(f"{len(rows)} items in force in {area.name} for {period}")
