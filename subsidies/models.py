@@ -150,15 +150,32 @@ class PaymentLine(models.Model):
     """One payment (or recovery, negative) to one person for one scheme and month, with the
     facts and the policy value that produced its amount (``inputs``: "why this amount?")."""
 
+    # Batch, scheme and policy value are small tables that the run's statement has just read
+    # its lines from: their references are checked once per statement rather than once per
+    # line (no database foreign key: the checks are triggers installed by migration
+    # 0006_line_references_checked_per_statement), and they have no index of their own: the
+    # batch leads payment_line_batch_id_idx, the scheme the unique key.
     batch = models.ForeignKey(
-        PaymentBatch, on_delete=models.PROTECT, related_name="lines", verbose_name=_("批次")
+        PaymentBatch,
+        on_delete=models.PROTECT,
+        related_name="lines",
+        verbose_name=_("批次"),
+        db_constraint=False,
+        db_index=False,
     )
     scheme = models.ForeignKey(
-        Scheme, on_delete=models.PROTECT, related_name="lines", verbose_name=_("津贴项目")
+        Scheme,
+        on_delete=models.PROTECT,
+        related_name="lines",
+        verbose_name=_("津贴项目"),
+        db_constraint=False,
+        db_index=False,
     )
     period = models.DateField(_("所属月份"))
     # The payee: exactly one of elder, caregiver (Anji's post allowance) and facility
     # (operating subsidies, one-off grants, insurance premiums) — see the check constraint.
+    # The elder's own index would repeat the lead of payment_line_elder_period_idx; caregiver
+    # and facility lines are few, so their indexes (Meta) hold only the lines that have one.
     elder = models.ForeignKey(
         Elder,
         on_delete=models.PROTECT,
@@ -166,6 +183,7 @@ class PaymentLine(models.Model):
         blank=True,
         related_name="payment_lines",
         verbose_name=_("老年人"),
+        db_index=False,
     )
     caregiver = models.ForeignKey(
         "facilities.Caregiver",
@@ -174,6 +192,7 @@ class PaymentLine(models.Model):
         blank=True,
         related_name="payment_lines",
         verbose_name=_("养老护理员"),
+        db_index=False,
     )
     facility = models.ForeignKey(
         "facilities.Facility",
@@ -182,6 +201,7 @@ class PaymentLine(models.Model):
         blank=True,
         related_name="payment_lines",
         verbose_name=_("机构"),
+        db_index=False,
     )
     amount = models.DecimalField(_("金额（元）"), max_digits=12, decimal_places=2)
     kind = models.CharField(
@@ -197,6 +217,8 @@ class PaymentLine(models.Model):
         blank=True,
         related_name="+",
         verbose_name=_("依据参数"),
+        db_constraint=False,
+        db_index=False,
     )
     inputs = models.JSONField(_("计算依据"), default=dict)
     corrects = models.ForeignKey(
@@ -207,6 +229,7 @@ class PaymentLine(models.Model):
         related_name="corrections",
         verbose_name=_("更正的原发放行"),
         help_text=_("追回或重发所针对的原发放行。"),
+        db_index=False,  # corrections are few: indexed by payment_line_one_correction_per_line
     )
     note = models.CharField(_("备注"), max_length=200, blank=True)
     bank_reference = models.CharField(_("银行流水号"), max_length=64, blank=True)
@@ -220,19 +243,33 @@ class PaymentLine(models.Model):
         ordering = ["batch_id", "id"]
         indexes = [
             models.Index(fields=["elder", "period"], name="payment_line_elder_period_idx"),
-            models.Index(fields=["batch", "scheme"], name="payment_line_batch_scheme_idx"),
+            # A batch's lines in line order (the bank's file, the admin's list) without a sort;
+            # also every lookup by batch (its totals by scheme read the batch's lines).
+            models.Index(fields=["batch", "id"], name="payment_line_batch_id_idx"),
+            # Sparse: only the lines that have one (a line's unused payee columns are null).
+            models.Index(
+                fields=["facility"],
+                condition=Q(facility__isnull=False),
+                name="payment_line_facility_idx",
+            ),
+            models.Index(
+                fields=["caregiver"],
+                condition=Q(caregiver__isnull=False),
+                name="payment_line_caregiver_idx",
+            ),
         ]
         constraints = [
             # One payment per (scheme, period, person): a rerun adds only what is missing
-            # (INSERT … ON CONFLICT DO NOTHING) and arrears never double a normal line.
+            # (INSERT … ON CONFLICT DO NOTHING) and arrears never double a normal line. Each
+            # key holds only the lines of its kind of payee (a null never collides anyway).
             models.UniqueConstraint(
                 fields=["scheme", "period", "elder"],
-                condition=Q(kind__in=[LineKind.NORMAL, LineKind.ARREARS]),
+                condition=Q(kind__in=[LineKind.NORMAL, LineKind.ARREARS], elder__isnull=False),
                 name="payment_line_one_payment_per_scheme_period_elder",
             ),
             models.UniqueConstraint(
                 fields=["scheme", "period", "caregiver"],
-                condition=Q(kind__in=[LineKind.NORMAL, LineKind.ARREARS]),
+                condition=Q(kind__in=[LineKind.NORMAL, LineKind.ARREARS], caregiver__isnull=False),
                 name="payment_line_one_payment_per_scheme_period_caregiver",
             ),
             models.CheckConstraint(
