@@ -85,13 +85,19 @@ def nearest_in_force(
     rows: Mapping[tuple[str, str], Iterable[PolicyValue]], path: str, key: str, on: datetime.date
 ) -> PolicyValue | None:
     """The rulebook's one lookup rule (docs/policy.md §0): from the region on ``path``
-    upwards, the first region with a row for ``key`` in force on ``on``. ``rows`` holds the
-    candidate rows by (region code, key); every reader of the rulebook comes here."""
+    upwards, the first region with a row for ``key`` in force on ``on`` that sets a value. A
+    "not set" row (the level names the item, no amount yet) never hides a value in force above
+    it; it answers only when nothing above is set, so that the reason names the nearest missing
+    setting. ``rows`` holds the candidate rows by (region code, key); every reader of the
+    rulebook comes here."""
+    not_set = None
     for code in reversed([c for c in path.split("/") if c]):
         for row in rows.get((code, key), ()):
             if row.effective_from <= on and (row.effective_to is None or on <= row.effective_to):
-                return row
-    return None
+                if row.is_set:
+                    return row
+                not_set = not_set or row
+    return not_set
 
 
 def resolve_policies_for(

@@ -18,6 +18,7 @@ from django.core.exceptions import ValidationError
 from facilities.choices import FacilityKind
 from facilities.models import Facility
 from facilities.selectors import current_rating
+from regions.choices import RegionLevel
 from regions.models import PolicyValue
 from regions.selectors import ResolvedPolicy, resolve_policy
 from subsidies.choices import FacilitySubsidyKind
@@ -115,6 +116,8 @@ def operating(
     key, scheme_code = PROVINCE_OPERATING[facility.kind]
     cap_policy = resolve_policy(key, facility.region, on)
     cap = _required(cap_policy, "cap")
+    if cap_policy.source_region.level != RegionLevel.PROVINCE:
+        return _operating_by_local_standard(facility, amount, cap_policy, key, scheme_code)
     coefficient_policy = resolve_policy(COEFFICIENT_KEY, facility.region, on)
     coefficient = _required(coefficient_policy, "coefficient")
     # docs/policy.md §2 — 000 §10: the actual amount follows the province's transfer coefficient.
@@ -132,6 +135,27 @@ def operating(
             "cap_key": key,
             "coefficient": _plain(coefficient),
             "coefficient_source_region": coefficient_policy.source_region.code,
+            "limit": str(limit),
+        },
+    )
+
+
+def _operating_by_local_standard(facility, amount, cap_policy, key, scheme_code) -> Entitlement:
+    # docs/policy.md §2 — 000 §10 "各地根据实际制定保障措施，可适当提高补助标准": a locality's
+    # own amount is its standard, paid as it is set (it may exceed the province's cap, and the
+    # province's transfer coefficient scales only the province's own subsidy).
+    limit = money(cap_policy.value)
+    return Entitlement(
+        scheme_code=scheme_code,
+        amount=_within(amount, limit, _source(cap_policy)),
+        cap=limit,
+        citation=cap_policy.citation,
+        policy_value=cap_policy.row,
+        inputs={
+            "rule": "amount ≤ the locality's own standard",
+            "cap": _plain(cap_policy.value),
+            "cap_key": key,
+            "cap_source_region": cap_policy.source_region.code,
             "limit": str(limit),
         },
     )
@@ -204,24 +228,23 @@ def smart_care_home(*, facility: Facility, on: datetime.date, amount) -> Entitle
 
 
 def smart_terminal(*, facility: Facility, on: datetime.date, amount, terminal_sets) -> Entitlement:
-    # docs/policy.md §2 — 004 (六)2: 无感智能终端 in a home-care centre/station, up to 50,000 a set.
+    # docs/policy.md §2 — 004 (六)2: 无感服务智能终端 of a home-care centre/station, "按每家最高
+    # 5万元": at most 50,000 per centre or station, however many sets it installs.
     _kind_must_be(facility, HOME_CARE_KINDS, "该补助只适用于居家养老服务中心和照料中心。")
-    if not terminal_sets or terminal_sets < 1:
-        raise ValidationError({"terminal_sets": "须填写配置的终端套数（至少1套）。"})
+    if terminal_sets is not None and terminal_sets < 1:
+        raise ValidationError({"terminal_sets": "终端套数应至少为1套（可不填）。"})
     if amount is None:
         raise ValidationError({"amount": "一次性补助须填写经评审核定的金额。"})
     policy = resolve_policy("smart_terminal_subsidy_cap", facility.region, on)
-    per_set = _required(policy, "cap")
-    cap = money(per_set * terminal_sets)
+    cap = money(_required(policy, "cap"))
     return Entitlement(
         scheme_code="ningbo_smart_terminal_subsidy",
-        amount=_within(amount, cap, f"{terminal_sets} 套 × {_source(policy)}"),
+        amount=_within(amount, cap, f"每家 {_source(policy)}"),
         cap=cap,
         citation=policy.citation,
         policy_value=policy.row,
         inputs={
-            "rule": "amount ≤ cap per terminal set × sets",
-            "cap_per_set": _plain(per_set),
+            "rule": "amount ≤ cap per centre or station (每家)",
             "terminal_sets": terminal_sets,
             "cap": str(cap),
         },
@@ -230,8 +253,10 @@ def smart_terminal(*, facility: Facility, on: datetime.date, amount, terminal_se
 
 def liability_insurance(*, facility: Facility, on: datetime.date, amount, premium) -> Entitlement:
     """docs/policy.md §2 — 000 §9 (and 002 §6, 004 (三)4): non-profit institutions get 1/upper +
-    1/local of the premium; for-profit ones that times the for-profit factor (half). Exact
-    arithmetic with fractions; one rounding at the end."""
+    1/local of the premium; for-profit ones that times the for-profit factor (half) where the
+    shares are those of the document that halves them (the province's, which Jinhua repeats).
+    A level that states its own shares without the halving (Ningbo's (三)4: "养老服务机构", no
+    distinction) pays them in full. Exact arithmetic with fractions; one rounding at the end."""
     _kind_must_be(facility, (FacilityKind.INSTITUTION,), "综合责任险补助只适用于养老机构。")
     if premium is None or Decimal(premium) <= 0:
         raise ValidationError({"premium": "须填写机构实际缴纳的年度保费（大于0）。"})
@@ -242,8 +267,7 @@ def liability_insurance(*, facility: Facility, on: datetime.date, amount, premiu
         _required(local, "local_share")
     )
     inputs = {
-        "rule": "premium × (1/upper + 1/local)"
-        + (" × for-profit factor" if facility.is_for_profit else ""),
+        "rule": "premium × (1/upper + 1/local)",
         "premium": str(premium),
         "upper_share": f"1/{_plain(upper.value)}",
         "upper_source": _source(upper),
@@ -254,10 +278,20 @@ def liability_insurance(*, facility: Facility, on: datetime.date, amount, premiu
     citation = f"{upper.citation}；{local.citation}"
     if facility.is_for_profit:
         factor = resolve_policy("liability_insurance_for_profit_factor", facility.region, on)
-        share *= Fraction(_required(factor, "for_profit_factor"))
-        inputs["for_profit_factor"] = _plain(factor.value)
-        inputs["factor_source"] = _source(factor)
-        citation += f"；{factor.citation}"
+        shares = max(upper.source_region, local.source_region, key=lambda r: len(r.path))
+        if factor.row is not None and len(factor.source_region.path) < len(shares.path):
+            # The halving goes with the shares of the document that states it: shares a lower
+            # level sets itself without it (Ningbo's (三)4) are paid in full.
+            inputs["for_profit_factor"] = "1"
+            inputs["factor_not_applied"] = (
+                f"{_source(factor)}：不适用于{shares.name}自定的份额（未区分营利性与否）"
+            )
+        else:
+            share *= Fraction(_required(factor, "for_profit_factor"))
+            inputs["rule"] += " × for-profit factor"
+            inputs["for_profit_factor"] = _plain(factor.value)
+            inputs["factor_source"] = _source(factor)
+            citation += f"；{factor.citation}"
     limit = fraction_to_money(Fraction(premium) * share)
     inputs["share"] = str(share)
     inputs["limit"] = str(limit)

@@ -152,6 +152,8 @@ def test_months_not_begun_are_noted_and_the_running_month_counts_to_today(visito
 
 def test_a_month_whose_target_is_not_set_says_so_instead_of_a_rate(visitor, region):
     monthly_elder(CUIYUAN_COMMUNITY)
+    # A "not set" row never hides a value in force above it: from April nothing above is set.
+    PolicyValue.objects.filter(key="visit_coverage_target").update(effective_to=D(2024, 3, 31))
     not_set(CUIYUAN, "visit_coverage_target", D(2024, 4, 1))
     table = selectors.compliance_by_month(region(CUIYUAN), MARCH_APRIL)
     march, april = table.months

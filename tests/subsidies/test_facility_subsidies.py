@@ -92,9 +92,42 @@ def test_community_station_is_paid_at_most_15000_times_the_coefficient(rulebook)
     assert grant(station, "operating").amount == Decimal("12000.00")
 
 
-def test_anji_street_centre_cap_is_not_set_so_the_request_stops(rulebook):
+def test_anji_unset_amount_does_not_hide_the_province_cap(rulebook):
+    """Anji names the subsidy with no amount (003 §9): until it enters one, the province's
+    100,000 × coefficient applies; the stop names the coefficient, not Anji's gap."""
+    centre = facility("street_centre", "330523")
+    refused("coefficient", "operating_subsidy_transfer_coefficient", f=centre, kind="operating")
     set_coefficient("330523", "1")
-    refused("cap", "安吉县实施意见 §9", f=facility("street_centre", "330523"), kind="operating")
+    subsidy = grant(centre, "operating")
+    assert subsidy.amount == Decimal("100000.00")
+    assert subsidy.policy_value.region.code == "330000"
+    assert grant(facility("community_station", "330523"), "operating").amount == Decimal("15000.00")
+
+
+def test_a_county_may_raise_the_standard_above_the_province_cap(rulebook):
+    """000 §10 "可适当提高补助标准": a county's own amount is paid as set, above the province's
+    100,000 and without the province's transfer coefficient."""
+    set_policy_value(
+        region=region("330105"),
+        key="operating_subsidy_street_centre_cap",
+        effective_from=datetime.date(2023, 1, 1),
+        value=Decimal("150000"),
+        citation="县级提高标准（测试）",
+    )
+    centre = facility("street_centre", "330105")
+    refused(
+        "amount",
+        "150000.00",
+        "县级提高标准（测试）",
+        f=centre,
+        kind="operating",
+        amount=Decimal("150000.01"),
+    )
+    # The stations of that county keep the province's rule (no coefficient yet: stopped).
+    refused("coefficient", f=facility("community_station", "330105"), kind="operating")
+    subsidy = grant(centre, "operating")
+    assert subsidy.amount == Decimal("150000.00")
+    assert subsidy.line.inputs["cap_source_region"] == "330105"
 
 
 def test_operating_subsidy_is_only_for_home_care_centres_and_stations(rulebook):
@@ -195,20 +228,24 @@ def test_ningbo_smart_care_home_gets_at_most_500000_once(rulebook):
         )
 
 
-def test_ningbo_smart_terminals_get_at_most_50000_a_set(rulebook):
+def test_ningbo_smart_terminals_get_at_most_50000_per_centre_however_many_sets(rulebook):
+    """004 (六)2 "按每家最高5万元": per centre or station, not per set."""
     station = facility("community_station", "330203")
-    refused("terminal_sets", f=station, kind="smart_terminal", amount=Decimal("1"))
+    refused("terminal_sets", f=station, kind="smart_terminal", amount=Decimal("1"), terminal_sets=0)
     refused(
         "amount",
-        "150000.00",
+        "50000.00",
         "smart_terminal_subsidy_cap",
+        "甬政办发〔2023〕60号 (六)2",
         f=station,
         kind="smart_terminal",
-        amount=Decimal("150000.01"),
+        amount=Decimal("50000.01"),
         terminal_sets=3,
     )
-    subsidy = grant(station, "smart_terminal", amount=Decimal("150000"), terminal_sets=3)
-    assert subsidy.cap == Decimal("150000.00")
+    subsidy = grant(station, "smart_terminal", amount=Decimal("50000"), terminal_sets=3)
+    assert subsidy.cap == Decimal("50000.00") and subsidy.amount == Decimal("50000.00")
+    centre = facility("street_centre", "330203")
+    assert grant(centre, "smart_terminal", amount=Decimal("50000")).cap == Decimal("50000.00")
 
 
 def test_smart_care_home_grant_has_no_cap_outside_ningbo(rulebook):
@@ -230,8 +267,10 @@ def test_smart_care_home_grant_has_no_cap_outside_ningbo(rulebook):
         ("330106", False, "10000", "6666.67"),  # province 1/3 + city/county 1/3
         ("330106", True, "10000", "3333.33"),  # for-profit: half of that
         ("330702", False, "9000", "6000.00"),  # Jinhua: the same shares
+        ("330702", True, "9000", "3000.00"),  # and the same halving (002 §6)
         ("330203", False, "100.01", "66.67"),  # Ningbo: city 1/3 + district 1/3
-        ("330203", True, "1.05", "0.35"),
+        ("330203", True, "1.05", "0.70"),  # not halved: 004 (三)4 makes no distinction
+        ("330203", True, "10000", "6666.67"),
     ],
 )
 def test_liability_insurance_premium_subsidy(rulebook, code, for_profit, premium, expected):
@@ -239,6 +278,10 @@ def test_liability_insurance_premium_subsidy(rulebook, code, for_profit, premium
     subsidy = grant(institution, "liability_insurance", premium=Decimal(premium))
     assert subsidy.amount == Decimal(expected)
     assert subsidy.line.inputs["upper_share"] == "1/3"
+    halved = for_profit and not code.startswith("3302")
+    assert ("for-profit factor" in subsidy.line.inputs["rule"]) is halved
+    if for_profit and not halved:
+        assert "浙政办发〔2022〕71号 §9" in subsidy.line.inputs["factor_not_applied"]
 
 
 def test_liability_insurance_refuses_more_than_the_shares_and_needs_a_premium(rulebook):
@@ -286,6 +329,11 @@ def test_facility_subsidies_are_lines_of_the_county_batch_with_totals_and_export
             "2025-01",
             "2000.00",
             "normal",
+            # No account recorded for the institution: its account's columns are empty.
+            None,
+            None,
+            None,
+            None,
         ]
     ]
 

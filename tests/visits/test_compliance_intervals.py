@@ -298,7 +298,21 @@ def test_a_missing_rulebook_value_raises_the_error_the_first_day_meets(policies)
     for elder in (cuiyuan, beishan):
         residents.set_category(elder=elder, category="empty_nest", start_date=D(2020, 1, 1))
     template = PolicyValue.objects.filter(key=MONTHLY_KEY, region__code=XIHU).first()
+    # A "not set" row never hides a value in force above it: in June the streets' own rows
+    # stand alone, set until the day their "not set" row begins.
+    PolicyValue.objects.filter(key=MONTHLY_KEY, region__code__in=["330000", XIHU]).update(
+        effective_to=D(2024, 5, 31)
+    )
     for code, first in ((CUIYUAN, D(2024, 6, 20)), (BEISHAN, D(2024, 6, 10))):
+        PolicyValue.objects.create(
+            region=Region.objects.get(code=code),
+            key=MONTHLY_KEY,
+            frequency=template.frequency,
+            unit=template.unit,
+            effective_from=D(2024, 6, 1),
+            effective_to=first - datetime.timedelta(days=1),
+            citation="测试：街道自定",
+        )
         PolicyValue.objects.create(
             region=Region.objects.get(code=code),
             key=MONTHLY_KEY,
