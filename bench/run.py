@@ -165,9 +165,9 @@ def step_floor(period: datetime.date) -> dict:
 
     from regions.models import Region
     from residents.models import Elder
-    from subsidies import setbased
     from subsidies.choices import BatchKind
-    from subsidies.models import AllowanceRun, AllowanceRunChunk, PaymentBatch
+    from subsidies.models import PaymentBatch
+    from subsidies.run.lines import chunk_statement, insert_lines
     from subsidies.run.rates import plan_period
     from subsidies.schemes import active_schemes
 
@@ -175,8 +175,9 @@ def step_floor(period: datetime.date) -> dict:
     plan = plan_period(region, period, active_schemes())
     batch = PaymentBatch.objects.create(region=region, period=period, kind=BatchKind.REGULAR)
     bounds = Elder.objects.aggregate(low=Min("id"), high=Max("id"))
-    run = AllowanceRun(region=region, period=period, batch=batch)
-    everyone = AllowanceRunChunk(id_from=bounds["low"], id_to=bounds["high"])
+    everyone = chunk_statement(
+        plan, region_path=region.path, id_from=bounds["low"], id_to=bounds["high"]
+    )
     started = time.perf_counter()
     with transaction.atomic():
         # The floor gets its best chance: memory enough that its million-row joins and sort
@@ -184,7 +185,7 @@ def step_floor(period: datetime.date) -> dict:
         # every elder does not, and would spill to disk).
         with connection.cursor() as cursor:
             cursor.execute(f"SET LOCAL work_mem = '{FLOOR_WORK_MEM}'")
-        seen, written = setbased.insert_chunk_lines(run=run, chunk=everyone, plan=plan)
+        seen, written = insert_lines(everyone, batch=batch.pk, count_elders=True)
     seconds = time.perf_counter() - started
     connection.close()
     return {"seconds": seconds, "lines": written, "elders": seen, "peak_mb": None}

@@ -82,7 +82,7 @@ class ReadOnlyAdmin(ScopedAdminMixin, admin.ModelAdmin):
 @admin.register(Scheme)
 class SchemeAdmin(ScopedAdminMixin, SimpleHistoryAdmin):
     list_display = ["code", "label", "jurisdiction", "policy_key", "period_kind", "payee"]
-    list_filter = ["period_kind", "payee", "eligibility"]
+    list_filter = ["period_kind", "payee"]
     search_fields = ["code", "label"]
     autocomplete_fields = ["jurisdiction"]
 

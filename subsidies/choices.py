@@ -14,18 +14,6 @@ class Payee(models.TextChoices):
     FACILITY = "facility", _("养老机构/服务设施")
 
 
-class Eligibility(models.TextChoices):
-    """How a scheme picks its people; the rules themselves are in subsidies/rules.py."""
-
-    AGE_BAND = "age_band", _("按年龄段")
-    AGE_AND_RESIDENT_PENSION = "age_and_resident_pension", _("按年龄且领取城乡居民养老金")
-    CATEGORY = "category", _("按类别")
-    AGE_AND_CATEGORY_OR_AGE = "age_and_category_or_age", _("按年龄和类别，或按高龄")
-    NURSING_TIER = "nursing_tier", _("按失能程度（护理补贴）")
-    CAREGIVER_POST = "caregiver_post", _("持证养老护理员")
-    FACILITY_REQUEST = "facility_request", _("机构申请（运营补助、一次性补助、责任险补助）")
-
-
 class RunStatus(models.TextChoices):
     PENDING = "pending", _("排队中")
     RUNNING = "running", _("运行中")

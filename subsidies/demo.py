@@ -7,9 +7,9 @@ from __future__ import annotations
 from django.utils import timezone
 
 from regions.models import Region
-from subsidies import rules
 from subsidies.choices import RunStatus
 from subsidies.models import AllowanceRun
+from subsidies.periods import add_months, first_of_month
 from subsidies.run.planning import request_allowance_run
 from subsidies.schemes import load_schemes
 
@@ -19,7 +19,7 @@ DEMO_REGION = "330106"
 def load_demo(*, stdout) -> None:
     load_schemes()
     region = Region.objects.get(code=DEMO_REGION)
-    period = rules.add_months(rules.first_of_month(timezone.localdate()), -1)
+    period = add_months(first_of_month(timezone.localdate()), -1)
     run = AllowanceRun.objects.filter(region=region, period=period, status=RunStatus.DONE).first()
     if run is None:
         run = request_allowance_run(region=region, period=period, sync=True)

@@ -7,11 +7,13 @@ batch, once approved, is never edited; corrections are new lines in an adjustmen
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
+from regions import conditions
 from regions.catalog import validate_policy_key
 from regions.models import PolicyValue, Region
 from residents.models import Elder
@@ -21,7 +23,6 @@ from subsidies.choices import (
     BatchKind,
     BatchState,
     ChunkStatus,
-    Eligibility,
     ExportFormat,
     FacilitySubsidyKind,
     LineKind,
@@ -32,6 +33,15 @@ from subsidies.choices import (
 )
 
 CENTS = Decimal("0.01")
+# What a scheme's condition may read about an elder on the 1st of the month (the scheme's
+# jurisdiction already says where the elder is registered).
+SCHEME_CONDITION_LEAVES = (
+    "age_at_least",
+    "age_at_most",
+    "category",
+    "ability_level",
+    "pension_type",
+)
 
 
 def money(value) -> Decimal:
@@ -54,17 +64,15 @@ class Scheme(models.Model):
     policy_key = models.CharField(_("金额参数"), max_length=64, validators=[validate_policy_key])
     period_kind = models.CharField(_("发放周期"), max_length=16, choices=PeriodKind.choices)
     payee = models.CharField(_("发放对象"), max_length=16, choices=Payee.choices)
-    eligibility = models.CharField(_("资格规则"), max_length=32, choices=Eligibility.choices)
-    min_age = models.PositiveSmallIntegerField(_("最低年龄（周岁，含）"), null=True, blank=True)
-    max_age = models.PositiveSmallIntegerField(_("最高年龄（周岁，含）"), null=True, blank=True)
-    all_from_age = models.PositiveSmallIntegerField(
-        _("不论类别的起始年龄"),
-        null=True,
+    condition = models.JSONField(
+        _("资格条件"),
+        default=dict,
         blank=True,
-        help_text=_("达到该年龄的老年人不论类别均可享受（如“及80周岁以上”）。"),
+        help_text=_(
+            '谁可享受，用条件语言写成（如 {"all": [{"age_at_least": 80}, '
+            '{"age_at_most": 89}]}）；按每月1日的事实判断。仅发给老年人的项目需要。'
+        ),
     )
-    categories = models.JSONField(_("适用类别"), default=list, blank=True)
-    ability_levels = models.JSONField(_("适用能力等级"), default=list, blank=True)
     citation = models.CharField(_("依据"), max_length=200)
     is_active = models.BooleanField(_("启用"), default=True)
 
@@ -74,17 +82,18 @@ class Scheme(models.Model):
         verbose_name = _("津贴项目")
         verbose_name_plural = _("津贴项目")
         ordering = ["jurisdiction__code", "code"]
-        constraints = [
-            models.CheckConstraint(
-                condition=Q(min_age__isnull=True)
-                | Q(max_age__isnull=True)
-                | Q(max_age__gte=models.F("min_age")),
-                name="scheme_age_band_ordered",
-            ),
-        ]
 
     def __str__(self) -> str:
         return self.label
+
+    def clean(self) -> None:
+        # docs/policy.md §1: who an elder's scheme is for, in the one condition language
+        # (regions/conditions.py) that both databases' runs compile.
+        if self.payee == Payee.ELDER:
+            try:
+                conditions.validate(self.condition, leaves=SCHEME_CONDITION_LEAVES)
+            except ValidationError as error:
+                raise ValidationError({"condition": error.messages}) from None
 
 
 class PaymentBatch(models.Model):

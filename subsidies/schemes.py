@@ -17,12 +17,7 @@ SCHEME_FIELDS = (
     "policy_key",
     "period_kind",
     "payee",
-    "eligibility",
-    "min_age",
-    "max_age",
-    "all_from_age",
-    "categories",
-    "ability_levels",
+    "condition",
     "citation",
 )
 
@@ -41,8 +36,7 @@ def load_schemes(path: Path = SCHEMES_FILE) -> dict[str, int]:
                 f"scheme entry {index} (jurisdiction): no region {entry['jurisdiction']}"
             )
         values = {field: entry.get(field) for field in SCHEME_FIELDS}
-        values["categories"] = values["categories"] or []
-        values["ability_levels"] = values["ability_levels"] or []
+        values["condition"] = values["condition"] or {}
         values["jurisdiction"] = jurisdiction
         scheme = Scheme.objects.filter(code=entry["code"]).first()
         if scheme is None:

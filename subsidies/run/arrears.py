@@ -9,13 +9,11 @@ from __future__ import annotations
 from dataclasses import replace
 
 from regions.selectors import resolve_policy
-from residents.models import ElderCategory
-from residents.selectors import latest_assessment_levels
 from subsidies.batches import draft_adjustment_batch
 from subsidies.choices import LineKind, RunStatus
-from subsidies.models import AllowanceRun, AllowanceRunChunk, PaymentLine, Scheme
+from subsidies.models import AllowanceRun, AllowanceRunChunk, Scheme
 from subsidies.periods import add_months
-from subsidies.run.lines import ELDER_FIELDS, RateMatcher, eligible_lines, missing
+from subsidies.run.lines import chunk_statement, insert_lines
 from subsidies.run.plan import PeriodPlan, RunPlan
 from subsidies.run.rates import plan_period
 
@@ -47,45 +45,19 @@ def plan_arrears(run: AllowanceRun, schemes: list[Scheme]) -> tuple[list[PeriodP
     return plans, {"arrears_months": int(window.value)}
 
 
-def _held_on(periods, on) -> frozenset[str]:
-    return frozenset(c for c, start, end in periods if start <= on and (end is None or end >= on))
-
-
-def chunk_arrears(
-    run: AllowanceRun, plan: RunPlan, chunk: AllowanceRunChunk, elders
-) -> list[PaymentLine]:
-    """The arrears lines of the chunk's elders not yet paid, in the draft adjustment batch of
-    the run's region and month (opened only if there are any)."""
-    if not plan.arrears:
-        return []
-    earliest = min(p.registered_after for p in plan.arrears)
-    rows = list(elders.filter(created_at__gte=earliest).values_list(*ELDER_FIELDS, "created_at"))
-    if not rows:
-        return []
-    ids = [r[0] for r in rows]
-    periods: dict[int, list] = {}
-    for elder_id, category, start, end in ElderCategory.objects.filter(
-        elder_id__in=ids
-    ).values_list("elder_id", "category", "start_date", "end_date"):
-        periods.setdefault(elder_id, []).append((category, start, end))
-    matcher = RateMatcher({r[2] for r in rows})
-    lines = []
+def chunk_arrears(run: AllowanceRun, plan: RunPlan, chunk: AllowanceRunChunk) -> int:
+    """Write the arrears lines of the chunk's elders not yet paid, by each owed month's plan
+    and the same statement as the month's, into the draft adjustment batch of the run's region
+    and month (opened only if a line is missing). Returns the lines added."""
+    added = 0
     for owed in plan.arrears:
-        late = [r[:5] for r in rows if r[5] >= owed.registered_after]
-        categories = {e: _held_on(periods.get(e, []), owed.period) for e, *_ in late}
-        levels = latest_assessment_levels(ids, owed.period) if owed.needs_levels else {}
-        lines += eligible_lines(
-            plan=owed,
-            rows=late,
-            categories=categories,
-            levels=levels,
-            matcher=matcher,
-            batch_id=None,
-            kind=LineKind.ARREARS,
+        statement = chunk_statement(
+            owed, region_path=run.region.path, id_from=chunk.id_from, id_to=chunk.id_to
         )
-    lines = missing(lines, chunk)
-    if lines:
-        batch = draft_adjustment_batch(run.region_id, run.period)
-        for line in lines:
-            line.batch_id = batch.pk
-    return lines
+        if statement is not None:
+            added += insert_lines(
+                statement,
+                batch=lambda: draft_adjustment_batch(run.region_id, run.period).pk,
+                kind=LineKind.ARREARS,
+            )[1]
+    return added

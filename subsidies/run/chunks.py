@@ -1,10 +1,9 @@
 """A chunk of a run: claimed, written with its "done" mark in one transaction, released.
 
-On PostgreSQL a chunk's lines of the month are written by one INSERT … SELECT … ON CONFLICT DO
-NOTHING (subsidies.setbased; no elder row travels to Python). Elsewhere, and for arrears, the
-chunk's elders are read with one ``values_list`` query and their lines decided in Python
-(subsidies.run.lines), then written with ``bulk_create(ignore_conflicts=True)``. Either way the
-unique constraint on (scheme, period, elder) makes every rerun add only what is missing.
+A chunk's lines of the month, and of each arrears month, are written by one INSERT … SELECT …
+ON CONFLICT DO NOTHING each, compiled from the schemes' conditions (subsidies.run.lines) on
+every database; no elder row travels to Python. The unique constraint on (scheme, period,
+elder) makes every rerun add only what is missing.
 """
 
 from __future__ import annotations
@@ -22,21 +21,12 @@ from django.db.models import F
 from django.utils import timezone
 
 from residents.models import Elder
-from residents.selectors import latest_assessment_levels
-from subsidies import setbased
 from subsidies.batches import draft_adjustment_batch
 from subsidies.choices import BatchState, ChunkStatus, LineKind, RunStatus
-from subsidies.models import AllowanceRun, AllowanceRunChunk, PaymentLine
+from subsidies.models import AllowanceRun, AllowanceRunChunk
 from subsidies.run.arrears import chunk_arrears
 from subsidies.run.finishing import fail_for_attempts, run_is_complete
-from subsidies.run.lines import (
-    ELDER_FIELDS,
-    RateMatcher,
-    alive_on_q,
-    categories_held_on,
-    eligible_lines,
-    missing,
-)
+from subsidies.run.lines import alive_on_q, chunk_statement, insert_lines
 from subsidies.run.plan import RunPlan, plan_of
 
 logger = logging.getLogger(__name__)
@@ -49,50 +39,28 @@ def chunk_elders(run: AllowanceRun, chunk: AllowanceRunChunk):
     )
 
 
-def _set_based(run: AllowanceRun, plan: RunPlan) -> bool:
-    """Whether the chunk's main lines are written by one INSERT … SELECT (PostgreSQL, and
-    the usual case: something to pay and the regular batch still a draft). Otherwise, and for
-    arrears, the lines are decided in Python."""
-    return setbased.available() and plan.main.payable and run.batch.state == BatchState.DRAFT
-
-
-def chunk_lines(
-    run: AllowanceRun, plan: RunPlan, chunk: AllowanceRunChunk
-) -> tuple[int, list[PaymentLine]]:
-    """The chunk's elders alive on the 1st, and the lines (month and arrears) they are owed."""
+def chunk_month_lines(run: AllowanceRun, plan: RunPlan, chunk: AllowanceRunChunk) -> int:
+    """Write the chunk's lines of the run's month; returns the elders of the chunk alive on
+    the 1st (all the chunk's elders when the month pays nothing). While the regular batch is
+    a draft the lines go there; once it is approved, what is still missing (an elder
+    registered since) goes into the draft adjustment batch, opened only if there is any."""
     elders = chunk_elders(run, chunk)
-    lines: list[PaymentLine] = []
-    main = plan.main
-    seen = 0
-    if main.payable:
-        on = run.period
-        rows = list(elders.filter(alive_on_q(on)).values_list(*ELDER_FIELDS))
-        seen = len(rows)
-        categories = categories_held_on(elders, on)
-        levels = latest_assessment_levels(list(categories), on) if main.needs_levels else {}
-        regular_is_draft = run.batch.state == BatchState.DRAFT
-        found = eligible_lines(
-            plan=main,
-            rows=rows,
-            categories=categories,
-            levels=levels,
-            matcher=RateMatcher({r[2] for r in rows}),
-            batch_id=run.batch_id,
-            kind=LineKind.NORMAL if regular_is_draft else LineKind.ARREARS,
-        )
-        if not regular_is_draft:
-            # The regular batch is approved: what is still missing (an elder registered since)
-            # goes into the draft adjustment batch, which is opened only if there is any.
-            found = missing(found, chunk)
-            if found:
-                adjustment = draft_adjustment_batch(run.region_id, on)
-                for line in found:
-                    line.batch_id = adjustment.pk
-        lines += found
+    statement = chunk_statement(
+        plan.main, region_path=run.region.path, id_from=chunk.id_from, id_to=chunk.id_to
+    )
+    if statement is None:
+        return elders.count()
+    if run.batch.state == BatchState.DRAFT:
+        seen, _ = insert_lines(statement, batch=run.batch_id, count_elders=True)
     else:
-        seen = elders.count()
-    lines += chunk_arrears(run, plan, chunk, elders)
-    return seen, lines
+        seen, _ = insert_lines(
+            statement,
+            batch=lambda: draft_adjustment_batch(run.region_id, run.period).pk,
+            kind=LineKind.ARREARS,
+        )
+    if seen is None:
+        seen = elders.filter(alive_on_q(run.period)).count()
+    return seen
 
 
 def process_chunk(*, chunk_id: int) -> bool:
@@ -156,12 +124,8 @@ def write_chunk(chunk_id: int) -> None:
             return
         run = chunk.run
         plan = plan_of(run)
-        if _set_based(run, plan):
-            seen, _ = setbased.insert_chunk_lines(run=run, chunk=chunk, plan=plan.main)
-            lines = chunk_arrears(run, plan, chunk, chunk_elders(run, chunk))
-        else:
-            seen, lines = chunk_lines(run, plan, chunk)
-        PaymentLine.objects.bulk_create(lines, batch_size=INSERT_BATCH_SIZE, ignore_conflicts=True)
+        seen = chunk_month_lines(run, plan, chunk)
+        chunk_arrears(run, plan, chunk)
         _pause_point("chunk_written")
         now = timezone.now()
         marked = (

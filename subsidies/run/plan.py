@@ -12,8 +12,7 @@ import datetime
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from subsidies.choices import Eligibility
-from subsidies.rules import SchemeConditions, rule_text
+from regions import conditions
 
 
 @dataclass(frozen=True)
@@ -27,13 +26,14 @@ class PlannedScheme:
     key: str  # the rulebook key of the amount
     citation: str
     source_region: str  # code of the region whose row gives the amount
-    conditions: SchemeConditions
+    condition: dict  # who is paid, in the condition language (regions/conditions.py)
 
     def line_inputs(self, rate_region: str) -> dict:
         """The scheme's share of each line's inputs ("why this amount?")."""
         return {
             "scheme": self.scheme,
-            "rule": rule_text(self.conditions),
+            # Caregiver schemes have no condition on an elder: their register decides.
+            "rule": conditions.describe(self.condition, region_names={}) if self.condition else "",
             "rulebook_key": self.key,
             "policy_value_id": self.policy_value_id,
             "amount": str(self.amount),
@@ -43,7 +43,6 @@ class PlannedScheme:
         }
 
     def to_json(self) -> dict:
-        c = self.conditions
         return {
             "scheme_id": self.scheme_id,
             "scheme": self.scheme,
@@ -52,19 +51,11 @@ class PlannedScheme:
             "key": self.key,
             "citation": self.citation,
             "source_region": self.source_region,
-            "conditions": {
-                "eligibility": c.eligibility,
-                "min_age": c.min_age,
-                "max_age": c.max_age,
-                "all_from_age": c.all_from_age,
-                "categories": sorted(c.categories),
-                "ability_levels": sorted(c.ability_levels),
-            },
+            "condition": self.condition,
         }
 
     @classmethod
     def from_json(cls, data: dict) -> PlannedScheme:
-        c = data["conditions"]
         return cls(
             scheme_id=data["scheme_id"],
             scheme=data["scheme"],
@@ -73,15 +64,30 @@ class PlannedScheme:
             key=data["key"],
             citation=data["citation"],
             source_region=data["source_region"],
-            conditions=SchemeConditions(
-                eligibility=c["eligibility"],
-                min_age=c["min_age"],
-                max_age=c["max_age"],
-                all_from_age=c["all_from_age"],
-                categories=frozenset(c["categories"]),
-                ability_levels=frozenset(c["ability_levels"]),
-            ),
+            condition=data["condition"]
+            if "condition" in data
+            else _stored_conditions(data["conditions"]),
         )
+
+
+def _stored_conditions(c: dict) -> dict:
+    """A plan stored before schemes had conditions (fields per kind of rule), as a condition;
+    read only to finish a run planned then."""
+    band = [{"age_at_least": c["min_age"]}] if c["min_age"] is not None else []
+    band += [{"age_at_most": c["max_age"]}] if c["max_age"] is not None else []
+    held = [{"category": c["categories"]}] if c["categories"] else []
+    if c["eligibility"] == "age_and_resident_pension":
+        return {"all": [*band, {"pension_type": ["resident"]}]}
+    if c["eligibility"] == "category":
+        return {"all": [*band, *held]}
+    if c["eligibility"] == "age_and_category_or_age":
+        either = [{"all": [*band, *held]}]
+        if c["all_from_age"] is not None:
+            either.append({"age_at_least": c["all_from_age"]})
+        return {"any": either}
+    if c["eligibility"] == "nursing_tier":
+        return {"all": [*band, *held, {"ability_level": c["ability_levels"]}]}
+    return {"all": band}
 
 
 @dataclass(frozen=True)
@@ -166,7 +172,7 @@ class PeriodPlan:
     def needs_levels(self) -> bool:
         """Whether a scheme reads the latest assessment (one query more per chunk)."""
         return any(
-            s.conditions.eligibility == Eligibility.NURSING_TIER
+            "ability_level" in conditions.operators_of(s.condition)
             for node in self.nodes
             for s in node.schemes
         )

@@ -1,9 +1,8 @@
 """What the run would pay, without writing anything: the preview a bureau reads before a
 change to a rate takes effect (who is affected and the money difference for the next run).
 
-The lines are decided by the run's own code (``plan_period`` and ``eligible_lines``, the path
-the run takes on SQLite and for arrears, held equal to the PostgreSQL statement by the run's
-tests); the change itself is applied by the rulebook's own service inside a savepoint that is
+The lines are decided by the run's own code (``plan_period`` and the chunk statement the run
+writes, ``subsidies.run.lines.chunk_statement``, read here without writing); the change itself is applied by the rulebook's own service inside a savepoint that is
 rolled back, so the preview reads exactly what saving would make the run read.
 """
 
@@ -15,19 +14,13 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db import transaction
+from django.db.models import Max, Min
 
 from regions.models import PolicyValue, Region
 from residents.models import Elder
-from residents.selectors import latest_assessment_levels
-from subsidies.choices import LineKind
+from subsidies.models import money
 from subsidies.periods import add_months
-from subsidies.run.lines import (
-    ELDER_FIELDS,
-    RateMatcher,
-    alive_on_q,
-    categories_held_on,
-    eligible_lines,
-)
+from subsidies.run.lines import chunk_statement, lines_of
 from subsidies.run.rates import plan_period
 from subsidies.schemes import active_schemes
 
@@ -41,28 +34,18 @@ def _month_lines(region: Region, period: datetime.date) -> dict[tuple[int, int],
     paid: dict[tuple[int, int], Decimal] = {}
     if not plan.payable:
         return paid
-    elders = Elder.objects.filter(hukou_region__path__startswith=region.path).filter(
-        alive_on_q(period)
+    bounds = Elder.objects.filter(hukou_region__path__startswith=region.path).aggregate(
+        low=Min("id"), high=Max("id")
     )
-    last_id = 0
-    while True:
-        rows = list(elders.filter(id__gt=last_id).order_by("id").values_list(*ELDER_FIELDS)[:CHUNK])
-        if not rows:
-            return paid
-        last_id = rows[-1][0]
-        ids = [r[0] for r in rows]
-        categories = categories_held_on(ids, period)
-        levels = latest_assessment_levels(list(categories), period) if plan.needs_levels else {}
-        for line in eligible_lines(
-            plan=plan,
-            rows=rows,
-            categories=categories,
-            levels=levels,
-            matcher=RateMatcher({r[2] for r in rows}),
-            batch_id=None,
-            kind=LineKind.NORMAL,
-        ):
-            paid[(line.elder_id, line.scheme_id)] = line.amount
+    if bounds["low"] is None:
+        return paid
+    for start in range(bounds["low"], bounds["high"] + 1, CHUNK):
+        statement = chunk_statement(
+            plan, region_path=region.path, id_from=start, id_to=start + CHUNK - 1
+        )
+        for scheme_id, _period, elder_id, amount, *_rest in lines_of(statement):
+            paid[(elder_id, scheme_id)] = money(amount)
+    return paid
 
 
 def _by_elder(lines: dict[tuple[int, int], Decimal]) -> dict[int, dict[int, Decimal]]:

@@ -16,7 +16,6 @@ from regions.models import PolicyValue, Region
 from regions.selectors import PolicyBook, resolve_policies
 from subsidies.choices import Payee, PeriodKind
 from subsidies.models import Scheme, money
-from subsidies.rules import SchemeConditions
 from subsidies.run.plan import PeriodPlan, PlannedScheme, RateNode, SchemeNotPaid
 from subsidies.schedules import yearly_item_due
 
@@ -34,17 +33,6 @@ def rate_regions(region: Region, schemes: list[Scheme]) -> list[Region]:
     )
     nodes.append(region)
     return sorted(nodes, key=lambda r: -r.path.count("/"))
-
-
-def scheme_conditions(scheme: Scheme) -> SchemeConditions:
-    return SchemeConditions(
-        eligibility=scheme.eligibility,
-        min_age=scheme.min_age,
-        max_age=scheme.max_age,
-        all_from_age=scheme.all_from_age,
-        categories=frozenset(scheme.categories),
-        ability_levels=frozenset(scheme.ability_levels),
-    )
 
 
 def plan_period(region: Region, period: datetime.date, schemes: list[Scheme]) -> PeriodPlan:
@@ -95,7 +83,7 @@ def plan_period(region: Region, period: datetime.date, schemes: list[Scheme]) ->
                 key=scheme.policy_key,
                 citation=row.citation,
                 source_region=row.region.code,
-                conditions=scheme_conditions(scheme),
+                condition=scheme.condition,
             )
             # Caregiver schemes (Anji's post allowance) pay the facilities' caregiver register.
             (caregiver_schemes if scheme.payee == Payee.CAREGIVER else payable).append(planned)

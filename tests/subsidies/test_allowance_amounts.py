@@ -145,7 +145,11 @@ def test_every_line_keeps_the_facts_and_the_policy_value_behind_its_amount(make_
     assert line.inputs["citation"] == "西政办〔2023〕46号 §3"
     assert line.inputs["source_region"] == "330106"
     assert line.inputs["policy_value_id"] == line.policy_value_id
-    assert line.inputs["rule"] == "90 ≤ age ≤ 99"
+    # The scheme's condition in words: what the run compiled is what the line says.
+    assert line.inputs["rule"] == "年满90周岁，且不超过99周岁"
+    assert line.inputs["birth_date"] == "1929-01-01"
+    assert line.inputs["on"] == "2024-05-01"
+    assert line.inputs["categories"] == []
 
 
 @pytest.mark.parametrize(

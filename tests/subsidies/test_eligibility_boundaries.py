@@ -36,7 +36,9 @@ def test_a_29_february_birthday_turns_80_on_1_march_in_a_common_year(make_elder)
     run("330106", datetime.date(2024, 2, 1))  # leap year, birthday not yet on the 1st
     run("330106", datetime.date(2024, 3, 1))
     run("330106", datetime.date(2025, 2, 1))
-    assert paid(elder, datetime.date(2024, 2, 1)) == {}
+    # 79 on 1 February 2024 (the 70–79 yearly item is due that month: it came into force on
+    # 2024-01-30), 80 on 1 March.
+    assert "high_age_80_89" not in paid(elder, datetime.date(2024, 2, 1))
     assert paid(elder, datetime.date(2024, 3, 1)) == {"high_age_80_89": Decimal("60.00")}
     assert paid(elder, datetime.date(2025, 2, 1)) == {"high_age_80_89": Decimal("60.00")}
 
