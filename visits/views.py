@@ -17,10 +17,15 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from facilities.models import Stay
 from regions.selectors import PolicyValueNotSet
+from residents.models import Elder
 from visits import rules, selectors
 from visits.api.serializers import TodaySerializer
 from visits.choices import VisitFrequency, VisitMode, VisitNeed, VisitOutcome
+
+# Seconds a tapped outcome waits, with an undo button, before it is sent.
+UNDO_SECONDS = 5
 
 # Static files of the page, cached by the service worker so the page opens without a network.
 PHONE_ASSETS = ["visits/phone.css", "visits/phone.js"]
@@ -47,11 +52,38 @@ UI_TEXT = {
     "confirm_deceased": _("确认登记该老人已去世？此记录将通知工作人员核实。"),
     "empty": _("今天您的探访区域内没有需要探访的老人。"),
     "nothing_queued": _("没有待发送的记录。"),
+    "no_match": _("没有符合条件的老人。"),
+    "undo": _("撤销"),
+    "undone": _("已撤销此条记录"),
+    "call": _("拨打"),
+    "address": _("住址"),
+    "already_logged": _("今天已记录过探访（%(time)s）。确实要再记一次吗？"),
+    "log_again": _("再记一次"),
+    "shown": _("显示 %(shown)s / %(total)s 人"),
 }
 
 
 def _labels(choices) -> dict[str, str]:
     return {value: str(label) for value, label in choices.choices}
+
+
+def _contacts(elder_ids) -> dict[str, dict[str, str]]:
+    """How to reach each elder of the list: the phone to call and where they live — the
+    address of a home-care bed they hold, else their street and community. The registry keeps
+    no street address of its own. Two queries for the whole list."""
+    contacts = {
+        str(pk): {"phone": phone, "address": " ".join(filter(None, [street, community]))}
+        for pk, phone, street, community in Elder.objects.filter(pk__in=elder_ids).values_list(
+            "pk", "phone", "residence_region__parent__name", "residence_region__name"
+        )
+    }
+    for elder_id, home in (
+        Stay.objects.filter(elder_id__in=elder_ids, end_date__isnull=True)
+        .exclude(bed__home_address="")
+        .values_list("elder_id", "bed__home_address")
+    ):
+        contacts[str(elder_id)]["address"] = home
+    return contacts
 
 
 @login_required
@@ -83,6 +115,10 @@ def phone_page(request):
             "frequency": _labels(VisitFrequency),
         },
         "text": UI_TEXT,
+        "undoSeconds": UNDO_SECONDS,
+        # Phones and addresses are read here, once per page: the list's refreshes from the
+        # API carry neither.
+        "contacts": _contacts([row.elder_id for row in rows]),
     }
     return render(
         request,

@@ -13,9 +13,10 @@ The interface the tests use:
   time), whose relative ``page.goto("/admin/")`` resolves against ``e2e_server``.
 - ``login(username)``: signs ``page`` in through /admin/login/ and returns the page.
 - ``step("short-name")``: a screenshot (of the whole page; ``full_page=False`` for what the
-  viewport shows) for the record of the test's steps. When a test fails,
-  its step screenshots and a final one (with the browser console and the server's log) are
-  kept under ``e2e-artifacts/<test-name>/NN-short-name.png``; passing tests keep nothing.
+  viewport shows) for the record of the test's steps, kept under
+  ``e2e-artifacts/<test-name>/NN-short-name.png`` (a folder git ignores) whether the test
+  passes or fails: the record of each flow as a user saw it. When a test fails, a final
+  screenshot, the browser console and the server's log are kept with them.
 
 They run as a pytest process of their own (``pytest tests/e2e``; ``python3 dev.py test`` starts
 it beside the rest of the suite): the Playwright sync API keeps an asyncio loop marked as
@@ -368,7 +369,8 @@ def _artifact_name(item) -> str:
 
 
 class StepRecorder:
-    """Numbered screenshots of a test's steps, kept only when the test fails."""
+    """Numbered screenshots of a test's steps; with the console and the server's log when the
+    test fails."""
 
     def __init__(self, page, scratch: Path):
         self.page = page
@@ -385,15 +387,21 @@ class StepRecorder:
         self.page.screenshot(path=str(path), full_page=full_page)
         return path
 
-    def keep(self, destination: Path, server_log: Path) -> None:
+    def keep_steps(self, destination: Path) -> None:
         shutil.rmtree(destination, ignore_errors=True)
-        destination.mkdir(parents=True)
+        shots = sorted(self.scratch.glob("*.png"))
+        if shots:
+            destination.mkdir(parents=True)
+        for shot in shots:
+            shutil.copy2(shot, destination / shot.name)
+
+    def keep(self, destination: Path, server_log: Path) -> None:
         try:
             self("final")
         except Exception as error:  # the page may be gone: keep what was recorded
             self.console.append(f"(no final screenshot: {error})")
-        for shot in sorted(self.scratch.glob("*.png")):
-            shutil.copy2(shot, destination / shot.name)
+        self.keep_steps(destination)
+        destination.mkdir(parents=True, exist_ok=True)
         (destination / "console.txt").write_text("\n".join(self.console) + "\n")
         (destination / "server-log-tail.txt").write_text(_tail(server_log, 200) + "\n")
 
@@ -418,7 +426,7 @@ def page(request, e2e_server, e2e_browser, e2e_server_log, tmp_path):
         if getattr(request.node, "e2e_failed", False):
             recorder.keep(kept, e2e_server_log)
         else:
-            shutil.rmtree(kept, ignore_errors=True)  # a passing test keeps nothing
+            recorder.keep_steps(kept)
         context.close()
 
 

@@ -128,3 +128,148 @@ def test_a_lost_answer_is_sent_again_and_stored_once(login, page, step):
     assert lost[0]["visits"][0]["uuid"] == uuid
     visits = stored_visits(page, [elder])
     assert [v["uuid"] for v in visits].count(uuid) == 1
+
+
+# --- finding one's way on a long list ---------------------------------------------------------
+
+MIN_TAP_PX = 44
+MIN_CONTRAST = 4.5
+
+# Every visible control's height, and every visible text's contrast against the background it
+# is drawn on (the nearest ancestor with one; translucent colours laid over white).
+PAGE_CHECKS = """([minTap, minContrast]) => {
+  const parse = (c) => (c.match(/[\\d.]+/g) || []).map(Number);
+  const over = (fg, bg) => {
+    const a = fg.length > 3 ? fg[3] : 1;
+    return [0, 1, 2].map((i) => fg[i] * a + bg[i] * (1 - a));
+  };
+  const luminance = (rgb) => {
+    const [r, g, b] = rgb.map((v) => {
+      v /= 255;
+      return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4;
+    });
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+  };
+  const background = (node) => {
+    const layers = [];
+    for (let n = node; n && n.nodeType === 1; n = n.parentElement) {
+      const c = parse(getComputedStyle(n).backgroundColor);
+      if (c.length > 3 && c[3] === 0) continue;
+      layers.push(c);
+      if (c.length < 4 || c[3] === 1) break;
+    }
+    return layers.reverse().reduce((acc, c) => over(c, acc), [255, 255, 255]);
+  };
+  const visible = (n) => {
+    const box = n.getBoundingClientRect();
+    return box.width > 0 && box.height > 0 && getComputedStyle(n).visibility !== "hidden";
+  };
+  const small = [];
+  for (const n of document.querySelectorAll("button, a[href], input, select, summary, textarea, label:has(input)")) {
+    if (!visible(n) || n.closest(".visually-hidden")) continue;
+    if (n.matches("input[type=radio], input[type=checkbox]")) continue;  // their label is the target
+    const height = n.getBoundingClientRect().height;
+    if (height < minTap) small.push(`${n.tagName} “${(n.innerText || n.value || "").trim()}” ${height.toFixed(1)} px`);
+  }
+  const faint = [];
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  while (walker.nextNode()) {
+    const node = walker.currentNode.parentElement;
+    if (!walker.currentNode.textContent.trim() || !visible(node) || node.closest(".visually-hidden, :disabled")) continue;
+    const bg = background(node);
+    const fg = over(parse(getComputedStyle(node).color), bg);
+    const [hi, lo] = [luminance(fg), luminance(bg)].sort((a, b) => b - a);
+    const ratio = (hi + 0.05) / (lo + 0.05);
+    if (ratio < minContrast) faint.push(`“${walker.currentNode.textContent.trim().slice(0, 20)}” ${ratio.toFixed(2)}:1`);
+  }
+  return { small: [...new Set(small)], faint: [...new Set(faint)] };
+}"""
+
+
+def assert_tappable_and_readable(page):
+    found = page.evaluate(PAGE_CHECKS, [MIN_TAP_PX, MIN_CONTRAST])
+    assert found["small"] == [], f"tap targets under {MIN_TAP_PX} px: {found['small']}"
+    assert found["faint"] == [], f"text under {MIN_CONTRAST}:1 contrast: {found['faint']}"
+
+
+def test_the_list_is_searched_filtered_and_shows_how_to_reach_each_elder(login, page, step):
+    login("street")  # lands on the phone page itself
+    open_phone_page(page)
+    cards = page.locator("#elders .elder")
+    expect(cards.first).to_be_visible()
+    total = cards.count()
+    # Those not due today are folded away, counted, until asked for.
+    not_due = page.locator("#not-due")
+    if not_due.is_visible():
+        expect(page.locator("#elders-not-due .elder").first).to_be_hidden()
+        assert int(page.locator("#not-due-count").inner_text()) > 0
+    # Each card says where the elder lives and offers a call.
+    first = cards.first
+    expect(first.locator(".address")).to_contain_text("住址：")
+    tel = first.locator("a.tel")
+    if tel.count():
+        assert tel.get_attribute("href").startswith("tel:") and len(tel.get_attribute("href")) > 9
+    step("list", full_page=False)
+
+    # A community chosen from the menu keeps only its elders.
+    options = page.locator("#community option")
+    assert options.count() >= 2, "the demo street should span more than one community"
+    community = options.nth(1)
+    code, name = community.get_attribute("value"), community.inner_text()
+    page.select_option("#community", code)
+    expect(page.locator("#shown-count")).not_to_be_empty()
+    kept = page.locator(".elder").evaluate_all("cards => cards.map(c => c.textContent)")
+    assert kept and all(name in text for text in kept)
+    page.select_option("#community", "")
+
+    # A name typed in the search box finds that elder alone (or their namesakes).
+    wanted = first.locator(".name").inner_text()
+    page.fill("#search", wanted)
+    expect(page.locator("#elders .elder").first.locator(".name")).to_have_text(wanted)
+    names = page.locator(".elder .name").all_inner_texts()
+    assert names and all(wanted in n for n in names) and len(names) < total
+    step("searched", full_page=False)
+    page.fill("#search", "不存在的名字")
+    expect(page.locator("#elders .empty")).to_be_visible()
+    page.fill("#search", "")
+    expect(page.locator("#elders .elder")).to_have_count(total)
+
+    # The page's controls are big enough for a thumb and its text readable outdoors, the open
+    # visit form included.
+    first.locator(".elder-head").click()
+    page.locator("#log summary").click()
+    assert_tappable_and_readable(page)
+
+
+def test_a_tap_can_be_undone_and_a_second_visit_the_same_day_is_asked_for(login, page, step):
+    login("street")
+    open_phone_page(page)
+    first, second = owed_elders(page, 2)
+    before = {e: len(stored_visits(page, [e])) for e in (first, second)}
+
+    # Undone within its seconds: nothing reaches the server, the elder is owed again.
+    elder = page.locator(f".elder[data-elder='{first}']")
+    elder.locator(".elder-head").click()
+    elder.locator("button[data-outcome=seen_well]").click()
+    expect(elder).to_have_attribute("data-state", "visited")
+    page.locator("#queue-message .undo").click()
+    expect(page.locator("#queue-message")).to_contain_text("已撤销")
+    expect(elder).to_have_attribute("data-state", "owed")
+    expect(page.locator(".log-entry")).to_have_count(0)
+    step("undone", full_page=False)
+
+    # Logged: a double tap makes one visit, and opening the elder again asks before a second.
+    other = page.locator(f".elder[data-elder='{second}']")
+    other.locator(".elder-head").click()
+    other.locator("button[data-outcome=seen_well]").dblclick()
+    expect(page.locator(".log-entry")).to_have_count(1)
+    expect(page.locator(".log-entry[data-status=accepted]")).to_have_count(
+        1, timeout=SEND_TIMEOUT_MS
+    )
+    other.locator(".elder-head").click()
+    expect(other.locator(".already")).to_be_visible()
+    expect(other.locator("button[data-outcome=seen_well]")).to_be_disabled()
+    step("asked-before-a-second-visit", full_page=False)
+
+    assert len(stored_visits(page, [first])) == before[first]
+    assert len(stored_visits(page, [second])) == before[second] + 1

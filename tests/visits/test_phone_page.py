@@ -111,3 +111,20 @@ def test_the_service_worker_is_served_from_the_pages_path(worker, client_of):
 
 def test_the_page_only_answers_get(worker, client_of):
     assert client_of(worker).post(PAGE).status_code == 405
+
+
+def test_each_elder_comes_with_a_phone_to_call_and_a_place_to_find_them(
+    worker, client_of, make_elder
+):
+    with_phone = make_elder("childless_alone", name="王阿婆", phone="13812345678")
+    without = make_elder("childless_alone", name="赵阿公", phone="")
+    config = embedded(client_of(worker).get(PAGE), "phone-config")
+    community = Region.objects.get(code=XIHU_COMMUNITY)
+    place = f"{community.parent.name} {community.name}"
+    assert config["contacts"] == {
+        str(with_phone.pk): {"phone": "13812345678", "address": place},
+        str(without.pk): {"phone": "", "address": place},
+    }
+    # A tapped outcome can be undone for a few seconds before it is sent.
+    assert 3 <= config["undoSeconds"] <= 10
+    assert "%(time)s" in config["text"]["already_logged"]

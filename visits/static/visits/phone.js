@@ -4,7 +4,10 @@
    then sent (POST /api/visits/visits/batch/). A visit that cannot be sent stays queued and is
    sent again when the network is back (the "online" event, and retries with a growing delay),
    always with the same UUID: the server stores each UUID once and answers a repeat as
-   "duplicate", so nothing is lost and nothing is doubled. */
+   "duplicate", so nothing is lost and nothing is doubled.
+
+   A tapped outcome waits a few seconds (config.undoSeconds) with an undo button before it is
+   sent; an elder already logged today asks before a second visit is logged. */
 (function () {
   "use strict";
 
@@ -16,6 +19,8 @@
   const LAST_RETRY_MS = 60000;
   const SEND_TIMEOUT_MS = 30000; // a request that hangs (a dead connection) is given up and retried
   const KEEP_SENT = 100; // sent visits shown in the log; queued and returned ones are all kept
+  const UNDO_MS = (config.undoSeconds || 5) * 1000;
+  const contacts = config.contacts || {};
 
   const $ = (id) => document.getElementById(id);
 
@@ -91,6 +96,10 @@
     });
   }
 
+  function format(text, values) {
+    return text.replace(/%\((\w+)\)s/g, (match, name) => (name in values ? values[name] : match));
+  }
+
   function el(tag, attributes, ...children) {
     const node = document.createElement(tag);
     for (const [name, value] of Object.entries(attributes || {})) {
@@ -114,19 +123,66 @@
     );
   }
 
+  // What the search box and the community menu keep: the rows that match both.
+  function matches(row) {
+    const community = $("community").value;
+    if (community && row.residence_region !== community) return false;
+    const words = $("search").value.trim().toLowerCase().split(/\s+/).filter(Boolean);
+    if (!words.length) return true;
+    const contact = contacts[String(row.elder)] || {};
+    const text = [row.name, row.residence_region_name, contact.address].join(" ").toLowerCase();
+    return words.every((word) => text.includes(word));
+  }
+
+  function fillCommunities() {
+    const menu = $("community");
+    const chosen = menu.value;
+    const names = new Map();
+    for (const row of today.elders) names.set(row.residence_region, row.residence_region_name);
+    const sorted = Array.from(names).sort((a, b) => a[1].localeCompare(b[1], "zh-CN"));
+    menu.replaceChildren(menu.options[0]);
+    for (const [code, name] of sorted) menu.append(el("option", { value: code }, name));
+    menu.value = names.has(chosen) ? chosen : "";
+  }
+
+  function contactLine(row) {
+    const contact = contacts[String(row.elder)];
+    if (!contact) return null;
+    return el(
+      "div",
+      { className: "contact" },
+      contact.address
+        ? el("span", { className: "address" }, `${T.address}：${contact.address}`)
+        : null,
+      contact.phone
+        ? el(
+            "a",
+            { className: "tel", href: `tel:${contact.phone}` },
+            `${T.call} ${contact.phone}`
+          )
+        : null
+    );
+  }
+
   function renderList() {
     $("list-date").textContent = today.date;
     const list = $("elders");
+    const rest = $("elders-not-due");
     // A form being filled in survives the refresh, with what was typed in it.
-    const openForm = list.querySelector(".elder.open .visit-form");
+    const openForm = document.querySelector(".elder.open .visit-form");
     const openId = openForm ? openForm.closest(".elder").dataset.elder : null;
     list.replaceChildren();
+    rest.replaceChildren();
     let owed = 0;
+    let shown = 0;
+    let notDue = 0;
     for (const row of today.elders) {
       const mine = loggedToday(row.elder);
       const due = row.due && mine.length === 0;
       const last = [row.last_visit, ...mine.map((e) => e.visited_at)].filter(Boolean).sort().pop();
       if (due) owed += 1;
+      if (!matches(row)) continue;
+      shown += 1;
       const state = due ? "owed" : row.due || mine.length ? "visited" : "not_due";
       const groups = row.groups.map((g) => labels.group[g] || g).join("、");
       const item = el(
@@ -150,9 +206,15 @@
             { className: "details last" },
             last ? `${T.last_visit}：${shortTime(last)}` : T.never_visited
           )
-        )
+        ),
+        contactLine(row)
       );
-      list.append(item);
+      if (state === "not_due") {
+        notDue += 1;
+        rest.append(item);
+      } else {
+        list.append(item);
+      }
       if (openId === String(row.elder)) {
         item.append(openForm);
         item.classList.add("open");
@@ -160,7 +222,20 @@
       }
     }
     $("owed-count").textContent = String(owed);
+    $("not-due-count").textContent = String(notDue);
+    $("not-due").hidden = notDue === 0;
+    $("shown-count").textContent =
+      shown === today.elders.length ? "" : format(T.shown, { shown, total: today.elders.length });
     if (!today.elders.length) list.append(el("li", { className: "empty" }, T.empty));
+    else if (!shown) list.append(el("li", { className: "empty" }, T.no_match));
+  }
+
+  // Today's latest visit of an elder, from this phone or (before it) from the server's list.
+  function visitedTodayAt(elderId) {
+    const row = today.elders.find((r) => r.elder === elderId);
+    const times = loggedToday(elderId).map((e) => e.visited_at);
+    if (row && row.last_visit && localDate(row.last_visit) === today.date) times.push(row.last_visit);
+    return times.sort().pop() || null;
   }
 
   function toggle() {
@@ -178,8 +253,26 @@
       other.querySelector(".elder-head").setAttribute("aria-expanded", "false");
     }
     const fresh = $("visit-form-template").content.firstElementChild.cloneNode(true);
-    for (const button of fresh.querySelectorAll("button[data-outcome]")) {
+    const outcomes = fresh.querySelectorAll("button[data-outcome]");
+    for (const button of outcomes) {
       button.addEventListener("click", () => logVisit(fresh, button.dataset.outcome));
+    }
+    // A second visit of the same day is a mistake more often than not: asked, not assumed.
+    const visitedAt = visitedTodayAt(Number(item.dataset.elder));
+    if (visitedAt) {
+      for (const button of outcomes) button.disabled = true;
+      const again = el("button", { type: "button", className: "secondary log-again" }, T.log_again);
+      again.addEventListener("click", () => {
+        for (const button of outcomes) button.disabled = false;
+        warning.remove();
+      });
+      const warning = el(
+        "div",
+        { className: "already", role: "alert" },
+        el("p", {}, format(T.already_logged, { time: shortTime(visitedAt) })),
+        again
+      );
+      fresh.querySelector(".hint").before(warning);
     }
     item.append(fresh);
     item.classList.add("open");
@@ -201,6 +294,7 @@
       body.fetched_at = new Date().toISOString();
       today = body;
       store("today", today);
+      fillCommunities();
       $("list-message").textContent = "";
     } catch (error) {
       $("list-message").textContent = navigator.onLine ? T.refresh_failed : T.saved_list;
@@ -210,8 +304,15 @@
 
   // --- logging and sending -------------------------------------------------------------------
 
+  let undoTimer = null;
+
   function logVisit(form, outcome) {
-    if (outcome === "deceased" && !window.confirm(T.confirm_deceased)) return;
+    // One tap, one visit: the buttons go quiet at once, before a second tap lands.
+    for (const button of form.querySelectorAll("button[data-outcome]")) button.disabled = true;
+    if (outcome === "deceased" && !window.confirm(T.confirm_deceased)) {
+      for (const button of form.querySelectorAll("button[data-outcome]")) button.disabled = false;
+      return;
+    }
     const item = form.closest(".elder");
     const elderId = Number(item.dataset.elder);
     const row = today.elders.find((r) => r.elder === elderId);
@@ -225,14 +326,41 @@
       needs: Array.from(form.querySelectorAll("input[name=needs]:checked"), (i) => i.value),
       notes: form.querySelector("textarea[name=notes]").value.trim(),
       status: "queued",
+      // Sent once this time has passed (or at once with 立即发送): until then it can be undone.
+      hold_until: Date.now() + UNDO_MS,
     };
     journal.push(entry);
     saveJournal(); // stored before anything is sent: a closed page loses nothing
     item.querySelector(".elder-head").click(); // close the form
     renderList();
     renderLog();
-    $("queue-message").textContent = `${T.logged}：${entry.elder_name} · ${labels.outcome[outcome]}`;
-    flush();
+    const undo = el("button", { type: "button", className: "secondary undo" }, T.undo);
+    undo.addEventListener("click", () => undoVisit(entry.uuid));
+    $("queue-message").replaceChildren(
+      `${T.logged}：${entry.elder_name} · ${labels.outcome[outcome]} `,
+      undo
+    );
+    if (undoTimer !== null) window.clearTimeout(undoTimer);
+    undoTimer = window.setTimeout(() => {
+      undoTimer = null;
+      if (undo.isConnected) undo.remove();
+      flush();
+    }, UNDO_MS);
+  }
+
+  function undoVisit(uuid) {
+    const entry = journal.find((e) => e.uuid === uuid && e.status === "queued" && e.hold_until);
+    if (!entry) return; // already on its way: too late to undo
+    journal = journal.filter((e) => e !== entry);
+    saveJournal();
+    $("queue-message").textContent = `${T.undone}：${entry.elder_name}`;
+    renderList();
+    renderLog();
+  }
+
+  // Queued visits whose undo time is over (all of them when the worker asks to send now).
+  function sendable(entry, everything) {
+    return entry.status === "queued" && (everything || !entry.hold_until || entry.hold_until <= Date.now());
   }
 
   function payload(entry) {
@@ -258,6 +386,9 @@
     if (retryTimer !== null) window.clearTimeout(retryTimer);
     retryTimer = null;
     retryDelay = FIRST_RETRY_MS;
+    for (const entry of journal) if (entry.status === "queued") delete entry.hold_until;
+    for (const undo of document.querySelectorAll("#queue-message .undo")) undo.remove();
+    saveJournal();
     flush();
   }
 
@@ -270,8 +401,16 @@
 
   async function flush() {
     if (flushing) return;
-    const pending = journal.filter((e) => e.status === "queued").slice(0, BATCH_SIZE);
-    if (!pending.length) return;
+    const pending = journal.filter((e) => sendable(e, false)).slice(0, BATCH_SIZE);
+    if (!pending.length) {
+      // Visits still within their undo time go out when it ends.
+      const held = journal.filter((e) => e.status === "queued" && e.hold_until);
+      if (held.length) {
+        const wait = Math.max(...held.map((e) => e.hold_until)) - Date.now();
+        window.setTimeout(flush, Math.max(wait, 0) + 50);
+      }
+      return;
+    }
     flushing = true;
     document.body.classList.add("sending");
     let more = false;
@@ -299,13 +438,14 @@
       for (const result of body.results) {
         const entry = pending[result.index];
         entry.status = result.status;
+        delete entry.hold_until;
         entry.errors = result.errors || null;
         entry.sent_at = sentAt;
       }
       saveJournal();
       retryDelay = FIRST_RETRY_MS;
-      $("queue-message").textContent = "";
-      more = journal.some((e) => e.status === "queued");
+      if (!document.querySelector("#queue-message .undo")) $("queue-message").textContent = "";
+      more = journal.some((e) => sendable(e, false));
     } catch (error) {
       scheduleRetry(); // offline, or the server is unreachable: the visits stay queued
     } finally {
@@ -347,6 +487,8 @@
     $("queued-count").textContent = String(counts.queued);
     $("sent-count").textContent = String(counts.sent);
     $("rejected-count").textContent = String(counts.rejected);
+    $("log-count").textContent = String(journal.length);
+    if (counts.rejected) $("log").open = true; // a returned visit needs the worker's eye
     $("send-now").disabled = counts.queued === 0;
   }
 
@@ -377,8 +519,15 @@
     }
   });
   $("send-now").addEventListener("click", sendNow);
+  $("search").addEventListener("input", renderList);
+  $("community").addEventListener("change", renderList);
+  document.querySelector("form.filters").addEventListener("submit", (event) => {
+    event.preventDefault();
+    $("search").blur(); // the phone's keyboard closes on its search key
+  });
 
   showNetwork();
+  fillCommunities();
   renderList();
   renderLog();
   flush();
