@@ -4,7 +4,8 @@ in one place what every role can reach.
 Roles (issue 7):
 - bureau (民政局): their region and everything below it, every app;
 - auditor (审计): the same reach as a bureau, read-only (ScopedWritePermission / ScopedAdminMixin);
-- street worker (街道社区): their street, community or grid — elders by where they live (常住地),
+- street worker (街道社区): their street, community or grid — elders by where they live (常住地,
+  else their registration when no residence is recorded: ElderPlace),
   their categories, assessments and visits, and the facilities in the area;
 - finance (财务): their region's allowance runs, batches, payment lines and exports;
 - institution staff (机构): their facility — its beds, stays, applications, caregivers, and the
@@ -14,7 +15,8 @@ Writes reach the same records (accounts.scoping.require_in_scope): a record is w
 if it lies in the writer's scope both as stored and as it will be saved. Auditors write nothing.
 """
 
-from django.db.models import Q
+from django.db.models import F, Q
+from django.db.models.functions import Coalesce
 
 from accounts.choices import Role
 from accounts.scoping import lookup_matches, register_role_apps, register_scope
@@ -28,25 +30,44 @@ ROLE_APPS = {
 }
 
 
-class _LivesIn:
-    """Elders (through ``prefix``) who live in the area; an elder without a recorded residence
-    is placed by household registration, so the street office still reaches them."""
+class ElderPlace:
+    """Where an elder is placed for the offices that work where elders live (street and
+    community workers, visits, their lists and compliance): the residence (常住地) when one is
+    recorded, else the household registration (户籍), so that an elder whose residence was never
+    entered is still reached by the street office of their registration, listed as "residence
+    unknown" for it to complete (docs/policy.md §6: the lists name resident elders).
 
-    def __init__(self, prefix: str):
+    The one statement of this rule, in the readings its users need: ``q`` a filter for an
+    area's path (scoping and the visit lists), ``matches`` a record in memory (writes),
+    ``region_id`` an expression for the region placing the elder (the lists read it),
+    ``region_id_sql`` the same in plain SQL (the visit logging statement). ``prefix`` reaches
+    the elder from another model (``"elder__"``)."""
+
+    def __init__(self, prefix: str = ""):
         self.prefix = prefix
 
-    def __call__(self, path: str) -> Q:
+    def q(self, path: str) -> Q:
         p = self.prefix
         return Q(**{f"{p}residence_region__path__startswith": path}) | Q(
             **{f"{p}residence_region__isnull": True, f"{p}hukou_region__path__startswith": path}
         )
 
+    # A scope lookup (accounts.scoping) is a function of the area's path.
+    __call__ = q
+
     def matches(self, instance, path: str) -> bool:
-        # The same rule for a record in memory (an elder being registered or moved).
         p = self.prefix
         if _recorded(instance, f"{p}residence_region"):
             return lookup_matches(instance, f"{p}residence_region__path", path)
         return lookup_matches(instance, f"{p}hukou_region__path", path)
+
+    def region_id(self) -> Coalesce:
+        p = self.prefix
+        return Coalesce(F(f"{p}residence_region_id"), F(f"{p}hukou_region_id"))
+
+    @staticmethod
+    def region_id_sql(elder_alias: str) -> str:
+        return f"COALESCE({elder_alias}.residence_region_id, {elder_alias}.hukou_region_id)"
 
 
 class _StaysNowAt:
@@ -103,12 +124,13 @@ def register_all() -> None:
     from residents.models import AbilityAssessment, Elder, ElderCategory
 
     # An elder belongs to the area of their household registration (allowances) and to the
-    # area where they live (visits): a bureau needs both; a street office, where they live.
+    # area where they live (visits): a bureau needs both; a street office, where they live
+    # (ElderPlace: the residence, else the registration).
     for model, prefix in ((Elder, ""), (ElderCategory, "elder__"), (AbilityAssessment, "elder__")):
         register_scope(
             model,
             regions=(f"{prefix}hukou_region__path", f"{prefix}residence_region__path"),
-            by_role={Role.STREET_WORKER: (_LivesIn(prefix),)},
+            by_role={Role.STREET_WORKER: (ElderPlace(prefix),)},
             facility=_StaysNowAt(prefix),
         )
 
@@ -143,10 +165,10 @@ def register_all() -> None:
 
     from visits.models import FollowUpTask, HealthCheck, Visit, VisitWorker
 
-    # Visits belong to where the elder lives (常住地), which is what street and community
-    # offices cover; assignments and tasks to their area.
-    register_scope(Visit, regions=("elder__residence_region__path",))
-    register_scope(HealthCheck, regions=("elder__residence_region__path",))
+    # Visits belong to where the elder lives (常住地, else the registration: ElderPlace), which
+    # is what street and community offices cover; assignments and tasks to their area.
+    register_scope(Visit, regions=(ElderPlace("elder__"),))
+    register_scope(HealthCheck, regions=(ElderPlace("elder__"),))
     register_scope(FollowUpTask, regions=("area__path",))
     register_scope(VisitWorker, regions=("area__path",))
 
@@ -172,5 +194,5 @@ def register_all() -> None:
     register_scope(
         ServiceDelivery,
         regions=("elder__hukou_region__path", "elder__residence_region__path"),
-        by_role={Role.STREET_WORKER: (_LivesIn("elder__"),)},
+        by_role={Role.STREET_WORKER: (ElderPlace("elder__"),)},
     )

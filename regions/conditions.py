@@ -15,7 +15,10 @@ TOML data files). Each node is an object with exactly one operator:
   has one of these levels (never assessed: no level, so it does not hold);
 - ``{"pension_type": ["resident"]}`` the elder's pension is one of these;
 - ``{"registered_in": ["330106"]}`` household registration (户籍) in one of these regions or
-  below; ``{"resides_in": […]}`` the same for the residence (常住地).
+  below; ``{"resides_in": […]}`` the same for the residence (常住地);
+- ``{"lives_at_home": true}`` lives at home (居家) on the day: no stay in a care institution's bed
+  open that day (a stay runs from its first day up to, not including, its last; a home-care
+  bed, 家庭养老床位, is at home).
 
 Any node may also carry ``"as": "code"``: when the node holds, ``reasons`` reports the code
 (a visit list says *why* an elder is on it). A category node without one reports the
@@ -52,7 +55,8 @@ COMBINATORS = ("all", "any", "not")
 AGE_LEAVES = ("age_at_least", "age_at_most")
 REGION_LEAVES = ("registered_in", "resides_in")
 LIST_LEAVES = ("category", "ability_level", "pension_type", *REGION_LEAVES)
-LEAVES = (*AGE_LEAVES, *LIST_LEAVES)
+HOME_LEAVES = ("lives_at_home",)
+LEAVES = (*AGE_LEAVES, *LIST_LEAVES, *HOME_LEAVES)
 OPERATORS = (*COMBINATORS, *LEAVES)
 ANNOTATION = "as"
 
@@ -79,6 +83,7 @@ OPERATOR_LABELS = {
     "pension_type": "养老保险类型",
     "registered_in": "户籍地",
     "resides_in": "常住地",
+    "lives_at_home": "居家",
 }
 
 
@@ -136,6 +141,12 @@ def _validate(node, allowed: frozenset[str], path: str, depth: int) -> None:
         raise _error(here, f"此类规则不能使用“{OPERATOR_LABELS[operator]}”条件。")
     if operator in AGE_LEAVES:
         _validate_age(value, here)
+        return
+    if operator in HOME_LEAVES:
+        if value is not True:
+            raise _error(
+                here, f'应为 true（不在家的写作 {{"not": ...}}），而不是 {_shown(value)}。'
+            )
         return
     if not isinstance(value, list) or not value:
         raise _error(here, "应为非空的代码列表。")
@@ -255,6 +266,15 @@ class Facts:
     pension_type: str = ""
     hukou_path: str = ""
     residence_path: str = ""
+    # In a care institution on ``on`` (a stay open that day); None: the reader did not read
+    # stays, and a condition that asks raises rather than guess.
+    in_institution: bool | None = None
+
+
+def _at_home(f: Facts) -> bool:
+    if f.in_institution is None:
+        raise ValueError("the condition reads lives_at_home: pass Facts.in_institution")
+    return not f.in_institution
 
 
 def _in_region(path: str | None, codes: Iterable[str]) -> bool:
@@ -283,6 +303,8 @@ def predicate(condition, *, values: Mapping[str, object] | None = None) -> Predi
     if operator == "age_at_most":
         n = _age(value, values)
         return lambda f: age_on(f.birth_date, f.on) <= n
+    if operator == "lives_at_home":
+        return _at_home
     codes = frozenset(value)
     if operator == "category":
         return lambda f: not codes.isdisjoint(f.categories)
@@ -366,21 +388,18 @@ def _region_q(field: str, codes: Iterable[str]) -> Q:
     )
 
 
-def _categories_held(
-    ref: str, codes, start: datetime.date, end: datetime.date, elder_ids=None
-) -> Q:
+def _categories_held(ref: str, codes, start: datetime.date, end: datetime.date) -> Q:
     """Holds one of ``codes`` on some day of [start, end]. An IN over a plain subquery rather
     than a correlated EXISTS: both databases read the subquery once for a whole population
-    (and elder_id is never NULL, so NOT IN is exact). ``elder_ids`` (low, high), when the
-    population is an id range, keeps the subquery to the categories of that range."""
+    (and elder_id is never NULL, so NOT IN is exact)."""
     from residents.models import ElderCategory
 
-    held = ElderCategory.objects.filter(category__in=sorted(codes), start_date__lte=end).filter(
-        Q(end_date__isnull=True) | Q(end_date__gte=start)
+    held = (
+        ElderCategory.objects.filter(category__in=sorted(codes), start_date__lte=end)
+        .filter(Q(end_date__isnull=True) | Q(end_date__gte=start))
+        .values("elder_id")
     )
-    if elder_ids is not None:
-        held = held.filter(elder_id__gte=elder_ids[0], elder_id__lte=elder_ids[1])
-    return Q(**{f"{ref}__in": held.values("elder_id")})
+    return Q(**{f"{ref}__in": held})
 
 
 def latest_level(on: datetime.date, *, prefix: str = "") -> Coalesce:
@@ -395,6 +414,23 @@ def latest_level(on: datetime.date, *, prefix: str = "") -> Coalesce:
         .values("final_level")[:1]
     )
     return Coalesce(Subquery(latest), Value(""))
+
+
+def institution_stays():
+    """Stays in a care institution's bed: a home-care bed (家庭养老床位) is at home."""
+    from facilities.choices import BedType
+    from facilities.models import Stay
+
+    return Stay.objects.exclude(bed__bed_type=BedType.HOME_CARE)
+
+
+def _in_institution(ref: str, first: datetime.date, last: datetime.date) -> Q:
+    """In a care institution on every day of [first, last]: a stay that starts on or before
+    ``first`` and has not ended by ``last`` (a stay's last day is the day it ends, not spent
+    there). An IN over a plain subquery, as for categories (elder_id is never NULL)."""
+    stays = institution_stays().filter(start_date__lte=first)
+    stays = stays.filter(Q(end_date__isnull=True) | Q(end_date__gt=last))
+    return Q(**{f"{ref}__in": stays.values("elder_id")})
 
 
 def resolve_values(condition, region, on: datetime.date) -> dict[str, Decimal]:
@@ -415,39 +451,34 @@ def to_q(
     prefix: str = "",
     values: Mapping[str, object] | None = None,
     region=None,
-    elder_ids: tuple[int, int] | None = None,
 ) -> Q:
     """The condition as a filter over Elder (or over a model that reaches the elder through
     ``prefix``, e.g. ``"elder__"``) on the day ``on``. Ages are birth-date comparisons:
     aged N or more on D ⟺ born on or before D minus N years (29 February → 28 February,
-    residents.ages). Ages given by a key take ``values``, or the rulebook for ``region``.
-    ``elder_ids`` (low, high): the filter is only applied to elders of this id range (a chunk),
-    so the category subqueries read that range's rows only."""
+    residents.ages). Ages given by a key take ``values``, or the rulebook for ``region``."""
     if values is None and keys_of(condition):
         if region is None:
             raise ValueError("the condition reads rulebook keys: pass `values` or `region`")
         values = resolve_values(condition, region, on)
-    return _q(condition, on, prefix, values, elder_ids)
+    return _q(condition, on, prefix, values)
 
 
-def _q(node, on: datetime.date, prefix: str, values, elder_ids=None) -> Q:
+def _q(node, on: datetime.date, prefix: str, values) -> Q:
     operator = next(k for k in node if k != ANNOTATION)
     value = node[operator]
     if operator == "all":
-        return (
-            reduce(and_, (_q(c, on, prefix, values, elder_ids) for c in value)) if value else TRUE
-        )
+        return reduce(and_, (_q(c, on, prefix, values) for c in value)) if value else TRUE
     if operator == "any":
-        return reduce(or_, (_q(c, on, prefix, values, elder_ids) for c in value))
+        return reduce(or_, (_q(c, on, prefix, values) for c in value))
     if operator == "not":
-        return ~_q(value, on, prefix, values, elder_ids)
+        return ~_q(value, on, prefix, values)
     if operator == "age_at_least":
         return Q(**{f"{prefix}birth_date__lte": add_years(on, -_age(value, values))})
     if operator == "age_at_most":
         # N or less ⟺ not N + 1 or more.
         return Q(**{f"{prefix}birth_date__gt": add_years(on, -(_age(value, values) + 1))})
     if operator == "category":
-        return _categories_held(_elder_ref(prefix), value, on, on, elder_ids)
+        return _categories_held(_elder_ref(prefix), value, on, on)
     if operator == "ability_level":
         return Q(In(latest_level(on, prefix=prefix), sorted(value)))
     if operator == "pension_type":
@@ -456,6 +487,8 @@ def _q(node, on: datetime.date, prefix: str, values, elder_ids=None) -> Q:
         return _region_q(f"{prefix}hukou_region", value)
     if operator == "resides_in":
         return _region_q(f"{prefix}residence_region", value)
+    if operator == "lives_at_home":
+        return ~_in_institution(_elder_ref(prefix), on, on)
     raise ValueError(f"unknown operator {operator!r}")
 
 
@@ -505,6 +538,9 @@ def _candidates(node, start, end, prefix: str, values) -> Q:
     if operator == "not":
         # Whoever meets the inner condition on one day may miss it on another.
         return TRUE
+    if operator == "lives_at_home":
+        # At home on some day of the period: not in an institution all of it.
+        return ~_in_institution(_elder_ref(prefix), start, end)
     if operator in AGE_LEAVES:
         ages = (
             [int(Decimal(v)) for v in values.get(value["key"], ())]
@@ -587,6 +623,8 @@ def _describe(node, values, region_names, *, top: bool = False) -> str:
     def one_of(label: str, text: str) -> str:
         return f"{label}为{text}" if len(value) == 1 else f"{label}为{text}之一"
 
+    if operator == "lives_at_home":
+        return "居家（未入住养老机构）"
     if operator == "category":
         return one_of("类别", _labels(Category, value))
     if operator == "ability_level":

@@ -6,9 +6,10 @@ lists' conditions are applied in memory. No query runs per elder or per day. Ove
 worked out once per run of days on which none of its facts changes (``ScheduleBook.intervals``),
 not once per day.
 
-Who is on the list follows from the elder's *residence* (常住地, 清单: 面向常住的…老年人), never
-household registration; elders without a recorded residence cannot be placed in an area and
-are not listed.
+Who is on the list follows from the elder's *residence* (常住地, 清单: 面向常住的…老年人), not
+household registration; an elder whose residence was never recorded is placed by their
+registration (accounts.rules.ElderPlace, the street workers' scope) and listed with
+``residence_unknown`` so that the worker completes it.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.db.models import Max, Q, QuerySet
 
+from accounts.rules import ElderPlace
 from regions import conditions
 from regions.choices import FREQUENCY_ORDER, Frequency, RegionLevel
 from regions.conditions import Facts
@@ -89,11 +91,15 @@ class _ElderFacts:
     name: str
     birth_date: datetime.date
     death_date: datetime.date | None
-    region: Region
+    region: Region  # where the elder is placed: the residence, else the registration
     pension_type: str = ""
     hukou_path: str = ""
+    residence_path: str = ""  # "" when no residence is recorded
     categories: list[tuple[str, datetime.date, datetime.date | None]] = field(default_factory=list)
     assessments: list[tuple[datetime.date, str]] = field(default_factory=list)  # newest first
+    # Stays in care institutions [first day, end day), when a list asks whether one lives at
+    # home (None: not read).
+    stays: list[tuple[datetime.date, datetime.date | None]] | None = None
 
     def categories_on(self, on: datetime.date) -> set[str]:
         return {c for c, s, e in self.categories if s <= on and (e is None or on <= e)}
@@ -117,8 +123,15 @@ class _ElderFacts:
             ability_level=self.level_on(on),
             pension_type=self.pension_type,
             hukou_path=self.hukou_path,
-            residence_path=self.region.path,
+            residence_path=self.residence_path,
+            in_institution=None
+            if self.stays is None
+            else any(s <= on and (e is None or on < e) for s, e in self.stays),
         )
+
+    @property
+    def residence_unknown(self) -> bool:
+        return not self.residence_path
 
 
 # The region fields an elder's facts carry, in the model's field order (as ``from_db`` wants).
@@ -127,12 +140,16 @@ _REGION_FIELDS = [
     for f in Region._meta.concrete_fields
     if f.attname in {"id", "code", "path", "name", "level"}
 ]
+_PATH = _REGION_FIELDS.index("path")
+
+
+_PLACE = ElderPlace()
 
 
 def _area_filter(areas: Iterable[Region]) -> Q:
     condition = Q(pk__in=[])
     for area in areas:
-        condition |= Q(residence_region__path__startswith=area.path)
+        condition |= _PLACE.q(area.path)
     return condition
 
 
@@ -192,14 +209,13 @@ class ScheduleBook:
             set().union(*(conditions.codes_of(r.condition, "category") for r in self.lists.rows))
         )
 
-        # Plain rows, and each residence region built once (as the ORM loads a row with
+        # Plain rows, and each region placing elders built once (as the ORM loads a row with
         # deferred fields): far cheaper than an Elder and a Region instance per elder for an
-        # area of hundreds of thousands, and no query more.
+        # area of hundreds of thousands, and no query more. The place (ElderPlace) is the
+        # residence or the registration: both are joined, the rule's expression picks one.
         regions: dict[int, Region] = {}
         self.elders: dict[int, _ElderFacts] = {}
-        region_fields = [f"residence_region__{name}" for name in _REGION_FIELDS]
-        # The household registration is read only when a list's condition asks for it.
-        hukou = ["hukou_region__path"] if "registered_in" in operators else []
+        width = len(_REGION_FIELDS)
         for (
             elder_id,
             id_number,
@@ -207,24 +223,35 @@ class ScheduleBook:
             birth_date,
             death_date,
             pension_type,
+            place_id,
             *rest,
-        ) in self.candidates.values_list(
+        ) in self.candidates.annotate(place_id=_PLACE.region_id()).values_list(
             "id",
             "id_number",
             "name",
             "birth_date",
             "death_date",
             "pension_type",
-            *hukou,
-            *region_fields,
+            "place_id",
+            *(f"residence_region__{name}" for name in _REGION_FIELDS),
+            *(f"hukou_region__{name}" for name in _REGION_FIELDS),
         ):
-            hukou_path = rest.pop(0) if hukou else ""
-            region = regions.get(rest[0])
+            residence, registration = rest[:width], rest[width:]
+            region = regions.get(place_id)
             if region is None:
-                region = Region.from_db(self.candidates.db, _REGION_FIELDS, rest)
-                regions[region.pk] = region
+                values = residence if residence[0] == place_id else registration
+                region = Region.from_db(self.candidates.db, _REGION_FIELDS, values)
+                regions[place_id] = region
             self.elders[elder_id] = _ElderFacts(
-                elder_id, id_number, name, birth_date, death_date, region, pension_type, hukou_path
+                elder_id,
+                id_number,
+                name,
+                birth_date,
+                death_date,
+                region,
+                pension_type,
+                registration[_PATH],
+                residence[_PATH] or "",
             )
         if category_codes:
             for elder_id, category, s, e in (
@@ -241,6 +268,16 @@ class ScheduleBook:
                 .values_list("elder_id", "assessed_on", "final_level")
             ):
                 self.elders[elder_id].assessments.append((assessed_on, level))
+        if "lives_at_home" in operators:
+            for elder in self.elders.values():
+                elder.stays = []
+            for elder_id, first, ended in (
+                conditions.institution_stays()
+                .filter(elder_id__in=ids, start_date__lte=end)
+                .filter(Q(end_date__isnull=True) | Q(end_date__gt=start))
+                .values_list("elder_id", "start_date", "end_date")
+            ):
+                self.elders[elder_id].stays.append((first, ended))
 
     def _reader(self, rule, region: Region, on: datetime.date):
         """The rule's condition as a Python function of Facts (reasons, or None when it does
@@ -309,7 +346,8 @@ class ScheduleBook:
         """``start``, then every later day of the period on which a fact ``schedule`` reads for
         ``elder`` may change, then the day after ``end``, in order and each once.
 
-        Those facts are: a category period starting or ending, an assessment, death, the
+        Those facts are: a category period starting or ending, an assessment, a stay in an
+        institution starting or ending (when a list asks who lives at home), death, the
         birthdays at which an age test may change its answer (being an elder at 60, every age
         a list's condition names or takes from the rulebook in the period), a visit list of the
         elder's region or above coming into force or lapsing, and likewise a rulebook row.
@@ -325,6 +363,10 @@ class ScheduleBook:
             if last is not None and last < self.end:
                 days.add(last + ONE_DAY)
         days.update(assessed_on for assessed_on, _level in elder.assessments)
+        for first, ended in elder.stays or ():
+            days.add(first)
+            if ended is not None:
+                days.add(ended)
         if elder.death_date is not None:
             days.add(elder.death_date)
         days.update(birthday(elder.birth_date, years) for years in self._threshold_ages)
@@ -357,12 +399,14 @@ class DueElder:
     elder_id: int
     id_number: str
     name: str
-    residence_region: Region
+    residence_region: Region  # the residence, else the registration (residence_unknown)
     frequency: str
     groups: tuple[str, ...]
     citation: str
     last_visit: datetime.datetime | None
     due: bool  # a visit is still owed for this day (daily) or month (monthly)
+    # No residence recorded: placed by the registration, for the worker to complete.
+    residence_unknown: bool = False
 
 
 def last_visits(elder_ids, before: datetime.datetime) -> dict[int, datetime.datetime]:
@@ -404,6 +448,7 @@ def elders_to_visit(
                 citation=schedule.citation,
                 last_visit=seen,
                 due=seen is None or seen < period_start[schedule.frequency],
+                residence_unknown=elder.residence_unknown,
             )
         )
     result.sort(key=lambda d: (d.residence_region.code, d.frequency != "daily", d.elder_id))
@@ -483,10 +528,11 @@ class Overdue:
     elder_id: int
     id_number: str
     name: str
-    residence_region: Region
+    residence_region: Region  # the residence, else the registration (residence_unknown)
     frequency: str
     missed: int  # days without a visit (daily) or months without one (monthly)
     last_visit: datetime.datetime | None
+    residence_unknown: bool = False
 
 
 @dataclass
@@ -768,6 +814,7 @@ def _overdue(elder: _ElderFacts, frequency: str, missed: int, last) -> Overdue:
         frequency=frequency,
         missed=missed,
         last_visit=last,
+        residence_unknown=elder.residence_unknown,
     )
 
 
@@ -782,6 +829,7 @@ class HealthCheckDue:
     residence_region: Region
     last_check: datetime.date | None
     done: bool
+    residence_unknown: bool = False
 
 
 def health_checks_due(*, area: Region, on: datetime.date) -> list[HealthCheckDue]:
@@ -810,6 +858,7 @@ def health_checks_due(*, area: Region, on: datetime.date) -> list[HealthCheckDue
             residence_region=e.region,
             last_check=last_checks.get(e.id),
             done=last_checks.get(e.id) is not None and last_checks[e.id] >= year_start,
+            residence_unknown=e.residence_unknown,
         )
         for e in owed
     ]

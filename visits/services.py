@@ -6,16 +6,19 @@ The admin, the API, the demo and the tests all go through these functions.
 from __future__ import annotations
 
 import datetime
+import functools
 import uuid as uuid_module
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.dates import check_elder_date, refuse_before
+from accounts.rules import ElderPlace
 from accounts.scoping import require_in_scope
 from regions.choices import RegionLevel
 from regions.models import Region
@@ -159,7 +162,7 @@ def record_visit(
     """Store one visit, once: sending the same UUID again returns the stored visit unchanged
     (``created=False``). An outcome of "deceased" or "needs follow-up" opens a follow-up task
     for the staff of the elder's area, in the same transaction. ``elder`` is an Elder or its
-    primary key; either way the elder is read once, inside the transaction."""
+    primary key; either way the elder is read once, with what the rules need."""
     try:
         visit_uuid = uuid_module.UUID(str(uuid))
     except ValueError:
@@ -169,20 +172,19 @@ def record_visit(
     # and the unique constraint on the UUID answers whether it was stored before. Only when
     # the insert or a rule refuses the visit is the stored one read.
     try:
-        with transaction.atomic():
-            return _create_visit(
-                visit_uuid=visit_uuid,
-                elder_id=elder_id,
-                worker=worker,
-                visited_at=visited_at,
-                mode=mode,
-                outcome=outcome,
-                needs=needs,
-                notes=notes,
-                latitude=latitude,
-                longitude=longitude,
-                now=now,
-            )
+        return _create_visit(
+            visit_uuid=visit_uuid,
+            elder_id=elder_id,
+            worker=worker,
+            visited_at=visited_at,
+            mode=mode,
+            outcome=outcome,
+            needs=needs,
+            notes=notes,
+            latitude=latitude,
+            longitude=longitude,
+            now=now,
+        )
     except ValidationError:
         # A retry of a visit already stored is its duplicate even where the rules would refuse
         # it now (the worker's assignment has ended since, or a death was recorded since).
@@ -207,23 +209,25 @@ def _instance(model, values: dict):
 
 
 def _elder_for_visit(elder_id: int, worker, on: datetime.date) -> tuple[Elder | None, bool]:
-    """The elder a visit names (only what the visit needs: name, death date, residence) and
-    whether the worker covers that residence on the day, in one plain statement.
+    """The elder a visit names (only what the visit needs: name, death date, and the region
+    placing them, ``elder.place``) and whether the worker covers that place on the day, in one
+    plain statement.
 
-    It is asked on every visit logged, and building the two ORM queries it replaces cost more
-    CPU than running them. This statement is the rule of who may log a visit for whom: an
-    assignment of the worker current on the day whose area's path begins the residence's path
-    (``visits.selectors.worker_areas`` lists the same assignments for today's list)."""
+    It is asked on every visit logged, and building the ORM queries it replaces cost more CPU
+    than running them. This statement is the rule of who may log a visit for whom: an
+    assignment of the worker current on the day whose area's path begins the path of the
+    elder's place (accounts.rules.ElderPlace: the residence, else the registration);
+    ``visits.selectors.worker_areas`` lists the same assignments for today's list."""
     elders, regions, workers = Elder._meta.db_table, Region._meta.db_table, VisitWorker._meta
     day = connection.ops.adapt_datefield_value(on)
     sql = f"""
-        SELECT e.id, e.name, e.death_date, r.id, r.path, EXISTS (
+        SELECT e.id, e.name, e.death_date, e.residence_region_id, r.id, r.path, EXISTS (
             SELECT 1 FROM {workers.db_table} w JOIN {regions} a ON a.id = w.area_id
             WHERE w.user_id = %s AND w.start_date <= %s
               AND (w.end_date IS NULL OR w.end_date >= %s)
               AND substr(r.path, 1, length(a.path)) = a.path
         )
-        FROM {elders} e LEFT JOIN {regions} r ON r.id = e.residence_region_id
+        FROM {elders} e JOIN {regions} r ON r.id = {ElderPlace.region_id_sql("e")}
         WHERE e.id = %s
     """
     with connection.cursor() as cursor:
@@ -231,15 +235,15 @@ def _elder_for_visit(elder_id: int, worker, on: datetime.date) -> tuple[Elder | 
         row = cursor.fetchone()
     if row is None:
         return None, False
-    pk, name, death_date, region_id, path, covered = row
+    pk, name, death_date, residence_id, place_id, path, covered = row
     # SQLite answers a date as text; the field turns either answer into a date.
     death_date = Elder._meta.get_field("death_date").to_python(death_date)
     elder = _instance(
-        Elder, {"id": pk, "name": name, "death_date": death_date, "residence_region_id": region_id}
+        Elder,
+        {"id": pk, "name": name, "death_date": death_date, "residence_region_id": residence_id},
     )
-    if region_id is not None:
-        elder.residence_region = _instance(Region, {"id": region_id, "path": path})
-    return elder, bool(covered) and region_id is not None
+    elder.place = _instance(Region, {"id": place_id, "path": path})
+    return elder, bool(covered)
 
 
 def _create_visit(
@@ -292,22 +296,88 @@ def _create_visit(
         longitude=longitude,
     )
     # Every rule full_clean() would check with a query of its own is already settled here:
-    # the elder was read a moment ago in this transaction and the worker is the caller (the
+    # the elder was read a moment ago and the worker is the caller (the
     # foreign keys); the UUID's uniqueness is the insert's own (a UUID already stored ends in
     # the IntegrityError that ``record_visit`` turns into a duplicate); each check constraint
     # restates a field's validation (the mode and outcome choices, the coordinate ranges) or
     # the both-or-neither rule above. The fields are still validated; the database still
     # enforces every constraint. Skipping those queries keeps a visit at a few queries.
     visit.full_clean(exclude=["elder", "worker"], validate_unique=False, validate_constraints=False)
-    _with_history_user(visit, worker).save()
     kind = FOLLOW_UP_KINDS.get(outcome)
-    if kind:
-        task = FollowUpTask(
-            visit=visit, elder=elder, area=elder.residence_region, kind=kind, resolution=""
-        )
-        task.full_clean()
-        _with_history_user(task, worker).save()
+    if kind is None and connection.vendor == "postgresql":
+        # The common case, a visit that leaves no task: the visit and its history row are one
+        # statement, atomic on its own (within a caller's transaction, in a savepoint, so that
+        # a duplicate UUID does not end it).
+        with transaction.atomic() if connection.in_atomic_block else nullcontext():
+            _insert_with_history(visit, by=worker)
+        return VisitResult(visit, created=True)
+    with transaction.atomic():
+        _with_history_user(visit, worker).save()
+        if kind:
+            task = FollowUpTask(
+                visit=visit, elder=elder, area=elder.place, kind=kind, resolution=""
+            )
+            task.full_clean()
+            _with_history_user(task, worker).save()
     return VisitResult(visit, created=True)
+
+
+@functools.cache
+def _insert_with_history_sql() -> tuple[str, tuple, tuple]:
+    """The statement that inserts a visit and, from the row inserted, its history row as
+    django-simple-history writes it on a save (every field of the visit; the date, the type
+    "+" for created, no reason, the user): PostgreSQL's INSERT in a WITH. Built once from the
+    two models, so a field added to Visit is written by it too. Returns the SQL, the visit's
+    fields in the order of its parameters, and the history fields it gives a value of its own."""
+    history = Visit.history.model
+    quote = connection.ops.quote_name
+    fields = tuple(f for f in Visit._meta.concrete_fields if not f.primary_key)
+    copied = {f.column for f in Visit._meta.concrete_fields}
+    own = ("history_date", "history_change_reason", "history_type", "history_user")
+    columns, values = [], []
+    for f in history._meta.concrete_fields:
+        if f.primary_key:
+            continue  # history_id: the sequence's
+        if f.column in copied:
+            columns.append(quote(f.column))
+            values.append(f"v.{quote(f.column)}")
+        elif f.name in own:
+            columns.append(quote(f.column))
+            values.append("%s")
+        else:
+            raise ImproperlyConfigured(f"{history.__name__}.{f.name}: unknown history field")
+    sql = f"""
+        WITH v AS (
+            INSERT INTO {quote(Visit._meta.db_table)} ({", ".join(quote(f.column) for f in fields)})
+            VALUES ({", ".join("%s" for _ in fields)})
+            RETURNING *
+        )
+        INSERT INTO {quote(history._meta.db_table)} ({", ".join(columns)})
+        SELECT {", ".join(values)} FROM v
+        RETURNING {quote(Visit._meta.pk.column)}
+    """
+    own_order = tuple(
+        f.name for f in history._meta.concrete_fields if not f.primary_key and f.name in own
+    )
+    return sql, fields, own_order
+
+
+def _insert_with_history(visit: Visit, *, by) -> None:
+    """Insert ``visit`` and its history row (by ``by``) in one statement (PostgreSQL)."""
+    sql, fields, own = _insert_with_history_sql()
+    params = [f.get_db_prep_save(f.pre_save(visit, True), connection) for f in fields]
+    history = {
+        "history_date": timezone.now(),
+        "history_change_reason": None,
+        "history_type": "+",
+        "history_user": by.pk if by is not None else None,
+    }
+    params += [history[name] for name in own]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        visit.pk = cursor.fetchone()[0]
+    visit._state.adding = False
+    visit._state.db = connection.alias
 
 
 class BatchStatus:

@@ -39,10 +39,11 @@ def test_xihu_childless_alone_are_visited_daily_from_the_documents_date(make_eld
     assert schedule_of(elder, XIHU_DOC_IN_FORCE) == ("daily", {"childless_alone"})
 
 
-def test_xihu_childless_alone_alone_are_not_named_by_the_province_before_that_date(make_elder):
-    # Before 2024-01-30 Xihu inherits the province's list (清单14), which does not name 孤寡.
+def test_xihu_childless_alone_are_the_provinces_living_alone_before_that_date(make_elder):
+    # Before 2024-01-30 Xihu inherits the province's list (清单14), which does not name 孤寡 but
+    # takes one living at home as living alone (test_childless_alone_at_home.py).
     elder = make_elder("childless_alone")
-    assert schedule_of(elder, DAY_BEFORE_XIHU) is None
+    assert schedule_of(elder, DAY_BEFORE_XIHU) == ("monthly", {"living_alone"})
 
 
 def test_xihu_childless_alone_living_alone_is_monthly_before_and_daily_after(make_elder):
@@ -188,9 +189,10 @@ def test_an_area_lists_who_lives_there_not_who_is_registered_there(make_elder):
     assert registered_here_lives_elsewhere.pk not in listed
 
 
-def test_elders_without_a_recorded_residence_are_not_listed(make_elder):
-    elder = make_elder("living_alone", lives=None)
-    assert schedule_of(elder, XIHU_DOC_IN_FORCE) is None
+def test_elders_without_a_recorded_residence_are_listed_by_their_registration(make_elder):
+    elder = make_elder("living_alone", lives=None, registered=NINGBO_DISTRICT)
+    assert schedule_of(elder, XIHU_DOC_IN_FORCE) == ("monthly", {"living_alone"})
+    assert schedule_of(elder, XIHU_DOC_IN_FORCE, area_code="330106") is None
 
 
 # --- the dead -------------------------------------------------------------------------------

@@ -133,6 +133,9 @@ class DueElderSerializer(serializers.Serializer):
     groups = serializers.ListField(child=serializers.CharField())
     last_visit = serializers.DateTimeField(allow_null=True)
     due = serializers.BooleanField()
+    residence_unknown = serializers.BooleanField(
+        help_text="未登记常住地：按户籍地列入，请补录常住地"
+    )
 
     def get_id_number(self, row) -> str:
         return mask_id_number(row.id_number)
@@ -221,7 +224,11 @@ class VisitBatchResultSerializer(serializers.Serializer):
 class TodaySerializer(serializers.Serializer):
     date = serializers.DateField()
     owed = serializers.IntegerField(help_text="仍待探访的人数")
+    residence_unknown = serializers.SerializerMethodField(help_text="未登记常住地、待补录的人数")
     elders = DueElderSerializer(many=True)
+
+    def get_residence_unknown(self, today) -> int:
+        return sum(row.residence_unknown for row in today["elders"])
 
 
 class ComplianceLineSerializer(serializers.Serializer):
@@ -244,6 +251,9 @@ class OverdueElderSerializer(serializers.Serializer):
     frequency = serializers.CharField()
     missed = serializers.IntegerField(help_text="未探访的天数（每天）或月数（每月）")
     last_visit = serializers.DateTimeField(allow_null=True)
+    residence_unknown = serializers.BooleanField(
+        help_text="未登记常住地：按户籍地列入，请补录常住地"
+    )
 
 
 class ComplianceSerializer(serializers.Serializer):
@@ -264,6 +274,9 @@ class HealthCheckDueSerializer(serializers.Serializer):
     residence_region = serializers.CharField()
     last_check = serializers.DateField(allow_null=True)
     done = serializers.BooleanField()
+    residence_unknown = serializers.BooleanField(
+        help_text="未登记常住地：按户籍地列入，请补录常住地"
+    )
 
 
 class HealthChecksDueSerializer(serializers.Serializer):

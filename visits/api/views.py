@@ -23,7 +23,6 @@ from visits.api.serializers import (
     CloseTaskInputSerializer,
     ComplianceSerializer,
     ConfirmDeathInputSerializer,
-    DueElderSerializer,
     FollowUpTaskSerializer,
     HealthCheckInputSerializer,
     HealthCheckOutputSerializer,
@@ -191,11 +190,7 @@ class TodayView(APIView):
         except PolicyValueNotSet as missing:
             raise _not_set("date", missing) from None
         return Response(
-            {
-                "date": on,
-                "owed": sum(r.due for r in rows),
-                "elders": DueElderSerializer(rows, many=True).data,
-            }
+            TodaySerializer({"date": on, "owed": sum(r.due for r in rows), "elders": rows}).data
         )
 
 
@@ -334,6 +329,7 @@ class ComplianceView(APIView):
                         "frequency": o.frequency,
                         "missed": o.missed,
                         "last_visit": o.last_visit,
+                        "residence_unknown": o.residence_unknown,
                     }
                     for o in report.overdue
                 ],
@@ -376,6 +372,7 @@ class HealthCheckView(APIView):
                         "residence_region": r.residence_region.code,
                         "last_check": r.last_check,
                         "done": r.done,
+                        "residence_unknown": r.residence_unknown,
                     }
                     for r in rows
                 ],

@@ -21,6 +21,7 @@ COLUMNS = [
     "residence_region",
     "groups",
     "citation",
+    "residence_unknown",
 ]
 
 
@@ -41,6 +42,7 @@ def due_rows_csv(rows) -> str:
                     row.residence_region.code,
                     ";".join(row.groups),
                     row.citation,
+                    "true" if row.residence_unknown else "false",
                 ]
                 for row in rows
             ),
@@ -51,7 +53,7 @@ def due_rows_csv(rows) -> str:
 
 class Command(BaseCommand):
     help = (
-        "列出某区域内按当日规则须探访的老年人（按常住地）：id_number,name,frequency(daily|monthly),"
+        "列出某区域内按当日规则须探访的老年人（按常住地，未登记常住地的按户籍地）：id_number,name,frequency(daily|monthly),"
         "last_visit(最近一次有效探访日期),due(当日/当月是否仍须探访 true|false)。"
     )
 
