@@ -7,6 +7,8 @@ class AccountsConfig(AppConfig):
     verbose_name = _("用户、角色与审计")
 
     def ready(self) -> None:
+        from accounts.authentication import connect_signals
         from accounts.rules import register_all
 
         register_all()
+        connect_signals()
