@@ -71,19 +71,20 @@ def dashboard(request):
         start_value=f"{period.start:%Y-%m}",
         end_value=f"{period.end:%Y-%m}",
     )
-    if Section.COMPLIANCE in sections:
-        context["compliance"] = selectors.compliance_by_month(area, period)
-    if Section.ALLOWANCES in sections:
-        context["allowances"] = selectors.allowance_totals(user, area, period)
-    if Section.STAFFING in sections or Section.BEDS in sections:
-        facilities = list(selectors.area_facilities(user, area))
-        context["staffing"] = staffing_reports(facilities, on)
-        context["beds"] = selectors.beds_and_waiting(facilities, on)
-        context["beds_chart"] = selectors.beds_chart(context["beds"])
-    if Section.WORKFORCE in sections:
-        context["workforce"], context["targets"] = selectors.workforce(area, on)
-    if Section.ASSESSMENTS in sections:
-        context["assessments"] = selectors.assessments_due(user, area, on)
-    if Section.POLICY_GAPS in sections:
-        context["gaps"] = selectors.gaps_for(area, on)
+    with selectors.reading():
+        if Section.COMPLIANCE in sections:
+            context["compliance"] = selectors.compliance_by_month(area, period)
+        if Section.ALLOWANCES in sections:
+            context["allowances"] = selectors.allowance_totals(user, area, period)
+        if Section.STAFFING in sections or Section.BEDS in sections:
+            facilities = list(selectors.area_facilities(user, area))
+            context["staffing"] = staffing_reports(facilities, on)
+            context["beds"] = selectors.beds_and_waiting(facilities, on)
+            context["beds_chart"] = selectors.beds_chart(context["beds"])
+        if Section.WORKFORCE in sections:
+            context["workforce"], context["targets"] = selectors.workforce(area, on)
+        if Section.ASSESSMENTS in sections:
+            context["assessments"] = selectors.assessments_due(user, area, on)
+        if Section.POLICY_GAPS in sections:
+            context["gaps"] = selectors.gaps_for(area, on)
     return render(request, "dashboards/dashboard.html", context)
