@@ -830,8 +830,11 @@ def gaps_for(area: Region, on: datetime.date) -> list[Gap]:
     gaps = []
     for row in rows:
         applies_here = area.path.startswith(row.region.path)
-        if applies_here and (resolved[row.key].row is None or resolved[row.key].row.pk != row.pk):
+        given = resolved[row.key].row if applies_here else None
+        if given is not None and len(given.region.path) > len(row.region.path):
             continue  # a nearer region gives this key for the area
+        # A gap stays listed where a value from above is read meanwhile (a "not set" row never
+        # hides one, docs/policy.md §0): the level still has to enter its own amount.
         catalogue = get_key(row.key)
         gaps.append(
             Gap(

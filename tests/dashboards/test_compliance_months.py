@@ -11,7 +11,7 @@ from django.test.utils import CaptureQueriesContext
 
 from dashboards import selectors
 from dashboards.selectors import Period
-from regions.models import Region
+from regions.models import PolicyValue, Region
 from residents.models import Elder
 from residents.services import record_legacy_assessment, set_category
 from tests.dashboards.conftest import BEISHAN, BEISHAN_COMMUNITY, CUIYUAN, CUIYUAN_COMMUNITY
@@ -160,6 +160,8 @@ def test_the_query_count_does_not_grow_with_the_months(district):
 def test_a_target_not_set_in_some_months_notes_only_those(district):
     """Months whose coverage target the rulebook leaves "not set" carry the note; the others
     keep their figures, as when each month is read alone."""
+    # A "not set" row never hides a value in force above it: from March nothing above is set.
+    PolicyValue.objects.filter(key="visit_coverage_target").update(effective_to=D(2024, 2, 29))
     not_set(CUIYUAN, "visit_coverage_target", D(2024, 3, 1))
     area = Region.objects.get(code=CUIYUAN)
     table = selectors.compliance_by_month(area, PERIOD)
