@@ -5,7 +5,7 @@ import dataclasses
 
 from django.core.exceptions import ValidationError
 from django.utils import timezone
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -35,6 +35,9 @@ from servicelist.coverage import PeriodError, coverage, elder_items, parse_perio
 from servicelist.models import ServiceDelivery, ServiceItem
 from servicelist.selectors import region_list
 from servicelist.services import find_item, find_provider, record_delivery
+
+BAD_INPUT = OpenApiResponse(description="参数有误：返回体按字段说明原因")
+OUT_OF_AREA = OpenApiResponse(description="区划不在您的工作范围内")
 
 
 def _region(code: str) -> Region:
@@ -84,7 +87,12 @@ class DeliveryViewSet(
 
     @extend_schema(
         request=DeliveryInputSerializer,
-        responses={201: DeliveryRecordedSerializer, 200: DeliveryRecordedSerializer},
+        responses={
+            201: DeliveryRecordedSerializer,
+            200: DeliveryRecordedSerializer,
+            400: BAD_INPUT,
+            403: OUT_OF_AREA,
+        },
     )
     def create(self, request, *args, **kwargs):
         data = DeliveryInputSerializer(data=request.data)
@@ -121,7 +129,10 @@ class CoverageView(APIView):
 
     permission_classes = [ScopedWritePermission]
 
-    @extend_schema(parameters=[CoverageQuerySerializer], responses=CoverageRowSerializer(many=True))
+    @extend_schema(
+        parameters=[CoverageQuerySerializer],
+        responses={200: CoverageRowSerializer(many=True), 400: BAD_INPUT, 403: OUT_OF_AREA},
+    )
     def get(self, request):
         query = CoverageQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
@@ -158,7 +169,10 @@ class ElderItemsView(APIView):
 
     permission_classes = [ScopedWritePermission]
 
-    @extend_schema(parameters=[ElderItemsQuerySerializer], responses=ElderItemSerializer(many=True))
+    @extend_schema(
+        parameters=[ElderItemsQuerySerializer],
+        responses={200: ElderItemSerializer(many=True), 400: BAD_INPUT},
+    )
     def get(self, request):
         query = ElderItemsQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)

@@ -150,3 +150,18 @@ def test_a_bad_condition_is_refused_on_its_field(service_items):
     with pytest.raises(ValidationError) as refused:
         add_service_item(reason="测试", **_raising_item(condition={"age_at_least": "old"}))
     assert "condition" in refused.value.message_dict
+
+
+def test_the_api_gives_a_regions_list_with_what_it_inherits(service_items, client):
+    from django.contrib.auth.models import User
+
+    client.force_login(User.objects.create_user("reader"))
+    answer = client.get("/api/servicelist/list/", {"region": "330106", "date": "2024-06-01"})
+    assert answer.status_code == 200
+    rows = {row["item"]["code"]: row for row in answer.json()}
+    assert rows["330106:15"]["raises"] == "330000:6" and not rows["330106:15"]["inherited"]
+    assert rows["330000:7"]["inherited"] and rows["330000:7"]["raises"] is None
+    assert rows["330106:16"]["item"]["standard"] == "e_allowance_high_age_universal"
+    assert rows["330106:31"]["item"]["standard"] == "not set"
+    items = client.get("/api/servicelist/items/", {"code": "330106:23"}).json()
+    assert items["count"] == 1 and items["results"][0]["kind"] == "cash"

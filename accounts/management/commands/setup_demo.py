@@ -17,14 +17,15 @@ DEMO_APPS = ["residents", "facilities", "visits", "subsidies"]
 
 class Command(BaseCommand):
     help = (
-        "Load the rulebook, the rules of who each policy is for and the demonstration district, "
-        "and create one login per role."
+        "Load the rulebook, the rules of who each policy is for, the service lists and the "
+        "demonstration district, and create one login per role."
     )
 
     def handle(self, *args, **options):
         call_command("load_regions", stdout=self.stdout)
         call_command("load_policies", stdout=self.stdout)
         call_command("load_eligibility", stdout=self.stdout)
+        call_command("load_service_items", stdout=self.stdout)
         for app in DEMO_APPS:
             if find_spec(f"{app}.demo") is not None:
                 import_module(f"{app}.demo").load_demo(stdout=self.stdout)
