@@ -34,10 +34,9 @@ from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
 from accounts.constraint_messages import readable_text
-from accounts.masking import mask_id_number, mask_phone
 from accounts.permissions import ScopedAdminMixin, refusal_by_field
+from accounts.reveal import NewPhoneFormMixin, RevealPersonalDataMixin
 from accounts.scoping import OutOfScopeWrite, scoped
-from accounts.selectors import sees_full_personal_data
 from facilities import selectors, services
 from facilities.choices import OPEN_APPLICATION_STATUSES, BedType, CertificateKind
 from facilities.models import (
@@ -1129,8 +1128,15 @@ class HeldCertificateFilter(admin.SimpleListFilter):
         return queryset
 
 
+class CaregiverForm(NewPhoneFormMixin, forms.ModelForm):
+    class Meta:
+        model = Caregiver
+        fields = ["name", "id_number", "phone"]
+
+
 @admin.register(Caregiver)
-class CaregiverAdmin(ScopedAdmin):
+class CaregiverAdmin(RevealPersonalDataMixin, ScopedAdmin):
+    form = CaregiverForm
     list_display = ["name", "certificates_held", "facilities_now"]
     # A new caregiver lies in a scope once employed: the employment added with them decides.
     scope_placed_by_inlines = True
@@ -1139,24 +1145,16 @@ class CaregiverAdmin(ScopedAdmin):
     inlines = [CertificateInline, EmploymentInline]
 
     def get_fields(self, request, obj=None):
-        if obj is not None and not sees_full_personal_data(request.user):
-            # PIPL: roles that do not need them (auditors) see the masked number and phone.
-            return ["name", "masked_id_number", "masked_phone"]
-        return super().get_fields(request, obj)
+        fields = ["name", "id_number", "phone"]
+        # PIPL: a saved caregiver's number and phone are shown masked, with a 显示完整 button
+        # for the roles whose work needs them (accounts.reveal).
+        return fields if obj is None else self.masked_fields(request, fields)
 
     def get_readonly_fields(self, request, obj=None):
         fields = list(super().get_readonly_fields(request, obj))
-        if obj is not None and not sees_full_personal_data(request.user):
-            fields += ["masked_id_number", "masked_phone"]
+        if obj is not None:
+            fields += ["id_number_shown", "phone_shown"]
         return fields
-
-    @admin.display(description=_("身份证号"))
-    def masked_id_number(self, caregiver):
-        return mask_id_number(caregiver.id_number)
-
-    @admin.display(description=_("联系电话"))
-    def masked_phone(self, caregiver):
-        return mask_phone(caregiver.phone) if caregiver.phone else ""
 
     def get_queryset(self, request):
         return (

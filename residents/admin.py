@@ -22,8 +22,8 @@ from simple_history.admin import SimpleHistoryAdmin
 from accounts.choices import AuditAction
 from accounts.masking import mask_phone
 from accounts.permissions import ScopedAdminMixin
+from accounts.reveal import NewPhoneFormMixin, RevealPersonalDataMixin
 from accounts.scoping import scope_of
-from accounts.selectors import audit_reason, sees_full_personal_data
 from accounts.services import record_audit
 from accounts.throttling import id_number_lookup_refused
 from accounts.uploads import check_upload_size
@@ -170,7 +170,7 @@ class AbilityAssessmentInline(admin.TabularInline):
         return False
 
 
-class ElderForm(forms.ModelForm):
+class ElderForm(NewPhoneFormMixin, forms.ModelForm):
     class Meta:
         model = Elder
         fields = ["id_number", "name", "hukou_region", "residence_region", "phone", "pension_type"]
@@ -192,7 +192,7 @@ class ImportUploadForm(forms.Form):
 
 
 @admin.register(Elder)
-class ElderAdmin(ScopedAdminMixin, SimpleHistoryAdmin):
+class ElderAdmin(RevealPersonalDataMixin, ScopedAdminMixin, SimpleHistoryAdmin):
     form = ElderForm
     list_display = [
         "name",
@@ -262,40 +262,19 @@ class ElderAdmin(ScopedAdminMixin, SimpleHistoryAdmin):
     def get_readonly_fields(self, request, obj=None):
         if obj is None:
             return []
-        fields = ["id_number", "sex", "birth_date", "elder_code", "death_date", "elder_qr"]
-        if not sees_full_personal_data(request.user):
-            # PIPL: roles that do not need them see the masked number and phone only, and the
-            # age instead of the birth date, which would give the masked digits.
-            fields = ["masked_id_number", "masked_phone", "sex", "age", *fields[3:]]
-        return fields
+        return ["id_number_shown", "phone_shown", "sex", "age", "elder_code", "death_date"] + [
+            "elder_qr"
+        ]
 
     def get_fields(self, request, obj=None):
         fields = ["id_number", "name", "hukou_region", "residence_region", "phone", "pension_type"]
-        if obj is not None:
-            fields += ["sex", "birth_date", "death_date", "elder_code", "elder_qr"]
-            if not sees_full_personal_data(request.user):
-                fields[0], fields[4] = "masked_id_number", "masked_phone"
-                fields[fields.index("birth_date")] = "age"
-        return fields
-
-    def change_view(self, request, object_id, form_url="", extra_context=None):
-        """Every look at an elder's full ID number is recorded (who, what, when, why: the
-        ``?reason=`` of the link)."""
-        response = super().change_view(request, object_id, form_url, extra_context)
-        if (
-            request.method == "GET"
-            and response.status_code == 200
-            and sees_full_personal_data(request.user)
-        ):
-            record_audit(
-                user=request.user,
-                action=AuditAction.VIEW_ID_NUMBER,
-                object_type="residents.elder",
-                object_id=object_id,
-                reason=audit_reason(request),
-                details={"via": "admin"},
-            )
-        return response
+        if obj is None:
+            return fields
+        # An elder's page shows the ID number and phone masked (PIPL), with a 显示完整 button
+        # for the roles whose work needs them (accounts.reveal), and the age, never the birth
+        # date, which would give the masked digits.
+        fields = self.masked_fields(request, fields)
+        return [*fields, "sex", "age", "death_date", "elder_code", "elder_qr"]
 
     @admin.display(description=_("联系电话"))
     def masked_phone(self, elder):
