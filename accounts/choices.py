@@ -15,6 +15,9 @@ class AuditAction(models.TextChoices):
     VIEW_PHONE = "view_phone", _("查看完整电话")
     EXPORT = "export", _("导出")
     IMPORT = "import", _("导入")
+    APPROVE_BATCH = "approve_batch", _("审核支付批次")
+    POLICY_CHANGE = "policy_change", _("修改政策规则")
+    ROLE_CHANGE = "role_change", _("变更角色分配")
 
 
 class UploadPurpose(models.TextChoices):

@@ -241,11 +241,28 @@ def plan_policy_revision(
     return PolicyRevision(current=current, ended=ended, new=new)
 
 
-def _save_with_history(row: PolicyValue, *, by, reason: str) -> None:
+def _save_with_history(row: PolicyValue | EligibilityRule, *, by, reason: str) -> None:
+    """Save a rulebook row with its reason in its history and, when a person makes the change,
+    in the audit trail (a change of policy is one of the sensitive acts the trail lists; the
+    seed files loaded by commands are in the rows' history)."""
+    from accounts.choices import AuditAction
+    from accounts.services import record_audit
+
     if by is not None:
         row._history_user = by
     row._change_reason = reason
     row.save()
+    if by is None:
+        return
+    record_audit(
+        user=by,
+        action=AuditAction.POLICY_CHANGE,
+        object_type=row._meta.label_lower,
+        object_id=row.pk,
+        reason=reason,
+        details={"region": row.region.name, "key": getattr(row, "key", "")}
+        | ({"subject": row.subject} if hasattr(row, "subject") else {}),
+    )
 
 
 @transaction.atomic

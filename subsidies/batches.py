@@ -14,6 +14,8 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from accounts.choices import AuditAction
+from accounts.services import record_audit
 from regions.models import Region
 from residents.models import Elder
 from subsidies.choices import BatchKind, BatchState, LineKind, LineStatus, RunStatus
@@ -73,6 +75,13 @@ def approve_batch(*, batch: PaymentBatch, by) -> PaymentBatch:
     batch.approved_at = timezone.now()
     batch.full_clean()
     batch.save()
+    record_audit(
+        user=by,
+        action=AuditAction.APPROVE_BATCH,
+        object_type="subsidies.paymentbatch",
+        object_id=batch.pk,
+        details={"period": batch.period.isoformat(), "region": batch.region.name},
+    )
     return batch
 
 
