@@ -23,11 +23,11 @@ def user_label(user) -> str:
     return f"{name}（{user.username}）" if name else user.username
 
 
-def users_with_role_in_scope(by, role: str):
-    """Active users holding ``role`` over a region inside ``by``'s areas: whom a writer may
-    choose for a job of that role (a visit worker for a street office's area). Someone with
-    every scope (a superuser) may choose any of them; superusers themselves are never offered
-    to anyone else."""
+def users_with_role_in_scope(by, role: str, *, also=None):
+    """Active users holding ``role`` over a region inside ``by``'s areas, and those whose keys
+    ``also`` gives (a subquery: the workers already assigned in the writer's areas): whom a
+    writer may choose for a job of that role. Someone with every scope (a superuser) may choose
+    any of them; superusers themselves are never offered to anyone else."""
     from django.contrib.auth import get_user_model
     from django.db.models import Q
 
@@ -40,7 +40,10 @@ def users_with_role_in_scope(by, role: str):
         for path in scope.region_paths:
             within |= Q(region__path__startswith=path)
         assignments = assignments.filter(within)
-    users = get_user_model().objects.filter(is_active=True, pk__in=assignments.values("user_id"))
+    chosen = Q(pk__in=assignments.values("user_id"))
+    if also is not None:
+        chosen |= Q(pk__in=also)
+    users = get_user_model().objects.filter(chosen, is_active=True)
     if not getattr(by, "is_superuser", False):
         users = users.filter(is_superuser=False)
     return users.order_by("last_name", "first_name", "username")

@@ -8,6 +8,7 @@ import datetime
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.dates import check_elder_date, refuse_before, refuse_future
@@ -270,11 +271,20 @@ def _check_bed_free(bed: Bed, start_date: datetime.date, exclude_elder: Elder | 
         taken = taken.exclude(elder=exclude_elder)
     other = taken.select_related("elder").order_by("start_date").first()
     if other is not None:
+        today = timezone.localdate()
+        # A stay recorded with a date still to come holds the bed until then: say how to put
+        # it right (correct_stay) rather than leave the bed refused with no way out.
+        wrong = other.start_date > today or (other.end_date is not None and other.end_date > today)
         raise StayConflict(
             {
                 "bed": f"{_bed_name(bed)}已由 {_elder_name(other.elder)} 入住"
                 f"（自 {other.start_date} 起{'' if other.end_date is None else f'至 {other.end_date}'}），"
                 f"不能在 {start_date} 再安排入住。"
+                + (
+                    _("该入住记录的日期晚于今天，如登记有误，请在入住记录中“更正”。")
+                    if wrong
+                    else ""
+                )
             },
             code="bed_taken",
         )

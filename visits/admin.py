@@ -11,7 +11,7 @@ from simple_history.admin import SimpleHistoryAdmin
 
 from accounts.choices import Role
 from accounts.permissions import ScopedAdminMixin
-from accounts.scoping import OutOfScopeWrite
+from accounts.scoping import OutOfScopeWrite, scoped
 from accounts.selectors import user_label, users_with_role_in_scope
 from visits import services
 from visits.choices import FollowUpKind, FollowUpStatus
@@ -51,10 +51,14 @@ class VisitWorkerAdmin(_NoDeleteMixin, ScopedAdminMixin, SimpleHistoryAdmin):
         return ["user", "area", "start_date"] if obj else []
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
-        # The workers of the writer's own areas, by name (never another area's staff, never a
-        # superuser's login offered to a street office).
+        # The workers of the writer's own areas (street workers there, and those already
+        # assigned there), by name: never another area's staff, never a superuser's login
+        # offered to a street office.
         if db_field.name == "user":
-            kwargs["queryset"] = users_with_role_in_scope(request.user, Role.STREET_WORKER)
+            assigned = scoped(VisitWorker.objects.all(), request.user).values("user_id")
+            kwargs["queryset"] = users_with_role_in_scope(
+                request.user, Role.STREET_WORKER, also=assigned
+            )
             field = super().formfield_for_foreignkey(db_field, request, **kwargs)
             field.label_from_instance = user_label
             return field

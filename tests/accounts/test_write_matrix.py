@@ -85,6 +85,7 @@ OUTSIDE = {
     "superuser": "ningbo",
 }
 STARTED = datetime.date(2024, 1, 1)
+CORRECTED_START = datetime.date(2023, 12, 1)  # a stay's admission date put right
 ON = "2024-06-01"
 PERIOD = datetime.date(2024, 5, 1)
 # Refusals: bad input naming the field (400), forbidden (403), not found (404).
@@ -464,8 +465,10 @@ API_WRITES = {
             _new_elder_body,
             lambda p, w, r: Elder.objects.filter(id_number=p.new_number).exists(),
         ),
-        {"bureau", "street"},
-        "an institution's scope holds the elders staying there; a new elder stays nowhere",
+        {"bureau", "street", "institution"},
+        # An institution registers the newcomer it is about to admit, from wherever they come
+        # (residents.services.registers_for_admission).
+        anywhere=frozenset({"institution"}),
     ),
     ("POST", "/api/residents/elders/{id}/record-death/"): rule(
         _post(
@@ -1080,8 +1083,9 @@ ADMIN_WRITES = {
         Elder,
         _new_elder,
         lambda p, w: Elder.objects.filter(id_number=p.new_number).exists(),
-        AREA,
-        "an institution's scope holds the elders staying there; a new elder stays nowhere",
+        RESIDENT,
+        # An institution registers the newcomer it is about to admit, from wherever they come.
+        anywhere=frozenset({"institution"}),
     ),
     ("residents.Elder", "change"): change_rule(
         Elder, lambda p: p.elder, {"name": "改名老人"}, RESIDENT
@@ -1090,7 +1094,7 @@ ADMIN_WRITES = {
         Elder, _made_elder, AREA, "a new elder stays nowhere, so no institution reaches them"
     ),
     # Written: the new elder of the place or the change to its resident (an institution may
-    # change the elders staying with it; the new one it may not register).
+    # change the elders staying with it; through the import it registers no one).
     ("residents.Elder", "page:residents_elder_import"): rule(_import_attempt, RESIDENT),
     # The import's confirmation is posted to its job's page: the same attempt goes through it.
     ("residents.Elder", "page:residents_elder_import_job"): rule(_import_attempt, RESIDENT),
@@ -1287,6 +1291,14 @@ ADMIN_WRITES = {
         lambda p: [p.stay.pk],
         lambda p, w: {"end_date": ON},
         lambda p, w: fresh(p.stay).end_date is not None,
+        FACILITY,
+    ),
+    ("facilities.Stay", "page:facilities_stay_correct"): page_rule(
+        Stay,
+        "facilities_stay_correct",
+        lambda p: [p.stay.pk],
+        lambda p, w: {"start_date": CORRECTED_START, "bed": p.stay.bed_id, "reason": "日期有误"},
+        lambda p, w: fresh(p.stay).start_date == CORRECTED_START,
         FACILITY,
     ),
     ("facilities.Stay", "page:facilities_stay_transfer"): page_rule(

@@ -104,9 +104,10 @@ def test_a_closed_stay_ending_in_the_future_is_corrected_to_a_real_discharge_dat
         end_date=D(2030, 1, 1),
         end_reason=StayEndReason.DISCHARGED,
     )
-    # The bed refuses every admission before 2030 …
-    with pytest.raises(StayConflict):
+    # The bed refuses every admission before 2030, and says how to put it right …
+    with pytest.raises(StayConflict) as error:
         services.admit_to_bed(elder=ElderFactory(), bed=bed, start_date=D(2024, 6, 1))
+    assert "请在入住记录中“更正”" in _messages(error, "bed")
     services.correct_stay(stay=stay, end_date=D(2024, 3, 1), reason="退住日期录入错误")
     # … and, corrected, is free from the real discharge day.
     services.admit_to_bed(elder=ElderFactory(), bed=bed, start_date=D(2024, 6, 1))
