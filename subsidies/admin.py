@@ -26,10 +26,10 @@ from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
 from accounts.choices import UploadPurpose
-from accounts.templatetags.amounts import yuan
 from accounts.masking import without_derivable_facts
 from accounts.permissions import ScopedAdminMixin
 from accounts.scoping import scoped
+from accounts.templatetags.amounts import yuan
 from accounts.uploads import check_upload_size, held_upload, hold_upload, release_upload
 from regions.choices import RegionLevel
 from regions.models import Region
