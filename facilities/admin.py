@@ -795,7 +795,7 @@ class StayAdmin(ScopedAdmin):
                 except (ValidationError, OutOfScopeWrite) as error:
                     form.add_error(None, _errors(error))
                 else:
-                    messages.success(request, f"已办理入住：{stay}")
+                    messages.success(request, _("已办理入住：%(stay)s") % {"stay": stay})
                     return redirect(_board_url(bed.facility_id))
         return _page(
             self,
@@ -1042,7 +1042,7 @@ class ApplicationAdmin(ScopedAdmin):
             except (ValidationError, OutOfScopeWrite) as error:
                 messages.error(request, f"{application.elder}：{_errors(error)}")
             else:
-                messages.success(request, f"已办理入住：{stay}")
+                messages.success(request, _("已办理入住：%(stay)s") % {"stay": stay})
 
     @admin.action(description=_("撤回申请"), permissions=["change"])
     def withdraw(self, request, queryset):

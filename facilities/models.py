@@ -336,7 +336,12 @@ class Stay(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.elder.name} @ {self.bed.label} {self.start_date}–{self.end_date or ''}"
+        # Read by people (messages, history, the audit trail): who, which bed, from when.
+        values = {"name": self.elder.name, "bed": self.bed.label, "start": self.start_date}
+        if self.end_date is None:
+            return str(_("%(name)s，%(bed)s 床，%(start)s 入住") % values)
+        values["end"] = self.end_date
+        return str(_("%(name)s，%(bed)s 床，%(start)s 至 %(end)s") % values)
 
 
 # --- waiting lists ---------------------------------------------------------------------------
@@ -495,4 +500,4 @@ class Employment(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.caregiver} @ {self.facility.name}"
+        return f"{self.caregiver}（{self.facility.name}）"

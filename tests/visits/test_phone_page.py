@@ -128,3 +128,13 @@ def test_each_elder_comes_with_a_phone_to_call_and_a_place_to_find_them(
     # A tapped outcome can be undone for a few seconds before it is sent.
     assert 3 <= config["undoSeconds"] <= 10
     assert "%(time)s" in config["text"]["already_logged"]
+
+
+def test_the_page_is_in_english_for_a_browser_that_asks_for_it(worker, client_of, make_elder):
+    make_elder("childless_alone")
+    client = client_of(worker)
+    english = client.get(PAGE, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "Send now" in english and "立即发送" not in english
+    assert "Not due today" in english
+    chinese = client.get(PAGE, HTTP_ACCEPT_LANGUAGE="zh-CN").content.decode()
+    assert "立即发送" in chinese
