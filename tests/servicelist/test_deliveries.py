@@ -167,3 +167,22 @@ def test_a_providers_system_posts_a_delivery_once(people, client):
     refused = client.post("/api/servicelist/deliveries/", outside, content_type="application/json")
     assert refused.status_code == 400 and "id_number" in refused.json()
     assert ServiceDelivery.objects.count() == 1
+
+
+def test_a_street_worker_reads_only_the_deliveries_of_the_street(people, client):
+    import_deliveries(
+        csv_bytes(
+            [
+                *good_rows(people),
+                ["330106:10", people["there"].id_number, "2024-06-03", "北山食堂", "1", ""],
+            ]
+        ),
+        "june.csv",
+    )
+    worker = User.objects.create_user("cuiyuan-reader")
+    RoleAssignment.objects.create(user=worker, role=Role.STREET_WORKER, region=region("330106004"))
+    client.force_login(worker)
+    body = client.get("/api/servicelist/deliveries/").json()
+    assert body["count"] == 3
+    assert {row["elder_name"] for row in body["results"]} == {"翠苑老人"}
+    assert all("*" in row["id_number"] for row in body["results"])  # masked in lists
