@@ -73,6 +73,15 @@ class Scheme(models.Model):
             '{"age_at_most": 89}]}）；按每月1日的事实判断。仅发给老年人的项目需要。'
         ),
     )
+    until_set_paid_as = models.JSONField(
+        _("金额未设定时改按"),
+        default=list,
+        blank=True,
+        help_text=_(
+            "本项目在某地金额未设定时，其对象改按所列项目中第一个在该地有金额的项目发放"
+            "（填项目代码，如长寿补助未定时按高龄津贴最高年龄段）。"
+        ),
+    )
     citation = models.CharField(_("依据"), max_length=200)
     is_active = models.BooleanField(_("启用"), default=True)
 
@@ -94,6 +103,9 @@ class Scheme(models.Model):
                 conditions.validate(self.condition, leaves=SCHEME_CONDITION_LEAVES)
             except ValidationError as error:
                 raise ValidationError({"condition": error.messages}) from None
+        codes = self.until_set_paid_as
+        if not isinstance(codes, list) or not all(isinstance(c, str) for c in codes):
+            raise ValidationError({"until_set_paid_as": _("应为项目代码的列表。")})
 
 
 class PaymentBatch(models.Model):

@@ -27,6 +27,9 @@ class PlannedScheme:
     citation: str
     source_region: str  # code of the region whose row gives the amount
     condition: dict  # who is paid, in the condition language (regions/conditions.py)
+    # Schemes with no amount here whose elders this one pays meanwhile (their conditions are
+    # part of ``condition``).
+    stands_in_for: tuple[str, ...] = ()
 
     def line_inputs(self, rate_region: str) -> dict:
         """The scheme's share of each line's inputs ("why this amount?")."""
@@ -40,7 +43,7 @@ class PlannedScheme:
             "citation": self.citation,
             "source_region": self.source_region,
             "rate_region": rate_region,
-        }
+        } | ({"stands_in_for": list(self.stands_in_for)} if self.stands_in_for else {})
 
     def to_json(self) -> dict:
         return {
@@ -52,6 +55,7 @@ class PlannedScheme:
             "citation": self.citation,
             "source_region": self.source_region,
             "condition": self.condition,
+            "stands_in_for": list(self.stands_in_for),
         }
 
     @classmethod
@@ -67,6 +71,7 @@ class PlannedScheme:
             condition=data["condition"]
             if "condition" in data
             else _stored_conditions(data["conditions"]),
+            stands_in_for=tuple(data.get("stands_in_for", ())),
         )
 
 
@@ -130,11 +135,14 @@ class SchemeNotPaid:
     key: str
     reason: str = ""
     payment_month: int | None = None
+    paid_as: str = ""  # the scheme that pays its elders meanwhile (Scheme.until_set_paid_as)
 
     def to_json(self) -> dict:
         data = {"scheme": self.scheme, "region": self.region, "key": self.key}
         if self.payment_month is not None:
             return {**data, "payment_month": self.payment_month}
+        if self.paid_as:
+            data["paid_as"] = self.paid_as
         return {**data, "reason": self.reason}
 
     @classmethod
@@ -145,6 +153,7 @@ class SchemeNotPaid:
             key=data["key"],
             reason=data.get("reason", ""),
             payment_month=data.get("payment_month"),
+            paid_as=data.get("paid_as", ""),
         )
 
 

@@ -9,6 +9,7 @@ No rate is ever looked up per elder.
 from __future__ import annotations
 
 import datetime
+from dataclasses import replace
 
 from django.db.models import Q
 
@@ -35,6 +36,25 @@ def rate_regions(region: Region, schemes: list[Scheme]) -> list[Region]:
     return sorted(nodes, key=lambda r: -r.path.count("/"))
 
 
+def _paid_as(scheme: Scheme, payable: list[PlannedScheme]) -> int | None:
+    """The index in ``payable`` of the first scheme that pays ``scheme``'s elders while its
+    amount is not set (Scheme.until_set_paid_as), if one is paid here."""
+    codes = [planned.scheme for planned in payable]
+    for code in scheme.until_set_paid_as:
+        if code in codes:
+            return codes.index(code)
+    return None
+
+
+def _standing_in(planned: PlannedScheme, scheme: Scheme) -> PlannedScheme:
+    # docs/policy.md §1: its own elders, or those of the scheme with no amount here.
+    return replace(
+        planned,
+        condition={"any": [planned.condition, scheme.condition]},
+        stands_in_for=(*planned.stands_in_for, scheme.code),
+    )
+
+
 def plan_period(region: Region, period: datetime.date, schemes: list[Scheme]) -> PeriodPlan:
     """What the run pays in ``period`` for elders registered in ``region``: per rate region,
     the payable schemes with amount and source; and the schemes not paid, with the reason."""
@@ -51,7 +71,7 @@ def plan_period(region: Region, period: datetime.date, schemes: list[Scheme]) ->
     )
     for node in rate_regions(region, schemes):
         resolved = resolve_policies(keys, node, period)
-        payable, caregiver_schemes = [], []
+        payable, caregiver_schemes, unset = [], [], []
         for scheme in schemes:
             if not node.path.startswith(scheme.jurisdiction.path):
                 continue  # e.g. Xihu's e-allowances for a region outside Xihu
@@ -60,6 +80,7 @@ def plan_period(region: Region, period: datetime.date, schemes: list[Scheme]) ->
             if not policy.is_set:
                 # docs/policy.md §13: nobody is paid a guessed amount; the report says why.
                 skipped.append(SchemeNotPaid(**entry, reason=policy.not_set_reason))
+                unset.append((scheme, len(skipped) - 1))
                 continue
             if scheme.period_kind == PeriodKind.YEARLY:
                 month = resolved[PAYMENT_MONTH_KEY]
@@ -87,6 +108,11 @@ def plan_period(region: Region, period: datetime.date, schemes: list[Scheme]) ->
             )
             # Caregiver schemes (Anji's post allowance) pay the facilities' caregiver register.
             (caregiver_schemes if scheme.payee == Payee.CAREGIVER else payable).append(planned)
+        for scheme, index in unset:
+            stand_in = _paid_as(scheme, payable)
+            if stand_in is not None:
+                skipped[index] = replace(skipped[index], paid_as=payable[stand_in].scheme)
+                payable[stand_in] = _standing_in(payable[stand_in], scheme)
         nodes.append(
             RateNode(
                 region=node.code,

@@ -130,7 +130,8 @@ def test_ningbo_inherits_the_province_floor_and_skips_the_unset_longevity_subsid
     centenarian = make_elder(datetime.date(1920, 1, 1), "330203")
     result = run("330200", MAY_2024)
     assert paid(octogenarian) == {"high_age_80_89": Decimal("60.00")}
-    assert paid(centenarian) == {}
+    # No 100+ amount in force: the oldest band pays (tests/subsidies/test_longevity_until_set.py).
+    assert paid(centenarian) == {"high_age_90_99": Decimal("60.00")}
     skipped = {(s["scheme"], s["region"]) for s in result.report["skipped_schemes"]}
     assert ("longevity_100_plus", "330200") in skipped
 
