@@ -94,7 +94,11 @@ def _server_env(database_url: str) -> dict[str, str]:
             "CONN_MAX_AGE": "600",
         }
     )
-    env.pop("REDIS_URL", None)  # visit logging and the admin list queue nothing
+    # Visit logging and the admin list queue nothing; the workers share the cache (the token
+    # cache, the throttles): Redis, as in production.
+    redis_url = env.pop("REDIS_URL", None)
+    if redis_url:
+        env.setdefault("REDIS_CACHE_URL", redis_url)
     return env
 
 
