@@ -137,7 +137,8 @@ class FollowUpTask(models.Model):
     elder = models.ForeignKey(
         Elder, on_delete=models.PROTECT, related_name="follow_up_tasks", verbose_name=_("老年人")
     )
-    # The elder's residence when the task was opened: the staff of that area handle it.
+    # Where the elder was placed when the task was opened (the residence, else the registration:
+    # accounts.rules.ElderPlace): the staff of that area handle it.
     area = models.ForeignKey(
         Region, on_delete=models.PROTECT, related_name="+", verbose_name=_("所属区域")
     )
