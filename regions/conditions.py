@@ -388,18 +388,21 @@ def _region_q(field: str, codes: Iterable[str]) -> Q:
     )
 
 
-def _categories_held(ref: str, codes, start: datetime.date, end: datetime.date) -> Q:
+def _categories_held(
+    ref: str, codes, start: datetime.date, end: datetime.date, elder_ids=None
+) -> Q:
     """Holds one of ``codes`` on some day of [start, end]. An IN over a plain subquery rather
     than a correlated EXISTS: both databases read the subquery once for a whole population
-    (and elder_id is never NULL, so NOT IN is exact)."""
+    (and elder_id is never NULL, so NOT IN is exact). ``elder_ids`` (low, high), when the
+    population is an id range, keeps the subquery to the categories of that range."""
     from residents.models import ElderCategory
 
-    held = (
-        ElderCategory.objects.filter(category__in=sorted(codes), start_date__lte=end)
-        .filter(Q(end_date__isnull=True) | Q(end_date__gte=start))
-        .values("elder_id")
+    held = ElderCategory.objects.filter(category__in=sorted(codes), start_date__lte=end).filter(
+        Q(end_date__isnull=True) | Q(end_date__gte=start)
     )
-    return Q(**{f"{ref}__in": held})
+    if elder_ids is not None:
+        held = held.filter(elder_id__gte=elder_ids[0], elder_id__lte=elder_ids[1])
+    return Q(**{f"{ref}__in": held.values("elder_id")})
 
 
 def latest_level(on: datetime.date, *, prefix: str = "") -> Coalesce:
@@ -451,34 +454,39 @@ def to_q(
     prefix: str = "",
     values: Mapping[str, object] | None = None,
     region=None,
+    elder_ids: tuple[int, int] | None = None,
 ) -> Q:
     """The condition as a filter over Elder (or over a model that reaches the elder through
     ``prefix``, e.g. ``"elder__"``) on the day ``on``. Ages are birth-date comparisons:
     aged N or more on D ⟺ born on or before D minus N years (29 February → 28 February,
-    residents.ages). Ages given by a key take ``values``, or the rulebook for ``region``."""
+    residents.ages). Ages given by a key take ``values``, or the rulebook for ``region``.
+    ``elder_ids`` (low, high): the filter is only applied to elders of this id range (a chunk),
+    so the category subqueries read that range's rows only."""
     if values is None and keys_of(condition):
         if region is None:
             raise ValueError("the condition reads rulebook keys: pass `values` or `region`")
         values = resolve_values(condition, region, on)
-    return _q(condition, on, prefix, values)
+    return _q(condition, on, prefix, values, elder_ids)
 
 
-def _q(node, on: datetime.date, prefix: str, values) -> Q:
+def _q(node, on: datetime.date, prefix: str, values, elder_ids=None) -> Q:
     operator = next(k for k in node if k != ANNOTATION)
     value = node[operator]
     if operator == "all":
-        return reduce(and_, (_q(c, on, prefix, values) for c in value)) if value else TRUE
+        return (
+            reduce(and_, (_q(c, on, prefix, values, elder_ids) for c in value)) if value else TRUE
+        )
     if operator == "any":
-        return reduce(or_, (_q(c, on, prefix, values) for c in value))
+        return reduce(or_, (_q(c, on, prefix, values, elder_ids) for c in value))
     if operator == "not":
-        return ~_q(value, on, prefix, values)
+        return ~_q(value, on, prefix, values, elder_ids)
     if operator == "age_at_least":
         return Q(**{f"{prefix}birth_date__lte": add_years(on, -_age(value, values))})
     if operator == "age_at_most":
         # N or less ⟺ not N + 1 or more.
         return Q(**{f"{prefix}birth_date__gt": add_years(on, -(_age(value, values) + 1))})
     if operator == "category":
-        return _categories_held(_elder_ref(prefix), value, on, on)
+        return _categories_held(_elder_ref(prefix), value, on, on, elder_ids)
     if operator == "ability_level":
         return Q(In(latest_level(on, prefix=prefix), sorted(value)))
     if operator == "pension_type":
