@@ -14,6 +14,9 @@ TOML data files). Each node is an object with exactly one operator:
 - ``{"ability_level": ["moderate", …]}`` the latest ability assessment on or before the day
   has one of these levels (never assessed: no level, so it does not hold);
 - ``{"pension_type": ["resident"]}`` the elder's pension is one of these;
+- ``{"disability_category": ["intellectual", …]}`` the category of the elder's disability
+  certificate (残疾人证) is one of these; ``{"disability_grade": [1, 2]}`` its grade (1 = 一级)
+  is one of these (no certificate: neither holds);
 - ``{"registered_in": ["330106"]}`` household registration (户籍) in one of these regions or
   below; ``{"resides_in": […]}`` the same for the residence (常住地);
 - ``{"lives_at_home": true}`` lives at home (居家) on the day: no stay in a care institution's bed
@@ -49,19 +52,32 @@ from django.db.models.lookups import In
 from regions.catalog import KEYS
 from regions.choices import PolicyUnit
 from residents.ages import add_years, age_on
-from residents.choices import AbilityLevel, Category, PensionType
+from residents.choices import (
+    AbilityLevel,
+    Category,
+    DisabilityCategory,
+    DisabilityGrade,
+    PensionType,
+)
 
 COMBINATORS = ("all", "any", "not")
 AGE_LEAVES = ("age_at_least", "age_at_most")
 REGION_LEAVES = ("registered_in", "resides_in")
-LIST_LEAVES = ("category", "ability_level", "pension_type", *REGION_LEAVES)
+DISABILITY_LEAVES = ("disability_category", "disability_grade")
+LIST_LEAVES = ("category", "ability_level", "pension_type", *DISABILITY_LEAVES, *REGION_LEAVES)
 HOME_LEAVES = ("lives_at_home",)
 LEAVES = (*AGE_LEAVES, *LIST_LEAVES, *HOME_LEAVES)
 OPERATORS = (*COMBINATORS, *LEAVES)
 ANNOTATION = "as"
 
 # The choices each list leaf accepts (regions take codes, checked against the tree on save).
-_CHOICES = {"category": Category, "ability_level": AbilityLevel, "pension_type": PensionType}
+_CHOICES = {
+    "category": Category,
+    "ability_level": AbilityLevel,
+    "pension_type": PensionType,
+    "disability_category": DisabilityCategory,
+    "disability_grade": DisabilityGrade,
+}
 # The oldest age a rule can name; a typo such as 800 is refused rather than never met.
 MAX_AGE = 150
 # Deeper trees are a mistake (or an attack on the parser), not a policy.
@@ -81,6 +97,8 @@ OPERATOR_LABELS = {
     "category": "类别",
     "ability_level": "能力等级",
     "pension_type": "养老保险类型",
+    "disability_category": "残疾类别",
+    "disability_grade": "残疾等级",
     "registered_in": "户籍地",
     "resides_in": "常住地",
     "lives_at_home": "居家",
@@ -159,10 +177,12 @@ def _validate(node, allowed: frozenset[str], path: str, depth: int) -> None:
                 raise _error(item, f"{_shown(code)} 不是区划代码（6、9、12 或 15 位数字）。")
             continue
         choices = _CHOICES[operator]
-        if code not in choices.values:
+        # bool is an int in Python: true would read as grade 1.
+        if isinstance(code, bool) or code not in choices.values:
             raise _error(
                 item,
-                f"未知的{OPERATOR_LABELS[operator]}代码 {_shown(code)}；可用：{'、'.join(choices.values)}。",
+                f"未知的{OPERATOR_LABELS[operator]}代码 {_shown(code)}；"
+                f"可用：{'、'.join(map(str, choices.values))}。",
             )
 
 
@@ -264,6 +284,9 @@ class Facts:
     categories: frozenset[str] = frozenset()
     ability_level: str | None = None
     pension_type: str = ""
+    # The disability certificate: category code and grade 1–4; "" and None without one.
+    disability_category: str = ""
+    disability_grade: int | None = None
     hukou_path: str = ""
     residence_path: str = ""
     # In a care institution on ``on`` (a stay open that day); None: the reader did not read
@@ -312,6 +335,10 @@ def predicate(condition, *, values: Mapping[str, object] | None = None) -> Predi
         return lambda f: f.ability_level in codes
     if operator == "pension_type":
         return lambda f: f.pension_type in codes
+    if operator == "disability_category":
+        return lambda f: f.disability_category in codes
+    if operator == "disability_grade":
+        return lambda f: f.disability_grade in codes
     if operator == "registered_in":
         return lambda f: _in_region(f.hukou_path, codes)
     if operator == "resides_in":
@@ -491,6 +518,8 @@ def _q(node, on: datetime.date, prefix: str, values, elder_ids=None) -> Q:
         return Q(In(latest_level(on, prefix=prefix), sorted(value)))
     if operator == "pension_type":
         return Q(**{f"{prefix}pension_type__in": sorted(value)})
+    if operator in DISABILITY_LEAVES:
+        return Q(**{f"{prefix}{operator}__in": sorted(value)})
     if operator == "registered_in":
         return _region_q(f"{prefix}hukou_region", value)
     if operator == "resides_in":
@@ -639,6 +668,10 @@ def _describe(node, values, region_names, *, top: bool = False) -> str:
         return one_of("最近一次能力评估等级", _labels(AbilityLevel, value))
     if operator == "pension_type":
         return one_of("养老保险类型", _labels(PensionType, value))
+    if operator == "disability_category":
+        return one_of("残疾人证类别", _labels(DisabilityCategory, value))
+    if operator == "disability_grade":
+        return one_of("残疾人证等级", _labels(DisabilityGrade, value))
     places = "、".join(f"{region_names[c]}（{c}）" if c in region_names else c for c in value)
     where = "户籍" if operator == "registered_in" else "常住地"
     return f"{where}在{places}" + ("" if len(value) == 1 else "之一") + "（含下级）"

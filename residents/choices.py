@@ -35,6 +35,28 @@ class Category(models.TextChoices):
     BRAVERY_DISABLED = "bravery_disabled", _("见义勇为致残")
 
 
+class DisabilityCategory(models.TextChoices):
+    """Category of the disability certificate (残疾人证, GB/T 26341-2010 残疾人残疾分类和分级);
+    read by the disability allowances (docs/policy.md §1)."""
+
+    VISION = "vision", _("视力残疾")
+    HEARING = "hearing", _("听力残疾")
+    SPEECH = "speech", _("言语残疾")
+    PHYSICAL = "physical", _("肢体残疾")
+    INTELLECTUAL = "intellectual", _("智力残疾")
+    MENTAL = "mental", _("精神残疾")
+    MULTIPLE = "multiple", _("多重残疾")
+
+
+class DisabilityGrade(models.IntegerChoices):
+    """Grade of the disability certificate: 一级 is the most severe."""
+
+    FIRST = 1, _("一级")
+    SECOND = 2, _("二级")
+    THIRD = 3, _("三级")
+    FOURTH = 4, _("四级")
+
+
 class AbilityLevel(models.TextChoices):
     """Overall ability level (GB/T 42195-2022 §5.3). MZ/T 039-2013 records use the first four
     (its 能力完好/轻度/中度/重度失能); only the 2022 standard has 完全失能."""

@@ -1,6 +1,7 @@
 import secrets
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator
 from django.db import models
 from django.db.models import Q
@@ -13,6 +14,8 @@ from residents.choices import (
     AbilityLevel,
     AssessmentStandard,
     Category,
+    DisabilityCategory,
+    DisabilityGrade,
     ImportJobState,
     PensionType,
     Sex,
@@ -58,6 +61,13 @@ class Elder(models.Model):
     pension_type = models.CharField(
         _("养老保险类型"), max_length=16, choices=PensionType.choices, default=PensionType.NONE
     )
+    # The disability certificate (残疾人证), if any: both or neither (docs/policy.md §1).
+    disability_category = models.CharField(
+        _("残疾类别"), max_length=16, choices=DisabilityCategory.choices, blank=True
+    )
+    disability_grade = models.PositiveSmallIntegerField(
+        _("残疾等级"), choices=DisabilityGrade.choices, null=True, blank=True
+    )
     death_date = models.DateField(_("死亡日期"), null=True, blank=True, db_index=True)
     elder_code = models.CharField(
         _("长者码"), max_length=12, unique=True, default=new_elder_code, editable=False
@@ -78,6 +88,21 @@ class Elder(models.Model):
             models.CheckConstraint(
                 condition=Q(sex__in=[Sex.MALE, Sex.FEMALE]), name="elder_sex_valid"
             ),
+            models.CheckConstraint(
+                condition=Q(disability_category="")
+                | Q(disability_category__in=DisabilityCategory.values),
+                name="elder_disability_category_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(disability_grade__isnull=True)
+                | Q(disability_grade__gte=1, disability_grade__lte=4),
+                name="elder_disability_grade_1_to_4",
+            ),
+            models.CheckConstraint(
+                condition=Q(disability_category="", disability_grade__isnull=True)
+                | (~Q(disability_category="") & Q(disability_grade__isnull=False)),
+                name="elder_disability_both_or_neither",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -86,6 +111,12 @@ class Elder(models.Model):
     @property
     def is_alive(self) -> bool:
         return self.death_date is None
+
+    def clean(self) -> None:
+        super().clean()
+        if bool(self.disability_category) != (self.disability_grade is not None):
+            missing = "disability_grade" if self.disability_category else "disability_category"
+            raise ValidationError({missing: _("残疾类别和残疾等级须同时填写或同时留空。")})
 
 
 class ElderCategory(models.Model):

@@ -20,7 +20,13 @@ from regions.models import Region
 from regions.selectors import PolicyValueNotSet
 from residents.ages import birthday
 from residents.assessment_rules import ITEMS
-from residents.choices import AbilityLevel, AssessmentStandard, PensionType
+from residents.choices import (
+    AbilityLevel,
+    AssessmentStandard,
+    DisabilityCategory,
+    DisabilityGrade,
+    PensionType,
+)
 from residents.models import AbilityAssessment, Elder, ElderCategory
 
 pytestmark = pytest.mark.django_db
@@ -148,7 +154,14 @@ def _region(code):
 
 
 def make_elder(
-    birth, *, hukou="330106", residence=None, pension=PensionType.NONE, categories=(), levels=()
+    birth,
+    *,
+    hukou="330106",
+    residence=None,
+    pension=PensionType.NONE,
+    categories=(),
+    levels=(),
+    disability=("", None),
 ):
     """An elder as rows (no service: the tests need arbitrary birth dates and histories).
     ``categories``: (code, start, end or None); ``levels``: (date, level) in entry order."""
@@ -160,6 +173,8 @@ def make_elder(
         hukou_region=_region(hukou),
         residence_region=_region(residence) if residence else None,
         pension_type=pension,
+        disability_category=disability[0],
+        disability_grade=disability[1],
     )
     ElderCategory.objects.bulk_create(
         ElderCategory(elder=elder, category=code, start_date=start, end_date=end)
@@ -328,6 +343,8 @@ LEAF = st.one_of(
     st.builds(lambda c: {"category": c}, _codes(CATEGORY_POOL)),
     st.builds(lambda c: {"ability_level": c}, _codes(AbilityLevel.values)),
     st.builds(lambda c: {"pension_type": c}, _codes(PensionType.values)),
+    st.builds(lambda c: {"disability_category": c}, _codes(DisabilityCategory.values)),
+    st.builds(lambda c: {"disability_grade": c}, _codes(DisabilityGrade.values)),
     st.builds(lambda c: {"registered_in": c}, _codes(REGION_POOL)),
     st.builds(lambda c: {"resides_in": c}, _codes(REGION_POOL)),
 )
@@ -371,6 +388,15 @@ def populations(draw):
                 "hukou": draw(st.sampled_from(HUKOU_POOL)),
                 "residence": draw(st.sampled_from(RESIDENCE_POOL)),
                 "pension": draw(st.sampled_from(PensionType.values)),
+                "disability": draw(
+                    st.one_of(
+                        st.just(("", None)),
+                        st.tuples(
+                            st.sampled_from(DisabilityCategory.values),
+                            st.sampled_from(DisabilityGrade.values),
+                        ),
+                    )
+                ),
                 "categories": categories,
                 "levels": levels,
             }
@@ -405,6 +431,8 @@ def facts_of(spec, day, paths):
         categories=held,
         ability_level=level[1] if level else None,
         pension_type=spec["pension"],
+        disability_category=spec["disability"][0],
+        disability_grade=spec["disability"][1],
         hukou_path=paths[spec["hukou"]],
         residence_path=paths[spec["residence"]] if spec["residence"] else "",
     )
@@ -431,6 +459,7 @@ def test_sql_and_python_readings_agree(zhejiang, condition, population):
                 pension=spec["pension"],
                 categories=spec["categories"],
                 levels=spec["levels"],
+                disability=spec["disability"],
             ).pk: spec
             for spec in specs
         }
@@ -450,3 +479,39 @@ def test_sql_and_python_readings_agree(zhejiang, condition, population):
         transaction.set_rollback(True)
     assert in_sql == in_python, (condition, day)
     assert in_python <= first_cut, (condition, day, start, end)
+
+
+def test_disability_leaves_read_the_certificate(zhejiang):
+    day = D(2024, 5, 1)
+    severe = make_elder(D(1940, 1, 1), disability=("physical", 1))
+    mental = make_elder(D(1940, 1, 1), disability=("mental", 4))
+    none = make_elder(D(1940, 1, 1))
+    nursing = {
+        "any": [
+            {"disability_grade": [1, 2]},
+            {
+                "all": [
+                    {"disability_category": ["intellectual", "mental"]},
+                    {"disability_grade": [3, 4]},
+                ]
+            },
+        ]
+    }
+    assert matches(nursing, day) >= {severe.pk, mental.pk}
+    assert none.pk not in matches(nursing, day)
+    assert none.pk in matches({"not": {"disability_grade": [1, 2, 3, 4]}}, day)
+    assert describe({"disability_grade": [1]}) == "残疾人证等级为一级"
+    with pytest.raises(ValidationError, match="未知的残疾等级代码"):
+        validate({"disability_grade": [5]})
+    with pytest.raises(ValidationError, match="未知的残疾等级代码"):
+        validate({"disability_grade": [True]})
+    with pytest.raises(ValidationError, match="未知的残疾类别代码"):
+        validate({"disability_category": ["blind"]})
+
+
+def test_disability_certificate_is_both_or_neither(zhejiang):
+    elder = make_elder(D(1940, 1, 1))
+    elder.disability_category = "vision"
+    with pytest.raises(ValidationError) as caught:
+        elder.full_clean()
+    assert "disability_grade" in caught.value.message_dict
