@@ -184,6 +184,17 @@ def register_all() -> None:
         register_scope(model, regions=("batch__region__path",))
     register_scope(s.FacilitySubsidy, regions=("facility__region__path",))
     register_scope(s.StarSubsidyRate, regions=("jurisdiction__path",))
+    # A payee's account belongs where its payee does: an elder's registration and residence,
+    # a caregiver's employers, a facility's region.
+    register_scope(
+        s.PayeeAccount,
+        regions=(
+            "elder__hukou_region__path",
+            "elder__residence_region__path",
+            "caregiver__employments__facility__region__path",
+            "facility__region__path",
+        ),
+    )
 
     from servicelist.models import ServiceDelivery, ServiceItem
 

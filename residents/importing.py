@@ -1,6 +1,9 @@
 """Import of elders from the street offices' spreadsheets (CSV or XLSX).
 
-Columns: ``id_number,name,hukou_region,residence_region,phone,categories,pension,death_date``.
+Columns: ``id_number,name,hukou_region,residence_region,phone,categories,pension,death_date``,
+and optionally the elder's payee account: ``account_channel,bank,account_number,account_holder``
+(a column left out changes nothing; a row with all four empty keeps the account on record; an
+empty holder is the elder's own name; a bad account number rejects the row naming the field).
 Rows are upserted by ID number. Every bad row is rejected on its own with its line number
 (header = line 1), the field and a message; bad rows never block good ones, and the second
 occurrence of an ID number within one file is rejected. Importing the same file again creates
@@ -51,6 +54,8 @@ COLUMNS = [
     "death_date",
 ]
 REQUIRED = ["id_number", "name", "hukou_region"]
+# Optional: where the elder's cash goes (subsidies.payees).
+ACCOUNT_COLUMNS = ["account_channel", "bank", "account_number", "account_holder"]
 # Street offices type the labels as often as the codes.
 PENSION_ALIASES = {
     **{p.value: p.value for p in PensionType},
@@ -98,6 +103,8 @@ class ParsedRow:
     death_date: datetime.date | None
     # What the categories column writes (see _category_writes), decided when checked.
     category_writes: tuple[tuple, ...] = ()
+    # (channel, bank, digits, holder) when the row gives an account; None leaves it alone.
+    account: tuple[str, str, str, str] | None = None
 
 
 @dataclass
@@ -151,7 +158,7 @@ def read_rows(content: bytes, filename: str) -> list[tuple[int, dict[str, str]]]
         raise ImportFileError(
             f"第1行表头缺少列：{', '.join(missing)}（应为 {','.join(COLUMNS)}）。"
         )
-    index = {name: header.index(name) for name in COLUMNS}
+    index = {name: header.index(name) for name in COLUMNS + ACCOUNT_COLUMNS if name in header}
     rows = []
     for line, cells in enumerate(table[1:], start=2):
         texts = [_cell_text(c) for c in cells]
@@ -291,6 +298,7 @@ def plan_import(
             fail(
                 "pension", f"养老保险类型 {raw['pension']} 无效：应为 employee、resident 或 none。"
             )
+        account = _parse_account(raw, fail)
         death_date = None
         if raw["death_date"]:
             try:
@@ -310,6 +318,8 @@ def plan_import(
             fail(_scope_field(residence), _outside_message(line))
             plan.errors.extend(errors)
             continue
+        if account is not None and by is not None and not _account_writable(by, hukou, residence):
+            fail("account_number", f"第 {line} 行：您无权登记该老年人的领取账户，本行不导入。")
         if elder is not None and death_date and elder.death_date not in (None, death_date):
             fail("death_date", f"已登记死亡日期 {elder.death_date}，与本行不一致。")
         writes: list[tuple] = []
@@ -333,10 +343,13 @@ def plan_import(
             pension_type=pension,
             death_date=death_date,
             category_writes=tuple(writes),
+            account=account,
         )
         if elder is None:
             plan.to_create.append(parsed)
-        elif _changes(parsed, elder, open_categories.get(elder.pk, set())):
+        elif _changes(parsed, elder, open_categories.get(elder.pk, set())) or (
+            account is not None and _account_changes(account, elder)
+        ):
             plan.to_update.append((parsed, elder))
         else:
             plan.unchanged.append(parsed)
@@ -456,6 +469,61 @@ def _category_writes(
     return writes, messages
 
 
+def _parse_account(raw: dict[str, str], fail) -> tuple[str, str, str, str] | None:
+    """The row's account, checked (subsidies.payees.clean_account_number), or None when the
+    row gives none."""
+    from subsidies.payees import clean_account_number
+
+    given = {column: raw.get(column, "") for column in ACCOUNT_COLUMNS}
+    if not any(given.values()):
+        return None
+    failed = False
+    for column in ("account_channel", "bank", "account_number"):
+        if not given[column]:
+            fail(column, "填写领取账户时此项必填。")
+            failed = True
+    if failed:
+        return None
+    try:
+        digits = clean_account_number(given["account_channel"], given["account_number"])
+    except ValidationError as error:
+        for column, messages in error.message_dict.items():
+            fail(column, " ".join(messages))
+        return None
+    if len(given["bank"]) > 100 or len(given["account_holder"]) > 100:
+        fail("bank" if len(given["bank"]) > 100 else "account_holder", "不能超过100个字符。")
+        return None
+    return given["account_channel"], given["bank"], digits, given["account_holder"]
+
+
+def _account_writable(by, hukou: Region | None, residence: Region | None) -> bool:
+    from accounts.scoping import in_write_scope
+    from subsidies.models import PayeeAccount
+
+    if hukou is None:
+        return True  # the row is already refused for its place
+    return in_write_scope(
+        by,
+        PayeeAccount(elder=Elder(hukou_region=hukou, residence_region=residence)),
+        as_stored=False,
+    )
+
+
+def _account_changes(account: tuple[str, str, str, str], elder: Elder) -> bool:
+    from subsidies.models import PayeeAccount
+    from subsidies.payees import account_number
+
+    channel, bank, digits, holder = account
+    current = PayeeAccount.objects.filter(elder=elder).first()
+    return (
+        current is None
+        or (current.channel, current.bank, current.holder_name)
+        != (channel, bank, holder or elder.name)
+        or current.account_last4 != digits[-4:]
+        or account_number(current) != digits
+    )
+
+
 def _changes(row: ParsedRow, elder: Elder, held: set[str]) -> bool:
     new_categories = bool(row.category_writes) if elder.death_date is None else False
     return bool(
@@ -572,6 +640,24 @@ def apply_import(plan: ImportPlan, *, today: datetime.date | None = None, by=Non
         bulk_update_with_history(
             earlier, ElderCategory, ["start_date"], batch_size=BATCH_SIZE, default_user=by
         )
+
+    # Accounts go through the one service that encrypts them, keeps their history and
+    # releases the lines held for want of them: one call per account given (not set-based).
+    from subsidies.payees import set_payee_account
+
+    for row, elder, _is_new in rows_and_elders + [
+        (row, elder, False) for row, elder in plan.to_update if elder.death_date is not None
+    ]:
+        if row.account is not None:
+            channel, bank, digits, holder = row.account
+            set_payee_account(
+                payee=elder,
+                channel=channel,
+                bank=bank,
+                account_number=digits,
+                holder_name=holder,
+                by=by,
+            )
 
     # Deaths of registered elders reach other apps (bed, visits, allowances): rare, one by one.
     for elder, death_date in deaths:

@@ -35,7 +35,8 @@ from regions.choices import RegionLevel
 from regions.models import Region
 from subsidies import bank_returns
 from subsidies.batches import approve_batch
-from subsidies.choices import BatchState, ExportFormat, LineStatus, RunHealth
+from subsidies.choices import BatchState, ExportFormat, RunHealth
+from subsidies.exporting import Layout
 from subsidies.exports import export_batch, reconcile_batch
 from subsidies.grants import check_star_rate_cap, set_star_subsidy_rate
 from subsidies.models import (
@@ -58,7 +59,13 @@ from subsidies.permissions import (
     can_set_star_rates,
 )
 from subsidies.run.finishing import resume_run
-from subsidies.selectors import batch_grand_total, batch_totals, run_health, runs_with_health
+from subsidies.selectors import (
+    NOT_PAID_HERE,
+    batch_grand_total,
+    batch_totals,
+    run_health,
+    runs_with_health,
+)
 
 # Seconds between reloads of a run's page while the run is queued or running.
 RUN_REFRESH_SECONDS = 5
@@ -285,14 +292,28 @@ class BankReturnInline(admin.TabularInline):
         return False
 
 
-def _export_response(request, batch, fmt: str):
+# The files finance can take, each named for who reads it: (format, layout, label).
+EXPORT_FILES = [
+    (ExportFormat.CSV, Layout.BANK, _("银行文件（CSV，机读列，含合计）")),
+    (ExportFormat.XLSX, Layout.BANK, _("银行文件（Excel，机读列）")),
+    (ExportFormat.XLSX, Layout.FINANCE, _("财务核对表（Excel，中文表头）")),
+    (ExportFormat.CSV, Layout.FINANCE, _("财务核对表（CSV，Excel 可直接打开，含合计）")),
+]
+
+
+def _export_response(request, batch, fmt: str, layout: str = Layout.BANK):
     """The audited export (export_batch) as a download: XLSX as it is, CSV zipped with its
-    totals file (per-scheme control totals and the checksum of the lines file)."""
+    totals file (per-scheme control totals and the checksum of the lines file). The finance
+    layout's files are named so (``…-finance``) beside the bank's."""
     with tempfile.TemporaryDirectory() as folder:
         base = f"batch-{batch.pk}-{batch.region.code}-{batch.period:%Y-%m}"
+        if layout == Layout.FINANCE:
+            base += "-finance"
         output = Path(folder) / f"{base}.{fmt}"
         try:
-            record = export_batch(batch=batch, fmt=fmt, output=output, by=request.user)
+            record = export_batch(
+                batch=batch, fmt=fmt, output=output, by=request.user, layout=layout
+            )
         except ValidationError as error:
             messages.error(request, f"{batch}：{_messages_of(error)}")
             return None
@@ -350,7 +371,7 @@ class PaymentBatchAdmin(PeriodMonthMixin, ScopedAdminMixin, SimpleHistoryAdmin):
     list_filter = ["state", "kind", MonthFilter]
     list_select_related = ["region", "approved_by"]
     search_fields = ["region__name", "=region__code"]
-    actions = ["approve", "export_csv", "export_xlsx"]
+    actions = ["approve", "export_csv", "export_xlsx", "export_finance_xlsx"]
     inlines = [BatchExportInline, BankReturnInline]
     change_form_template = "admin/subsidies/paymentbatch/change_form.html"
     readonly_fields = [
@@ -371,7 +392,7 @@ class PaymentBatchAdmin(PeriodMonthMixin, ScopedAdminMixin, SimpleHistoryAdmin):
         # changelist's count query drops them.
         live = (
             PaymentLine.objects.filter(batch=OuterRef("pk"))
-            .exclude(status=LineStatus.CANCELLED)
+            .exclude(status__in=NOT_PAID_HERE)
             .order_by()
             .values("batch")
         )
@@ -506,10 +527,13 @@ class PaymentBatchAdmin(PeriodMonthMixin, ScopedAdminMixin, SimpleHistoryAdmin):
         batch = self._batch(request, pk, can_export)
         if request.method == "POST":
             fmt = request.POST.get("format", "")
+            layout = request.POST.get("layout") or Layout.BANK
             if fmt not in ExportFormat.values:
                 messages.error(request, f"格式 {fmt!r} 不支持，应为 csv 或 xlsx。")
+            elif layout not in Layout.choices:
+                messages.error(request, f"版式 {layout!r} 不支持，应为 bank 或 finance。")
             else:
-                response = _export_response(request, batch, fmt)
+                response = _export_response(request, batch, fmt, layout)
                 if response is not None:
                     return response
             return redirect("admin:subsidies_paymentbatch_export", batch.pk)
@@ -520,6 +544,7 @@ class PaymentBatchAdmin(PeriodMonthMixin, ScopedAdminMixin, SimpleHistoryAdmin):
             summary=_batch_summary(batch),
             exports=batch.exports.select_related("exported_by"),
             formats=ExportFormat.choices,
+            files=EXPORT_FILES,
         )
 
     def bank_return_view(self, request, pk):
@@ -609,15 +634,20 @@ class PaymentBatchAdmin(PeriodMonthMixin, ScopedAdminMixin, SimpleHistoryAdmin):
             return None
         return queryset.select_related("region").get()
 
-    @admin.action(description=_("导出所选批次（CSV + 合计）"), permissions=["export"])
+    @admin.action(description=_("导出银行文件（CSV，机读列，含合计）"), permissions=["export"])
     def export_csv(self, request, queryset):
         batch = self._single(request, queryset)
         return batch and _export_response(request, batch, ExportFormat.CSV)
 
-    @admin.action(description=_("导出所选批次（XLSX）"), permissions=["export"])
+    @admin.action(description=_("导出银行文件（Excel，机读列）"), permissions=["export"])
     def export_xlsx(self, request, queryset):
         batch = self._single(request, queryset)
         return batch and _export_response(request, batch, ExportFormat.XLSX)
+
+    @admin.action(description=_("导出财务核对表（Excel，中文表头）"), permissions=["export"])
+    def export_finance_xlsx(self, request, queryset):
+        batch = self._single(request, queryset)
+        return batch and _export_response(request, batch, ExportFormat.XLSX, Layout.FINANCE)
 
 
 def _lines_url(batch) -> str:
@@ -699,7 +729,7 @@ class PaymentLineAdmin(PeriodMonthMixin, ReadOnlyAdmin):
         batch_id = request.GET.get("batch__id__exact", "")
         if cl is None or not batch_id.isdigit():
             return response
-        paid = cl.queryset.order_by().exclude(status=LineStatus.CANCELLED)
+        paid = cl.queryset.order_by().exclude(status__in=NOT_PAID_HERE)
         rows = (
             paid.values("scheme__code", "scheme__label")
             .annotate(count=Count("id"), amount=Sum("amount"))
@@ -820,3 +850,6 @@ class FacilitySubsidyAdmin(ReadOnlyAdmin):
     list_filter = ["kind", "year"]
     search_fields = ["facility__name", "facility__code"]
     list_select_related = ["facility"]
+
+
+from subsidies import admin_payees  # noqa: E402, F401  (registers the payee accounts' admin)

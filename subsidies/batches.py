@@ -20,6 +20,7 @@ from regions.models import Region
 from residents.models import Elder
 from subsidies.choices import BatchKind, BatchState, LineKind, LineStatus, RunStatus
 from subsidies.models import AllowanceRun, PaymentBatch, PaymentLine
+from subsidies.payees import hold_lines_without_account
 from subsidies.periods import first_of_month
 
 
@@ -70,6 +71,9 @@ def approve_batch(*, batch: PaymentBatch, by) -> PaymentBatch:
                 "请先在“津贴发放运行”中续跑或重新运行。"
             }
         )
+    # What finance approves is what goes out: lines whose payee still has no account are
+    # held now (kept, not exported) and paid once the account is added.
+    hold_lines_without_account(batch)
     batch.state = BatchState.APPROVED
     batch.approved_by = by
     batch.approved_at = timezone.now()
@@ -100,7 +104,9 @@ def handle_elder_death(*, elder: Elder, death_date: datetime.date) -> dict[str, 
     cancelled, recoveries = [], []
     this_month = first_of_month(timezone.localdate())
     for line in undue:
-        if line.batch.is_draft:
+        # A held line was never paid: it is cancelled whatever its batch, so that adding an
+        # account later does not pay it.
+        if line.batch.is_draft or line.status == LineStatus.HELD:
             cancelled.append(line.pk)
             continue
         if line.corrections.filter(kind=LineKind.RECOVERY).exists():

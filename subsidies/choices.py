@@ -65,6 +65,9 @@ class LineStatus(models.TextChoices):
     PAID = "paid", _("已到账")
     FAILED = "failed", _("发放失败")
     CANCELLED = "cancelled", _("已取消（未审核前失去资格）")
+    # The payee has no usable account: kept, never exported, paid once the account is added
+    # (subsidies.payees).
+    HELD = "held", _("暂缓发放（无可用账户）")
 
 
 class ExportFormat(models.TextChoices):
@@ -86,3 +89,17 @@ ONE_OFF_FACILITY_SUBSIDIES = [
     FacilitySubsidyKind.SMART_CARE_HOME,
     FacilitySubsidyKind.SMART_TERMINAL,
 ]
+
+
+class PaymentChannel(models.TextChoices):
+    """Where a line's money goes. A payee's account is a bank card or the financial account
+    of their social-security card; Xihu's e-allowances are credited to the elder's 爱心卡 on
+    the e-allowance platform, which knows the elder by ID number (docs/policy.md §1)."""
+
+    BANK_CARD = "bank_card", _("银行卡")
+    SOCIAL_SECURITY_CARD = "social_security_card", _("社会保障卡金融账户")
+    CARE_CARD = "care_card", _("爱心卡（养老服务电子津贴）")
+
+
+# The channels a payee's own account can be (the care card needs none).
+ACCOUNT_CHANNELS = [PaymentChannel.BANK_CARD, PaymentChannel.SOCIAL_SECURITY_CARD]

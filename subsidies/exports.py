@@ -14,36 +14,53 @@ from accounts.scoping import require_in_scope
 from subsidies import bank_returns, exporting
 from subsidies.bank_returns import BANK_STATUSES, BankReturnRow
 from subsidies.batches import draft_batch_for
-from subsidies.choices import BatchState, ExportFormat, LineKind, LineStatus
+from subsidies.choices import BatchState, ExportFormat, LineKind, LineStatus, PaymentChannel
 from subsidies.models import BankReturnImport, BatchExport, PaymentBatch, PaymentLine
 from subsidies.periods import add_months
-from subsidies.selectors import batch_grand_total, live_lines
+from subsidies.selectors import live_lines
 
 
-def export_batch(*, batch: PaymentBatch, fmt: str, output: Path, by=None) -> BatchExport:
-    """Write the batch's file(s) for the bank and record the export (who, when, checksum).
+def export_batch(
+    *,
+    batch: PaymentBatch,
+    fmt: str,
+    output: Path,
+    by=None,
+    channel: str | None = None,
+    layout: str = exporting.Layout.BANK,
+) -> BatchExport:
+    """Write the batch's file(s) and record the export (who, when, checksum).
 
-    Only approved (or already exported) batches are exported: a draft may still change."""
+    ``layout`` is ``bank`` (the documented machine-readable columns) or ``finance`` (Chinese
+    headers and names, for people); ``channel`` keeps one channel's lines (the bank's file,
+    the card platform's file). Only approved (or already exported) batches are exported: a
+    draft may still change. Lines whose payee has no account are held, not exported."""
     from accounts.choices import AuditAction
     from accounts.services import record_audit
 
     if fmt not in ExportFormat.values:
         raise ValidationError({"format": f"格式 {fmt!r} 不支持，应为 csv 或 xlsx。"})
+    if layout not in exporting.Layout.choices:
+        raise ValidationError({"layout": f"版式 {layout!r} 不支持，应为 bank 或 finance。"})
+    if channel and channel not in PaymentChannel.values:
+        raise ValidationError(
+            {"channel": f"渠道 {channel!r} 不存在，应为 {'、'.join(PaymentChannel.values)}。"}
+        )
     if batch.state == BatchState.DRAFT:
         raise ValidationError({"state": "批次尚未审核，不能导出。"})
+    require_in_scope(by, batch, as_changed=False)
     output = Path(output)
     writer = exporting.write_csv if fmt == ExportFormat.CSV else exporting.write_xlsx
-    writer(batch, output)
-    count, amount = batch_grand_total(batch)
+    files = writer(batch, output, channel=channel, layout=layout)
     with transaction.atomic():
         batch = PaymentBatch.objects.select_for_update().get(pk=batch.pk)
         record = BatchExport(
             batch=batch,
             format=fmt,
             file_name=output.name,
-            sha256=exporting.sha256_of(output),
-            line_count=count,
-            total_amount=amount,
+            sha256=files.sha256,
+            line_count=files.count,
+            total_amount=files.amount,
             exported_by=by if by is not None and by.is_authenticated else None,
         )
         record.full_clean()
@@ -57,7 +74,14 @@ def export_batch(*, batch: PaymentBatch, fmt: str, output: Path, by=None) -> Bat
             action=AuditAction.EXPORT,
             object_type="subsidies.PaymentBatch",
             object_id=str(batch.pk),
-            details={"format": fmt, "file": output.name, "sha256": record.sha256, "lines": count},
+            details={
+                "format": fmt,
+                "layout": layout,
+                "channel": channel or "",
+                "file": output.name,
+                "sha256": record.sha256,
+                "lines": files.count,
+            },
         )
     return record
 

@@ -28,6 +28,7 @@ from subsidies.choices import (
     LineKind,
     LineStatus,
     Payee,
+    PaymentChannel,
     PeriodKind,
     RunStatus,
 )
@@ -83,6 +84,18 @@ class Scheme(models.Model):
         ),
     )
     citation = models.CharField(_("依据"), max_length=200)
+    # docs/policy.md §1: Xihu's e-allowances are credited to the 爱心卡, not paid in cash.
+    channel = models.CharField(
+        _("发放渠道"),
+        max_length=32,
+        choices=[
+            ("", _("领取人登记的账户")),
+            (PaymentChannel.CARE_CARD, PaymentChannel.CARE_CARD.label),
+        ],
+        blank=True,
+        default="",
+        help_text=_("留空：发到领取人登记的银行卡或社保卡；爱心卡：记入电子津贴平台，凭身份证号。"),
+    )
     is_active = models.BooleanField(_("启用"), default=True)
 
     history = HistoricalRecords()
@@ -253,6 +266,8 @@ class PaymentLine(models.Model):
         db_index=False,  # corrections are few: indexed by payment_line_one_correction_per_line
     )
     note = models.CharField(_("备注"), max_length=200, blank=True)
+    # A database default too: the run's set-based INSERT names only the columns it computes.
+    hold_reason = models.CharField(_("暂缓原因"), max_length=200, blank=True, db_default="")
     bank_reference = models.CharField(_("银行流水号"), max_length=64, blank=True)
     bank_message = models.CharField(_("银行说明"), max_length=200, blank=True)
     reconciled_at = models.DateTimeField(_("对账时间"), null=True, blank=True)
@@ -612,3 +627,89 @@ class FacilitySubsidy(models.Model):
 
     def __str__(self) -> str:
         return f"{self.facility.name} {self.year} {self.get_kind_display()} {self.amount}"
+
+
+class PayeeAccount(models.Model):
+    """Where a payee's cash goes: their bank card or social-security card's financial account.
+
+    One account per payee (an elder, a caregiver or a facility). The number is stored encrypted
+    (subsidies.account_crypto) and shown masked (its last four digits) everywhere but the bank
+    file and the audited detail view; every change is kept in the history."""
+
+    elder = models.OneToOneField(
+        Elder,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="payee_account",
+        verbose_name=_("老年人"),
+    )
+    caregiver = models.OneToOneField(
+        "facilities.Caregiver",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="payee_account",
+        verbose_name=_("养老护理员"),
+    )
+    facility = models.OneToOneField(
+        "facilities.Facility",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="payee_account",
+        verbose_name=_("机构"),
+    )
+    channel = models.CharField(_("账户类型"), max_length=32, choices=PaymentChannel.choices)
+    bank = models.CharField(_("开户银行"), max_length=100)
+    account_number_encrypted = models.BinaryField(_("账号（加密）"), editable=False)
+    account_last4 = models.CharField(_("账号末四位"), max_length=4, editable=False)
+    holder_name = models.CharField(_("户名"), max_length=100)
+    updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("经办人"),
+    )
+
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("领取账户")
+        verbose_name_plural = _("领取账户")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(elder__isnull=False, caregiver__isnull=True, facility__isnull=True)
+                | Q(elder__isnull=True, caregiver__isnull=False, facility__isnull=True)
+                | Q(elder__isnull=True, caregiver__isnull=True, facility__isnull=False),
+                name="payee_account_exactly_one_payee",
+            ),
+            models.CheckConstraint(
+                condition=Q(
+                    channel__in=[PaymentChannel.BANK_CARD, PaymentChannel.SOCIAL_SECURITY_CARD]
+                ),
+                name="payee_account_channel_holds_an_account",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_channel_display()} {self.masked_number}"
+
+    @property
+    def payee(self):
+        return self.elder or self.caregiver or self.facility
+
+    @property
+    def payee_kind(self) -> str:
+        return "elder" if self.elder_id else "caregiver" if self.caregiver_id else "facility"
+
+    @property
+    def payee_pk(self) -> int:
+        return self.elder_id or self.caregiver_id or self.facility_id
+
+    @property
+    def masked_number(self) -> str:
+        return f"****{self.account_last4}" if self.account_last4 else ""

@@ -20,6 +20,7 @@ SCHEME_FIELDS = (
     "condition",
     "until_set_paid_as",
     "citation",
+    "channel",
 )
 
 
@@ -39,6 +40,7 @@ def load_schemes(path: Path = SCHEMES_FILE) -> dict[str, int]:
         values = {field: entry.get(field) for field in SCHEME_FIELDS}
         values["condition"] = values["condition"] or {}
         values["until_set_paid_as"] = values["until_set_paid_as"] or []
+        values["channel"] = values["channel"] or ""
         values["jurisdiction"] = jurisdiction
         scheme = Scheme.objects.filter(code=entry["code"]).first()
         if scheme is None:

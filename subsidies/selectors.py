@@ -14,10 +14,13 @@ from django.utils import timezone
 from subsidies.choices import ChunkStatus, LineStatus, RunHealth, RunStatus
 from subsidies.models import PaymentBatch, PaymentLine, money
 
+NOT_PAID_HERE = [LineStatus.CANCELLED, LineStatus.HELD]
+
 
 def live_lines(batch: PaymentBatch) -> QuerySet[PaymentLine]:
-    """The lines to pay (cancelled lines are kept for the record, not paid)."""
-    return batch.lines.exclude(status=LineStatus.CANCELLED)
+    """The lines to pay: cancelled lines are kept for the record and held lines (no account)
+    until their account is added, neither is paid in this batch."""
+    return batch.lines.exclude(status__in=NOT_PAID_HERE)
 
 
 def batch_totals(batch: PaymentBatch) -> list[dict]:

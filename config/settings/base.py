@@ -4,6 +4,8 @@ Environment variables:
     DATABASE_URL   default: a SQLite file in the project folder (the embedded default)
     REDIS_URL      Celery broker and result backend; unset = tasks run eagerly in-process
     SECRET_KEY, DEBUG, ALLOWED_HOSTS
+    PAYEE_ACCOUNT_KEYS  comma-separated AES-256 keys (urlsafe base64 of 32 bytes) for payees'
+                   account numbers at rest; the first encrypts, all decrypt (key rotation)
 """
 
 from pathlib import Path
@@ -18,6 +20,11 @@ environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 DEBUG = env.bool("DEBUG", default=False)
 SECRET_KEY = env("SECRET_KEY", default="insecure-local-development-key-change-me-0123456789")
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
+# Payees' account numbers are encrypted at rest (subsidies.account_crypto) with these keys. The
+# default is a published development and test key, NOT FOR PRODUCTION: anyone who reads this
+# file can decrypt what it encrypted. Production settings require the variable.
+DEVELOPMENT_PAYEE_ACCOUNT_KEY = "ZGV2ZWxvcG1lbnQtb25seS1wYXllZS1hY2NvdW50LWs="
+PAYEE_ACCOUNT_KEYS = env.list("PAYEE_ACCOUNT_KEYS", default=[DEVELOPMENT_PAYEE_ACCOUNT_KEY])
 
 INSTALLED_APPS = [
     "django.contrib.admin",

@@ -8,6 +8,10 @@ from config.settings.base import REDIS_URL, env
 DEBUG = env.bool("DEBUG", default=False)
 SECRET_KEY = env("SECRET_KEY")
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS")
+# Required: the development default in base.py is published with the code.
+PAYEE_ACCOUNT_KEYS = env.list("PAYEE_ACCOUNT_KEYS")
+if DEVELOPMENT_PAYEE_ACCOUNT_KEY in PAYEE_ACCOUNT_KEYS:  # noqa: F405
+    raise ImproperlyConfigured("PAYEE_ACCOUNT_KEYS holds the published development key.")
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

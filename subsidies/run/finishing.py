@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from subsidies.choices import BatchKind, BatchState, ChunkStatus, RunStatus
 from subsidies.models import AllowanceRun, AllowanceRunChunk, PaymentBatch
+from subsidies.payees import held_lines_report, hold_lines_without_account
 from subsidies.run.queueing import queue_chunks, queue_prepare
 from subsidies.selectors import batch_grand_total, orphaned_chunks_q, stall_cutoffs
 
@@ -47,9 +48,17 @@ def finish_run(*, run_id: int) -> AllowanceRun:
         return run  # not running, or not planned yet
     if run.chunks.exclude(status=ChunkStatus.DONE).exists():
         return run
+    # Lines whose payee has no account are held (kept, not paid, each with its reason in the
+    # report) and left out of the batch's totals.
+    hold_lines_without_account(run.batch)
     count, amount = batch_grand_total(run.batch)
     run.lines_total = count
-    run.report = {**run.report, "batch_lines": count, "batch_amount": str(amount)}
+    run.report = {
+        **run.report,
+        "batch_lines": count,
+        "batch_amount": str(amount),
+        "held_lines": held_lines_report(run.batch),
+    }
     adjustment = PaymentBatch.objects.filter(
         region_id=run.region_id,
         period=run.period,

@@ -24,6 +24,7 @@ def test_production_settings_pass_the_deploy_check_with_no_warning():
             secrets.choice(string.ascii_letters + string.digits) for _ in range(50)
         ),
         "ALLOWED_HOSTS": "x.example",
+        "PAYEE_ACCOUNT_KEYS": "cHJvZHVjdGlvbi1jaGVjay1rZXktMzItYnl0ZXMtb2s=",
         # Production requires Redis (the shared cache); the check does not connect to it.
         "REDIS_URL": os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0",
     }

@@ -2,10 +2,12 @@ import datetime
 import itertools
 
 import pytest
+from stdnum import luhn
 
 from regions.models import Region
 from residents import services as residents_services
 from residents.id_numbers import with_check_character
+from subsidies.payees import set_payee_account
 
 _sequence = itertools.count(1)
 
@@ -14,7 +16,14 @@ _sequence = itertools.count(1)
 def make_elder(rulebook):
     """An elder born on ``born``, registered in ``region`` (code), through the registry service."""
 
-    def make(born: datetime.date, region: str = "330106", *, pension="none", categories=()):
+    def make(
+        born: datetime.date,
+        region: str = "330106",
+        *,
+        pension="none",
+        categories=(),
+        account=True,
+    ):
         n = next(_sequence)
         elder = residents_services.create_elder(
             id_number=with_check_character(f"{region[:6]}{born:%Y%m%d}{n % 1000:03d}"),
@@ -26,9 +35,23 @@ def make_elder(rulebook):
             residents_services.set_category(
                 elder=elder, category=category, start_date=datetime.date(2000, 1, 1)
             )
+        if account:
+            # Cash goes to an account: without one the elder's lines are held.
+            set_payee_account(
+                payee=elder,
+                channel="bank_card",
+                bank="测试银行",
+                account_number=card_number_for(n),
+            )
         return elder
 
     return make
+
+
+def card_number_for(n: int) -> str:
+    """A 19-digit bank card number that passes the Luhn check, different for each n."""
+    body = f"622202{n:012d}"
+    return body + luhn.calc_check_digit(body)
 
 
 @pytest.fixture

@@ -329,6 +329,11 @@ def test_facility_subsidies_are_lines_of_the_county_batch_with_totals_and_export
             "2025-01",
             "2000.00",
             "normal",
+            # No account recorded for the institution: its account's columns are empty.
+            None,
+            None,
+            None,
+            None,
         ]
     ]
 

@@ -60,5 +60,15 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"skipped {skipped['scheme']} ({skipped['region']}): {skipped['reason']}"
             )
+        held = report.get("held_lines") or {}
+        if held.get("count"):
+            self.stdout.write(
+                f"held (no payee account, not exported until one is added): {held['count']} lines"
+            )
+            for row in held["lines"]:
+                self.stdout.write(
+                    f"  {row['line']} {row['payee']} {row['id_number']} {row['scheme']} "
+                    f"{row['period']} {row['amount']}: {row['reason']}"
+                )
         if "adjustment_batch" in report:
             self.stdout.write("adjustment batch: " + json.dumps(report["adjustment_batch"]))
