@@ -173,6 +173,15 @@ ELDER_COLUMNS = (
     "updated_at",
 )
 CATEGORY_COLUMNS = ("elder_id", "category", "start_date", "end_date", "note")
+ACCOUNT_COLUMNS = (
+    "elder_id",
+    "channel",
+    "bank",
+    "account_number_encrypted",
+    "account_last4",
+    "holder_name",
+    "updated_at",
+)
 FACILITY_COLUMNS = (
     "id",
     "code",
@@ -641,6 +650,23 @@ def _move_sequences(models) -> None:
                 cursor.execute(statement)
 
 
+def payee_accounts(elders: list[tuple]) -> list[tuple]:
+    """A bank card for every elder (cash goes nowhere without an account), encrypted as the
+    project stores it: a Luhn-valid 19-digit number derived from the elder's id."""
+    from stdnum import luhn
+
+    from subsidies import account_crypto
+
+    rows = []
+    for elder in elders:
+        elder_id, name, created = elder[0], elder[2], elder[-1]
+        body = f"622202{elder_id:012d}"
+        number = body + luhn.calc_check_digit(body)
+        secret = account_crypto.encrypt(number, account_crypto.payee_ref("elder", elder_id))
+        rows.append((elder_id, "bank_card", "测试银行", secret, number[-4:], name, created))
+    return rows
+
+
 def generate(
     *,
     elders: int,
@@ -656,6 +682,7 @@ def generate(
 
     from facilities.models import Bed, Building, Facility, Floor, Room, Stay
     from residents.models import Elder, ElderCategory
+    from subsidies.models import PayeeAccount
     from visits.models import Visit
 
     today = today or timezone.localdate()
@@ -672,11 +699,13 @@ def generate(
         today=today,
         seed=seed,
     )
+    accounts = payee_accounts(rows.elders)
     generated = time.perf_counter()
     log(f"generated rows in {generated - started:.1f} s")
     plan = [
         ("elders", Elder, ELDER_COLUMNS, rows.elders),
         ("categories", ElderCategory, CATEGORY_COLUMNS, rows.categories),
+        ("payee accounts", PayeeAccount, ACCOUNT_COLUMNS, accounts),
         ("facilities", Facility, FACILITY_COLUMNS, rows.facilities),
         ("buildings", Building, BUILDING_COLUMNS, rows.buildings),
         ("floors", Floor, FLOOR_COLUMNS, rows.floors),
