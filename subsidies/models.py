@@ -42,6 +42,8 @@ SCHEME_CONDITION_LEAVES = (
     "category",
     "ability_level",
     "pension_type",
+    "disability_category",
+    "disability_grade",
 )
 
 

@@ -207,7 +207,8 @@ def _compile(plan: PeriodPlan, region_path: str) -> ChunkStatement | None:
     )
     elders_sql, elders_params = _sql(
         elders.order_by()
-        .values("id", "birth_date", "pension_type")
+        # Every column a scheme's condition may read (SCHEME_CONDITION_LEAVES).
+        .values("id", "birth_date", "pension_type", "disability_category", "disability_grade")
         .annotate(node=node, region_code=F("hukou_region__code"))
     )
     held_sql, held_params = _sql(
