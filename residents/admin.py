@@ -173,7 +173,16 @@ class AbilityAssessmentInline(admin.TabularInline):
 class ElderForm(NewPhoneFormMixin, forms.ModelForm):
     class Meta:
         model = Elder
-        fields = ["id_number", "name", "hukou_region", "residence_region", "phone", "pension_type"]
+        fields = [
+            "id_number",
+            "name",
+            "hukou_region",
+            "residence_region",
+            "phone",
+            "pension_type",
+            "disability_category",
+            "disability_grade",
+        ]
 
 
 class ImportUploadForm(forms.Form):
@@ -267,7 +276,16 @@ class ElderAdmin(RevealPersonalDataMixin, ScopedAdminMixin, SimpleHistoryAdmin):
         ]
 
     def get_fields(self, request, obj=None):
-        fields = ["id_number", "name", "hukou_region", "residence_region", "phone", "pension_type"]
+        fields = [
+            "id_number",
+            "name",
+            "hukou_region",
+            "residence_region",
+            "phone",
+            "pension_type",
+            "disability_category",
+            "disability_grade",
+        ]
         if obj is None:
             return fields
         # An elder's page shows the ID number and phone masked (PIPL), with a 显示完整 button

@@ -94,9 +94,13 @@ def create_elder(
     residence_region: Region | None = None,
     phone: str = "",
     pension_type: str = PensionType.NONE,
+    disability_category: str = "",
+    disability_grade: int | None = None,
     by=None,
 ) -> Elder:
     elder = Elder(
+        disability_category=disability_category or "",
+        disability_grade=disability_grade,
         id_number=id_number,
         name=(name or "").strip(),
         hukou_region=hukou_region,
@@ -115,7 +119,15 @@ def create_elder(
 
 
 # Fields an update may change; the ID number is the registry key and sex/birth date follow it.
-UPDATABLE_FIELDS = ("name", "hukou_region", "residence_region", "phone", "pension_type")
+UPDATABLE_FIELDS = (
+    "name",
+    "hukou_region",
+    "residence_region",
+    "phone",
+    "pension_type",
+    "disability_category",
+    "disability_grade",
+)
 
 
 @transaction.atomic

@@ -7,7 +7,7 @@ from rest_framework import serializers
 from accounts.masking import mask_phone
 from regions.api.fields import RegionCodeField
 from residents.assessment_rules import ITEMS
-from residents.choices import AbilityLevel, PensionType
+from residents.choices import AbilityLevel, DisabilityCategory, DisabilityGrade, PensionType
 from residents.id_numbers import mask_id_number
 from residents.models import AbilityAssessment, Elder
 from residents.selectors import age_on
@@ -37,6 +37,8 @@ class ElderListSerializer(serializers.ModelSerializer):
             "hukou_region",
             "residence_region",
             "pension_type",
+            "disability_category",
+            "disability_grade",
             "death_date",
         ]
 
@@ -88,6 +90,13 @@ class ElderCreateSerializer(serializers.Serializer):
     residence_region = RegionCodeField(required=False, allow_null=True)
     phone = serializers.CharField(required=False, allow_blank=True, default="")
     pension_type = serializers.ChoiceField(choices=PensionType.choices, default=PensionType.NONE)
+    # The disability certificate (残疾人证): both or neither.
+    disability_category = serializers.ChoiceField(
+        choices=DisabilityCategory.choices, required=False, allow_blank=True, default=""
+    )
+    disability_grade = serializers.ChoiceField(
+        choices=DisabilityGrade.choices, required=False, allow_null=True, default=None
+    )
 
 
 class ElderLookupInputSerializer(serializers.Serializer):

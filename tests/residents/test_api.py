@@ -125,3 +125,46 @@ def test_a_region_code_with_a_nul_character_is_a_400_naming_the_field(api):
     )
     assert response.status_code == 400
     assert set(response.json()) == {"hukou_region"}
+
+
+def test_create_records_the_disability_certificate_both_or_neither(api):
+    number = with_check_character("33010619440312012")
+    response = api.post(
+        "/api/residents/elders/",
+        {
+            "id_number": number,
+            "name": "残一",
+            "hukou_region": "330106",
+            "disability_category": "mental",
+            "disability_grade": 3,
+        },
+        format="json",
+    )
+    assert response.status_code == 201, response.json()
+    body = response.json()
+    assert (body["disability_category"], body["disability_grade"]) == ("mental", 3)
+    half = api.post(
+        "/api/residents/elders/",
+        {
+            "id_number": with_check_character("33010619440312022"),
+            "name": "残二",
+            "hukou_region": "330106",
+            "disability_category": "vision",
+        },
+        format="json",
+    )
+    assert half.status_code == 400
+    assert "disability_grade" in half.json()
+    bad_grade = api.post(
+        "/api/residents/elders/",
+        {
+            "id_number": with_check_character("33010619440312032"),
+            "name": "残三",
+            "hukou_region": "330106",
+            "disability_category": "vision",
+            "disability_grade": 5,
+        },
+        format="json",
+    )
+    assert bad_grade.status_code == 400
+    assert "disability_grade" in bad_grade.json()
