@@ -38,7 +38,7 @@ from accounts import spreadsheets
 from accounts.scoping import OutOfScopeWrite, in_write_scope, scoped_for_write
 from regions.models import Region
 from residents import services
-from residents.choices import Category, PensionType
+from residents.choices import Category, DisabilityCategory, DisabilityGrade, PensionType
 from residents.id_numbers import normalize_id_number, parse_id_number
 from residents.models import Elder, ElderCategory
 from residents.validators import normalize_phone, validate_phone
@@ -54,6 +54,19 @@ COLUMNS = [
     "death_date",
 ]
 REQUIRED = ["id_number", "name", "hukou_region"]
+# Optional: the disability certificate (残疾人证), both or neither; the columns left out change
+# nothing, both cells empty means no certificate (docs/policy.md §1).
+DISABILITY_COLUMNS = ["disability_category", "disability_grade"]
+DISABILITY_CATEGORY_ALIASES = {
+    **{c.value: c.value for c in DisabilityCategory},
+    **{str(c.label): c.value for c in DisabilityCategory},
+    **{str(c.label).removesuffix("残疾"): c.value for c in DisabilityCategory},
+}
+DISABILITY_GRADE_ALIASES = {
+    **{str(g.value): g.value for g in DisabilityGrade},
+    **{f"{g.value}级": g.value for g in DisabilityGrade},
+    **{str(g.label): g.value for g in DisabilityGrade},
+}
 # Optional: where the elder's cash goes (subsidies.payees).
 ACCOUNT_COLUMNS = ["account_channel", "bank", "account_number", "account_holder"]
 # Street offices type the labels as often as the codes.
@@ -105,6 +118,9 @@ class ParsedRow:
     category_writes: tuple[tuple, ...] = ()
     # (channel, bank, digits, holder) when the row gives an account; None leaves it alone.
     account: tuple[str, str, str, str] | None = None
+    # (category, grade) when the file has the columns ("", None: no certificate); None leaves
+    # the elder's certificate alone.
+    disability: tuple[str, int | None] | None = None
 
 
 @dataclass
@@ -158,7 +174,8 @@ def read_rows(content: bytes, filename: str) -> list[tuple[int, dict[str, str]]]
         raise ImportFileError(
             f"第1行表头缺少列：{', '.join(missing)}（应为 {','.join(COLUMNS)}）。"
         )
-    index = {name: header.index(name) for name in COLUMNS + ACCOUNT_COLUMNS if name in header}
+    optional = ACCOUNT_COLUMNS + DISABILITY_COLUMNS
+    index = {name: header.index(name) for name in COLUMNS + optional if name in header}
     rows = []
     for line, cells in enumerate(table[1:], start=2):
         texts = [_cell_text(c) for c in cells]
@@ -299,6 +316,7 @@ def plan_import(
                 "pension", f"养老保险类型 {raw['pension']} 无效：应为 employee、resident 或 none。"
             )
         account = _parse_account(raw, fail)
+        disability = _parse_disability(raw, fail)
         death_date = None
         if raw["death_date"]:
             try:
@@ -344,6 +362,7 @@ def plan_import(
             death_date=death_date,
             category_writes=tuple(writes),
             account=account,
+            disability=disability,
         )
         if elder is None:
             plan.to_create.append(parsed)
@@ -524,6 +543,31 @@ def _account_changes(account: tuple[str, str, str, str], elder: Elder) -> bool:
     )
 
 
+def _parse_disability(raw: dict[str, str], fail) -> tuple[str, int | None] | None:
+    """The certificate of the row: None without the columns; codes or labels (精神, 精神残疾,
+    mental; 3, 3级, 三级); both or neither."""
+    if not any(column in raw for column in DISABILITY_COLUMNS):
+        return None
+    category_text = raw.get("disability_category", "")
+    grade_text = raw.get("disability_grade", "")
+    category = DISABILITY_CATEGORY_ALIASES.get(category_text) if category_text else ""
+    grade = DISABILITY_GRADE_ALIASES.get(grade_text) if grade_text else None
+    if category is None:
+        fail(
+            "disability_category",
+            f"残疾类别 {category_text} 无效：应为 {'、'.join(DisabilityCategory.values)} 或其中文名称。",
+        )
+    if grade_text and grade is None:
+        fail("disability_grade", f"残疾等级 {grade_text} 无效：应为 1–4（一级至四级）。")
+    if category is None or (grade_text and grade is None):
+        return None
+    if bool(category) != (grade is not None):
+        missing = "disability_grade" if category else "disability_category"
+        fail(missing, "残疾类别和残疾等级须同时填写或同时留空。")
+        return None
+    return category, grade
+
+
 def _changes(row: ParsedRow, elder: Elder, held: set[str]) -> bool:
     new_categories = bool(row.category_writes) if elder.death_date is None else False
     return bool(
@@ -534,6 +578,10 @@ def _changes(row: ParsedRow, elder: Elder, held: set[str]) -> bool:
         or row.pension_type != elder.pension_type
         or (row.death_date and elder.death_date is None)
         or new_categories
+        or (
+            row.disability is not None
+            and row.disability != (elder.disability_category, elder.disability_grade)
+        )
     )
 
 
@@ -569,6 +617,8 @@ def apply_import(plan: ImportPlan, *, today: datetime.date | None = None, by=Non
             residence_region=row.residence_region,
             phone=row.phone,
             pension_type=row.pension_type,
+            disability_category=row.disability[0] if row.disability else "",
+            disability_grade=row.disability[1] if row.disability else None,
             death_date=row.death_date,
         )
         services.apply_id_number_facts(elder)
@@ -595,6 +645,8 @@ def apply_import(plan: ImportPlan, *, today: datetime.date | None = None, by=Non
         elder.residence_region = row.residence_region
         elder.phone = row.phone
         elder.pension_type = row.pension_type
+        if row.disability is not None:
+            elder.disability_category, elder.disability_grade = row.disability
         elder.updated_at = timezone.now()  # bulk_update does not apply auto_now
         elder.clean_fields(exclude=["hukou_region", "residence_region"])
         changed.append(elder)
@@ -604,7 +656,16 @@ def apply_import(plan: ImportPlan, *, today: datetime.date | None = None, by=Non
         bulk_update_with_history(
             changed,
             Elder,
-            ["name", "hukou_region", "residence_region", "phone", "pension_type", "updated_at"],
+            [
+                "name",
+                "hukou_region",
+                "residence_region",
+                "phone",
+                "pension_type",
+                "disability_category",
+                "disability_grade",
+                "updated_at",
+            ],
             batch_size=BATCH_SIZE,
             default_user=by,
         )
