@@ -5,7 +5,6 @@ import datetime
 import pytest
 
 from residents import ages, selectors
-from subsidies import rules as subsidy_rules
 
 D = datetime.date
 ONE_DAY = datetime.timedelta(days=1)
@@ -59,4 +58,3 @@ def test_born_on_29_february_completes_the_year_on_1_march_in_common_years():
 def test_every_old_name_is_the_one_function():
     assert selectors.age_on is ages.age_on
     assert selectors.add_years is ages.add_years
-    assert subsidy_rules.age_on is ages.age_on
