@@ -76,6 +76,13 @@ class Scheme(models.Model):
             '{"age_at_most": 89}]}）；按每月1日的事实判断。仅发给老年人的项目需要。'
         ),
     )
+    amount_share_key = models.CharField(
+        _("金额比例参数"),
+        max_length=64,
+        blank=True,
+        validators=[validate_policy_key],
+        help_text=_("设定时，金额为“金额参数”乘以此比例（如低保边缘家庭按低保标准的比例）。"),
+    )
     until_set_paid_as = models.JSONField(
         _("金额未设定时改按"),
         default=list,

@@ -19,6 +19,7 @@ SCHEME_FIELDS = (
     "payee",
     "condition",
     "until_set_paid_as",
+    "amount_share_key",
     "citation",
     "channel",
 )
@@ -40,6 +41,7 @@ def load_schemes(path: Path = SCHEMES_FILE) -> dict[str, int]:
         values = {field: entry.get(field) for field in SCHEME_FIELDS}
         values["condition"] = values["condition"] or {}
         values["until_set_paid_as"] = values["until_set_paid_as"] or []
+        values["amount_share_key"] = values["amount_share_key"] or ""
         values["channel"] = values["channel"] or ""
         values["jurisdiction"] = jurisdiction
         scheme = Scheme.objects.filter(code=entry["code"]).first()

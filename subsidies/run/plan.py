@@ -30,20 +30,33 @@ class PlannedScheme:
     # Schemes with no amount here whose elders this one pays meanwhile (their conditions are
     # part of ``condition``).
     stands_in_for: tuple[str, ...] = ()
+    # When the amount is a share of the key's amount: the share and its rulebook row.
+    share: str = ""
+    share_policy_value_id: int | None = None
 
     def line_inputs(self, rate_region: str) -> dict:
         """The scheme's share of each line's inputs ("why this amount?")."""
-        return {
-            "scheme": self.scheme,
-            # Caregiver schemes have no condition on an elder: their register decides.
-            "rule": conditions.describe(self.condition, region_names={}) if self.condition else "",
-            "rulebook_key": self.key,
-            "policy_value_id": self.policy_value_id,
-            "amount": str(self.amount),
-            "citation": self.citation,
-            "source_region": self.source_region,
-            "rate_region": rate_region,
-        } | ({"stands_in_for": list(self.stands_in_for)} if self.stands_in_for else {})
+        return (
+            {
+                "scheme": self.scheme,
+                # Caregiver schemes have no condition on an elder: their register decides.
+                "rule": conditions.describe(self.condition, region_names={})
+                if self.condition
+                else "",
+                "rulebook_key": self.key,
+                "policy_value_id": self.policy_value_id,
+                "amount": str(self.amount),
+                "citation": self.citation,
+                "source_region": self.source_region,
+                "rate_region": rate_region,
+            }
+            | ({"stands_in_for": list(self.stands_in_for)} if self.stands_in_for else {})
+            | (
+                {"share": self.share, "share_policy_value_id": self.share_policy_value_id}
+                if self.share
+                else {}
+            )
+        )
 
     def to_json(self) -> dict:
         return {
@@ -56,6 +69,8 @@ class PlannedScheme:
             "source_region": self.source_region,
             "condition": self.condition,
             "stands_in_for": list(self.stands_in_for),
+            "share": self.share,
+            "share_policy_value_id": self.share_policy_value_id,
         }
 
     @classmethod
@@ -72,6 +87,8 @@ class PlannedScheme:
             if "condition" in data
             else _stored_conditions(data["conditions"]),
             stands_in_for=tuple(data.get("stands_in_for", ())),
+            share=data.get("share", ""),
+            share_policy_value_id=data.get("share_policy_value_id"),
         )
 
 

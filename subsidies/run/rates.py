@@ -61,7 +61,11 @@ def plan_period(region: Region, period: datetime.date, schemes: list[Scheme]) ->
     # Facility subsidies are granted one by one (subsidies.grants), not by the run.
     schemes = [s for s in schemes if s.payee != Payee.FACILITY]
     nodes, skipped, not_due = [], [], []
-    keys = sorted({s.policy_key for s in schemes} | {PAYMENT_MONTH_KEY})
+    keys = sorted(
+        {s.policy_key for s in schemes}
+        | {s.amount_share_key for s in schemes if s.amount_share_key}
+        | {PAYMENT_MONTH_KEY}
+    )
     # The yearly items' rows since 1 January: whether one came into force after the payment
     # month (subsidies.schedules.yearly_item_due), read once for every rate region.
     year = PolicyBook(
@@ -96,15 +100,25 @@ def plan_period(region: Region, period: datetime.date, schemes: list[Scheme]) ->
                     not_due.append(SchemeNotPaid(**entry, payment_month=int(month.value)))
                     continue
             row = policy.row
+            amount, share = row.value, None
+            if scheme.amount_share_key:
+                share = resolved[scheme.amount_share_key]
+                if not share.is_set:
+                    reason = f"{scheme.amount_share_key}: " + share.not_set_reason
+                    skipped.append(SchemeNotPaid(**entry, reason=reason))
+                    continue
+                amount = row.value * share.row.value
             planned = PlannedScheme(
                 scheme_id=scheme.pk,
                 scheme=scheme.code,
-                amount=money(row.value),
+                amount=money(amount),
                 policy_value_id=row.pk,
                 key=scheme.policy_key,
                 citation=row.citation,
                 source_region=row.region.code,
                 condition=scheme.condition,
+                share="" if share is None else str(share.row.value),
+                share_policy_value_id=None if share is None else share.row.pk,
             )
             # Caregiver schemes (Anji's post allowance) pay the facilities' caregiver register.
             (caregiver_schemes if scheme.payee == Payee.CAREGIVER else payable).append(planned)
