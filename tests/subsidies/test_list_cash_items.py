@@ -145,3 +145,20 @@ def test_a_grade_outside_one_to_four_or_half_a_certificate_is_refused(rulebook):
     with pytest.raises(ValidationError) as caught:
         person.full_clean()
     assert "disability_grade" in caught.value.message_dict
+
+
+@pytest.mark.django_db
+def test_policy_gaps_lists_every_new_amount(rulebook):
+    from regions.selectors import policy_gaps
+
+    gaps = {(gap.region.code, gap.key) for gap in policy_gaps()}
+    assert {
+        ("330000", "disabled_living_allowance"),
+        ("330000", "severe_disability_nursing_allowance"),
+        ("330000", "service_subsidy_economic_difficulty"),
+        ("330000", "caregiver_post_allowance"),
+        ("330106", "accident_insurance_premium"),
+        ("330523", "accident_insurance_premium"),
+        ("330200", "accident_insurance_premium"),
+        ("330700", "insurance_contribution_subsidy"),
+    } <= gaps
