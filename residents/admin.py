@@ -190,7 +190,7 @@ class ImportUploadForm(forms.Form):
         label=_("名册文件（CSV 或 XLSX）"),
         help_text=_(
             "列：id_number,name,hukou_region,residence_region,phone,categories,pension,death_date；"
-            "类别代码以“|”分隔。"
+            "类别代码以“|”分隔；可选列 disability_category,disability_grade（残疾人证类别和等级）。"
         ),
     )
 
