@@ -26,7 +26,7 @@ from django.utils.translation.template import templatize
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCES = ["accounts", "config", "dashboards", "facilities", "regions", "residents", "subsidies"]
-SOURCES += ["templates", "visits"]
+SOURCES += ["servicelist", "templates", "visits"]
 SKIPPED_DIRS = {"migrations", "locale", "static", "__pycache__"}
 SINGULAR = {"_", "gettext", "gettext_lazy"}
 PLURAL = {"ngettext", "ngettext_lazy"}
