@@ -97,8 +97,9 @@ def test_a_province_run_pays_each_elder_at_their_own_jurisdictions_rates(make_el
 
 def test_rules_not_yet_in_force_are_not_applied(make_elder):
     # Xihu's document is in force from 2024-01-30: on 2024-01-01 the province floor applies,
-    # the 100+ amount is not set there, and Xihu's e-allowances do not exist yet; the
-    # residents'-pension supplement has applied since 2019-01-01.
+    # the 100+ amount is not set there (so a centenarian is paid the oldest band in force,
+    # docs/policy.md §1), and Xihu's e-allowances do not exist yet; the residents'-pension
+    # supplement has applied since 2019-01-01.
     nonagenarian = make_elder(datetime.date(1929, 1, 1), pension="resident")
     centenarian = make_elder(datetime.date(1920, 1, 1))
     poor = make_elder(datetime.date(1955, 6, 1), categories=["minimum_living"])
@@ -108,7 +109,7 @@ def test_rules_not_yet_in_force_are_not_applied(make_elder):
         "high_age_90_99": Decimal("60.00"),
         "xihu_resident_pension_80_plus": Decimal("50.00"),
     }
-    assert paid(centenarian, january) == {}
+    assert paid(centenarian, january) == {"high_age_90_99": Decimal("60.00")}
     assert paid(poor, january) == {}
     reported = {s["scheme"]: s["reason"] for s in result.report["skipped_schemes"]}
     assert "no value in the rulebook" in reported["xihu_e_allowance_minimum_living"]
