@@ -18,6 +18,7 @@ institution, Ningbo (海曙区) for the district roles.
 from __future__ import annotations
 
 import datetime
+import json
 import re
 import uuid
 from collections.abc import Callable
@@ -1451,14 +1452,11 @@ ADMIN_WRITES = {
     ("subsidies.Scheme", "add"): add_rule(
         Scheme,
         lambda p, w: {
-            **model_to_dict(p.scheme, exclude=["id", "categories", "ability_levels"]),
+            **model_to_dict(p.scheme, exclude=["id", "condition", "until_set_paid_as"]),
             "code": f"new_{p.county.code}",
             "jurisdiction": p.county.pk,
-            "min_age": "",
-            "max_age": "",
-            "all_from_age": "",
-            "categories": "[]",
-            "ability_levels": "[]",
+            "condition": json.dumps(p.scheme.condition),
+            "until_set_paid_as": json.dumps(p.scheme.until_set_paid_as),
             "is_active": "on",
         },
         lambda p, w: Scheme.objects.filter(code=f"new_{p.county.code}").exists(),
@@ -1562,6 +1560,10 @@ ADMIN_WITHOUT_WRITES = {
     ("subsidies.PaymentBatch", "action:export_xlsx"): "as export_csv",
     ("subsidies.PaymentBatch", "action:export_finance_xlsx"): "as export_csv (finance's "
     "layout of the same lines)",
+    ("residents.Elder", "page:residents_elder_reveal"): "shows an ID number or phone of the "
+    "user's scope whole, audited: the audit entry is its only write (scope and roles in "
+    "tests/accounts/test_reveal.py)",
+    ("facilities.Caregiver", "page:facilities_caregiver_reveal"): "as residents_elder_reveal",
     ("subsidies.PayeeAccount", "page:subsidies_payeeaccount_reveal"): "shows an account number "
     "of the user's scope whole, audited: the audit entry is its only write",
     ("subsidies.PaymentBatch", "page:subsidies_paymentbatch_export"): "as export_csv",
