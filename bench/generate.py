@@ -169,6 +169,10 @@ ELDER_COLUMNS = (
     "pension_type",
     "death_date",
     "elder_code",
+    # No generated elder holds a disability certificate; COPY sets every column it names, and
+    # Django's field defaults are not the database's.
+    "disability_category",
+    "disability_grade",
     "created_at",
     "updated_at",
 )
@@ -369,6 +373,8 @@ def generate_rows(
                 factory.pension(),
                 death,
                 opaque_code("E", elder_id, 11, seed),
+                "",
+                None,
                 created,
                 created,
             )
