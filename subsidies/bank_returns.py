@@ -16,7 +16,7 @@ from django.core.exceptions import ValidationError
 
 from accounts import spreadsheets
 from subsidies.choices import LineStatus
-from subsidies.models import PaymentBatch
+from subsidies.models import PaymentBatch, line_reference
 from subsidies.selectors import live_lines, payee_id_number, payee_name
 
 BANK_STATUSES = {"paid": LineStatus.PAID, "failed": LineStatus.FAILED}
@@ -146,7 +146,7 @@ def preview(batch: PaymentBatch, rows: list[BankReturnRow]) -> BankReturnPreview
         .values("pk", "payee_id_number", "payee_name", "scheme__label", "amount", "status")
     )
     for line in lines:
-        line["reference"] = f"PL{line['pk']:010d}"
+        line["reference"] = line_reference(line["pk"])
         by_reference[line["reference"]] = line
         by_person.setdefault((line["payee_id_number"] or "").upper(), []).append(line)
     result, named = [], set()

@@ -48,7 +48,7 @@ from accounts.spreadsheets import (
 )
 from subsidies import account_crypto
 from subsidies.choices import LineKind, LineStatus, PaymentChannel
-from subsidies.models import PaymentBatch, Scheme, money
+from subsidies.models import PaymentBatch, Scheme, line_reference, money
 from subsidies.selectors import live_lines, payee_id_number, payee_name
 
 
@@ -118,7 +118,7 @@ _TOKEN = re.compile(rb"\x01" + _TOKEN_BODY + rb"\x01")
 _BARE_TOKEN = re.compile(_TOKEN_BODY)
 
 # The same columns as export_rows' ORM path, formatted by PostgreSQL: the reference as
-# f"PL{pk:010d}" (lpad would cut a longer id, so longer ids are left whole), the payee's
+# line_reference(pk) (lpad would cut a longer id, so longer ids are left whole), the payee's
 # identifier and name as selectors.payee_id_number/payee_name, the period as YYYY-MM and the
 # amount as numeric(12,2) text, which is what str(Decimal) gives.
 _COLUMNS_SQL = [
@@ -358,7 +358,7 @@ def _export_rows_orm(batch: PaymentBatch, channel: str | None = None) -> Iterato
                 secret, account_crypto.payee_ref(kind_of_payee, payee_pk)
             )
         yield [
-            f"PL{pk:010d}",
+            line_reference(pk),
             id_number,
             name,
             scheme,

@@ -189,6 +189,12 @@ class PaymentBatch(models.Model):
         return self.state == BatchState.DRAFT
 
 
+def line_reference(pk: int) -> str:
+    """A payment line's reference from its id (the bank file's key; the export's COPY builds
+    the same text in SQL, subsidies.exporting)."""
+    return f"PL{pk:010d}"
+
+
 class PaymentLine(models.Model):
     """One payment (or recovery, negative) to one person for one scheme and month, with the
     facts and the policy value that produced its amount (``inputs``: "why this amount?")."""
@@ -351,7 +357,7 @@ class PaymentLine(models.Model):
     @property
     def reference(self) -> str:
         """The line reference sent to the bank and expected back in its return file."""
-        return f"PL{self.pk:010d}"
+        return line_reference(self.pk)
 
 
 class AllowanceRun(models.Model):

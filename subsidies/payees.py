@@ -20,7 +20,7 @@ from stdnum.exceptions import ValidationError as StdnumError
 from accounts.scoping import require_in_scope
 from residents.id_numbers import mask_id_number
 from subsidies.choices import ACCOUNT_CHANNELS, LineKind, LineStatus, PaymentChannel
-from subsidies.models import PayeeAccount, PaymentBatch, PaymentLine
+from subsidies.models import PayeeAccount, PaymentBatch, PaymentLine, line_reference
 from subsidies.periods import first_of_month
 
 from . import account_crypto
@@ -170,7 +170,7 @@ def held_lines_report(batch: PaymentBatch, limit: int = 1000) -> dict:
     )[:limit]
     lines = [
         {
-            "line": f"PL{pk:010d}",
+            "line": line_reference(pk),
             "payee": elder or caregiver or facility,
             "id_number": mask_id_number(elder_id or caregiver_id or ""),
             "scheme": scheme,
