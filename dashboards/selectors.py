@@ -450,15 +450,28 @@ class AllowanceTable:
     cells: dict[tuple[datetime.date, str], AllowanceCell]
     month_totals: dict[datetime.date, AllowanceCell]
     total: AllowanceCell
+    # Lines held for want of the payee's account (subsidies.payees): not paid, so in none of
+    # the figures above; shown apart, per month and in all.
+    held_by_month: dict[datetime.date, AllowanceCell] = field(default_factory=dict)
+    held: AllowanceCell = AllowanceCell(0, Decimal("0.00"))
 
     def cell(self, month: datetime.date, scheme: str) -> AllowanceCell | None:
         return self.cells.get((month, scheme))
 
     @property
-    def rows(self) -> list[tuple[datetime.date, list[AllowanceCell | None], AllowanceCell]]:
-        """(month, a cell per scheme or None, the month's total), for the table."""
+    def rows(
+        self,
+    ) -> list[tuple[datetime.date, list[AllowanceCell | None], AllowanceCell, AllowanceCell]]:
+        """(month, a cell per scheme or None, the month's total, the month's held lines), for
+        the table."""
+        nothing = AllowanceCell(0, Decimal("0.00"))
         return [
-            (m, [self.cell(m, code) for code, _label in self.schemes], self.month_totals[m])
+            (
+                m,
+                [self.cell(m, code) for code, _label in self.schemes],
+                self.month_totals[m],
+                self.held_by_month.get(m, nothing),
+            )
             for m in self.months
         ]
 
@@ -511,38 +524,55 @@ def area_payment_lines(user, area: Region) -> QuerySet[PaymentLine]:
 
 
 def allowance_totals(user, area: Region, period: Period) -> AllowanceTable:
-    """Count and amount of the lines per month of payment (the batch's month) and scheme; one
-    query. Recoveries are negative lines, so the totals are net."""
+    """Count and amount of the lines paid per month of payment (the batch's month) and scheme;
+    one query. Recoveries are negative lines, so the totals are net. Lines held for want of
+    the payee's account are not paid: they are counted apart (``held``), never in a total."""
+    held = Q(status=LineStatus.HELD)
     rows = (
         area_payment_lines(user, area)
         .filter(batch__period__gte=period.start, batch__period__lte=period.end)
         .values("batch__period", "scheme__code", "scheme__label")
-        .annotate(count=Count("id"), amount=Sum("amount"))
+        .annotate(
+            paid_count=Count("id", filter=~held),
+            paid_amount=Sum("amount", filter=~held),
+            held_count=Count("id", filter=held),
+            held_amount=Sum("amount", filter=held),
+        )
         .order_by("batch__period", "scheme__code")
     )
     cells: dict[tuple[datetime.date, str], AllowanceCell] = {}
+    held_cells: dict[datetime.date, list[AllowanceCell]] = {}
     schemes: dict[str, str] = {}
     for row in rows:
         schemes[row["scheme__code"]] = row["scheme__label"]
-        cells[(row["batch__period"], row["scheme__code"])] = AllowanceCell(
-            row["count"], money(row["amount"] or 0)
-        )
+        if row["paid_count"]:
+            cells[(row["batch__period"], row["scheme__code"])] = AllowanceCell(
+                row["paid_count"], money(row["paid_amount"] or 0)
+            )
+        if row["held_count"]:
+            held_cells.setdefault(row["batch__period"], []).append(
+                AllowanceCell(row["held_count"], money(row["held_amount"] or 0))
+            )
     month_totals = {}
     for month in period.months:
         in_month = [c for (m, _code), c in cells.items() if m == month]
-        month_totals[month] = AllowanceCell(
-            sum(c.count for c in in_month), money(sum((c.amount for c in in_month), Decimal(0)))
-        )
-    total = AllowanceCell(
-        sum(c.count for c in cells.values()),
-        money(sum((c.amount for c in cells.values()), Decimal(0))),
-    )
+        month_totals[month] = _summed(in_month)
+    held_by_month = {month: _summed(found) for month, found in held_cells.items()}
     return AllowanceTable(
         months=period.months,
         schemes=sorted(schemes.items()),
         cells=cells,
         month_totals=month_totals,
-        total=total,
+        total=_summed(cells.values()),
+        held_by_month=held_by_month,
+        held=_summed(held_by_month.values()),
+    )
+
+
+def _summed(cells) -> AllowanceCell:
+    cells = list(cells)
+    return AllowanceCell(
+        sum(c.count for c in cells), money(sum((c.amount for c in cells), Decimal(0)))
     )
 
 

@@ -35,7 +35,7 @@ from regions.choices import RegionLevel
 from regions.models import Region
 from subsidies import bank_returns
 from subsidies.batches import approve_batch
-from subsidies.choices import BatchState, ExportFormat, RunHealth
+from subsidies.choices import BatchState, ExportFormat, LineStatus, RunHealth
 from subsidies.exporting import Layout
 from subsidies.exports import export_batch, reconcile_batch
 from subsidies.grants import check_star_rate_cap, set_star_subsidy_rate
@@ -62,6 +62,7 @@ from subsidies.run.finishing import resume_run
 from subsidies.selectors import (
     NOT_PAID_HERE,
     batch_grand_total,
+    batch_held_total,
     batch_totals,
     run_health,
     runs_with_health,
@@ -334,7 +335,15 @@ def _export_response(request, batch, fmt: str, layout: str = Layout.BANK):
 
 def _batch_summary(batch) -> dict:
     count, amount = batch_grand_total(batch)
-    return {"batch": batch, "totals": batch_totals(batch), "count": count, "amount": amount}
+    held_count, held_amount = batch_held_total(batch)
+    return {
+        "batch": batch,
+        "totals": batch_totals(batch),
+        "count": count,
+        "amount": amount,
+        "held_count": held_count,
+        "held_amount": held_amount,
+    }
 
 
 class BankReturnUploadForm(forms.Form):
@@ -437,12 +446,27 @@ class PaymentBatchAdmin(PeriodMonthMixin, ScopedAdminMixin, SimpleHistoryAdmin):
             "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
             ((r["label"], r["count"], yuan(r["amount"])) for r in summary["totals"]),
         )
+        held = (
+            format_html(
+                '<tr class="held"><td>{}</td><td>{}</td><td>{}</td></tr>',
+                _("暂缓发放（无账户，不计入合计）"),
+                summary["held_count"],
+                yuan(summary["held_amount"]),
+            )
+            if summary["held_count"]
+            else ""
+        )
         return format_html(
-            "<table><tr><th>项目</th><th>笔数</th><th>金额（元）</th></tr>{}"
-            "<tr><th>合计</th><th>{}</th><th>{}</th></tr></table>",
+            "<table><tr><th>{}</th><th>{}</th><th>{}</th></tr>{}"
+            "<tr><th>{}</th><th>{}</th><th>{}</th></tr>{}</table>",
+            _("项目"),
+            _("笔数"),
+            _("金额（元）"),
             body,
+            _("合计"),
             summary["count"],
             yuan(summary["amount"]),
+            held,
         )
 
     def get_urls(self):
@@ -722,14 +746,16 @@ class PaymentLineAdmin(PeriodMonthMixin, ReadOnlyAdmin):
 
     def changelist_view(self, request, extra_context=None):
         """A batch's lines as filtered, with their totals per scheme and in all (cancelled
-        lines are kept for the record and not counted: they are not paid). Totals only for one
+        lines are kept for the record and held lines wait for an account: neither is paid, so
+        neither is counted; held lines are shown apart). Totals only for one
         batch: across all batches they would aggregate the whole table on every page."""
         response = super().changelist_view(request, extra_context)
         cl = getattr(response, "context_data", {}).get("cl")
         batch_id = request.GET.get("batch__id__exact", "")
         if cl is None or not batch_id.isdigit():
             return response
-        paid = cl.queryset.order_by().exclude(status__in=NOT_PAID_HERE)
+        lines = cl.queryset.order_by()
+        paid = lines.exclude(status__in=NOT_PAID_HERE)
         rows = (
             paid.values("scheme__code", "scheme__label")
             .annotate(count=Count("id"), amount=Sum("amount"))
@@ -744,12 +770,15 @@ class PaymentLineAdmin(PeriodMonthMixin, ReadOnlyAdmin):
             }
             for r in rows
         ]
+        held = lines.filter(status=LineStatus.HELD).aggregate(n=Count("id"), total=Sum("amount"))
         batch = scoped(PaymentBatch.objects.select_related("region"), request.user)
         response.context_data.update(
             show_totals=True,
             line_totals=totals,
             line_total_count=sum(t["count"] for t in totals),
             line_total_amount=money(sum((t["amount"] for t in totals), Decimal("0"))),
+            line_held_count=held["n"],
+            line_held_amount=money(held["total"] or Decimal("0")),
             review_batch=batch.filter(pk=batch_id).first(),
         )
         return response

@@ -16,6 +16,7 @@ from subsidies.bank_returns import BANK_STATUSES, BankReturnRow
 from subsidies.batches import draft_batch_for
 from subsidies.choices import BatchState, ExportFormat, LineKind, LineStatus, PaymentChannel
 from subsidies.models import BankReturnImport, BatchExport, PaymentBatch, PaymentLine
+from subsidies.payees import hold_lines_without_account
 from subsidies.periods import add_months
 from subsidies.selectors import live_lines
 
@@ -34,7 +35,9 @@ def export_batch(
     ``layout`` is ``bank`` (the documented machine-readable columns) or ``finance`` (Chinese
     headers and names, for people); ``channel`` keeps one channel's lines (the bank's file,
     the card platform's file). Only approved (or already exported) batches are exported: a
-    draft may still change. Lines whose payee has no account are held, not exported."""
+    draft may still change. Lines whose payee has no account are held, not exported: held
+    here again, as at approval, so that a batch approved before its payees had accounts (or
+    whose lines were put back) never sends a line the bank cannot pay."""
     from accounts.choices import AuditAction
     from accounts.services import record_audit
 
@@ -49,6 +52,9 @@ def export_batch(
     if batch.state == BatchState.DRAFT:
         raise ValidationError({"state": "批次尚未审核，不能导出。"})
     require_in_scope(by, batch, as_changed=False)
+    with transaction.atomic():
+        batch = PaymentBatch.objects.select_for_update().get(pk=batch.pk)
+        hold_lines_without_account(batch)
     output = Path(output)
     writer = exporting.write_csv if fmt == ExportFormat.CSV else exporting.write_xlsx
     files = writer(batch, output, channel=channel, layout=layout)

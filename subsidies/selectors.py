@@ -42,9 +42,20 @@ def batch_totals(batch: PaymentBatch) -> list[dict]:
     ]
 
 
-def batch_grand_total(batch: PaymentBatch) -> tuple[int, Decimal]:
-    agg = live_lines(batch).aggregate(count=Count("id"), amount=Sum("amount"))
+def _count_and_amount(lines: QuerySet[PaymentLine]) -> tuple[int, Decimal]:
+    agg = lines.aggregate(count=Count("id"), amount=Sum("amount"))
     return agg["count"], money(agg["amount"] or Decimal("0"))
+
+
+def batch_grand_total(batch: PaymentBatch) -> tuple[int, Decimal]:
+    """Count and amount of the lines to pay (held and cancelled lines are not paid here)."""
+    return _count_and_amount(live_lines(batch))
+
+
+def batch_held_total(batch: PaymentBatch) -> tuple[int, Decimal]:
+    """Count and amount of the lines held for want of the payee's account: not paid and in no
+    total, shown beside the totals (paid once the account is added, subsidies.payees)."""
+    return _count_and_amount(batch.lines.filter(status=LineStatus.HELD))
 
 
 def payee_id_number():

@@ -15,7 +15,7 @@ from subsidies.models import (
     StarSubsidyRate,
 )
 from subsidies.periods import PERIOD_PATTERN, parse_period
-from subsidies.selectors import batch_grand_total, batch_totals, run_health
+from subsidies.selectors import batch_grand_total, batch_held_total, batch_totals, run_health
 
 
 @extend_schema_field(
@@ -119,9 +119,22 @@ class BatchDetailSerializer(BatchSerializer):
     totals = serializers.SerializerMethodField()
     line_count = serializers.SerializerMethodField()
     total_amount = serializers.SerializerMethodField()
+    held_count = serializers.SerializerMethodField(
+        help_text="暂缓发放（领取人无账户）的明细笔数：未付款，不计入 line_count"
+    )
+    held_amount = serializers.SerializerMethodField(
+        help_text="暂缓发放明细的金额：未付款，不计入 total_amount"
+    )
 
     class Meta(BatchSerializer.Meta):
-        fields = [*BatchSerializer.Meta.fields, "totals", "line_count", "total_amount"]
+        fields = [
+            *BatchSerializer.Meta.fields,
+            "totals",
+            "line_count",
+            "total_amount",
+            "held_count",
+            "held_amount",
+        ]
 
     def get_totals(self, batch) -> list[dict]:
         return [{**t, "amount": str(t["amount"])} for t in batch_totals(batch)]
@@ -131,6 +144,12 @@ class BatchDetailSerializer(BatchSerializer):
 
     def get_total_amount(self, batch) -> str:
         return str(batch_grand_total(batch)[1])
+
+    def get_held_count(self, batch) -> int:
+        return batch_held_total(batch)[0]
+
+    def get_held_amount(self, batch) -> str:
+        return str(batch_held_total(batch)[1])
 
 
 class ExportInputSerializer(serializers.Serializer):
