@@ -17,7 +17,8 @@ from decimal import ROUND_HALF_UP, Decimal
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet, Value
+from django.utils.translation import gettext as _
 
 from regions import conditions
 from regions.models import Region
@@ -75,24 +76,36 @@ def _bounds(
     return first, after
 
 
+def _cash_lines(item: ServiceItem, start: datetime.date, end: datetime.date) -> QuerySet:
+    """The payment lines that pay ``item`` to an elder for a month of [start, end]: normal,
+    arrears, and reissues (a line paid again after a bank's refusal or once a held line's
+    account is added), whatever their status."""
+    from subsidies.choices import LineKind
+    from subsidies.models import PaymentLine
+
+    return PaymentLine.objects.filter(
+        scheme__code__in=item.schemes,
+        period__gte=start,
+        period__lte=end,
+        kind__in=[LineKind.NORMAL, LineKind.ARREARS, LineKind.REISSUE],
+        elder__isnull=False,
+    )
+
+
 def reached_elders(item: ServiceItem, start: datetime.date, end: datetime.date) -> QuerySet | None:
     """The ids of the elders ``item`` reached in [start, end], as a subquery; None when no
-    system of ours records it. Cash: a payable line (normal or arrears, neither failed nor
-    cancelled) of one of its schemes for a month of the period; visits and checks: one in the
-    period; in kind: a delivery of the item, or of an item above it that it restates."""
-    from subsidies.choices import LineKind, LineStatus
-    from subsidies.models import PaymentLine
+    system of ours records it. Cash: a line paying one of its schemes for a month of the
+    period that is neither failed, cancelled, nor held for want of an account (money that did
+    not go out reached nobody); visits and checks: one in the period; in kind: a delivery of
+    the item, or of an item above it that it restates."""
+    from subsidies.choices import LineStatus
     from visits.models import HealthCheck, Visit
 
     how = item.reached_through
     if how == ReachedThrough.PAYMENT_LINE:
-        rows = PaymentLine.objects.filter(
-            scheme__code__in=item.schemes,
-            period__gte=start,
-            period__lte=end,
-            kind__in=[LineKind.NORMAL, LineKind.ARREARS],
-            elder__isnull=False,
-        ).exclude(status__in=[LineStatus.FAILED, LineStatus.CANCELLED])
+        rows = _cash_lines(item, start, end).exclude(
+            status__in=[LineStatus.FAILED, LineStatus.CANCELLED, LineStatus.HELD]
+        )
     elif how == ReachedThrough.VISIT:
         first, after = _bounds(start, end)
         rows = Visit.objects.filter(visited_at__gte=first, visited_at__lt=after)
@@ -107,6 +120,18 @@ def reached_elders(item: ServiceItem, start: datetime.date, end: datetime.date) 
     else:
         return None
     return rows.values("elder_id")
+
+
+def held_for_want_of_account(item: ServiceItem, start: datetime.date, end: datetime.date):
+    """A filter over Elder: a line paying a cash ``item`` for a month of [start, end] is held
+    because the elder has no account to pay it to (subsidies.payees). False for other items."""
+    from subsidies.choices import LineStatus
+
+    if item.reached_through != ReachedThrough.PAYMENT_LINE:
+        return Value(False)
+    return Exists(
+        _cash_lines(item, start, end).filter(elder=OuterRef("pk"), status=LineStatus.HELD)
+    )
 
 
 @dataclass(frozen=True)
@@ -163,6 +188,8 @@ class _Reasons:
             .distinct()
         )
         self.region, self.start = region, start
+        # Paid, but held: the payee has no account to pay it to (docs/policy.md §1).
+        self.no_account = _("无领取账户")
 
     def general(self, item: ServiceItem) -> str:
         how = item.reached_through
@@ -216,6 +243,7 @@ def coverage(
             general = reasons.general(item)
             missed = (
                 entitled.exclude(pk__in=reached)
+                .annotate(no_account=held_for_want_of_account(item, start, end))
                 .order_by("pk")
                 .values_list(
                     "id_number",
@@ -223,6 +251,7 @@ def coverage(
                     "residence_region__code",
                     "residence_region__path",
                     "hukou_region__path",
+                    "no_account",
                 )
             )
             row.not_reached = [
@@ -231,9 +260,14 @@ def coverage(
                     id_number=id_number,
                     name=name,
                     residence_region=residence or "",
-                    reason=reasons.of(item, general, residence_path or hukou_path, bool(residence)),
+                    reason=reasons.of(
+                        item,
+                        reasons.no_account if no_account else general,
+                        residence_path or hukou_path,
+                        bool(residence),
+                    ),
                 )
-                for id_number, name, residence, residence_path, hukou_path in missed
+                for id_number, name, residence, residence_path, hukou_path, no_account in missed
             ]
         rows.append(row)
     return rows

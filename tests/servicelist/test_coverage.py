@@ -284,8 +284,8 @@ def _reached_one(item, elder, start, end):
         return any(
             line.scheme.code in item.schemes
             and start <= line.period <= end
-            and line.kind in (LineKind.NORMAL, LineKind.ARREARS)
-            and line.status not in (LineStatus.FAILED, LineStatus.CANCELLED)
+            and line.kind in (LineKind.NORMAL, LineKind.ARREARS, LineKind.REISSUE)
+            and line.status not in (LineStatus.FAILED, LineStatus.CANCELLED, LineStatus.HELD)
             for line in elder.payment_lines.select_related("scheme")
         )
     if how == ReachedThrough.VISIT:
@@ -319,7 +319,7 @@ CATEGORIES = [
     "cognitive_impairment",
     "severely_disabled",
 ]
-EVENTS = ["paid", "visited", "assessed", "checked", "meals", "newspaper", "adapted"]
+EVENTS = ["paid", "held", "visited", "assessed", "checked", "meals", "newspaper", "adapted"]
 
 
 @st.composite
@@ -387,6 +387,9 @@ def test_coverage_equals_the_slow_reading_elder_by_elder(schemes, population):
                 if event == "paid":
                     for code in ("high_age_80_89", "xihu_e_allowance_minimum_living"):
                         pay(elder, schemes[code], on.replace(day=1))
+                elif event == "held" and "paid" not in spec["events"]:
+                    # No account: the line is kept, held, and reaches nobody.
+                    pay(elder, schemes["high_age_80_89"], on.replace(day=1), LineStatus.HELD)
                 elif event == "visited":
                     visit(elder, worker, on)
                 elif event == "assessed":
