@@ -7,9 +7,20 @@ class SubsidiesConfig(AppConfig):
     verbose_name = _("津贴补贴发放")
 
     def ready(self):
+        from django.db.models.signals import post_migrate, pre_migrate
+
         from regions.services import register_change_preview, register_revision_follow_up
+        from subsidies import line_checks
         from subsidies.run.corrections import correct_months
         from subsidies.run.preview import preview_policy_revision
+
+        # SQLite: the payment lines' reference checks are set aside while migrations run.
+        pre_migrate.connect(
+            line_checks.set_aside_before_migrating, dispatch_uid="subsidies.line_checks.aside"
+        )
+        post_migrate.connect(
+            line_checks.install_after_migrating, dispatch_uid="subsidies.line_checks.install"
+        )
 
         # The keys whose amounts the allowance run pays (their catalogue ``used_by``).
         for used_by in (

@@ -186,9 +186,10 @@ SQLITE = [
     BEGIN SELECT RAISE(ABORT, 'FOREIGN KEY constraint failed'); END
     """,
 ]
+# IF EXISTS: since subsidies.line_checks, the checks are set aside before every migrate.
 SQLITE_REVERSE = [
-    "DROP TRIGGER payment_line_references_on_update",
-    "DROP TRIGGER payment_line_references_on_insert",
+    "DROP TRIGGER IF EXISTS payment_line_references_on_update",
+    "DROP TRIGGER IF EXISTS payment_line_references_on_insert",
 ]
 
 
