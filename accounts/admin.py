@@ -8,7 +8,9 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from accounts.audit_trail import (
+    actor_label,
     attach_objects,
+    command_label,
     details_text,
     export_rows,
     kind_label,
@@ -75,11 +77,24 @@ class AuditUserFilter(admin.SimpleListFilter):
     def lookups(self, request, model_admin):
         ids = AuditEntry.objects.exclude(user=None).values("user").distinct()
         users = get_user_model().objects.filter(pk__in=ids).order_by("username")
-        return [("system", _("系统")), *((str(u.pk), user_label(u)) for u in users)]
+        commands = (
+            AuditEntry.objects.filter(user=None)
+            .exclude(command="")
+            .values_list("command", flat=True)
+            .distinct()
+            .order_by("command")
+        )
+        return [
+            ("system", _("系统")),
+            *((f"command:{c}", command_label(c)) for c in commands),
+            *((str(u.pk), user_label(u)) for u in users),
+        ]
 
     def queryset(self, request, queryset):
         if self.value() == "system":
             return queryset.filter(user=None)
+        if self.value() and self.value().startswith("command:"):
+            return queryset.filter(user=None, command=self.value().removeprefix("command:"))
         if self.value() and self.value().isdigit():
             return queryset.filter(user_id=int(self.value()))
         return queryset
@@ -107,7 +122,7 @@ class AuditEntryAdmin(admin.ModelAdmin):
 
     list_display = ["local_at", "who", "action", "what", "reason"]
     list_filter = [AuditUserFilter, "action", AuditKindFilter]
-    search_fields = ["user__username", "user__first_name", "user__last_name", "reason"]
+    search_fields = ["user__username", "user__first_name", "user__last_name", "command", "reason"]
     date_hierarchy = "at"
     list_select_related = ["user"]
     fields = ["local_at", "who", "action", "what", "reason", "details_shown"]
@@ -151,7 +166,7 @@ class AuditEntryAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("用户"), ordering="user__username")
     def who(self, entry):
-        return user_label(entry.user)
+        return actor_label(entry)
 
     @admin.display(description=_("对象"))
     def what(self, entry):

@@ -36,6 +36,17 @@ def user_label(user) -> str:
     return f"{full}（{user.get_username()}）" if full else user.get_username()
 
 
+def command_label(command: str) -> str:
+    return _("系统（命令 %(command)s）") % {"command": command}
+
+
+def actor_label(entry: AuditEntry) -> str:
+    """Who made the act: the user, or the system and the command it ran (``load_policies``)."""
+    if entry.user_id is None and entry.command:
+        return command_label(entry.command)
+    return user_label(entry.user)
+
+
 def local_time(moment) -> str:
     return timezone.localtime(moment).strftime(TIME_FORMAT) if moment else ""
 
@@ -115,7 +126,7 @@ def _rows(batch: list[AuditEntry]):
     for entry in batch:
         yield [
             local_time(entry.at),
-            user_label(entry.user),
+            actor_label(entry),
             entry.get_action_display(),
             entry.described,
             entry.object_type,

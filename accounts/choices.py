@@ -18,6 +18,7 @@ class AuditAction(models.TextChoices):
     APPROVE_BATCH = "approve_batch", _("审核支付批次")
     POLICY_CHANGE = "policy_change", _("修改政策规则")
     ROLE_CHANGE = "role_change", _("变更角色分配")
+    CORRECT_STAY = "correct_stay", _("更正入住记录")
 
 
 class UploadPurpose(models.TextChoices):

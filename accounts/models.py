@@ -70,7 +70,9 @@ class RoleAssignment(models.Model):
 
 
 class AuditEntry(models.Model):
-    """A look at personal data or an export: who, what, when, why (PIPL). Never edited."""
+    """A sensitive act — a look at personal data, an export, an approval, a change of a rule or
+    of a record others relied on: who, what, when, why (PIPL). Never edited. An act of the
+    system (no user) names the management command that made it, when one did."""
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -79,6 +81,7 @@ class AuditEntry(models.Model):
         related_name="+",
         verbose_name=_("用户"),
     )
+    command = models.CharField(_("命令"), max_length=64, blank=True)
     action = models.CharField(_("操作"), max_length=32, choices=AuditAction.choices)
     object_type = models.CharField(_("对象类型"), max_length=64)
     object_id = models.CharField(_("对象"), max_length=64, blank=True)

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied
 from django.db.models import Model, Q, QuerySet
 from django.db.models.constants import LOOKUP_SEP
+from django.utils.translation import gettext as _
 
 from accounts.choices import Role
 
@@ -221,7 +222,10 @@ def require_region_in_scope(user, region, app: str | None = None) -> None:
     """For commands and exports run for a user with ``--region``: refuse a region outside the
     user's areas (for ``app``), naming it."""
     if user is not None and not scope_of(user).covers_region(region, app):
-        raise OutOfScope(f"区划 {region.code}（{region.name}）不在您的权限范围内。")
+        raise OutOfScope(
+            _("区划 %(code)s（%(name)s）不在您的权限范围内。")
+            % {"code": region.code, "name": region.name}
+        )
 
 
 # --- writes ------------------------------------------------------------------------------------
@@ -343,7 +347,9 @@ def stored_in_write_scope(user, model: type[Model], pk) -> bool:
 def describe(instance: Model) -> str:
     """How a refusal names a record: its kind and, once saved, its name."""
     kind = instance._meta.verbose_name
-    return f"{kind}“{instance}”" if instance.pk is not None else str(kind)
+    if instance.pk is None:
+        return str(kind)
+    return _("%(kind)s“%(name)s”") % {"kind": kind, "name": instance}
 
 
 def require_in_scope(
@@ -360,4 +366,7 @@ def require_in_scope(
     (default: its kind and name), ``field`` the input that chose it. ``user`` None is the
     system, unrestricted; superusers are unrestricted; auditors write nothing."""
     if not in_write_scope(user, instance, as_stored=as_stored, as_changed=as_changed):
-        raise OutOfScopeWrite(f"{label or describe(instance)}不在您的管辖范围内。", field=field)
+        raise OutOfScopeWrite(
+            _("%(record)s不在您的管辖范围内。") % {"record": label or describe(instance)},
+            field=field,
+        )

@@ -23,10 +23,13 @@ def record_audit(
     object_id: str = "",
     reason: str = "",
     details: dict | None = None,
+    command: str = "",
 ) -> AuditEntry:
-    """Record a look at personal data or an export (PIPL): who, what, when, why."""
+    """Record a sensitive act (PIPL): who, what, when, why. With no user it is the system's
+    act, and ``command`` names the management command that made it (``load_policies``)."""
     return AuditEntry.objects.create(
         user=user if user is not None and user.is_authenticated else None,
+        command=command,
         action=action,
         object_type=object_type,
         object_id=str(object_id),

@@ -19,6 +19,8 @@ import csv
 import io
 import re
 
+from django.utils.translation import gettext as _
+
 # OWASP's list of the characters that start a formula (CSV injection).
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 # A plain decimal number, such as an amount: a spreadsheet reads it as that number and nothing
@@ -88,9 +90,6 @@ class SpreadsheetError(ValueError):
     """The file cannot be read as it is; the message names the row and says what to do."""
 
 
-ENCODING_LABELS = {"utf-8": "UTF-8", "gb18030": "GB18030（GBK）"}
-
-
 def _decodes(data: bytes, encoding: str) -> bool:
     try:
         data.decode(encoding)
@@ -120,20 +119,28 @@ def decode_csv(content: bytes) -> str:
     ]
     if utf8_text:
         if len(utf8_text) >= len(not_utf8):
-            bad, found, rest = not_utf8[0], "不是 UTF-8 编码", "UTF-8"
+            message = _(
+                "第%(row)s行不是 UTF-8 编码，而文件其余各行是 UTF-8：一个文件只能用一种编码，"
+                "请将整个文件另存为 UTF-8 编码的 CSV 后重新上传。"
+            )
+            bad = not_utf8[0]
         else:
-            bad, found, rest = utf8_text[0], "是 UTF-8 编码", ENCODING_LABELS["gb18030"]
-        raise SpreadsheetError(
-            f"第{bad}行{found}，而文件其余各行是 {rest}：一个文件只能用一种编码，"
-            "请将整个文件另存为 UTF-8 编码的 CSV 后重新上传。"
-        )
+            message = _(
+                "第%(row)s行是 UTF-8 编码，而文件其余各行是 GB18030（GBK）：一个文件只能用一种"
+                "编码，请将整个文件另存为 UTF-8 编码的 CSV 后重新上传。"
+            )
+            bad = utf8_text[0]
+        raise SpreadsheetError(message % {"row": bad})
     try:
         return content.decode("gb18030")
     except UnicodeDecodeError as error:
         bad = content.count(b"\n", 0, error.start) + 1
         raise SpreadsheetError(
-            f"第{bad}行既不是 UTF-8 也不是 GB18030（GBK）编码："
-            "请将整个文件另存为 UTF-8 编码的 CSV 后重新上传。"
+            _(
+                "第%(row)s行既不是 UTF-8 也不是 GB18030（GBK）编码："
+                "请将整个文件另存为 UTF-8 编码的 CSV 后重新上传。"
+            )
+            % {"row": bad}
         ) from None
 
 
@@ -154,7 +161,12 @@ def read_csv(content: bytes) -> list[list[str]]:
             limit = csv.field_size_limit()
             if "field limit" in str(error):
                 raise SpreadsheetError(
-                    f"第{start}行起有字段超过 {limit // 1024} KiB：多半是该行的引号未配对，"
-                    "吞掉了其后的行。请检查该行后重新上传。"
+                    _(
+                        "第%(row)s行起有字段超过 %(limit)s KiB：多半是该行的引号未配对，"
+                        "吞掉了其后的行。请检查该行后重新上传。"
+                    )
+                    % {"row": start, "limit": limit // 1024}
                 ) from None
-            raise SpreadsheetError(f"第{start}行不是有效的 CSV（{error}）。") from None
+            raise SpreadsheetError(
+                _("第%(row)s行不是有效的 CSV（%(error)s）。") % {"row": start, "error": error}
+            ) from None

@@ -16,6 +16,7 @@ import datetime
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from accounts.models import HeldUpload
 
@@ -28,8 +29,8 @@ def check_upload_size(upload) -> None:
     """ValidationError (for a form's file field) when the file is over the limit."""
     if upload.size > max_upload_bytes():
         raise ValidationError(
-            f"文件过大（{upload.size / 1024 / 1024:.1f} MB），上限为 {settings.UPLOAD_MAX_MB} MB："
-            "请拆分为多个文件分别上传。"
+            _("文件过大（%(size)s MB），上限为 %(limit)s MB：请拆分为多个文件分别上传。")
+            % {"size": f"{upload.size / 1024 / 1024:.1f}", "limit": settings.UPLOAD_MAX_MB}
         )
 
 
@@ -62,5 +63,5 @@ def retention_cutoff(now: datetime.datetime | None = None) -> datetime.datetime:
 
 def purge_uploads(*, now: datetime.datetime | None = None) -> int:
     """Delete every held upload older than UPLOAD_RETENTION_HOURS; returns how many."""
-    deleted, _ = HeldUpload.objects.filter(created_at__lt=retention_cutoff(now)).delete()
+    deleted, _counts = HeldUpload.objects.filter(created_at__lt=retention_cutoff(now)).delete()
     return deleted

@@ -11,9 +11,11 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from accounts.choices import AuditAction
 from accounts.dates import check_elder_date, refuse_before, refuse_future
 from accounts.errors import Conflict
 from accounts.scoping import require_in_scope, scoped_for_write
+from accounts.services import record_audit
 from facilities import selectors
 from facilities.choices import (
     OPEN_APPLICATION_STATUSES,
@@ -53,11 +55,15 @@ def _with_history_user(instance, by):
 
 
 def _bed_name(bed: Bed) -> str:
-    return f"床位 {bed.label}（床位码 {bed.code}，{bed.facility.name}）"
+    return _("床位 %(label)s（床位码 %(code)s，%(facility)s）") % {
+        "label": bed.label,
+        "code": bed.code,
+        "facility": bed.facility.name,
+    }
 
 
 def _elder_name(elder: Elder) -> str:
-    return f"{elder.name}（长者码 {elder.elder_code}）"
+    return _("%(name)s（长者码 %(code)s）") % {"name": elder.name, "code": elder.elder_code}
 
 
 # --- the writer's scope ------------------------------------------------------------------------
@@ -446,13 +452,14 @@ def correct_stay(
 
     The corrected stay obeys every rule an admission does (days that have come, in order,
     within the elder's life, no other stay of the bed or the elder in its period); the change
-    is kept in the stay's history with who made it and ``reason``. This is how a stay typed
-    with a date in the future, which holds its bed until then, is put right."""
+    is kept in the stay's history with who made it and ``reason``, and in the audit trail (a
+    correction rewrites a record others have relied on: billing, the bed board). This is how a
+    stay typed with a date in the future, which holds its bed until then, is put right."""
     reason = (reason or "").strip()
     if not reason:
         raise ValidationError({"reason": _("请填写更正原因。")})
     stored = Stay.objects.select_related("bed__facility", "elder").get(pk=stay.pk)
-    label = f"{_elder_name(stored.elder)}的入住"
+    label = _("%(elder)s的入住") % {"elder": _elder_name(stored.elder)}
     require_in_scope(by, stored, label=label, as_changed=False)
     if bed is not None and bed.pk != stored.bed_id:
         require_in_scope(by, bed, field="bed", label=_bed_name(bed), as_changed=False)
@@ -464,7 +471,7 @@ def correct_stay(
     start = start_date or stay.start_date
     end = end_date or stay.end_date
     if new_bed.pk != stay.bed_id and not new_bed.is_active:
-        raise ValidationError({"bed": f"{_bed_name(new_bed)}已停用。"})
+        raise ValidationError({"bed": _("%(bed)s已停用。") % {"bed": _bed_name(new_bed)}})
     check_elder_date(elder, start, field="start_date", label=_("入住日期"))
     refuse_future(end, field="end_date", label=_("退住日期"))
     refuse_before(end, start, field="end_date", label=_("退住日期"), earliest_label=_("入住日期"))
@@ -478,8 +485,12 @@ def correct_stay(
     if other is not None:
         raise StayConflict(
             {
-                "bed": f"{_bed_name(new_bed)}在 {other.start_date} 起已由"
-                f"{_elder_name(other.elder)}入住，与更正后的期间重叠。"
+                "bed": _("%(bed)s在 %(start)s 起已由%(elder)s入住，与更正后的期间重叠。")
+                % {
+                    "bed": _bed_name(new_bed),
+                    "start": other.start_date,
+                    "elder": _elder_name(other.elder),
+                }
             },
             code="bed_taken",
         )
@@ -493,11 +504,16 @@ def correct_stay(
     if other is not None:
         raise StayConflict(
             {
-                "start_date": f"{_elder_name(elder)}在 {other.start_date} 起入住"
-                f"{_bed_name(other.bed)}，与更正后的期间重叠。"
+                "start_date": _("%(elder)s在 %(start)s 起入住%(bed)s，与更正后的期间重叠。")
+                % {
+                    "elder": _elder_name(elder),
+                    "start": other.start_date,
+                    "bed": _bed_name(other.bed),
+                }
             },
             code="elder_taken",
         )
+    before = {"start_date": stay.start_date, "end_date": stay.end_date, "bed": stay.bed}
     stay.start_date, stay.end_date, stay.bed = start, end, new_bed
     stay.full_clean(validate_constraints=False)
     stay._change_reason = f"更正：{reason}"[:100]
@@ -506,10 +522,37 @@ def correct_stay(
             _with_history_user(stay, by).save(update_fields=["start_date", "end_date", "bed"])
     except IntegrityError:
         raise StayConflict(
-            {"bed": f"{_bed_name(new_bed)}或{_elder_name(elder)}在该期间已有入住记录，未更正。"},
+            {
+                "bed": _("%(bed)s或%(elder)s在该期间已有入住记录，未更正。")
+                % {"bed": _bed_name(new_bed), "elder": _elder_name(elder)}
+            },
             code="stay_conflict",
         ) from None
+    _record_correction(stay, before, reason=reason, by=by)
     return stay
+
+
+def _record_correction(stay: Stay, before: dict, *, reason: str, by) -> None:
+    """The correction in the audit trail: what changed, from what to what, and why."""
+
+    def shown(field, value):
+        if field == "bed":
+            return f"{value.label}（{value.code}）"
+        return str(value) if value is not None else "—"
+
+    changes = {
+        field: f"{shown(field, old)} → {shown(field, getattr(stay, field))}"
+        for field, old in before.items()
+        if old != getattr(stay, field)
+    }
+    record_audit(
+        user=by,
+        action=AuditAction.CORRECT_STAY,
+        object_type=stay._meta.label_lower,
+        object_id=stay.pk,
+        reason=reason,
+        details={"elder": stay.elder.elder_code, **changes},
+    )
 
 
 @transaction.atomic

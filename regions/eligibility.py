@@ -139,15 +139,22 @@ SEEDED = SeededRows(
 
 
 @transaction.atomic
-def load_rules(path: Path = RULES_FILE) -> LoadReport:
+def load_rules(path: Path = RULES_FILE, *, command: str = "") -> LoadReport:
     """Insert the file's rules that the database lacks; never overwrite. A file row that
-    differs from its database row is reported (who changed it, when) and left alone."""
-    return load(SEEDED, parse_file(path))
+    differs from its database row is reported (who changed it, when) and left alone.
+    ``command`` names the management command for the audit trail."""
+    return load(SEEDED, parse_file(path), command=command)
 
 
 @transaction.atomic
 def adopt_rules(
-    *, subject: str, code: str, region_code: str, path: Path = RULES_FILE, by=None
+    *,
+    subject: str,
+    code: str,
+    region_code: str,
+    path: Path = RULES_FILE,
+    by=None,
+    command: str = "",
 ) -> LoadReport:
     """Take the file's versions of one rule (subject, code, region) over the database's: a
     deliberate act, recorded in each row's history, checked like every change."""
@@ -158,4 +165,4 @@ def adopt_rules(
     ]
     if not parsed:
         raise ValidationError(f"规则文件中没有 {subject}:{code}（区划 {region_code}）的规则。")
-    return adopt(SEEDED, parsed, by=by)
+    return adopt(SEEDED, parsed, by=by, command=command)

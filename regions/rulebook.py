@@ -87,7 +87,7 @@ SEEDED = SeededRows(
     series=("region", "key"),
     rule_fields=("value", "frequency", "is_minimum"),
     compared_fields=COMPARED_FIELDS,
-    insert=lambda fields: set_policy_value(**fields),
+    insert=lambda fields: set_policy_value(**fields)[0],
     name=lambda fields: fields["key"],
     summary=_describe_value,
     complete=lambda row: setattr(row, "unit", KEYS[row.key].unit),
@@ -106,18 +106,21 @@ def _parse_file(path: Path) -> list[dict]:
 
 
 @transaction.atomic
-def load_rulebook(path: Path = RULEBOOK) -> LoadReport:
+def load_rulebook(path: Path = RULEBOOK, *, command: str = "") -> LoadReport:
     """Insert what the database lacks; never overwrite. After the first load the database is
     the master (a bureau's change in the admin is a decision), so a file row that differs from
     its database row is reported with who changed it and when, and left alone. The file is
-    parsed whole before anything is written: a malformed entry refuses the whole file."""
-    return load(SEEDED, _parse_file(path))
+    parsed whole before anything is written: a malformed entry refuses the whole file.
+    ``command`` names the management command for the audit trail."""
+    return load(SEEDED, _parse_file(path), command=command)
 
 
 @transaction.atomic
-def adopt_from_file(*, key: str, region_code: str, path: Path = RULEBOOK, by=None) -> LoadReport:
+def adopt_from_file(
+    *, key: str, region_code: str, path: Path = RULEBOOK, by=None, command: str = ""
+) -> LoadReport:
     """Take the file's rows for one key and region over the database's (regions.seed_files.adopt)."""
     parsed = [f for f in _parse_file(path) if f["key"] == key and f["region"].code == region_code]
     if not parsed:
         raise ValidationError(f"the file has no rows for key {key} and region {region_code}")
-    return adopt(SEEDED, parsed, by=by)
+    return adopt(SEEDED, parsed, by=by, command=command)

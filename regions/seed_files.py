@@ -20,6 +20,7 @@ from django.db import models, transaction
 
 from regions.models import Region
 from regions.selectors import overlapping
+from regions.services import record_rule_change
 
 
 @dataclass(frozen=True)
@@ -73,13 +74,18 @@ class SeededRows:
     ``series``: the fields naming one series of versions (a region is compared by its key);
     ``rule_fields``: what a version decides (two versions equal in these are the same rule);
     ``compared_fields``: what a file row and its database row may disagree on;
-    ``insert``: writes one checked version from parsed fields (raises ValidationError);
+    ``insert``: writes one checked version from parsed fields and returns it (raises
+    ValidationError);
     ``name``: how a difference names the series; ``summary``: a version in a few words;
     ``kept``: how a difference says the database's version was kept;
     ``complete``: fills what a version takes from elsewhere than the file (a key's unit);
     ``check``: the checks every change of a version passes beyond ``full_clean`` (the floor,
     overlaps), raising ValidationError;
-    ``adopted``: the change reason a version taken from the file carries in its history."""
+    ``adopted``: the change reason a version taken from the file carries in its history;
+    ``loaded``: the reason the audit trail gives for a version a load adds.
+
+    Every version a load or an adoption writes is in the audit trail too, made by the system
+    and the command named by the caller (``load_policies``), or by the user who adopts."""
 
     model: type[models.Model]
     series: tuple[str, ...]
@@ -92,6 +98,7 @@ class SeededRows:
     complete: Callable[[models.Model], None] = lambda row: None
     check: Callable[[models.Model], None] = lambda row: None
     adopted: str = "采用规则文件中的版本"
+    loaded: str = "规则文件载入"
 
     def series_of(self, fields_or_row) -> tuple:
         return tuple(
@@ -138,7 +145,9 @@ def with_version_ends(spec: SeededRows, parsed: list[dict]) -> list[dict]:
     return parsed
 
 
-def _insert_missing(spec: SeededRows, fields: dict, report: LoadReport, in_file: dict) -> None:
+def _insert_missing(
+    spec: SeededRows, fields: dict, report: LoadReport, in_file: dict, command: str
+) -> None:
     start = fields["effective_from"]
     covering = (
         spec.versions(fields)
@@ -160,7 +169,11 @@ def _insert_missing(spec: SeededRows, fields: dict, report: LoadReport, in_file:
                 covering._change_reason = f"规则文件新增 {start} 起的版本"
                 covering.full_clean()
                 covering.save()
-            spec.insert(fields)
+                record_rule_change(
+                    covering, by=None, reason=covering._change_reason, command=command
+                )
+            row = spec.insert(fields)
+            record_rule_change(row, by=None, reason=spec.loaded, command=command)
     except ValidationError as error:
         blocking = (
             covering
@@ -177,10 +190,11 @@ def _insert_missing(spec: SeededRows, fields: dict, report: LoadReport, in_file:
         report.created += 1
 
 
-def load(spec: SeededRows, parsed: list[dict]) -> LoadReport:
+def load(spec: SeededRows, parsed: list[dict], *, command: str = "") -> LoadReport:
     """Insert what the database lacks, then compare what it has (in the caller's
     transaction). Inserts come first: a new version in the file end-dates the one before
-    it, which must not then be reported as differing from the file."""
+    it, which must not then be reported as differing from the file. ``command`` names the
+    management command loading the file, for the audit trail."""
     report = LoadReport()
     in_file = {spec.identity(f): f for f in parsed}
     existing = {
@@ -191,7 +205,7 @@ def load(spec: SeededRows, parsed: list[dict]) -> LoadReport:
     }
     for fields in parsed:
         if spec.identity(fields) not in existing:
-            _insert_missing(spec, fields, report, in_file)
+            _insert_missing(spec, fields, report, in_file, command)
     for fields in parsed:
         pk = existing.get(spec.identity(fields))
         if pk is None:
@@ -204,7 +218,7 @@ def load(spec: SeededRows, parsed: list[dict]) -> LoadReport:
     return report
 
 
-def adopt(spec: SeededRows, parsed: list[dict], *, by=None) -> LoadReport:
+def adopt(spec: SeededRows, parsed: list[dict], *, by=None, command: str = "") -> LoadReport:
     """Take the file's versions of one series over the database's: a deliberate act, recorded
     in each version's history and checked like every change. Versions equal to the file's are
     left untouched (counted as unchanged)."""
@@ -230,5 +244,6 @@ def adopt(spec: SeededRows, parsed: list[dict], *, by=None) -> LoadReport:
             row._history_user = by
         row._change_reason = spec.adopted
         row.save()
+        record_rule_change(row, by=by, reason=spec.adopted, command=command)
         report.adopted += 1
     return report

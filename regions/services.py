@@ -241,28 +241,39 @@ def plan_policy_revision(
     return PolicyRevision(current=current, ended=ended, new=new)
 
 
-def _save_with_history(row: PolicyValue | EligibilityRule, *, by, reason: str) -> None:
-    """Save a rulebook row with its reason in its history and, when a person makes the change,
-    in the audit trail (a change of policy is one of the sensitive acts the trail lists; the
-    seed files loaded by commands are in the rows' history)."""
+def record_rule_change(row, *, by, reason: str, command: str = "") -> None:
+    """A change of a rule — a rulebook value, a rule of who a policy is for, an item of a
+    service list — in the audit trail (a change of policy is one of the sensitive acts the
+    trail lists): by a person (``by``), or by the system and the management command that made
+    it (``command``, e.g. ``load_policies`` seeding or adopting the file's rows)."""
     from accounts.choices import AuditAction
     from accounts.services import record_audit
 
+    details = {"region": row.region.name}
+    for name in ("key", "subject", "code"):
+        if getattr(row, name, ""):
+            details[name] = getattr(row, name)
+    record_audit(
+        user=by,
+        command="" if by is not None else command,
+        action=AuditAction.POLICY_CHANGE,
+        object_type=row._meta.label_lower,
+        object_id=row.pk,
+        reason=reason[:200],
+        details=details,
+    )
+
+
+def _save_with_history(row: PolicyValue | EligibilityRule, *, by, reason: str) -> None:
+    """Save a rulebook row with its reason in its history and, when a person makes the change,
+    in the audit trail (the seed files loaded by commands record theirs in
+    ``regions.seed_files``, naming the command)."""
     if by is not None:
         row._history_user = by
     row._change_reason = reason
     row.save()
-    if by is None:
-        return
-    record_audit(
-        user=by,
-        action=AuditAction.POLICY_CHANGE,
-        object_type=row._meta.label_lower,
-        object_id=row.pk,
-        reason=reason,
-        details={"region": row.region.name, "key": getattr(row, "key", "")}
-        | ({"subject": row.subject} if hasattr(row, "subject") else {}),
-    )
+    if by is not None:
+        record_rule_change(row, by=by, reason=reason)
 
 
 @transaction.atomic

@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext as _
 from stdnum.iso7064 import mod_11_2
 
 from regions.divisions import is_known_region_code
@@ -37,24 +38,34 @@ def parse_id_number(raw: str, *, today: datetime.date | None = None) -> IdNumber
     """Validate and decode an ID number; ValidationError says exactly what is wrong."""
     number = normalize_id_number(raw)
     if len(number) != 18:
-        raise ValidationError(f"身份证号应为18位，实际为{len(number)}位。", code="length")
+        raise ValidationError(
+            _("身份证号应为18位，实际为%(length)s位。") % {"length": len(number)}, code="length"
+        )
     if not _SHAPE.match(number):
-        raise ValidationError("身份证号前17位应为数字，末位为数字或X。", code="format")
+        raise ValidationError(_("身份证号前17位应为数字，末位为数字或X。"), code="format")
     if not mod_11_2.is_valid(number):
-        raise ValidationError("身份证号校验位不正确。", code="checksum")
+        raise ValidationError(_("身份证号校验位不正确。"), code="checksum")
     try:
         birth_date = datetime.date(int(number[6:10]), int(number[10:12]), int(number[12:14]))
     except ValueError:
-        raise ValidationError(f"身份证号中的出生日期 {number[6:14]} 不存在。", code="birth_date")
+        raise ValidationError(
+            _("身份证号中的出生日期 %(date)s 不存在。") % {"date": number[6:14]}, code="birth_date"
+        ) from None
     today = today or datetime.date.today()
     if birth_date > today:
-        raise ValidationError(f"身份证号中的出生日期 {birth_date} 晚于今天。", code="birth_date")
+        raise ValidationError(
+            _("身份证号中的出生日期 %(date)s 晚于今天。") % {"date": birth_date}, code="birth_date"
+        )
     if birth_date.year < 1880:
-        raise ValidationError(f"身份证号中的出生日期 {birth_date} 不合理。", code="birth_date")
+        raise ValidationError(
+            _("身份证号中的出生日期 %(date)s 不合理。") % {"date": birth_date}, code="birth_date"
+        )
     region_code = number[:6]
     if not is_known_region_code(region_code):
         raise ValidationError(
-            f"身份证号中的地区码 {region_code} 不是现行或历史上的行政区划代码。", code="region"
+            _("身份证号中的地区码 %(code)s 不是现行或历史上的行政区划代码。")
+            % {"code": region_code},
+            code="region",
         )
     sex = "M" if int(number[16]) % 2 == 1 else "F"
     return IdNumberFacts(region_code=region_code, birth_date=birth_date, sex=sex)

@@ -20,6 +20,8 @@ import datetime
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from accounts.choices import AuditAction, UploadPurpose
 from accounts.services import record_audit
@@ -38,7 +40,7 @@ FINISHED = (
     ImportJobState.CANCELLED,
     ImportJobState.EXPIRED,
 )
-EXPIRED_MESSAGE = "导入文件已过期（超过保留时间未确认），请重新上传。"
+EXPIRED_MESSAGE = gettext_lazy("导入文件已过期（超过保留时间未确认），请重新上传。")
 
 
 def _counts(plan: importing.ImportPlan) -> dict:
@@ -138,9 +140,11 @@ def confirm_import_job(*, job: ImportJob, by) -> ImportJob:
 
     job = ImportJob.objects.select_for_update().get(pk=job.pk)
     if job.created_by_id != by.pk:
-        raise ValidationError("只有上传该文件的用户可以确认导入。")
+        raise ValidationError(_("只有上传该文件的用户可以确认导入。"))
     if job.state != ImportJobState.CHECKED:
-        raise ValidationError(f"该导入的状态为“{job.get_state_display()}”，不能确认。")
+        raise ValidationError(
+            _("该导入的状态为“%(state)s”，不能确认。") % {"state": job.get_state_display()}
+        )
     if job.upload_id is None:  # purged: the job says so (not raised, which would undo it)
         _finish(job, ImportJobState.EXPIRED, error=EXPIRED_MESSAGE)
         return job
@@ -154,9 +158,11 @@ def confirm_import_job(*, job: ImportJob, by) -> ImportJob:
 def cancel_import_job(*, job: ImportJob, by) -> ImportJob:
     job = ImportJob.objects.select_for_update().get(pk=job.pk)
     if job.created_by_id != by.pk:
-        raise ValidationError("只有上传该文件的用户可以取消导入。")
+        raise ValidationError(_("只有上传该文件的用户可以取消导入。"))
     if job.state not in (ImportJobState.QUEUED, ImportJobState.CHECKED):
-        raise ValidationError(f"该导入的状态为“{job.get_state_display()}”，不能取消。")
+        raise ValidationError(
+            _("该导入的状态为“%(state)s”，不能取消。") % {"state": job.get_state_display()}
+        )
     upload, job.upload = job.upload, None
     _finish(job, ImportJobState.CANCELLED, errors=[])
     release_upload(upload)

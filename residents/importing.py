@@ -32,6 +32,7 @@ from pathlib import Path
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
 from accounts import spreadsheets
@@ -165,14 +166,18 @@ def read_rows(content: bytes, filename: str) -> list[tuple[int, dict[str, str]]]
     elif suffix in (".csv", ".txt"):
         table = _read_csv(content)
     else:
-        raise ImportFileError(f"不支持的文件类型 {suffix or filename}：请上传 .csv 或 .xlsx 文件。")
+        raise ImportFileError(
+            _("不支持的文件类型 %(type)s：请上传 .csv 或 .xlsx 文件。")
+            % {"type": suffix or filename}
+        )
     if not table:
-        raise ImportFileError("文件为空：第1行应为表头。")
+        raise ImportFileError(_("文件为空：第1行应为表头。"))
     header = [_cell_text(c).lower() for c in table[0]]
     missing = [c for c in COLUMNS if c not in header]
     if missing:
         raise ImportFileError(
-            f"第1行表头缺少列：{', '.join(missing)}（应为 {','.join(COLUMNS)}）。"
+            _("第1行表头缺少列：%(missing)s（应为 %(columns)s）。")
+            % {"missing": ", ".join(missing), "columns": ",".join(COLUMNS)}
         )
     optional = ACCOUNT_COLUMNS + DISABILITY_COLUMNS
     index = {name: header.index(name) for name in COLUMNS + optional if name in header}
@@ -201,7 +206,7 @@ def _read_xlsx(content: bytes) -> list[list]:
     try:
         workbook = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
     except Exception as error:  # openpyxl raises many kinds for a damaged file
-        raise ImportFileError(f"无法读取 XLSX 文件：{error}") from None
+        raise ImportFileError(_("无法读取 XLSX 文件：%(error)s") % {"error": error}) from None
     try:
         sheet = workbook.worksheets[0]
         return [list(row) for row in sheet.iter_rows(values_only=True)]
@@ -222,7 +227,7 @@ def _parse_date(text: str) -> datetime.date:
 
 
 def _outside_message(line: int) -> str:
-    return f"第 {line} 行：该老年人不在您的管辖范围内，本行不导入。"
+    return _("第 %(line)s 行：该老年人不在您的管辖范围内，本行不导入。") % {"line": line}
 
 
 def _scope_field(residence: Region | None) -> str:
@@ -283,7 +288,7 @@ def plan_import(
         number = normalize_id_number(raw["id_number"])
         for column in REQUIRED:
             if not raw[column]:
-                fail(column, "必填项为空。")
+                fail(column, _("必填项为空。"))
         birth_date = None
         if number:
             try:
@@ -291,18 +296,24 @@ def plan_import(
             except ValidationError as error:
                 fail("id_number", " ".join(error.messages))
             if number in first_line:
-                fail("id_number", f"身份证号与第{first_line[number]}行重复，本行不导入。")
+                fail(
+                    "id_number",
+                    _("身份证号与第%(line)s行重复，本行不导入。") % {"line": first_line[number]},
+                )
             else:
                 first_line[number] = line
         name = raw["name"]
         if len(name) > 50:
-            fail("name", "姓名不能超过50个字符。")
+            fail("name", _("姓名不能超过50个字符。"))
         hukou = regions.get(raw["hukou_region"])
         if raw["hukou_region"] and hukou is None:
-            fail("hukou_region", f"区划代码 {raw['hukou_region']} 不存在。")
+            fail("hukou_region", _("区划代码 %(code)s 不存在。") % {"code": raw["hukou_region"]})
         residence = regions.get(raw["residence_region"]) if raw["residence_region"] else None
         if raw["residence_region"] and residence is None:
-            fail("residence_region", f"区划代码 {raw['residence_region']} 不存在。")
+            fail(
+                "residence_region",
+                _("区划代码 %(code)s 不存在。") % {"code": raw["residence_region"]},
+            )
         phone = normalize_phone(raw["phone"])
         try:
             validate_phone(phone)
@@ -313,7 +324,9 @@ def plan_import(
         pension = PENSION_ALIASES.get(raw["pension"])
         if pension is None:
             fail(
-                "pension", f"养老保险类型 {raw['pension']} 无效：应为 employee、resident 或 none。"
+                "pension",
+                _("养老保险类型 %(value)s 无效：应为 employee、resident 或 none。")
+                % {"value": raw["pension"]},
             )
         account = _parse_account(raw, fail)
         disability = _parse_disability(raw, fail)
@@ -322,12 +335,19 @@ def plan_import(
             try:
                 death_date = _parse_date(raw["death_date"])
             except ValueError:
-                fail("death_date", f"日期 {raw['death_date']} 无效：应为 YYYY-MM-DD。")
+                fail(
+                    "death_date",
+                    _("日期 %(value)s 无效：应为 YYYY-MM-DD。") % {"value": raw["death_date"]},
+                )
             else:
                 if death_date > today:
-                    fail("death_date", f"死亡日期 {death_date} 晚于今天。")
+                    fail("death_date", _("死亡日期 %(date)s 晚于今天。") % {"date": death_date})
                 elif birth_date and death_date < birth_date:
-                    fail("death_date", f"死亡日期 {death_date} 早于出生日期 {birth_date}。")
+                    fail(
+                        "death_date",
+                        _("死亡日期 %(date)s 早于出生日期 %(birth)s。")
+                        % {"date": death_date, "birth": birth_date},
+                    )
         elder = existing.get(number)
         if by is not None and (
             (elder is not None and elder.pk not in writable)
@@ -337,9 +357,15 @@ def plan_import(
             plan.errors.extend(errors)
             continue
         if account is not None and by is not None and not _account_writable(by, hukou, residence):
-            fail("account_number", f"第 {line} 行：您无权登记该老年人的领取账户，本行不导入。")
+            fail(
+                "account_number",
+                _("第 %(line)s 行：您无权登记该老年人的领取账户，本行不导入。") % {"line": line},
+            )
         if elder is not None and death_date and elder.death_date not in (None, death_date):
-            fail("death_date", f"已登记死亡日期 {elder.death_date}，与本行不一致。")
+            fail(
+                "death_date",
+                _("已登记死亡日期 %(date)s，与本行不一致。") % {"date": elder.death_date},
+            )
         writes: list[tuple] = []
         if not errors and (elder is None or elder.death_date is None):
             held = periods.get(elder.pk, []) if elder is not None else []
@@ -384,32 +410,46 @@ def _parse_categories(text: str, fail, *, today, birth_date) -> list[CategoryEnt
             continue
         code, *dates = (part.strip() for part in item.split(CATEGORY_DATE_SEPARATOR))
         if code not in Category.values:
-            fail("categories", f"未知的类别代码 {code}。")
+            fail("categories", _("未知的类别代码 %(code)s。") % {"code": code})
             continue
         if len(dates) > 2:
             fail(
                 "categories",
-                f"类别 {item} 格式无效：应为 代码、代码:起始日期 或 代码:起始日期:终止日期。",
+                _("类别 %(item)s 格式无效：应为 代码、代码:起始日期 或 代码:起始日期:终止日期。")
+                % {"item": item},
             )
             continue
         parsed = []
-        for name, value in zip(("起始日期", "终止日期"), dates, strict=False):
+        for name, value in zip((_("起始日期"), _("终止日期")), dates, strict=False):
+            named = {"code": code, "name": name, "value": value}
             try:
                 day = _parse_date(value)
             except ValueError:
-                fail("categories", f"类别 {code} 的{name} {value} 无效：应为 YYYY-MM-DD。")
+                fail(
+                    "categories",
+                    _("类别 %(code)s 的%(name)s %(value)s 无效：应为 YYYY-MM-DD。") % named,
+                )
                 break
+            named["value"] = day
             if day > today:
-                fail("categories", f"类别 {code} 的{name} {day} 晚于今天。")
+                fail("categories", _("类别 %(code)s 的%(name)s %(value)s 晚于今天。") % named)
                 break
             if birth_date and day < birth_date:
-                fail("categories", f"类别 {code} 的{name} {day} 早于出生日期 {birth_date}。")
+                fail(
+                    "categories",
+                    _("类别 %(code)s 的%(name)s %(value)s 早于出生日期 %(birth)s。")
+                    % {**named, "birth": birth_date},
+                )
                 break
             parsed.append(day)
         else:
             start, end = (parsed + [None, None])[:2]
             if start and end and end < start:
-                fail("categories", f"类别 {code} 的终止日期 {end} 早于起始日期 {start}。")
+                fail(
+                    "categories",
+                    _("类别 %(code)s 的终止日期 %(end)s 早于起始日期 %(start)s。")
+                    % {"code": code, "end": end, "start": start},
+                )
                 continue
             entry = CategoryEntry(code, start, end)
             if entry not in entries:
@@ -445,10 +485,16 @@ def _category_writes(
         start, end = entry.start, entry.end
         if death_date is not None:
             if start and start > death_date:
-                messages.append(f"类别 {entry.code} 的起始日期 {start} 晚于死亡日期 {death_date}。")
+                messages.append(
+                    _("类别 %(code)s 的起始日期 %(date)s 晚于死亡日期 %(death)s。")
+                    % {"code": entry.code, "date": start, "death": death_date}
+                )
                 continue
             if end and end > death_date:
-                messages.append(f"类别 {entry.code} 的终止日期 {end} 晚于死亡日期 {death_date}。")
+                messages.append(
+                    _("类别 %(code)s 的终止日期 %(date)s 晚于死亡日期 %(death)s。")
+                    % {"code": entry.code, "date": end, "death": death_date}
+                )
                 continue
             end = end or death_date
         same = [p for p in periods if p[1] == entry.code]
@@ -477,10 +523,19 @@ def _category_writes(
                 continue  # held since earlier already
         clash = next((p for p in same if _overlap(start, end, *p[2:])), None)
         if clash is not None:
-            held_period = f"{clash[2]}–{clash[3] or '至今'}"
             messages.append(
-                f"类别 {entry.code}（{label}）{start}–{end or '至今'} 与已登记的 {held_period} 重叠"
-                "；导入不结束仍在享受的类别，请先在名册中终止。"
+                _(
+                    "类别 %(code)s（%(label)s）%(start)s–%(end)s 与已登记的 %(held_start)s–"
+                    "%(held_end)s 重叠；导入不结束仍在享受的类别，请先在名册中终止。"
+                )
+                % {
+                    "code": entry.code,
+                    "label": label,
+                    "start": start,
+                    "end": end or _("至今"),
+                    "held_start": clash[2],
+                    "held_end": clash[3] or _("至今"),
+                }
             )
             continue
         writes.append(("new", entry.code, start, end))
@@ -499,7 +554,7 @@ def _parse_account(raw: dict[str, str], fail) -> tuple[str, str, str, str] | Non
     failed = False
     for column in ("account_channel", "bank", "account_number"):
         if not given[column]:
-            fail(column, "填写领取账户时此项必填。")
+            fail(column, _("填写领取账户时此项必填。"))
             failed = True
     if failed:
         return None
@@ -510,7 +565,7 @@ def _parse_account(raw: dict[str, str], fail) -> tuple[str, str, str, str] | Non
             fail(column, " ".join(messages))
         return None
     if len(given["bank"]) > 100 or len(given["account_holder"]) > 100:
-        fail("bank" if len(given["bank"]) > 100 else "account_holder", "不能超过100个字符。")
+        fail("bank" if len(given["bank"]) > 100 else "account_holder", _("不能超过100个字符。"))
         return None
     return given["account_channel"], given["bank"], digits, given["account_holder"]
 
@@ -555,15 +610,19 @@ def _parse_disability(raw: dict[str, str], fail) -> tuple[str, int | None] | Non
     if category is None:
         fail(
             "disability_category",
-            f"残疾类别 {category_text} 无效：应为 {'、'.join(DisabilityCategory.values)} 或其中文名称。",
+            _("残疾类别 %(value)s 无效：应为 %(codes)s 或其中文名称。")
+            % {"value": category_text, "codes": "、".join(DisabilityCategory.values)},
         )
     if grade_text and grade is None:
-        fail("disability_grade", f"残疾等级 {grade_text} 无效：应为 1–4（一级至四级）。")
+        fail(
+            "disability_grade",
+            _("残疾等级 %(value)s 无效：应为 1–4（一级至四级）。") % {"value": grade_text},
+        )
     if category is None or (grade_text and grade is None):
         return None
     if bool(category) != (grade is not None):
         missing = "disability_grade" if category else "disability_category"
-        fail(missing, "残疾类别和残疾等级须同时填写或同时留空。")
+        fail(missing, _("残疾类别和残疾等级须同时填写或同时留空。"))
         return None
     return category, grade
 

@@ -153,11 +153,13 @@ SEEDED = SeededRows(
     name=lambda fields: item_code(fields["region"].code, fields["number"]),
     summary=_summary,
     kept="kept the database's item",
+    loaded="清单文件载入",
 )
 
 
 @transaction.atomic
-def load_items(path: Path = ITEMS_FILE) -> LoadReport:
+def load_items(path: Path = ITEMS_FILE, *, command: str = "") -> LoadReport:
     """Insert the file's items the database lacks; never overwrite. An item that differs from
-    its database row is reported (who changed it, when) and left alone."""
-    return load(SEEDED, parse_file(path))
+    its database row is reported (who changed it, when) and left alone. ``command`` names the
+    management command for the audit trail."""
+    return load(SEEDED, parse_file(path), command=command)

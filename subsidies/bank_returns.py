@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from accounts import spreadsheets
 from subsidies.choices import LineStatus
@@ -20,7 +22,7 @@ from subsidies.models import PaymentBatch, line_reference
 from subsidies.selectors import live_lines, payee_id_number, payee_name
 
 BANK_STATUSES = {"paid": LineStatus.PAID, "failed": LineStatus.FAILED}
-HEADER_HELP = "回盘文件表头应包含 status 以及 reference 或 id_number。"
+HEADER_HELP = gettext_lazy("回盘文件表头应包含 status 以及 reference 或 id_number。")
 
 
 @dataclass(frozen=True)
@@ -43,7 +45,7 @@ def _records_from_csv(data: bytes) -> tuple[list[str], list[dict]]:
     try:
         rows = spreadsheets.read_csv(data)
     except spreadsheets.SpreadsheetError as error:
-        raise ValidationError(f"回盘文件：{error}") from None
+        raise ValidationError(_("回盘文件：%(error)s") % {"error": error}) from None
     header = [_cell(c) for c in rows[0]] if rows else []
     return header, [dict(zip(header, row, strict=False)) for row in rows[1:]]
 
@@ -54,7 +56,7 @@ def _records_from_xlsx(data: bytes) -> tuple[list[str], list[dict]]:
     try:
         workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception:  # openpyxl raises several types for a file that is not a workbook
-        raise ValidationError("无法读取该 XLSX 文件。") from None
+        raise ValidationError(_("无法读取该 XLSX 文件。")) from None
     rows = workbook.worksheets[0].iter_rows(values_only=True)
     header = [_cell(c) for c in next(rows, ())]
     records = [dict(zip(header, (_cell(c) for c in row), strict=False)) for row in rows]
@@ -154,7 +156,10 @@ def preview(batch: PaymentBatch, rows: list[BankReturnRow]) -> BankReturnPreview
         item = PreviewRow(row=row)
         status = row.status.strip().lower()
         if status not in BANK_STATUSES:
-            item.errors.append(f"第{row.row}行 status：{row.status!r} 应为 paid 或 failed")
+            item.errors.append(
+                _("第%(row)s行 status：%(value)s 应为 paid 或 failed")
+                % {"row": row.row, "value": repr(row.status)}
+            )
         else:
             item.status = status
         if row.reference:
@@ -169,7 +174,8 @@ def preview(batch: PaymentBatch, rows: list[BankReturnRow]) -> BankReturnPreview
         if not targets:
             value = row.reference or row.id_number
             item.errors.append(
-                f"第{row.row}行 {field_name}：本批次中没有该明细或该身份证号（{value or '空'}）"
+                _("第%(row)s行 %(field)s：本批次中没有该明细或该身份证号（%(value)s）")
+                % {"row": row.row, "field": field_name, "value": value or _("空")}
             )
         item.lines = targets
         named.update(line["pk"] for line in targets)

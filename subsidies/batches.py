@@ -13,6 +13,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from accounts.choices import AuditAction
 from accounts.services import record_audit
@@ -25,7 +26,7 @@ from subsidies.periods import first_of_month
 
 
 def regular_batch(region: Region, period: datetime.date) -> PaymentBatch:
-    batch, _ = PaymentBatch.objects.get_or_create(
+    batch, _created = PaymentBatch.objects.get_or_create(
         region=region, period=period, kind=BatchKind.REGULAR
     )
     return batch
@@ -33,7 +34,7 @@ def regular_batch(region: Region, period: datetime.date) -> PaymentBatch:
 
 def draft_adjustment_batch(region: Region | int, period: datetime.date) -> PaymentBatch:
     region_id = region if isinstance(region, int) else region.pk
-    batch, _ = PaymentBatch.objects.get_or_create(
+    batch, _created = PaymentBatch.objects.get_or_create(
         region_id=region_id, period=period, kind=BatchKind.ADJUSTMENT, state=BatchState.DRAFT
     )
     return batch
@@ -52,23 +53,31 @@ def draft_batch_for(region_id: int, period: datetime.date) -> PaymentBatch:
 def approve_batch(*, batch: PaymentBatch, by) -> PaymentBatch:
     """Finance approves a draft batch; from then on its lines are never edited."""
     if not by.has_perm("subsidies.approve_paymentbatch"):
-        raise ValidationError({"approved_by": "只有财务人员可以审核支付批次。"})
+        raise ValidationError({"approved_by": _("只有财务人员可以审核支付批次。")})
     batch = PaymentBatch.objects.select_for_update().get(pk=batch.pk)
     if batch.state != BatchState.DRAFT:
-        raise ValidationError({"state": f"批次状态为“{batch.get_state_display()}”，不能重复审核。"})
+        raise ValidationError(
+            {
+                "state": _("批次状态为“%(state)s”，不能重复审核。")
+                % {"state": batch.get_state_display()}
+            }
+        )
     # The runs that write into this batch: its own, and any of its region and month not yet
     # planned. One not done (running, stalled, or failed last) leaves the batch incomplete.
     runs = AllowanceRun.objects.filter(
         Q(batch=batch) | Q(region_id=batch.region_id, period=batch.period, batch__isnull=True)
     )
     if runs.filter(status__in=[RunStatus.PENDING, RunStatus.RUNNING]).exists():
-        raise ValidationError({"state": "该批次的发放运行尚未完成，不能审核。"})
+        raise ValidationError({"state": _("该批次的发放运行尚未完成，不能审核。")})
     latest = runs.order_by("-created_at", "-pk").first()
     if latest is not None and latest.status == RunStatus.FAILED:
         raise ValidationError(
             {
-                "state": f"该批次最近一次发放运行（#{latest.pk}）失败，批次可能不完整，不能审核："
-                "请先在“津贴发放运行”中续跑或重新运行。"
+                "state": _(
+                    "该批次最近一次发放运行（#%(run)s）失败，批次可能不完整，不能审核："
+                    "请先在“津贴发放运行”中续跑或重新运行。"
+                )
+                % {"run": latest.pk}
             }
         )
     # What finance approves is what goes out: lines whose payee still has no account are

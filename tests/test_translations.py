@@ -143,8 +143,9 @@ def read_po(path: Path) -> dict[str, str]:
     return entries
 
 
+# The project's own catalogues in every language (locale/zh_Hans names django-axes in Chinese).
 CATALOGUES = sorted(ROOT.glob("*/locale/en/LC_MESSAGES/django.po")) + sorted(
-    ROOT.glob("locale/en/LC_MESSAGES/django.po")
+    ROOT.glob("locale/*/LC_MESSAGES/django.po")
 )
 
 

@@ -41,7 +41,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_celery_beat",
     "simple_history",
-    "axes",
+    "config.apps.AxesConfig",  # django-axes, named in Chinese and English
     # Project apps. `regions` holds the administrative tree and the rulebook that every
     # other app reads; it comes first because everything else points at it.
     "regions",

@@ -111,6 +111,16 @@ class TransferSerializer(serializers.Serializer):
     on = serializers.DateField()
 
 
+class CorrectStaySerializer(serializers.Serializer):
+    """A stay recorded wrongly put right: the values that were wrong (those left out are kept)
+    and why. The discharge date only of a stay already closed."""
+
+    reason = serializers.CharField(max_length=90)
+    start_date = serializers.DateField(required=False)
+    end_date = serializers.DateField(required=False)
+    bed = serializers.IntegerField(required=False)
+
+
 class ApplicationSerializer(serializers.ModelSerializer):
     elder_name = serializers.CharField(source="elder.name", read_only=True)
     facility_code = serializers.CharField(source="facility.code", read_only=True)

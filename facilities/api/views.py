@@ -131,6 +131,7 @@ class StayViewSet(
             "create": s.AdmitSerializer,
             "discharge": s.DischargeSerializer,
             "transfer": s.TransferSerializer,
+            "correct": s.CorrectStaySerializer,
         }.get(self.action, s.StaySerializer)
 
     def create(self, request, *args, **kwargs):
@@ -170,6 +171,27 @@ class StayViewSet(
             by=request.user,
         )
         return Response(s.StaySerializer(new).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(responses=s.StaySerializer)
+    @action(detail=True, methods=["post"])
+    def correct(self, request, pk=None):
+        """Correct a stay recorded wrongly — its admission date, its discharge date (a closed
+        stay) or its bed (the bed it really was, not a transfer) — with the reason, kept in the
+        stay's history and the audit trail. The corrected stay obeys every admission rule."""
+        stay = self.get_object()
+        data = s.CorrectStaySerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        bed = values.get("bed")
+        stay = services.correct_stay(
+            stay=stay,
+            reason=values["reason"],
+            start_date=values.get("start_date"),
+            end_date=values.get("end_date"),
+            bed=_scoped_get(Bed, request.user, bed, "bed") if bed is not None else None,
+            by=request.user,
+        )
+        return Response(s.StaySerializer(stay).data)
 
 
 class ApplicationViewSet(

@@ -64,6 +64,7 @@ from servicelist.models import ServiceDelivery, ServiceItem
 from subsidies.choices import BatchKind, BatchState
 from subsidies.models import (
     AllowanceRun,
+    CorrectionJob,
     FacilitySubsidy,
     PaymentBatch,
     Scheme,

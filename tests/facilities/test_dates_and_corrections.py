@@ -9,15 +9,17 @@ from django.contrib.auth.models import Group, Permission, User
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils import timezone
+from rest_framework.test import APIClient
 
-from accounts.choices import Role
-from accounts.models import RoleAssignment
+from accounts.choices import AuditAction, Role
+from accounts.models import AuditEntry, RoleAssignment
 from accounts.scoping import OutOfScopeWrite
 from facilities import services
 from facilities.choices import ApplicationStatus, CertificateKind, StayEndReason
 from facilities.models import Stay
 from facilities.services import StayConflict
 from tests.factories import BedFactory, CaregiverFactory, ElderFactory, FacilityFactory
+from tests.openapi_conformance import assert_matches_schema
 
 D = datetime.date
 
@@ -151,6 +153,80 @@ def test_a_correction_is_checked_against_the_writers_scope(rulebook, bed):
     with pytest.raises(OutOfScopeWrite):
         services.correct_stay(stay=stay, start_date=D(2024, 2, 1), reason="x", by=outsider)
     assert Stay.objects.get(pk=stay.pk).start_date == D(2024, 1, 1)
+
+
+def test_a_correction_is_in_the_audit_trail_with_who_why_and_what_changed(facility, bed):
+    staff = _staff("carer", facility)
+    wrong = _stay_typed_in_the_future(bed, ElderFactory(name="任永毛"))
+    right = BedFactory(facility=facility, label="102-1")
+    services.correct_stay(
+        stay=wrong, start_date=D(2024, 5, 1), bed=right, reason="入住日期录入错误", by=staff
+    )
+    entry = AuditEntry.objects.get(action=AuditAction.CORRECT_STAY)
+    assert (entry.user, entry.object_type, entry.object_id) == (
+        staff,
+        "facilities.stay",
+        str(wrong.pk),
+    )
+    assert entry.reason == "入住日期录入错误"
+    assert entry.details["start_date"] == "2030-01-01 → 2024-05-01"
+    assert entry.details["bed"] == f"101-1（{bed.code}） → 102-1（{right.code}）"
+    assert "end_date" not in entry.details  # unchanged values are not listed
+
+
+def test_a_refused_correction_leaves_no_audit_entry(facility, bed):
+    stay = services.admit_to_bed(elder=ElderFactory(), bed=bed, start_date=D(2024, 3, 1))
+    with pytest.raises(ValidationError):
+        services.correct_stay(stay=stay, start_date=D(2030, 1, 1), reason="x")
+    assert not AuditEntry.objects.filter(action=AuditAction.CORRECT_STAY).exists()
+
+
+# --- correcting through the API (the phone and REST clients) --------------------------------
+
+
+@pytest.fixture
+def staff_api(facility):
+    client = APIClient()
+    client.force_authenticate(_staff("carer", facility))
+    return client
+
+
+def test_the_api_corrects_a_stay_and_records_it(staff_api, facility, bed):
+    wrong = _stay_typed_in_the_future(bed, ElderFactory(name="任永毛"))
+    url = f"/api/facilities/stays/{wrong.pk}/correct/"
+    done = staff_api.post(
+        url, {"start_date": "2024-05-01", "reason": "日期录入错误"}, format="json"
+    )
+    assert done.status_code == 200, done.json()
+    assert done.json()["start_date"] == "2024-05-01"
+    assert_matches_schema("post", "/api/facilities/stays/{id}/correct/", done)
+    latest = Stay.objects.get(pk=wrong.pk).history.latest("history_date")
+    assert latest.history_change_reason == "更正：日期录入错误"
+    entry = AuditEntry.objects.get(action=AuditAction.CORRECT_STAY, object_id=str(wrong.pk))
+    assert entry.user.username == "carer" and entry.reason == "日期录入错误"
+
+
+def test_the_api_refuses_a_correction_naming_the_field(staff_api, facility, bed):
+    stay = services.admit_to_bed(elder=ElderFactory(), bed=bed, start_date=D(2024, 3, 1))
+    url = f"/api/facilities/stays/{stay.pk}/correct/"
+    no_reason = staff_api.post(url, {"start_date": "2024-02-01"}, format="json")
+    assert no_reason.status_code == 400 and "reason" in no_reason.json()
+    blank = staff_api.post(url, {"start_date": "2024-02-01", "reason": "  "}, format="json")
+    assert blank.status_code == 400 and "reason" in blank.json()
+    future = staff_api.post(url, {"start_date": "2030-01-01", "reason": "x"}, format="json")
+    assert future.status_code == 400 and "晚于今天" in " ".join(future.json()["start_date"])
+    open_end = staff_api.post(url, {"end_date": "2024-04-01", "reason": "x"}, format="json")
+    assert open_end.status_code == 400 and "办理退住" in " ".join(open_end.json()["end_date"])
+    taken = BedFactory(facility=facility, label="103-1")
+    services.admit_to_bed(elder=ElderFactory(name="李四"), bed=taken, start_date=D(2024, 1, 1))
+    conflict = staff_api.post(url, {"bed": taken.pk, "reason": "x"}, format="json")
+    assert conflict.status_code == 409 and "李四" in " ".join(conflict.json()["bed"])
+    elsewhere = BedFactory(facility=FacilityFactory(name="别处的养老院"))
+    outside = staff_api.post(url, {"bed": elsewhere.pk, "reason": "x"}, format="json")
+    assert outside.status_code == 400 and "bed" in outside.json()
+    assert Stay.objects.get(pk=stay.pk).start_date == D(2024, 3, 1)
+    assert Stay.objects.get(pk=stay.pk).bed == bed
+    assert not AuditEntry.objects.filter(action=AuditAction.CORRECT_STAY).exists()
 
 
 # --- waiting lists --------------------------------------------------------------------------

@@ -10,8 +10,8 @@ from django.core.exceptions import ValidationError
 from django.core.management import CommandError, call_command
 from django.urls import reverse
 
-from accounts.choices import Role
-from accounts.models import RoleAssignment
+from accounts.choices import AuditAction, Role
+from accounts.models import AuditEntry, RoleAssignment
 from regions.choices import RuleSubject
 from regions.eligibility import RULES_FILE, parse_file
 from regions.models import EligibilityRule, Region
@@ -86,6 +86,13 @@ def test_adopting_the_file_is_deliberate_and_recorded(xihu_monthly):
     xihu_monthly.refresh_from_db()
     assert xihu_monthly.condition == shipped
     assert "--adopt" in xihu_monthly.history.first().history_change_reason
+    entry = AuditEntry.objects.get(object_id=str(xihu_monthly.pk), reason__contains="--adopt")
+    assert (entry.action, entry.user, entry.command) == (
+        AuditAction.POLICY_CHANGE,
+        None,
+        "load_eligibility",
+    )
+    assert entry.details["subject"] == "visit_list" and entry.details["region"] == "西湖区"
     with pytest.raises(CommandError, match="SUBJECT:CODE"):
         run("load_eligibility", "--adopt", "special_difficulty", "--region", "330106")
 

@@ -10,7 +10,9 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.management import call_command
 
-from accounts.choices import Role
+from accounts.audit_trail import actor_label, attach_objects, export_rows
+from accounts.choices import AuditAction, Role
+from accounts.models import AuditEntry
 from accounts.services import assign_role
 from regions.models import PolicyValue, Region
 from regions.rulebook import RULEBOOK
@@ -71,6 +73,36 @@ def test_adopting_the_file_is_deliberate_and_recorded(xihu_90, bureau):
     xihu_90.refresh_from_db()
     assert xihu_90.value == Decimal("100")
     assert "--adopt" in xihu_90.history.first().history_change_reason
+    # The trail names the command that made the change, not only the row's history.
+    entry = (
+        AuditEntry.objects.filter(
+            action=AuditAction.POLICY_CHANGE, object_id=str(xihu_90.pk), user=None
+        )
+        .order_by("pk")
+        .last()
+    )
+    assert entry.command == "load_policies" and "--adopt" in entry.reason
+    assert entry.details == {"region": "西湖区", "key": "high_age_allowance_90_99"}
+    attach_objects([entry])
+    assert actor_label(entry) == "系统（命令 load_policies）"
+    assert export_rows([entry]).__next__() and list(export_rows([entry]))[1][1] == (
+        "系统（命令 load_policies）"
+    )
+
+
+def test_every_row_a_load_writes_is_in_the_trail_as_the_commands(zhejiang):
+    PolicyValue.objects.all().delete()
+    AuditEntry.objects.filter(command="load_policies").delete()
+    run("load_policies")
+    loaded = AuditEntry.objects.filter(action=AuditAction.POLICY_CHANGE, command="load_policies")
+    assert set(loaded.values_list("object_id", flat=True)) == {
+        str(pk) for pk in PolicyValue.objects.values_list("pk", flat=True)
+    }
+    assert {(e.user, e.reason) for e in loaded} == {(None, "规则文件载入")}
+    # A second load writes nothing, and records nothing.
+    count = AuditEntry.objects.count()
+    run("load_policies")
+    assert AuditEntry.objects.count() == count
 
 
 def test_a_new_version_in_the_file_is_one_row_and_ends_the_one_before(xihu_90, tmp_path):
@@ -89,6 +121,8 @@ def test_a_new_version_in_the_file_is_one_row_and_ends_the_one_before(xihu_90, t
     assert policy_value("high_age_allowance_90_99", xihu, D(2026, 1, 1)) == Decimal("120")
     xihu_90.refresh_from_db()
     assert xihu_90.effective_to == D(2025, 12, 31)
+    ended = AuditEntry.objects.filter(object_id=str(xihu_90.pk), command="load_policies")
+    assert ended.order_by("pk").last().reason == "规则文件新增 2026-01-01 起的版本"
     assert "created 0" in run("load_policies", "--file", str(rulebook))
 
 

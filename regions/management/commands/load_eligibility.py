@@ -5,6 +5,9 @@ from django.core.management.base import BaseCommand, CommandError
 
 from regions.eligibility import RULES_FILE, adopt_rules, load_rules
 
+# Who the audit trail names for the rows this command writes.
+COMMAND = "load_eligibility"
+
 
 class Command(BaseCommand):
     help = (
@@ -36,14 +39,18 @@ class Command(BaseCommand):
                         "--adopt takes SUBJECT:CODE, e.g. visit_list:special_difficulty"
                     )
                 report = adopt_rules(
-                    subject=subject, code=code, region_code=options["region"], path=path
+                    subject=subject,
+                    code=code,
+                    region_code=options["region"],
+                    path=path,
+                    command=COMMAND,
                 )
                 self.stdout.write(
                     f"adopted from the file: {report.adopted} row(s) of {options['adopt']} "
                     f"for {options['region']}, unchanged {report.unchanged}"
                 )
                 return
-            report = load_rules(path)
+            report = load_rules(path, command=COMMAND)
         except ValidationError as error:
             raise CommandError("; ".join(error.messages)) from None
         for difference in report.differences:

@@ -5,6 +5,9 @@ from django.core.management.base import BaseCommand, CommandError
 
 from regions.rulebook import RULEBOOK, adopt_from_file, load_rulebook
 
+# Who the audit trail names for the rows this command writes.
+COMMAND = "load_policies"
+
 
 class Command(BaseCommand):
     help = (
@@ -28,14 +31,14 @@ class Command(BaseCommand):
         try:
             if options["adopt"]:
                 report = adopt_from_file(
-                    key=options["adopt"], region_code=options["region"], path=path
+                    key=options["adopt"], region_code=options["region"], path=path, command=COMMAND
                 )
                 self.stdout.write(
                     f"adopted from the file: {report.adopted} row(s) of {options['adopt']} "
                     f"for {options['region']}, unchanged {report.unchanged}"
                 )
                 return
-            report = load_rulebook(path)
+            report = load_rulebook(path, command=COMMAND)
         except ValidationError as error:
             raise CommandError("; ".join(error.messages))
         for difference in report.differences:

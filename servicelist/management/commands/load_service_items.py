@@ -5,6 +5,9 @@ from django.core.management.base import BaseCommand, CommandError
 
 from servicelist.catalogue import ITEMS_FILE, load_items
 
+# Who the audit trail names for the rows this command writes.
+COMMAND = "load_service_items"
+
 
 class Command(BaseCommand):
     help = (
@@ -22,7 +25,7 @@ class Command(BaseCommand):
         if not path.exists():
             raise CommandError(f"--file {path}: no such file")
         try:
-            report = load_items(path)
+            report = load_items(path, command=COMMAND)
         except ValidationError as error:
             raise CommandError("; ".join(error.messages)) from None
         for difference in report.differences:

@@ -1,0 +1,80 @@
+"""Service refusals read in the reader's language: the Chinese a message is written in, and the
+English of its catalogue entry, with the values it names in both. django-axes' pages (the
+login lockout) are named in both languages too."""
+
+import pytest
+from axes.models import AccessAttempt
+from django.apps import apps
+from django.core.exceptions import ValidationError
+from django.utils import translation
+
+from accounts.scoping import OutOfScope, require_region_in_scope
+from accounts.spreadsheets import SpreadsheetError, read_csv
+from accounts.uploads import check_upload_size
+from residents.id_numbers import parse_id_number
+
+
+def _id_number_error(raw: str) -> str:
+    with pytest.raises(ValidationError) as error:
+        parse_id_number(raw)
+    return " ".join(error.value.messages)
+
+
+def test_an_id_number_refusal_names_what_is_wrong_in_either_language():
+    assert _id_number_error("3301061944") == "身份证号应为18位，实际为10位。"
+    with translation.override("en"):
+        assert _id_number_error("3301061944") == "An ID number has 18 characters; this one has 10."
+        assert _id_number_error("330106202302311230") == (
+            "The birth date 20230231 in the ID number does not exist."
+        )
+
+
+def test_a_file_in_two_encodings_is_refused_naming_the_row_in_either_language():
+    gb18030 = "id_number,name\n1,张三\n2,王五\n".encode("gb18030")
+    mixed = gb18030 + "3,李四\n".encode()
+    with pytest.raises(SpreadsheetError, match="第4行是 UTF-8 编码"):
+        read_csv(mixed)
+    with translation.override("en"), pytest.raises(SpreadsheetError) as error:
+        read_csv(mixed)
+    assert str(error.value).startswith("Row 4 is UTF-8, while the rest of the file is GB18030")
+
+
+def test_an_upload_over_the_limit_says_its_size_and_the_limit(settings):
+    settings.UPLOAD_MAX_MB = 1
+
+    class Upload:
+        size = 3 * 1024 * 1024
+
+    with translation.override("en"), pytest.raises(ValidationError) as error:
+        check_upload_size(Upload())
+    assert error.value.messages == [
+        "The file is too large (3.0 MB); the limit is 1 MB: split it into several files and "
+        "upload them one by one."
+    ]
+
+
+def test_a_region_outside_the_users_area_is_named_in_either_language(zhejiang, django_user_model):
+    from regions.models import Region
+
+    ningbo = Region.objects.get(code="330200")
+    user = django_user_model.objects.create_user("nobody")
+    with pytest.raises(OutOfScope, match="区划 330200（宁波市）不在您的权限范围内。"):
+        require_region_in_scope(user, ningbo)
+    with translation.override("en"), pytest.raises(OutOfScope) as error:
+        require_region_in_scope(user, ningbo)
+    assert str(error.value) == "Region 330200 (宁波市) is outside your area."
+
+
+def test_the_login_lockout_is_named_in_chinese_and_english(admin_client):
+    axes = apps.get_app_config("axes")
+    with translation.override("zh-hans"):
+        assert str(axes.verbose_name) == "登录锁定"
+        assert str(AccessAttempt._meta.verbose_name_plural) == "登录尝试"
+        assert str(AccessAttempt._meta.get_field("failures_since_start").verbose_name) == (
+            "登录失败次数"
+        )
+    with translation.override("en"):
+        assert str(axes.verbose_name) == "Login lockout"
+        assert str(AccessAttempt._meta.verbose_name_plural) == "access attempts"
+    page = admin_client.get("/admin/axes/accessattempt/").content.decode()
+    assert "登录锁定" in page and "登录尝试" in page and "Access attempts" not in page
