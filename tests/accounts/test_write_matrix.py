@@ -64,7 +64,6 @@ from servicelist.models import ServiceDelivery, ServiceItem
 from subsidies.choices import BatchKind, BatchState
 from subsidies.models import (
     AllowanceRun,
-    CorrectionJob,
     FacilitySubsidy,
     PaymentBatch,
     Scheme,
@@ -515,6 +514,14 @@ API_WRITES = {
             lambda p: f"/api/facilities/stays/{p.stay.pk}/transfer/",
             lambda p, w: {"to_bed": p.free_bed.pk, "on": ON},
             lambda p, w, r: Stay.objects.filter(elder=p.elder, bed=p.free_bed).exists(),
+        ),
+        {"bureau", "street", "institution"},
+    ),
+    ("POST", "/api/facilities/stays/{id}/correct/"): rule(
+        _post(
+            lambda p: f"/api/facilities/stays/{p.stay.pk}/correct/",
+            lambda p, w: {"start_date": CORRECTED_START.isoformat(), "reason": "日期有误"},
+            lambda p, w, r: fresh(p.stay).start_date == CORRECTED_START,
         ),
         {"bureau", "street", "institution"},
     ),
