@@ -207,3 +207,24 @@ def register_all() -> None:
         regions=("elder__hukou_region__path", "elder__residence_region__path"),
         by_role={Role.STREET_WORKER: (ElderPlace("elder__"),)},
     )
+
+    from servicelist import models as sl
+
+    # The items' own records belong where their elder does, as deliveries; a meal point to the
+    # area it serves, which the street office of that area keeps.
+    for model in (sl.HomeAdaptation, sl.HomeCareBed, sl.RespiteStay):
+        register_scope(
+            model,
+            regions=("elder__hukou_region__path", "elder__residence_region__path"),
+            by_role={Role.STREET_WORKER: (ElderPlace("elder__"),)},
+        )
+    for model in (sl.MealService, sl.HomeCareBedVisit):
+        register_scope(
+            model,
+            regions=(
+                "delivery__elder__hukou_region__path",
+                "delivery__elder__residence_region__path",
+            ),
+            by_role={Role.STREET_WORKER: (ElderPlace("delivery__elder__"),)},
+        )
+    register_scope(sl.MealPoint, regions=("region__path",))

@@ -387,6 +387,31 @@ KEYS: dict[str, PolicyKey] = {
             _M,
             "dashboards: bed targets",
         ),
+        # --- items of the service lists delivered in kind (servicelist) ---------------
+        PolicyKey(
+            "meal_point_community_coverage_target",
+            "助餐服务村（社区）覆盖率（目标）",
+            "Share of villages and communities with a meal point (target)",
+            U.SHARE,
+            _M,
+            "servicelist: meal points",
+        ),
+        PolicyKey(
+            "home_adaptation_subsidy",
+            "困难老年人家庭适老化改造一次性补贴（每户上限）",
+            "One-off home adaptation subsidy per household (cap)",
+            U.YUAN_ONE_OFF_CAP,
+            _M,
+            "servicelist: home adaptations",
+        ),
+        PolicyKey(
+            "respite_days_per_year",
+            "喘息服务每人每年可用天数",
+            "Respite care days per elder per year",
+            U.DAYS_PER_YEAR,
+            _M,
+            "servicelist: respite stays",
+        ),
         # --- residents ------------------------------------------------------------------
         PolicyKey(
             "free_assessment_age_threshold",

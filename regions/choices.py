@@ -27,6 +27,7 @@ class PolicyUnit(models.TextChoices):
     AGE = "age", _("周岁")
     COUNT = "count", _("个")
     MONTH_OF_YEAR = "month_of_year", _("月份（1–12）")
+    DAYS_PER_YEAR = "days_per_year", _("天/人·年")
     FREQUENCY = "frequency", _("频次")
 
 

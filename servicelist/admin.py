@@ -132,3 +132,8 @@ class ServiceDeliveryAdmin(ScopedAdminMixin, SimpleHistoryAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+
+# The items' own records (meal points, adaptations, home-care beds, respite) have their
+# own module; importing it registers them.
+from servicelist import admin_records  # noqa: E402, F401

@@ -43,6 +43,7 @@ COMPARED_FIELDS = (
     "department",
     "legal_basis",
     "citation",
+    "record_kind",
     "is_addition",
     "effective_to",
     "note",
@@ -67,6 +68,7 @@ OPTIONAL = {
     "legal_basis": "",
     "corresponds_to": "",
     "is_addition": False,
+    "record_kind": "",
     "to": None,
     "note": "",
 }

@@ -32,3 +32,30 @@ class DeliverySource(models.TextChoices):
     IMPORT = "import", _("服务商报表导入")
     API = "api", _("服务商系统接口")
     MANUAL = "manual", _("手工录入")
+
+
+class RecordKind(models.TextChoices):
+    """The record an item in kind keeps beside its deliveries, where one delivery does not
+    say it all: the meal point and meals of 助餐, the steps of a home adaptation, the home-care
+    bed its visits belong to, the days of a respite stay. Empty: the delivery alone."""
+
+    DELIVERY = "", _("仅服务记录")
+    MEAL = "meal", _("助餐")
+    ADAPTATION = "adaptation", _("适老化改造")
+    HOME_CARE_BED = "home_care_bed", _("家庭养老床位")
+    RESPITE = "respite", _("喘息服务")
+
+
+class MealPointKind(models.TextChoices):
+    """Where meals are served (docs/policy.md §8 — 000 (二)4, 004 (二)2): canteens, meal points,
+    institutions' canteens and the restaurants that join in."""
+
+    CANTEEN = "canteen", _("老年食堂")
+    MEAL_POINT = "meal_point", _("助餐点")
+    INSTITUTION_CANTEEN = "institution_canteen", _("养老机构食堂")
+    SHARED_RESTAURANT = "shared_restaurant", _("老年共享餐厅")
+
+
+class AssessmentResult(models.TextChoices):
+    APPROVED = "approved", _("评估通过")
+    REJECTED = "rejected", _("评估未通过")

@@ -25,6 +25,7 @@ from regions.models import Region
 from regions.selectors import resolve_policy
 from residents.models import AbilityAssessment, Elder
 from servicelist.choices import ReachedThrough
+from servicelist.item_selectors import not_reached_reason, reached_by_record
 from servicelist.models import ServiceDelivery, ServiceItem
 from servicelist.selectors import items_in_force, lineage
 
@@ -113,6 +114,8 @@ def reached_elders(item: ServiceItem, start: datetime.date, end: datetime.date) 
         rows = AbilityAssessment.objects.filter(assessed_on__gte=start, assessed_on__lte=end)
     elif how == ReachedThrough.HEALTH_CHECK:
         rows = HealthCheck.objects.filter(checked_on__gte=start, checked_on__lte=end)
+    elif how == ReachedThrough.DELIVERY and item.record_kind:
+        return reached_by_record(item, lineage(item), start, end)
     elif how == ReachedThrough.DELIVERY:
         rows = ServiceDelivery.objects.filter(
             item__code__in=sorted(lineage(item)), delivered_on__gte=start, delivered_on__lte=end
@@ -193,6 +196,9 @@ class _Reasons:
 
     def general(self, item: ServiceItem) -> str:
         how = item.reached_through
+        own = not_reached_reason(item)
+        if own:
+            return own
         if how == ReachedThrough.PAYMENT_LINE:
             if item.standard_key:
                 resolved = resolve_policy(

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from accounts import spreadsheets
 from accounts.scoping import OutOfScopeWrite
@@ -18,10 +19,13 @@ from residents.id_numbers import validate_id_number
 from residents.importing import ImportFileError, RowError, _cell_text, _parse_date, _read_xlsx
 from residents.models import Elder
 from servicelist.choices import DeliverySource
-from servicelist.services import find_item, find_provider, record_delivery
+from servicelist.item_services import record_item_delivery
+from servicelist.services import find_item, find_provider
 
 # Other systems script against these names: append, never rename.
 COLUMNS = ["item", "id_number", "date", "provider", "quantity", "amount"]
+# Read when the file has them: a respite stay's last day (its first is ``date``).
+OPTIONAL_COLUMNS = ["end_date"]
 
 
 @dataclass
@@ -61,6 +65,7 @@ def read_rows(content: bytes, filename: str) -> list[tuple[int, dict[str, str]]]
             f"第1行表头缺少列：{', '.join(missing)}（应为 {','.join(COLUMNS)}）。"
         )
     index = {name: header.index(name) for name in COLUMNS}
+    index.update({name: header.index(name) for name in OPTIONAL_COLUMNS if name in header})
     rows = []
     for line, cells in enumerate(table[1:], start=2):
         texts = [_cell_text(c) for c in cells]
@@ -144,16 +149,29 @@ def _import_row(row: dict[str, str], elders: dict[str, Elder], *, by):
     quantity = _decimal(row["quantity"], "quantity")
     amount = _decimal(row["amount"], "amount")
     provider = find_provider(row["provider"])
-    return record_delivery(
+    return record_item_delivery(
         item=item,
         elder=elder,
         delivered_on=on,
+        end_on=_end_date(row.get("end_date", "")),
         provider=provider,
         quantity=quantity,
         amount=amount,
         source=DeliverySource.IMPORT,
         by=by,
     )
+
+
+def _end_date(text: str) -> datetime.date | None:
+    """A respite stay's last day (the optional column ``end_date``)."""
+    if not text:
+        return None
+    try:
+        return _parse_date(text)
+    except ValueError:
+        raise ValidationError(
+            {"end_date": _("“%(text)s”不是日期（YYYY-MM-DD）。") % {"text": text}}
+        ) from None
 
 
 def errors_csv(errors: list[RowError]) -> str:

@@ -7,7 +7,14 @@ from simple_history.models import HistoricalRecords
 
 from regions.models import Region
 from residents.models import Elder
-from servicelist.choices import DeliverySource, ItemKind, ReachedThrough
+from servicelist.choices import (
+    AssessmentResult,
+    DeliverySource,
+    ItemKind,
+    MealPointKind,
+    ReachedThrough,
+    RecordKind,
+)
 
 
 def item_code(region_code: str, number: int) -> str:
@@ -39,6 +46,14 @@ class ServiceItem(models.Model):
     kind = models.CharField(_("类型"), max_length=16, choices=ItemKind.choices)
     reached_through = models.CharField(
         _("落实情况来源"), max_length=24, choices=ReachedThrough.choices
+    )
+    record_kind = models.CharField(
+        _("服务记录类型"),
+        max_length=16,
+        choices=RecordKind.choices,
+        blank=True,
+        default=RecordKind.DELIVERY,
+        help_text=_("服务记录之外还登记的内容：助餐点与餐次、改造各环节、家庭养老床位、喘息天数。"),
     )
     condition = models.JSONField(
         _("适用条件"),
@@ -89,6 +104,13 @@ class ServiceItem(models.Model):
                 name="service_item_period_ordered",
                 violation_error_code="period_ordered",
                 violation_error_message=_("失效日期不能早于生效日期。"),
+            ),
+            models.CheckConstraint(
+                condition=Q(record_kind="") | Q(reached_through=ReachedThrough.DELIVERY),
+                name="service_item_own_record_only_for_deliveries",
+                violation_error_message=_(
+                    "只有以服务记录落实的项目才登记助餐、改造、家庭养老床位或喘息记录。"
+                ),
             ),
         ]
 
@@ -179,3 +201,325 @@ class ServiceDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.item.code} {self.delivered_on} {self.provider_name}"
+
+
+# --- the items' own records (docs/policy.md §1, §2, §8: meals, adaptations, home-care beds,
+# respite): what one delivery does not say, each linked to its deliveries ----------------------
+
+
+class MealPoint(models.Model):
+    """A place meals are served (助餐, docs/policy.md §8 — 000 §5, §12 — 004 (二)2): an elder
+    canteen, a meal point, an institution's canteen or a restaurant that joins in; a facility
+    of the registry or a named point, in the region (community or street) it serves. Its
+    meals are deliveries of a 助餐 item (MealService)."""
+
+    name = models.CharField(_("助餐点名称"), max_length=200)
+    kind = models.CharField(_("类型"), max_length=24, choices=MealPointKind.choices)
+    region = models.ForeignKey(
+        Region, on_delete=models.PROTECT, related_name="meal_points", verbose_name=_("所在区划")
+    )
+    facility = models.ForeignKey(
+        "facilities.Facility",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="meal_points",
+        verbose_name=_("所属机构"),
+        help_text=_("助餐点设在养老机构或居家养老服务中心时选择；否则留空并填名称。"),
+    )
+    opened_on = models.DateField(_("开办日期"))
+    closed_on = models.DateField(_("停办日期"), null=True, blank=True)
+    created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
+
+    history = HistoricalRecords(excluded_fields=["updated_at"])
+
+    class Meta:
+        verbose_name = _("助餐点")
+        verbose_name_plural = _("助餐点")
+        ordering = ["region__code", "name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["region", "name"],
+                name="meal_point_unique_name_in_region",
+                violation_error_message=_("该区划已有同名的助餐点。"),
+            ),
+            models.CheckConstraint(
+                condition=Q(closed_on__isnull=True) | Q(closed_on__gte=models.F("opened_on")),
+                name="meal_point_closes_after_opening",
+                violation_error_message=_("停办日期不能早于开办日期。"),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+MEALS_PER_DAY_MAX = 3
+
+
+class MealService(models.Model):
+    """The meals one elder had at one meal point on one day: the delivery of a 助餐 item, and
+    how many meals it was."""
+
+    delivery = models.OneToOneField(
+        ServiceDelivery,
+        on_delete=models.PROTECT,
+        related_name="meal",
+        verbose_name=_("服务记录"),
+    )
+    meal_point = models.ForeignKey(
+        MealPoint, on_delete=models.PROTECT, related_name="meals", verbose_name=_("助餐点")
+    )
+    meals = models.PositiveSmallIntegerField(_("餐次"))
+
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("助餐记录")
+        verbose_name_plural = _("助餐记录")
+        ordering = ["-delivery__delivered_on", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(meals__gte=1) & Q(meals__lte=MEALS_PER_DAY_MAX),
+                name="meal_service_meals_in_a_day",
+                violation_error_message=_("每人每天的餐次应为 1 至 3。"),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.meal_point} {self.meals}"
+
+
+class HomeAdaptation(models.Model):
+    """One home adaptation (适老化改造, docs/policy.md §8 — 000 §7, 清单8): applied for,
+    assessed, done, with its one-off subsidy from the rulebook (or none while the amount is
+    not set). Done, it is a delivery of its item on the day it was finished. One live
+    adaptation per elder and item: it is given once."""
+
+    elder = models.ForeignKey(
+        Elder, on_delete=models.PROTECT, related_name="home_adaptations", verbose_name=_("老年人")
+    )
+    item = models.ForeignKey(
+        ServiceItem,
+        on_delete=models.PROTECT,
+        related_name="home_adaptations",
+        verbose_name=_("服务项目"),
+    )
+    applied_on = models.DateField(_("申请日期"))
+    assessed_on = models.DateField(_("评估日期"), null=True, blank=True)
+    assessment = models.CharField(
+        _("评估结论"), max_length=16, choices=AssessmentResult.choices, blank=True
+    )
+    assessment_note = models.CharField(_("评估意见"), max_length=300, blank=True)
+    completed_on = models.DateField(_("完工日期"), null=True, blank=True)
+    subsidy = models.DecimalField(
+        _("一次性补贴（元）"), max_digits=12, decimal_places=2, null=True, blank=True
+    )
+    # Why there is no subsidy: the amount is not set in the rulebook (docs/policy.md §13).
+    subsidy_note = models.CharField(_("补贴说明"), max_length=200, blank=True)
+    delivery = models.OneToOneField(
+        ServiceDelivery,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="home_adaptation",
+        verbose_name=_("服务记录"),
+    )
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("录入人"),
+    )
+    created_at = models.DateTimeField(_("录入时间"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
+
+    history = HistoricalRecords(excluded_fields=["updated_at"])
+
+    class Meta:
+        verbose_name = _("适老化改造")
+        verbose_name_plural = _("适老化改造")
+        ordering = ["-applied_on", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["elder", "item"],
+                condition=~Q(assessment=AssessmentResult.REJECTED),
+                name="home_adaptation_once_per_elder_and_item",
+                violation_error_message=_("该老年人已有这一项目的改造申请。"),
+            ),
+            models.CheckConstraint(
+                condition=Q(assessed_on__isnull=True) | Q(assessed_on__gte=models.F("applied_on")),
+                name="home_adaptation_assessed_after_application",
+                violation_error_message=_("评估日期不能早于申请日期。"),
+            ),
+            models.CheckConstraint(
+                condition=(Q(assessed_on__isnull=True) & Q(assessment=""))
+                | (Q(assessed_on__isnull=False) & ~Q(assessment="")),
+                name="home_adaptation_assessed_with_a_result",
+                violation_error_message=_("评估日期与评估结论应同时填写。"),
+            ),
+            models.CheckConstraint(
+                condition=Q(completed_on__isnull=True)
+                | (
+                    Q(assessment=AssessmentResult.APPROVED)
+                    & Q(completed_on__gte=models.F("assessed_on"))
+                ),
+                name="home_adaptation_done_after_approval",
+                violation_error_message=_("改造须评估通过后完工，完工日期不能早于评估日期。"),
+            ),
+            models.CheckConstraint(
+                condition=Q(subsidy__isnull=True) | Q(subsidy__gte=0),
+                name="home_adaptation_subsidy_not_negative",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.item.code} {self.elder} {self.applied_on}"
+
+
+class HomeCareBed(models.Model):
+    """A home-care bed (家庭养老床位, docs/policy.md §2, §4 — 001 §6, 003 §7, §11): set up in an
+    elder's home by a provider on a day, visited by it (each visit a delivery of its item,
+    HomeCareBedVisit), closed on a day. One open bed per elder."""
+
+    elder = models.ForeignKey(
+        Elder, on_delete=models.PROTECT, related_name="home_care_beds", verbose_name=_("老年人")
+    )
+    item = models.ForeignKey(
+        ServiceItem,
+        on_delete=models.PROTECT,
+        related_name="home_care_beds",
+        verbose_name=_("服务项目"),
+    )
+    provider_facility = models.ForeignKey(
+        "facilities.Facility",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="home_care_beds",
+        verbose_name=_("服务机构"),
+    )
+    provider_name = models.CharField(_("服务提供方"), max_length=200)
+    set_up_on = models.DateField(_("建床日期"))
+    closed_on = models.DateField(_("撤床日期"), null=True, blank=True)
+    close_reason = models.CharField(_("撤床原因"), max_length=200, blank=True)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("录入人"),
+    )
+    created_at = models.DateTimeField(_("录入时间"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
+
+    history = HistoricalRecords(excluded_fields=["updated_at"])
+
+    class Meta:
+        verbose_name = _("家庭养老床位")
+        verbose_name_plural = _("家庭养老床位")
+        ordering = ["-set_up_on", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["elder"],
+                condition=Q(closed_on__isnull=True),
+                name="home_care_bed_one_open_per_elder",
+                violation_error_message=_("该老年人已有一张未撤的家庭养老床位。"),
+            ),
+            models.CheckConstraint(
+                condition=Q(closed_on__isnull=True) | Q(closed_on__gte=models.F("set_up_on")),
+                name="home_care_bed_closed_after_set_up",
+                violation_error_message=_("撤床日期不能早于建床日期。"),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.elder} {self.provider_name} {self.set_up_on}"
+
+
+class HomeCareBedVisit(models.Model):
+    """One service visit to a home-care bed: the delivery of the bed's item that day."""
+
+    delivery = models.OneToOneField(
+        ServiceDelivery,
+        on_delete=models.PROTECT,
+        related_name="home_care_bed_visit",
+        verbose_name=_("服务记录"),
+    )
+    bed = models.ForeignKey(
+        HomeCareBed, on_delete=models.PROTECT, related_name="visits", verbose_name=_("家庭养老床位")
+    )
+
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("家庭养老床位上门服务")
+        verbose_name_plural = _("家庭养老床位上门服务")
+        ordering = ["-delivery__delivered_on", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.bed} {self.delivery.delivered_on}"
+
+
+class RespiteStay(models.Model):
+    """A respite stay (喘息服务, docs/policy.md §2 — 003 §11 短期托养): an elder cared for at a
+    facility from one day to another so that the family can rest; its days count against the
+    yearly allowance where the rulebook sets one (``yearly_allowance``: the value used, or
+    none while it is not set). The stay is a delivery of its item on its first day, its days
+    the quantity."""
+
+    elder = models.ForeignKey(
+        Elder, on_delete=models.PROTECT, related_name="respite_stays", verbose_name=_("老年人")
+    )
+    item = models.ForeignKey(
+        ServiceItem,
+        on_delete=models.PROTECT,
+        related_name="respite_stays",
+        verbose_name=_("服务项目"),
+    )
+    facility = models.ForeignKey(
+        "facilities.Facility",
+        on_delete=models.PROTECT,
+        related_name="respite_stays",
+        verbose_name=_("服务机构"),
+    )
+    start_on = models.DateField(_("开始日期"))
+    end_on = models.DateField(_("结束日期"))
+    days = models.PositiveSmallIntegerField(_("天数"))
+    yearly_allowance = models.PositiveSmallIntegerField(
+        _("每年可用天数"), null=True, blank=True, help_text=_("登记时政策参数的值；空表示未设定。")
+    )
+    delivery = models.OneToOneField(
+        ServiceDelivery,
+        on_delete=models.PROTECT,
+        related_name="respite_stay",
+        verbose_name=_("服务记录"),
+    )
+    created_at = models.DateTimeField(_("录入时间"), auto_now_add=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("喘息服务")
+        verbose_name_plural = _("喘息服务")
+        ordering = ["-start_on", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["elder", "start_on"],
+                name="respite_stay_one_start_per_elder_day",
+                violation_error_message=_("该老年人当日已有一次喘息服务。"),
+            ),
+            models.CheckConstraint(
+                condition=Q(end_on__gte=models.F("start_on")),
+                name="respite_stay_ends_after_start",
+                violation_error_message=_("结束日期不能早于开始日期。"),
+            ),
+            models.CheckConstraint(condition=Q(days__gte=1), name="respite_stay_at_least_a_day"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.elder} {self.start_on}–{self.end_on}"

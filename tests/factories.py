@@ -154,3 +154,24 @@ class CaregiverFactory(factory.django.DjangoModelFactory):
         from facilities import services
 
         return services.register_caregiver(**kwargs)
+
+
+# --- servicelist --------------------------------------------------------------------------------
+
+
+def _cuiyuan():
+    from regions.models import Region
+
+    return Region.objects.get(code="330106004001")
+
+
+class MealPointFactory(factory.django.DjangoModelFactory):
+    """A meal point (助餐点) open since 2024 in 翠苑 (needs the ``zhejiang`` fixture)."""
+
+    class Meta:
+        model = "servicelist.MealPoint"
+
+    name = factory.Sequence(lambda n: f"测试助餐点{n}")
+    kind = "meal_point"
+    region = factory.LazyFunction(_cuiyuan)
+    opened_on = datetime.date(2024, 1, 1)

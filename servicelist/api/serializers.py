@@ -64,6 +64,9 @@ class DeliveryInputSerializer(serializers.Serializer):
         max_digits=12, decimal_places=2, min_value=0, required=False, allow_null=True
     )
     evidence = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
+    end_date = serializers.DateField(
+        required=False, allow_null=True, help_text="喘息服务的结束日期（开始日期为 date）"
+    )
 
 
 class DeliverySerializer(serializers.ModelSerializer):

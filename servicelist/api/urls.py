@@ -1,6 +1,12 @@
 from django.urls import path
 from rest_framework.routers import DefaultRouter
 
+from servicelist.api.records import (
+    HomeAdaptationViewSet,
+    HomeCareBedViewSet,
+    MealPointViewSet,
+    RespiteStayViewSet,
+)
 from servicelist.api.views import (
     CoverageView,
     DeliveryViewSet,
@@ -12,6 +18,10 @@ from servicelist.api.views import (
 router = DefaultRouter()
 router.register("items", ServiceItemViewSet, basename="service-item")
 router.register("deliveries", DeliveryViewSet, basename="service-delivery")
+router.register("meal-points", MealPointViewSet, basename="meal-point")
+router.register("adaptations", HomeAdaptationViewSet, basename="home-adaptation")
+router.register("home-care-beds", HomeCareBedViewSet, basename="home-care-bed")
+router.register("respite-stays", RespiteStayViewSet, basename="respite-stay")
 
 urlpatterns = [
     path("list/", RegionListView.as_view(), name="service-list"),

@@ -32,9 +32,10 @@ from servicelist.api.serializers import (
 )
 from servicelist.choices import DeliverySource
 from servicelist.coverage import PeriodError, coverage, elder_items, parse_period
+from servicelist.item_services import record_item_delivery
 from servicelist.models import ServiceDelivery, ServiceItem
 from servicelist.selectors import region_list
-from servicelist.services import find_item, find_provider, record_delivery
+from servicelist.services import find_item, find_provider
 
 BAD_INPUT = OpenApiResponse(description="参数有误：返回体按字段说明原因")
 OUT_OF_AREA = OpenApiResponse(description="区划不在您的工作范围内")
@@ -104,8 +105,9 @@ class DeliveryViewSet(
             raise ValidationError(
                 {"id_number": "名册中没有此身份证号的老年人，或不在您的工作范围内。"}
             )
-        result = record_delivery(
+        result = record_item_delivery(
             item=find_item(values["item"], values["date"]),
+            end_on=values.get("end_date"),
             elder=elder,
             delivered_on=values["date"],
             provider=find_provider(values["provider"]),

@@ -60,7 +60,7 @@ from residents.assessment_rules import ITEMS
 from residents.id_numbers import with_check_character
 from residents.importing import COLUMNS
 from residents.models import AbilityAssessment, Elder, ElderCategory
-from servicelist.models import ServiceDelivery, ServiceItem
+from servicelist.models import HomeAdaptation, HomeCareBed, MealPoint, ServiceDelivery, ServiceItem
 from subsidies.choices import BatchKind, BatchState
 from subsidies.models import (
     AllowanceRun,
@@ -406,6 +406,52 @@ def _service_item(region, number=90):
     return item
 
 
+def _record_item(kind, number):
+    """A province item keeping its own record (``kind``) beside its deliveries, for everyone."""
+    item, _ = ServiceItem.objects.get_or_create(
+        region=Region.objects.get(code="330000"),
+        number=number,
+        effective_from=datetime.date(2022, 12, 6),
+        defaults={
+            "name": "测试项目",
+            "name_en": "Test item",
+            "target_group": "老年人",
+            "content": "测试",
+            "kind": "in_kind",
+            "reached_through": "delivery",
+            "record_kind": kind,
+            "condition": {"age_at_least": 60},
+            "citation": "测试文件 清单1",
+        },
+    )
+    return item
+
+
+def _adaptation(place):
+    adaptation, _ = HomeAdaptation.objects.get_or_create(
+        elder=place.elder, item=_record_item("adaptation", 81), defaults={"applied_on": STARTED}
+    )
+    return adaptation
+
+
+def _home_care_bed(place):
+    bed, _ = HomeCareBed.objects.get_or_create(
+        elder=place.elder,
+        item=_record_item("home_care_bed", 82),
+        defaults={"provider_name": "护理站", "set_up_on": STARTED},
+    )
+    return bed
+
+
+def _meal_point(place):
+    point, _ = MealPoint.objects.get_or_create(
+        region=place.community,
+        name=f"{place.community.name}助餐点",
+        defaults={"kind": "meal_point", "opened_on": STARTED},
+    )
+    return point
+
+
 def api_writes():
     return {
         (method, path)
@@ -613,6 +659,65 @@ API_WRITES = {
         ),
         {"bureau", "street"},
         "deliveries are recorded for the elders of an area, " + AREA_WORK,
+    ),
+    ("POST", "/api/servicelist/meal-points/"): rule(
+        _post(
+            lambda p: "/api/servicelist/meal-points/",
+            lambda p, w: {
+                "name": "新助餐点",
+                "kind": "meal_point",
+                "region": p.community.code,
+                "opened_on": ON,
+            },
+            lambda p, w, r: MealPoint.objects.filter(region=p.community, name="新助餐点").exists(),
+        ),
+        {"bureau", "street"},
+        "meal points are registered in the areas they serve, " + AREA_WORK,
+    ),
+    ("POST", "/api/servicelist/adaptations/"): rule(
+        _post(
+            lambda p: "/api/servicelist/adaptations/",
+            lambda p, w: {
+                "item": _record_item("adaptation", 81).code,
+                "elder": p.newcomer.pk,
+                "applied_on": ON,
+            },
+            lambda p, w, r: HomeAdaptation.objects.filter(elder=p.newcomer).exists(),
+        ),
+        {"bureau", "street"},
+        "an adaptation is applied for where the elder lives, " + AREA_WORK,
+    ),
+    ("POST", "/api/servicelist/adaptations/{id}/assess/"): rule(
+        _post(
+            lambda p: f"/api/servicelist/adaptations/{_adaptation(p).pk}/assess/",
+            lambda p, w: {"assessed_on": ON, "approved": True},
+            lambda p, w, r: fresh(_adaptation(p)).assessed_on is not None,
+        ),
+        {"bureau", "street"},
+        "an adaptation is assessed where the elder lives, " + AREA_WORK,
+    ),
+    ("POST", "/api/servicelist/home-care-beds/"): rule(
+        _post(
+            lambda p: "/api/servicelist/home-care-beds/",
+            lambda p, w: {
+                "item": _record_item("home_care_bed", 82).code,
+                "elder": p.newcomer.pk,
+                "provider": p.facility.code,
+                "set_up_on": ON,
+            },
+            lambda p, w, r: HomeCareBed.objects.filter(elder=p.newcomer).exists(),
+        ),
+        {"bureau", "street"},
+        "a home-care bed is set up where the elder lives, " + AREA_WORK,
+    ),
+    ("POST", "/api/servicelist/home-care-beds/{id}/close/"): rule(
+        _post(
+            lambda p: f"/api/servicelist/home-care-beds/{_home_care_bed(p).pk}/close/",
+            lambda p, w: {"closed_on": ON},
+            lambda p, w, r: fresh(_home_care_bed(p)).closed_on is not None,
+        ),
+        {"bureau", "street"},
+        "a home-care bed is closed where the elder lives, " + AREA_WORK,
     ),
     ("POST", "/api/subsidies/runs/"): rule(
         _post(
@@ -1532,6 +1637,27 @@ ADMIN_WRITES = {
         {"note": "修订说明", "change_reason": "测试修订"},
         BUREAU,
         REFERENCE,
+    ),
+    ("servicelist.MealPoint", "add"): add_rule(
+        MealPoint,
+        lambda p, w: {
+            "name": "新助餐点",
+            "kind": "canteen",
+            "region": p.community.pk,
+            "facility": "",
+            "opened_on": ON,
+            "closed_on": "",
+        },
+        lambda p, w: MealPoint.objects.filter(region=p.community, name="新助餐点").exists(),
+        AREA,
+        "meal points are registered in the areas they serve, " + AREA_WORK,
+    ),
+    ("servicelist.MealPoint", "change"): change_rule(
+        MealPoint,
+        _meal_point,
+        {"closed_on": datetime.date(2024, 6, 1)},
+        AREA,
+        "meal points are kept by the areas they serve, " + AREA_WORK,
     ),
     ("subsidies.StarSubsidyRate", "add"): add_rule(
         StarSubsidyRate,

@@ -35,7 +35,15 @@ from servicelist.coverage import (
     parse_period,
     reached_elders,
 )
-from servicelist.models import ServiceDelivery, ServiceItem
+from servicelist.models import (
+    HomeAdaptation,
+    HomeCareBed,
+    HomeCareBedVisit,
+    MealPoint,
+    MealService,
+    ServiceDelivery,
+    ServiceItem,
+)
 from servicelist.selectors import items_in_force
 from subsidies.choices import BatchKind, LineKind, LineStatus
 from subsidies.models import PaymentBatch, PaymentLine, Scheme
@@ -102,6 +110,43 @@ def deliver(elder, code, on, provider="送报员"):
         delivered_on=on,
         provider_name=provider,
         source="manual",
+    )
+
+
+def serve_meals(elder, on):
+    """A meal at a meal point: a delivery of Xihu's 助餐 item with its meal record."""
+    point, _created = MealPoint.objects.get_or_create(
+        name="食堂",
+        region=region("330106004001"),
+        defaults={"kind": "canteen", "opened_on": D(2020, 1, 1)},
+    )
+    delivery = deliver(elder, "330106:10", on, provider="食堂")
+    MealService.objects.create(delivery=delivery, meal_point=point, meals=1)
+
+
+def adapt(elder, on):
+    """A home adaptation applied for, approved, and finished on ``on`` (its delivery)."""
+    HomeAdaptation.objects.create(
+        elder=elder,
+        item=ServiceItem.objects.get(code="330000:8"),
+        applied_on=on - datetime.timedelta(days=30),
+        assessed_on=on - datetime.timedelta(days=10),
+        assessment="approved",
+        completed_on=on,
+        delivery=deliver(elder, "330000:8", on, provider="改造公司"),
+    )
+
+
+def visit_bed(elder, on):
+    """A home-care bed (Xihu's 养老一张床) set up before the year and visited on ``on``."""
+    bed = HomeCareBed.objects.create(
+        elder=elder,
+        item=ServiceItem.objects.get(code="330106:21"),
+        provider_name="护理站",
+        set_up_on=D(2023, 12, 1),
+    )
+    HomeCareBedVisit.objects.create(
+        bed=bed, delivery=deliver(elder, "330106:21", on, provider="护理站")
     )
 
 
@@ -299,6 +344,8 @@ def _reached_one(item, elder, start, end):
         return any(start <= a.assessed_on <= end for a in elder.assessments.all())
     if how == ReachedThrough.HEALTH_CHECK:
         return any(start <= h.checked_on <= end for h in HealthCheck.objects.filter(elder=elder))
+    if how == ReachedThrough.DELIVERY and item.record_kind:
+        return _reached_by_own_record(item, elder, start, end)
     if how == ReachedThrough.DELIVERY:
         codes = lineage(item)
         return any(
@@ -306,6 +353,33 @@ def _reached_one(item, elder, start, end):
             for d in elder.service_deliveries.select_related("item")
         )
     return None
+
+
+def _reached_by_own_record(item, elder, start, end):
+    """An item with its own record reaches an elder by it: a meal in the period, a visit to
+    a home-care bed in the period, a respite stay overlapping it, an adaptation finished by
+    its end."""
+    codes = lineage(item)
+    if item.record_kind == "meal":
+        return any(
+            d.item.code in codes and start <= d.delivered_on <= end and hasattr(d, "meal")
+            for d in elder.service_deliveries.select_related("item")
+        )
+    if item.record_kind == "home_care_bed":
+        return any(
+            v.delivery.item.code in codes and start <= v.delivery.delivered_on <= end
+            for bed in elder.home_care_beds.all()
+            for v in bed.visits.select_related("delivery__item")
+        )
+    if item.record_kind == "respite":
+        return any(
+            s.item.code in codes and s.start_on <= end and s.end_on >= start
+            for s in elder.respite_stays.select_related("item")
+        )
+    return any(
+        a.item.code in codes and a.completed_on is not None and a.completed_on <= end
+        for a in elder.home_adaptations.select_related("item")
+    )
 
 
 AGES = [59, 60, 64, 65, 69, 70, 79, 80, 89, 90, 100]
@@ -319,7 +393,17 @@ CATEGORIES = [
     "cognitive_impairment",
     "severely_disabled",
 ]
-EVENTS = ["paid", "held", "visited", "assessed", "checked", "meals", "newspaper", "adapted"]
+EVENTS = [
+    "paid",
+    "held",
+    "visited",
+    "assessed",
+    "checked",
+    "meals",
+    "newspaper",
+    "adapted",
+    "bed",
+]
 
 
 @st.composite
@@ -406,11 +490,13 @@ def test_coverage_equals_the_slow_reading_elder_by_elder(schemes, population):
                 elif event == "checked":
                     HealthCheck.objects.create(elder=elder, checked_on=on)
                 elif event == "meals":
-                    deliver(elder, "330106:10", on, provider="食堂")
+                    serve_meals(elder, on)
                 elif event == "newspaper":
                     deliver(elder, "330106:17", on)
                 elif event == "adapted":
-                    deliver(elder, "330000:8", on, provider="改造公司")
+                    adapt(elder, on)
+                elif event == "bed":
+                    visit_bed(elder, on)
         fast = {
             row.item.code: row
             for row in coverage(area, start, end, named=True)

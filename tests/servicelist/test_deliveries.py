@@ -15,7 +15,7 @@ from regions.models import Region
 from residents.id_numbers import with_check_character
 from servicelist.importing import COLUMNS, import_deliveries
 from servicelist.models import ServiceDelivery
-from tests.factories import ElderFactory, FacilityFactory
+from tests.factories import ElderFactory, FacilityFactory, MealPointFactory
 
 D = datetime.date
 
@@ -27,7 +27,7 @@ def region(code):
 @pytest.fixture
 def people(service_items):
     cuiyuan, beishan = region("330106004001"), region("330106001001")
-    return {
+    found = {
         "here": ElderFactory(
             id_number=with_check_character("33010619400101001"),
             name="翠苑老人",
@@ -42,6 +42,11 @@ def people(service_items):
         ),
         "canteen": FacilityFactory(name="翠苑老年食堂", region=region("330106004")),
     }
+    # Xihu's meals (330106:10) are served at registered meal points: the canteen and one
+    # named point.
+    MealPointFactory(name="翠苑老年食堂", kind="canteen", facility=found["canteen"])
+    MealPointFactory(name="翠苑助餐点")
+    return found
 
 
 def csv_bytes(rows):
