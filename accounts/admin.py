@@ -28,6 +28,9 @@ from accounts.spreadsheets import csv_text
 admin.site.site_header = _("浙江省基本养老服务系统")
 admin.site.site_title = _("浙江省基本养老服务系统")
 admin.site.index_title = _("今日工作")
+# Lists get the whole width: at 1366 px the model menu beside them would push the last columns
+# (a line's batch, a stay's dates) out of view. The home page and the breadcrumbs lead there.
+admin.site.enable_nav_sidebar = False
 
 
 @admin.register(RoleAssignment)

@@ -1176,7 +1176,7 @@ class CaregiverAdmin(RevealPersonalDataMixin, ScopedAdmin):
             else:
                 rows.append(
                     format_html(
-                        '<div><s>{}</s> <span style="color:#d93025">{}</span></div>',
+                        '<div><s>{}</s> <span style="color:var(--error-fg)">{}</span></div>',
                         certificate,
                         _("已过期（%(date)s）") % {"date": certificate.valid_until},
                     )
