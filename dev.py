@@ -138,8 +138,12 @@ def test(extra: list[str]) -> None:
             ),
             log,
         )
-    print("+", PYTHON, "-m pytest", flush=True)
-    suite = subprocess.run([str(PYTHON), "-m", "pytest"], cwd=ROOT).returncode
+    # One pytest worker per core (pytest-xdist), each with its own test database; the slowest
+    # tests are listed at the end, so that a test growing slow is seen in CI's log.
+    workers = os.environ.get("TEST_WORKERS") or str(max(2, os.cpu_count() or 2))
+    command = [str(PYTHON), "-m", "pytest", "-n", workers, "--durations=20"]
+    print("+", " ".join(command[1:]), flush=True)
+    suite = subprocess.run(command, cwd=ROOT).returncode
     status = suite
     if e2e is not None:
         process, log = e2e
