@@ -251,7 +251,7 @@ def apply_for_adaptation(
 
 def _locked(adaptation: HomeAdaptation) -> HomeAdaptation:
     return (
-        HomeAdaptation.objects.select_for_update()
+        HomeAdaptation.objects.select_for_update(of=("self",))
         .select_related("elder__residence_region", "elder__hukou_region", "item__region")
         .get(pk=adaptation.pk)
     )
@@ -449,7 +449,7 @@ def close_home_care_bed(
 ) -> HomeCareBed:
     """Close a bed on a day: not before it was set up nor before a visit recorded to it (a
     bed may be closed on the day after the elder's death)."""
-    bed = HomeCareBed.objects.select_for_update().select_related("elder").get(pk=bed.pk)
+    bed = HomeCareBed.objects.select_for_update(of=("self",)).select_related("elder").get(pk=bed.pk)
     _in_scope(by, bed, bed.elder)
     if bed.closed_on is not None:
         raise ValidationError(
