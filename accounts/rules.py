@@ -196,17 +196,18 @@ def register_all() -> None:
         ),
     )
 
-    from servicelist.models import ServiceDelivery, ServiceItem
+    from servicelist.models import SatisfactionSurvey, ServiceDelivery, ServiceItem
 
     # The service lists are public documents; each bureau keeps its own region's items. A
-    # delivery belongs where its elder does: registration and residence for a bureau, where
-    # the elder lives for a street office.
+    # delivery, and an elder's answer to a satisfaction survey, belong where the elder does:
+    # registration and residence for a bureau, where the elder lives for a street office.
     register_scope(ServiceItem, regions=("region__path",), public=True, writes=("region__path",))
-    register_scope(
-        ServiceDelivery,
-        regions=("elder__hukou_region__path", "elder__residence_region__path"),
-        by_role={Role.STREET_WORKER: (ElderPlace("elder__"),)},
-    )
+    for model in (ServiceDelivery, SatisfactionSurvey):
+        register_scope(
+            model,
+            regions=("elder__hukou_region__path", "elder__residence_region__path"),
+            by_role={Role.STREET_WORKER: (ElderPlace("elder__"),)},
+        )
 
     from servicelist import models as sl
 

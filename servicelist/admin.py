@@ -4,15 +4,17 @@ from django.core.exceptions import ValidationError
 from django.shortcuts import render
 from django.urls import path
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
 from accounts.permissions import ScopedAdminMixin
 from regions import conditions
 from regions.models import Region
-from servicelist.models import ServiceDelivery, ServiceItem
+from servicelist.choices import SurveySource
+from servicelist.models import SatisfactionSurvey, ServiceDelivery, ServiceItem
 from servicelist.selectors import region_list
-from servicelist.services import save_service_item, validate_item
+from servicelist.services import find_provider, record_survey, save_service_item, validate_item
 
 
 class ServiceItemForm(forms.ModelForm):
@@ -108,7 +110,7 @@ class ServiceItemAdmin(ScopedAdminMixin, SimpleHistoryAdmin):
                 "on": on,
                 "own": [li for li in listed if not li.inherited],
                 "inherited": [li for li in listed if li.inherited],
-                "title": f"{region.name}基本养老服务清单",
+                "title": gettext("%(region)s基本养老服务清单") % {"region": region.name},
             },
         )
 
@@ -132,6 +134,65 @@ class ServiceDeliveryAdmin(ScopedAdminMixin, SimpleHistoryAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+
+class SatisfactionSurveyForm(forms.ModelForm):
+    """An answer entered by bureau staff (a paper survey, a phone call): the provider by its
+    facility code or name, as in the survey sheets."""
+
+    provider = forms.CharField(
+        label=_("服务提供方"),
+        required=False,
+        max_length=200,
+        help_text=_("机构代码或名称；与服务项目至少填一项。"),
+    )
+
+    class Meta:
+        model = SatisfactionSurvey
+        fields = ["elder", "item", "provider", "surveyed_on", "score", "comment"]
+
+
+@admin.register(SatisfactionSurvey)
+class SatisfactionSurveyAdmin(ScopedAdminMixin, SimpleHistoryAdmin):
+    """Satisfaction surveys (满意度测评): read, and entered one by one through the same
+    service as the street workers' API and the survey sheets (servicelist.services
+    .record_survey, which checks the scope, the item's region and the dates). An answer is
+    the elder's: not edited nor deleted here."""
+
+    form = SatisfactionSurveyForm
+    list_display = ["surveyed_on", "elder", "item", "provider_name", "score", "source"]
+    list_filter = ["score", "source"]
+    date_hierarchy = "surveyed_on"
+    search_fields = ["elder__name", "=elder__elder_code", "item__code", "provider_name"]
+    list_select_related = ["elder", "item"]
+    autocomplete_fields = ["elder", "item"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in SatisfactionSurvey._meta.fields] if obj else []
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return super().get_fields(request, obj)
+        return ["elder", "item", "provider_name", "surveyed_on", "score", "comment", "source"]
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    def save_model(self, request, obj, form, change):
+        result = record_survey(
+            elder=obj.elder,
+            surveyed_on=obj.surveyed_on,
+            score=obj.score,
+            item=obj.item,
+            provider=find_provider(form.cleaned_data["provider"], required=False),
+            comment=obj.comment,
+            source=SurveySource.ADMIN,
+            by=request.user,
+        )
+        obj.pk = result.survey.pk
 
 
 # The items' own records (meal points, adaptations, home-care beds, respite) have their

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from regions.models import Region
 from regions.seed_files import LoadReport, SeededRows, load, with_version_ends
@@ -77,25 +78,36 @@ _FILE_NAME = {"effective_from": "from", "effective_to": "to"}
 
 def _entry_error(index: int, entry: dict, field: str, message: str) -> ValidationError:
     which = item_code(str(entry.get("region", "?")), entry.get("number", "?"))
-    return ValidationError(f"清单文件第 {index} 条 [[item]]（{which}）{field}：{message}")
+    return ValidationError(
+        _("清单文件第 %(index)s 条 [[item]]（%(item)s）%(field)s：%(message)s")
+        % {"index": index, "item": which, "field": field, "message": message}
+    )
 
 
 def _parse_entry(index: int, entry: dict) -> dict:
     unknown = sorted(set(entry) - set(REQUIRED) - set(OPTIONAL))
     if unknown:
-        raise _entry_error(index, entry, unknown[0], "未知的字段")
+        raise _entry_error(index, entry, unknown[0], _("未知的字段"))
     for name in REQUIRED:
         if name not in entry:
-            raise _entry_error(index, entry, name, "必填")
+            raise _entry_error(index, entry, name, _("必填"))
     try:
         region = Region.objects.get(code=entry["region"])
     except Region.DoesNotExist:
         raise _entry_error(
-            index, entry, "region", f"区划 {entry['region']} 不存在；请先运行 load_regions"
+            index,
+            entry,
+            "region",
+            _("区划 %(code)s 不存在；请先运行 load_regions") % {"code": entry["region"]},
         ) from None
     for name, choices in (("kind", ItemKind), ("reached_through", ReachedThrough)):
         if entry[name] not in choices.values:
-            raise _entry_error(index, entry, name, f"应为 {'、'.join(choices.values)} 之一")
+            raise _entry_error(
+                index,
+                entry,
+                name,
+                _("应为 %(values)s 之一") % {"values": "、".join(choices.values)},
+            )
 
     def as_date(name: str) -> datetime.date | None:
         raw = entry.get(name)
@@ -104,7 +116,9 @@ def _parse_entry(index: int, entry: dict) -> dict:
         try:
             return datetime.date.fromisoformat(raw)
         except (TypeError, ValueError):
-            raise _entry_error(index, entry, name, f"{raw!r} 不是 YYYY-MM-DD 日期") from None
+            raise _entry_error(
+                index, entry, name, _("%(raw)s 不是 YYYY-MM-DD 日期") % {"raw": repr(raw)}
+            ) from None
 
     fields = {name: entry.get(name, default) for name, default in OPTIONAL.items()}
     fields.update({name: entry[name] for name in REQUIRED})
@@ -132,7 +146,9 @@ def parse_file(path: Path = ITEMS_FILE) -> list[dict]:
         identity = SEEDED.identity(fields)
         if identity in seen:
             entry = {"region": fields["region"].code, "number": fields["number"]}
-            raise _entry_error(index, entry, "from", f"与第 {seen[identity]} 条重复")
+            raise _entry_error(
+                index, entry, "from", _("与第 %(index)s 条重复") % {"index": seen[identity]}
+            )
         seen[identity] = index
     parsed = with_version_ends(SEEDED, parsed)
     parsed.sort(key=lambda p: (p["region"].path.count("/"), p["effective_from"], p["region"].code))

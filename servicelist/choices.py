@@ -34,6 +34,24 @@ class DeliverySource(models.TextChoices):
     MANUAL = "manual", _("手工录入")
 
 
+class SatisfactionScore(models.IntegerChoices):
+    """The satisfaction survey's scale (满意度测评, docs/policy.md §7 — 000 三(二)): the documents
+    ask for the survey and give no scale; this five-point scale is a system setting (系统设置)
+    for a bureau to confirm. The database holds every score within it."""
+
+    VERY_DISSATISFIED = 1, _("很不满意")
+    DISSATISFIED = 2, _("不满意")
+    NEUTRAL = 3, _("一般")
+    SATISFIED = 4, _("满意")
+    VERY_SATISFIED = 5, _("很满意")
+
+
+class SurveySource(models.TextChoices):
+    WORKER = "worker", _("街道社区工作人员录入")
+    IMPORT = "import", _("测评表导入")
+    ADMIN = "admin", _("管理后台录入")
+
+
 class RecordKind(models.TextChoices):
     """The record an item in kind keeps beside its deliveries, where one delivery does not
     say it all: the meal point and meals of 助餐, the steps of a home adaptation, the home-care

@@ -45,7 +45,9 @@ def parse_period(text: str) -> tuple[datetime.date, datetime.date]:
             return datetime.date(year, 1, 1), datetime.date(year, 12, 31)
         start = datetime.datetime.strptime(text, "%Y-%m").date()
     except ValueError:
-        raise PeriodError(f"期间“{text}”应为 YYYY-MM（月）或 YYYY（年）。") from None
+        raise PeriodError(
+            _("期间“%(text)s”应为 YYYY-MM（月）或 YYYY（年）。") % {"text": text}
+        ) from None
     following = (start.replace(day=28) + datetime.timedelta(days=4)).replace(day=1)
     return start, following - datetime.timedelta(days=1)
 
@@ -168,6 +170,12 @@ class CoverageRow:
         rate = self.rate
         return "" if rate is None else f"{rate:.4f}"
 
+    @property
+    def rate_percent(self) -> str:
+        """The rate as people read it (``33.33%``); empty when there is none."""
+        rate = self.rate
+        return "" if rate is None else f"{rate * 100:.2f}%"
+
 
 def entitled_elders(item: ServiceItem, region: Region, start: datetime.date) -> QuerySet:
     """The elders of ``region`` the item is for on its evaluation day (PolicyValueNotSet when
@@ -205,20 +213,20 @@ class _Reasons:
                     item.standard_key, self.region, evaluation_day(item, self.start)
                 )
                 if not resolved.is_set:
-                    return f"标准未设定（{resolved.key.label}）"
-            return "本期无发放记录"
+                    return _("标准未设定（%(key)s）") % {"key": resolved.key.label}
+            return _("本期无发放记录")
         return {
-            ReachedThrough.VISIT: "本期未探访",
-            ReachedThrough.ABILITY_ASSESSMENT: "本期未评估",
-            ReachedThrough.HEALTH_CHECK: "本期未体检",
-        }.get(how, "无服务记录")
+            ReachedThrough.VISIT: _("本期未探访"),
+            ReachedThrough.ABILITY_ASSESSMENT: _("本期未评估"),
+            ReachedThrough.HEALTH_CHECK: _("本期未体检"),
+        }.get(how, _("无服务记录"))
 
     def of(self, item: ServiceItem, general: str, path: str, residence_known: bool) -> str:
         if item.reached_through == ReachedThrough.VISIT and not any(
             path.startswith(p) for p in self.worker_paths
         ):
-            general = "未分配探访人员"
-        return general if residence_known else f"{general}；常住地未登记"
+            general = _("未分配探访人员")
+        return general if residence_known else _("%(reason)s；常住地未登记") % {"reason": general}
 
 
 def coverage(
@@ -232,17 +240,19 @@ def coverage(
     rows = []
     for item in items_in_force(region, start, end):
         if item.condition is None:
-            rows.append(CoverageRow(item, None, None, "对象无法从名册判定"))
+            rows.append(CoverageRow(item, None, None, _("对象无法从名册判定")))
             continue
         try:
             entitled = entitled_elders(item, region, start)
             entitled_count = entitled.count()
         except PolicyValueNotSet as missing:
-            rows.append(CoverageRow(item, None, None, f"条件所需参数未设定：{missing}"))
+            rows.append(
+                CoverageRow(item, None, None, _("条件所需参数未设定：%(key)s") % {"key": missing})
+            )
             continue
         reached = reached_elders(item, start, end)
         if reached is None:
-            rows.append(CoverageRow(item, entitled_count, None, "本系统不记录其落实"))
+            rows.append(CoverageRow(item, entitled_count, None, _("本系统不记录其落实")))
             continue
         row = CoverageRow(item, entitled_count, entitled.filter(pk__in=reached).count())
         if named and row.reached < entitled_count:

@@ -14,6 +14,8 @@ from servicelist.choices import (
     MealPointKind,
     ReachedThrough,
     RecordKind,
+    SatisfactionScore,
+    SurveySource,
 )
 
 
@@ -122,6 +124,30 @@ class ServiceItem(models.Model):
         super().save(*args, **kwargs)
 
 
+def provider_facility_field(related_name: str) -> models.ForeignKey:
+    """The facility of the registry that provided a service, when the provider is one."""
+    return models.ForeignKey(
+        "facilities.Facility",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name=related_name,
+        verbose_name=_("服务机构"),
+    )
+
+
+def recorded_by_field() -> models.ForeignKey:
+    """The user who entered a record (empty: the system, an import run as a command)."""
+    return models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("录入人"),
+    )
+
+
 class ServiceDelivery(models.Model):
     """One delivery of an item in kind to one elder: a meal, an adaptation, a check, a device,
     a respite stay — on a date, by a provider, with its quantity or amount and evidence. One
@@ -134,14 +160,7 @@ class ServiceDelivery(models.Model):
         Elder, on_delete=models.PROTECT, related_name="service_deliveries", verbose_name=_("老年人")
     )
     delivered_on = models.DateField(_("服务日期"), db_index=True)
-    provider_facility = models.ForeignKey(
-        "facilities.Facility",
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-        related_name="service_deliveries",
-        verbose_name=_("服务机构"),
-    )
+    provider_facility = provider_facility_field("service_deliveries")
     provider_name = models.CharField(
         _("服务提供方"), max_length=200, help_text=_("机构名称，或助餐点、企业等的名称。")
     )
@@ -163,14 +182,7 @@ class ServiceDelivery(models.Model):
     )
     evidence = models.CharField(_("凭证"), max_length=300, blank=True)
     source = models.CharField(_("来源"), max_length=16, choices=DeliverySource.choices)
-    recorded_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-        related_name="+",
-        verbose_name=_("录入人"),
-    )
+    recorded_by = recorded_by_field()
     created_at = models.DateTimeField(_("录入时间"), auto_now_add=True)
     updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
 
@@ -201,6 +213,79 @@ class ServiceDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.item.code} {self.delivered_on} {self.provider_name}"
+
+
+class SatisfactionSurvey(models.Model):
+    """One elder's answer to a satisfaction survey (满意度测评, docs/policy.md §7 — 000 三(二))
+    about an item of the lists, a provider, or a provider's delivery of an item: a score on
+    the five-point scale and a comment, on a day. One answer per (elder, item, provider, day):
+    a survey sheet imported again changes nothing."""
+
+    elder = models.ForeignKey(
+        Elder,
+        on_delete=models.PROTECT,
+        related_name="satisfaction_surveys",
+        verbose_name=_("受访老年人"),
+    )
+    item = models.ForeignKey(
+        ServiceItem,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="surveys",
+        verbose_name=_("服务项目"),
+    )
+    provider_facility = provider_facility_field("satisfaction_surveys")
+    # Empty when the answer is about the item alone.
+    provider_name = models.CharField(_("服务提供方"), max_length=200, blank=True)
+    surveyed_on = models.DateField(_("测评日期"), db_index=True)
+    score = models.PositiveSmallIntegerField(_("满意度"), choices=SatisfactionScore.choices)
+    comment = models.TextField(_("意见建议"), max_length=1000, blank=True)
+    source = models.CharField(_("来源"), max_length=16, choices=SurveySource.choices)
+    recorded_by = recorded_by_field()
+    created_at = models.DateTimeField(_("录入时间"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
+
+    history = HistoricalRecords(excluded_fields=["updated_at"])
+
+    class Meta:
+        verbose_name = _("满意度测评")
+        verbose_name_plural = _("满意度测评")
+        ordering = ["-surveyed_on", "id"]
+        indexes = [
+            models.Index(fields=["item", "surveyed_on"], name="survey_item_date_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(score__gte=SatisfactionScore.VERY_DISSATISFIED)
+                & Q(score__lte=SatisfactionScore.VERY_SATISFIED),
+                name="satisfaction_score_on_the_scale",
+                violation_error_message=_("满意度应为 1（很不满意）至 5（很满意）的整数。"),
+            ),
+            models.CheckConstraint(
+                condition=Q(item__isnull=False) | ~Q(provider_name=""),
+                name="satisfaction_survey_names_item_or_provider",
+                violation_error_message=_("请填写所测评的服务项目或服务提供方（至少一项）。"),
+            ),
+            # A null never collides in a unique key: the answers about a provider alone have
+            # their own.
+            models.UniqueConstraint(
+                fields=["elder", "item", "provider_name", "surveyed_on"],
+                condition=Q(item__isnull=False),
+                name="satisfaction_one_answer_per_item_day",
+                violation_error_message=_("该老年人当日已有对此项目的测评。"),
+            ),
+            models.UniqueConstraint(
+                fields=["elder", "provider_name", "surveyed_on"],
+                condition=Q(item__isnull=True),
+                name="satisfaction_one_answer_per_provider_day",
+                violation_error_message=_("该老年人当日已有对此服务提供方的测评。"),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        about = self.item.code if self.item_id else self.provider_name
+        return f"{about} {self.surveyed_on} {self.score}"
 
 
 # --- the items' own records (docs/policy.md §1, §2, §8: meals, adaptations, home-care beds,

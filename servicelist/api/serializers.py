@@ -3,7 +3,8 @@
 from rest_framework import serializers
 
 from residents.id_numbers import mask_id_number
-from servicelist.models import ServiceDelivery, ServiceItem
+from servicelist.choices import SatisfactionScore
+from servicelist.models import SatisfactionSurvey, ServiceDelivery, ServiceItem
 
 
 class ServiceItemSerializer(serializers.ModelSerializer):
@@ -69,20 +70,26 @@ class DeliveryInputSerializer(serializers.Serializer):
     )
 
 
-class DeliverySerializer(serializers.ModelSerializer):
-    item = serializers.CharField(source="item.code", read_only=True)
+class ElderRecordSerializer(serializers.ModelSerializer):
+    """What a delivery and a survey answer show alike: the item by its code, the elder by name
+    with the ID number masked (personal data: never whole in a list), the provider's code."""
+
+    item = serializers.CharField(source="item.code", read_only=True, allow_null=True, default=None)
     elder_name = serializers.CharField(source="elder.name", read_only=True)
     id_number = serializers.SerializerMethodField()
     provider_facility = serializers.SlugRelatedField(slug_field="code", read_only=True)
 
+    FIELDS = ["id", "item", "elder", "elder_name", "id_number"]
+
+    def get_id_number(self, record) -> str:
+        return mask_id_number(record.elder.id_number)
+
+
+class DeliverySerializer(ElderRecordSerializer):
     class Meta:
         model = ServiceDelivery
         fields = [
-            "id",
-            "item",
-            "elder",
-            "elder_name",
-            "id_number",
+            *ElderRecordSerializer.FIELDS,
             "delivered_on",
             "provider_facility",
             "provider_name",
@@ -92,9 +99,6 @@ class DeliverySerializer(serializers.ModelSerializer):
             "source",
             "created_at",
         ]
-
-    def get_id_number(self, delivery) -> str:
-        return mask_id_number(delivery.elder.id_number)
 
 
 class DeliveryRecordedSerializer(serializers.Serializer):
@@ -139,3 +143,39 @@ class ElderItemSerializer(serializers.Serializer):
     entitled = serializers.BooleanField(allow_null=True)
     received = serializers.BooleanField(allow_null=True)
     missing = serializers.BooleanField()
+
+
+class SurveyInputSerializer(serializers.Serializer):
+    item = serializers.CharField(
+        required=False, allow_blank=True, default="", help_text="服务项目代码，如 330106:10"
+    )
+    provider = serializers.CharField(
+        required=False, allow_blank=True, default="", help_text="机构代码或服务提供方名称"
+    )
+    id_number = serializers.CharField(help_text="受访老年人身份证号（仅在请求体中，不入地址）")
+    date = serializers.DateField(help_text="测评日期")
+    score = serializers.ChoiceField(
+        choices=SatisfactionScore.choices, help_text="1 很不满意 … 5 很满意"
+    )
+    comment = serializers.CharField(max_length=1000, required=False, allow_blank=True, default="")
+
+
+class SurveySerializer(ElderRecordSerializer):
+    class Meta:
+        model = SatisfactionSurvey
+        fields = [
+            *ElderRecordSerializer.FIELDS,
+            "surveyed_on",
+            "provider_facility",
+            "provider_name",
+            "score",
+            "comment",
+            "source",
+            "created_at",
+        ]
+
+
+class SurveyRecordedSerializer(serializers.Serializer):
+    survey = SurveySerializer()
+    created = serializers.BooleanField()
+    updated = serializers.BooleanField()

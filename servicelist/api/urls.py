@@ -13,6 +13,7 @@ from servicelist.api.views import (
     ElderItemsView,
     RegionListView,
     ServiceItemViewSet,
+    SurveyViewSet,
 )
 
 router = DefaultRouter()
@@ -22,6 +23,7 @@ router.register("meal-points", MealPointViewSet, basename="meal-point")
 router.register("adaptations", HomeAdaptationViewSet, basename="home-adaptation")
 router.register("home-care-beds", HomeCareBedViewSet, basename="home-care-bed")
 router.register("respite-stays", RespiteStayViewSet, basename="respite-stay")
+router.register("surveys", SurveyViewSet, basename="satisfaction-survey")
 
 urlpatterns = [
     path("list/", RegionListView.as_view(), name="service-list"),

@@ -5,6 +5,7 @@ import dataclasses
 
 from django.core.exceptions import ValidationError
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.response import Response
@@ -29,13 +30,16 @@ from servicelist.api.serializers import (
     ListedItemSerializer,
     RegionListQuerySerializer,
     ServiceItemSerializer,
+    SurveyInputSerializer,
+    SurveyRecordedSerializer,
+    SurveySerializer,
 )
-from servicelist.choices import DeliverySource
+from servicelist.choices import DeliverySource, SurveySource
 from servicelist.coverage import PeriodError, coverage, elder_items, parse_period
 from servicelist.item_services import record_item_delivery
-from servicelist.models import ServiceDelivery, ServiceItem
+from servicelist.models import SatisfactionSurvey, ServiceDelivery, ServiceItem
 from servicelist.selectors import region_list
-from servicelist.services import find_item, find_provider
+from servicelist.services import find_item, find_provider, record_survey
 
 BAD_INPUT = OpenApiResponse(description="参数有误：返回体按字段说明原因")
 OUT_OF_AREA = OpenApiResponse(description="区划不在您的工作范围内")
@@ -44,8 +48,53 @@ OUT_OF_AREA = OpenApiResponse(description="区划不在您的工作范围内")
 def _region(code: str) -> Region:
     region = Region.objects.filter(code=code).first()
     if region is None:
-        raise ValidationError({"region": f"没有代码为 {code} 的区划。"})
+        raise ValidationError({"region": _("没有代码为 %(code)s 的区划。") % {"code": code}})
     return region
+
+
+def _elder_in_scope(id_number: str, user) -> Elder:
+    """The elder of an ID number given in a request body, among those the user reaches (one
+    outside is not told apart from one not registered)."""
+    number = id_number.strip().upper()
+    elder = (
+        scoped(Elder.objects.filter(id_number=number), user)
+        .select_related("residence_region", "hukou_region")
+        .first()
+    )
+    if elder is None:
+        raise ValidationError(
+            {"id_number": _("名册中没有此身份证号的老年人，或不在您的工作范围内。")}
+        )
+    return elder
+
+
+def _records(input_serializer, recorded_serializer):
+    """The schema of a POST that records one row: 201 when new, 200 when it was there."""
+    return extend_schema(
+        request=input_serializer,
+        responses={
+            201: recorded_serializer,
+            200: recorded_serializer,
+            400: BAD_INPUT,
+            403: OUT_OF_AREA,
+        },
+    )
+
+
+def _input(serializer_class, request) -> tuple[dict, Elder]:
+    """The request's values, and the elder of its ID number among those the user reaches."""
+    data = serializer_class(data=request.data)
+    data.is_valid(raise_exception=True)
+    values = data.validated_data
+    return values, _elder_in_scope(values["id_number"], request.user)
+
+
+def _recorded(serializer_class, name: str, result) -> Response:
+    """A service's result (the record as ``name``, created, updated) as the answer."""
+    body = serializer_class(
+        {name: getattr(result, name), "created": result.created, "updated": result.updated}
+    )
+    return Response(body.data, status=status.HTTP_201_CREATED if result.created else 200)
 
 
 class ServiceItemViewSet(ScopedQuerysetMixin, viewsets.ReadOnlyModelViewSet):
@@ -86,25 +135,9 @@ class DeliveryViewSet(
     serializer_class = DeliverySerializer
     filterset_fields = ["delivered_on", "provider_name"]
 
-    @extend_schema(
-        request=DeliveryInputSerializer,
-        responses={
-            201: DeliveryRecordedSerializer,
-            200: DeliveryRecordedSerializer,
-            400: BAD_INPUT,
-            403: OUT_OF_AREA,
-        },
-    )
+    @_records(DeliveryInputSerializer, DeliveryRecordedSerializer)
     def create(self, request, *args, **kwargs):
-        data = DeliveryInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        values = data.validated_data
-        number = values["id_number"].strip().upper()
-        elder = scoped(Elder.objects.filter(id_number=number), request.user).first()
-        if elder is None:
-            raise ValidationError(
-                {"id_number": "名册中没有此身份证号的老年人，或不在您的工作范围内。"}
-            )
+        values, elder = _input(DeliveryInputSerializer, request)
         result = record_item_delivery(
             item=find_item(values["item"], values["date"]),
             end_on=values.get("end_date"),
@@ -117,10 +150,7 @@ class DeliveryViewSet(
             source=DeliverySource.API,
             by=request.user,
         )
-        body = DeliveryRecordedSerializer(
-            dataclasses.asdict(result) | {"delivery": result.delivery}
-        )
-        return Response(body.data, status=status.HTTP_201_CREATED if result.created else 200)
+        return _recorded(DeliveryRecordedSerializer, "delivery", result)
 
 
 class CoverageView(APIView):
@@ -185,9 +215,41 @@ class ElderItemsView(APIView):
             .first()
         )
         if elder is None:
-            raise ValidationError({"elder": "没有该老年人，或不在您的工作范围内。"})
+            raise ValidationError({"elder": _("没有该老年人，或不在您的工作范围内。")})
         try:
             start, end = parse_period(values["period"])
         except PeriodError as error:
             raise ValidationError({"period": str(error)}) from None
         return Response(ElderItemSerializer(elder_items(elder, start, end), many=True).data)
+
+
+class SurveyViewSet(
+    ScopedQuerysetMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Satisfaction surveys (满意度测评). POST records one elder's answer about an item, a
+    provider, or both (a street worker, for the elders of their area); the same elder, item,
+    provider and day again updates it, or changes nothing when equal. ID numbers are masked."""
+
+    queryset = SatisfactionSurvey.objects.select_related("item", "elder", "provider_facility")
+    serializer_class = SurveySerializer
+    filterset_fields = ["surveyed_on", "provider_name", "score"]
+
+    @_records(SurveyInputSerializer, SurveyRecordedSerializer)
+    def create(self, request, *args, **kwargs):
+        values, elder = _input(SurveyInputSerializer, request)
+        on = values["date"]
+        result = record_survey(
+            elder=elder,
+            surveyed_on=on,
+            score=int(values["score"]),
+            item=find_item(values["item"], on, delivered=False) if values["item"] else None,
+            provider=find_provider(values["provider"], required=False),
+            comment=values["comment"],
+            source=SurveySource.WORKER,
+            by=request.user,
+        )
+        return _recorded(SurveyRecordedSerializer, "survey", result)

@@ -60,7 +60,14 @@ from residents.assessment_rules import ITEMS
 from residents.id_numbers import with_check_character
 from residents.importing import COLUMNS
 from residents.models import AbilityAssessment, Elder, ElderCategory
-from servicelist.models import HomeAdaptation, HomeCareBed, MealPoint, ServiceDelivery, ServiceItem
+from servicelist.models import (
+    HomeAdaptation,
+    HomeCareBed,
+    MealPoint,
+    SatisfactionSurvey,
+    ServiceDelivery,
+    ServiceItem,
+)
 from subsidies.choices import BatchKind, BatchState
 from subsidies.models import (
     AllowanceRun,
@@ -502,6 +509,10 @@ INSTITUTION_ELDERS = (
 )
 AREA_WORK = "area work (street offices and bureaus), not an institution's"
 PAYING = "paying is finance's work (subsidies.permissions)"
+SURVEYS = (
+    "an elder's answer to a satisfaction survey is recorded where the elder lives, by the "
+    "street office or the bureau, never by the institution surveyed: " + AREA_WORK
+)
 SUBSIDY_DATA = "subsidy data is the work of finance and the bureau of the region"
 STAR_TABLE = "the star-subsidy table is the bureau's; finance reads it (subsidies.permissions)"
 
@@ -659,6 +670,21 @@ API_WRITES = {
         ),
         {"bureau", "street"},
         "deliveries are recorded for the elders of an area, " + AREA_WORK,
+    ),
+    ("POST", "/api/servicelist/surveys/"): rule(
+        _post(
+            lambda p: "/api/servicelist/surveys/",
+            lambda p, w: {
+                "item": _service_item(p.county, 4).code,
+                "id_number": p.elder.id_number,
+                "date": ON,
+                "score": 4,
+                "comment": "满意",
+            },
+            lambda p, w, r: SatisfactionSurvey.objects.filter(elder=p.elder).exists(),
+        ),
+        {"bureau", "street"},
+        SURVEYS,
     ),
     ("POST", "/api/servicelist/meal-points/"): rule(
         _post(
@@ -1637,6 +1663,20 @@ ADMIN_WRITES = {
         {"note": "修订说明", "change_reason": "测试修订"},
         BUREAU,
         REFERENCE,
+    ),
+    ("servicelist.SatisfactionSurvey", "add"): add_rule(
+        SatisfactionSurvey,
+        lambda p, w: {
+            "elder": p.elder.pk,
+            "item": _service_item(p.county, 4).pk,
+            "provider": "",
+            "surveyed_on": ON,
+            "score": "4",
+            "comment": "电话回访",
+        },
+        lambda p, w: SatisfactionSurvey.objects.filter(elder=p.elder).exists(),
+        AREA,
+        SURVEYS,
     ),
     ("servicelist.MealPoint", "add"): add_rule(
         MealPoint,

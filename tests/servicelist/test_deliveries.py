@@ -191,3 +191,90 @@ def test_a_street_worker_reads_only_the_deliveries_of_the_street(people, client)
     assert body["count"] == 3
     assert {row["elder_name"] for row in body["results"]} == {"翠苑老人"}
     assert all("*" in row["id_number"] for row in body["results"])  # masked in lists
+
+
+# --- a delivery only where its item applies -----------------------------------------------------
+
+
+@pytest.fixture
+def ningbo_elder(people):
+    haishu = region("330203")
+    return ElderFactory(
+        id_number=with_check_character("33020319400101003"),
+        name="宁波老人",
+        hukou_region=haishu,
+        residence_region=haishu,
+    )
+
+
+def test_a_xihu_item_is_refused_for_a_ningbo_elder_naming_the_item(ningbo_elder):
+    from django.core.exceptions import ValidationError
+
+    from servicelist.services import Provider, find_item, record_delivery
+
+    with pytest.raises(ValidationError) as refused:
+        record_delivery(
+            item=find_item("330106:10", D(2024, 6, 3)),
+            elder=ningbo_elder,
+            delivered_on=D(2024, 6, 3),
+            provider=Provider(None, "西湖助餐点"),
+        )
+    message = refused.value.message_dict["item"][0]
+    assert "330106:10" in message and "宁波老人" in message and "海曙区" in message
+    assert not ServiceDelivery.objects.exists()
+
+
+def test_an_item_applies_where_the_elder_lives_or_is_registered(people, ningbo_elder):
+    """A Xihu-registered elder living in Ningbo still gets Xihu's item, and the province's
+    items apply everywhere below it."""
+    from servicelist.services import Provider, find_item, record_delivery
+
+    moved = people["here"]
+    moved.residence_region = region("330203")
+    moved.save()
+    on = D(2024, 6, 3)
+    meal = record_delivery(
+        item=find_item("330106:10", on), elder=moved, delivered_on=on, provider=Provider(None, "x")
+    )
+    care = record_delivery(
+        item=find_item("330000:4", on),
+        elder=ningbo_elder,
+        delivered_on=on,
+        provider=Provider(None, "x"),
+    )
+    assert meal.created and care.created
+
+
+def test_the_import_names_the_row_and_field_of_an_item_from_another_region(people, ningbo_elder):
+    rows = [
+        *good_rows(people),
+        ["330106:17", ningbo_elder.id_number, "2024-06-03", "浙江老年报", "", ""],
+    ]
+    result = import_deliveries(csv_bytes(rows), "june.csv")
+    assert result.summary == "created 3, updated 0, rejected 1"
+    error = result.errors[0]
+    assert (error.row, error.field) == (5, "item")
+    assert "不适用于宁波老人" in error.message
+
+
+def test_the_api_refuses_an_item_from_another_region_naming_the_field(ningbo_elder, client):
+    client.force_login(User.objects.create_superuser("root-api", password="x"))
+    body = {
+        "item": "330106:17",
+        "id_number": ningbo_elder.id_number,
+        "date": "2024-06-03",
+        "provider": "浙江老年报",
+    }
+    refused = client.post("/api/servicelist/deliveries/", body, content_type="application/json")
+    assert refused.status_code == 400
+    assert "330106:17" in refused.json()["item"][0]
+
+
+def test_a_delivery_dated_in_the_future_is_refused(people):
+    from accounts.dates import today
+
+    later = today() + datetime.timedelta(days=1)
+    rows = [["330106:17", people["here"].id_number, later.isoformat(), "浙江老年报", "", ""]]
+    result = import_deliveries(csv_bytes(rows), "june.csv")
+    assert [(e.row, e.field) for e in result.errors] == [(2, "date")]
+    assert "晚于今天" in result.errors[0].message
