@@ -52,3 +52,13 @@ class DashboardFilterForm(forms.Form):
             if months_between(start, end) > MAX_MONTHS:
                 raise ValidationError({"end": _("一次最多查看 %(n)s 个月。") % {"n": MAX_MONTHS}})
         return cleaned
+
+
+class StatisticsFilterForm(DashboardFilterForm):
+    """The dashboard's area and months, and the file wanted for the upward statistics."""
+
+    format = forms.ChoiceField(
+        label=_("文件格式"),
+        required=False,
+        choices=[("xlsx", "Excel (XLSX)"), ("csv", "CSV")],
+    )

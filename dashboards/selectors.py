@@ -85,6 +85,7 @@ class Section:
     BEDS = "beds"
     WORKFORCE = "workforce"
     ASSESSMENTS = "assessments"
+    COVERAGE = "coverage"
     POLICY_GAPS = "policy_gaps"
 
 
@@ -98,6 +99,7 @@ SECTION_APPS: dict[str, str | None] = {
     Section.BEDS: "facilities",
     Section.WORKFORCE: "facilities",
     Section.ASSESSMENTS: "residents",
+    Section.COVERAGE: "servicelist",
     Section.POLICY_GAPS: None,
 }
 

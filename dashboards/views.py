@@ -12,15 +12,19 @@ from __future__ import annotations
 
 from django.contrib import admin
 from django.contrib.auth.decorators import login_required
+from django.http import HttpResponse
 from django.shortcuts import render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_safe
 
+from accounts.selectors import audit_reason
 from dashboards import selectors
-from dashboards.forms import DashboardFilterForm
+from dashboards.coverage import coverage_section, may_download_statistics
+from dashboards.forms import DashboardFilterForm, StatisticsFilterForm
 from dashboards.selectors import Period, Section, add_months
 from facilities.selectors import staffing_reports
 from regions.models import Region
+from servicelist.statistics import export_statistics
 
 
 def _context(request, **extra) -> dict:
@@ -85,6 +89,54 @@ def dashboard(request):
             context["workforce"], context["targets"] = selectors.workforce(area, on)
         if Section.ASSESSMENTS in sections:
             context["assessments"] = selectors.assessments_due(user, area, on)
+        if Section.COVERAGE in sections:
+            context["coverage"] = coverage_section(user, area, period)
         if Section.POLICY_GAPS in sections:
             context["gaps"] = selectors.gaps_for(area, on)
     return render(request, "dashboards/dashboard.html", context)
+
+
+CONTENT_TYPES = {
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "csv": "text/csv; charset=utf-8",
+}
+
+
+@login_required
+@require_safe
+def service_statistics(request):
+    """The upward statistics of the area and months the dashboard shows (per item: entitled,
+    reached, rate, money paid, satisfaction; servicelist.statistics) as a file: XLSX, or CSV
+    for Excel. Only an area the user reaches for both the lists and the payments (a bureau,
+    an auditor); audited."""
+    user = request.user
+    choices = selectors.area_choices(user)
+    if not choices:
+        return render(request, "dashboards/no_area.html", _context(request), status=403)
+    form = StatisticsFilterForm(request.GET)
+    if not form.is_valid():
+        context = _context(request, form=form, choices=choices, area=None)
+        return render(request, "dashboards/dashboard.html", context, status=400)
+    data = form.cleaned_data
+    code = data.get("region") or choices[0].code
+    area = Region.objects.filter(code=code).first()
+    if area is None or not selectors.may_open(user, area):
+        context = _context(request, code=code, choices=choices)
+        return render(request, "dashboards/not_found.html", context, status=404)
+    if not may_download_statistics(user, area):
+        context = _context(request, area=area)
+        return render(request, "dashboards/no_statistics.html", context, status=403)
+    period = _period(data, selectors.today())
+    file_format = data.get("format") or "xlsx"
+    statistics, content = export_statistics(
+        area,
+        period.start,
+        period.end,
+        file_format=file_format,
+        user=user,
+        reason=audit_reason(request),
+    )
+    response = HttpResponse(content, content_type=CONTENT_TYPES[file_format])
+    name = f"service-statistics-{area.code}-{period.start:%Y%m}-{period.end:%Y%m}.{file_format}"
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response

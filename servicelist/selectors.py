@@ -61,14 +61,27 @@ def items_in_force(region: Region, start: datetime.date, end: datetime.date | No
     return [listed.item for listed in region_list(region, start, end)]
 
 
+def lineages(items) -> dict[str, set[str]]:
+    """For each of ``items``, the codes that stand for the same service: itself and the items
+    above it that it restates, transitively (a delivery recorded against the province's item
+    counts for a district's item that restates it). One query whatever the number of items:
+    the catalogue's codes with the upper item each one's latest version restates."""
+    restates: dict[str, str] = {}
+    for code, upper in ServiceItem.objects.order_by("effective_from").values_list(
+        "code", "corresponds_to"
+    ):
+        restates[code] = upper  # ordered by start: the latest version's wins
+    found = {}
+    for item in items:
+        codes = {item.code}
+        code = item.corresponds_to
+        while code and code not in codes:
+            codes.add(code)
+            code = restates.get(code, "")
+        found[item.code] = codes
+    return found
+
+
 def lineage(item: ServiceItem) -> set[str]:
-    """The codes that stand for the same service as ``item``: itself and the items above it
-    that it restates, transitively (a delivery recorded against the province's item counts
-    for a district's item that restates it)."""
-    codes = {item.code}
-    code = item.corresponds_to
-    while code and code not in codes:
-        codes.add(code)
-        upper = ServiceItem.objects.filter(code=code).order_by("-effective_from").first()
-        code = upper.corresponds_to if upper else ""
-    return codes
+    """``lineages`` of one item."""
+    return lineages([item])[item.code]

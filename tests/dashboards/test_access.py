@@ -16,6 +16,7 @@ ALL_SECTIONS = [
     "beds",
     "workforce",
     "assessments",
+    "coverage",
     "policy_gaps",
 ]
 

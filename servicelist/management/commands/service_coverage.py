@@ -3,15 +3,14 @@
 
 from pathlib import Path
 
-from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
 from accounts.choices import AuditAction
 from accounts.scoping import OutOfScope, require_region_in_scope
 from accounts.services import record_audit
-from regions.models import Region
-from servicelist.coverage import PeriodError, coverage, parse_period
+from servicelist.coverage import coverage
 from servicelist.exports import as_bytes, coverage_table, not_reached_table
+from servicelist.management.arguments import add_area_arguments, read_area_arguments
 
 
 class Command(BaseCommand):
@@ -22,26 +21,13 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("--region", required=True, help="region code (county, street, …)")
-        parser.add_argument("--period", required=True, help="YYYY-MM or YYYY")
+        add_area_arguments(parser)
         parser.add_argument("--format", default="csv", choices=["csv", "xlsx"])
-        parser.add_argument("--output", required=True, help="file to write")
         parser.add_argument("--not-reached", help="also write those entitled and not reached")
-        parser.add_argument("--user", help="run as this user: only a region in their scope")
 
-    def handle(self, *args, region, period, output, **options):
-        area = Region.objects.filter(code=region).first()
-        if area is None:
-            raise CommandError(f"--region: no region with code {region}")
-        try:
-            start, end = parse_period(period)
-        except PeriodError as error:
-            raise CommandError(f"--period: {error}") from None
-        user = None
-        if options["user"]:
-            user = get_user_model().objects.filter(username=options["user"]).first()
-            if user is None:
-                raise CommandError(f"--user: no user {options['user']}")
+    def handle(self, *args, region, period, output, user=None, **options):
+        area, start, end, user = read_area_arguments(region, period, user)
+        if user is not None:
             try:
                 require_region_in_scope(user, area, app="servicelist")
             except OutOfScope as error:
