@@ -28,7 +28,7 @@ class DemoRole:
     withheld: tuple[str, ...] = ()
 
 
-ALL_APPS = ("regions", "residents", "facilities", "visits", "subsidies")
+ALL_APPS = ("regions", "residents", "facilities", "visits", "subsidies", "servicelist")
 XIHU = "330106"
 CUIYUAN_STREET = "330106004"  # 翠苑街道
 
