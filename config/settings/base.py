@@ -186,6 +186,9 @@ SPECTACULAR_SETTINGS = {
         "BatchKindEnum": "subsidies.choices.BatchKind",
         "LineKindEnum": "subsidies.choices.LineKind",
         "FacilitySubsidyKindEnum": "subsidies.choices.FacilitySubsidyKind",
+        "ServiceItemKindEnum": "servicelist.choices.ItemKind",
+        "MealPointKindEnum": "servicelist.choices.MealPointKind",
+        "RunStatusEnum": "subsidies.choices.RunStatus",
     },
 }
 
