@@ -179,6 +179,8 @@ def register_all() -> None:
     # jurisdiction that set it.
     register_scope(s.Scheme, public=True, writes=("jurisdiction__path",))
     register_scope(s.AllowanceRun, regions=("region__path",))
+    # A correction job belongs to the region whose value was revised.
+    register_scope(s.CorrectionJob, regions=("region__path",))
     register_scope(s.PaymentBatch, regions=("region__path",))
     for model in (s.PaymentLine, s.BatchExport, s.BankReturnImport):
         register_scope(model, regions=("batch__region__path",))

@@ -318,7 +318,7 @@ def revise_policy_value(
     else:
         return revision
     rows = [row for row in (revision.ended, new) if row is not None]
-    done = _follow_up(rows, *changed, reason=reason, today=today)
+    done = _follow_up(rows, *changed, reason=reason, today=today, by=by)
     return dataclasses.replace(revision, follow_up=done)
 
 
@@ -329,17 +329,18 @@ _REVISION_FOLLOW_UPS: dict[str, Callable] = {}
 
 
 def register_revision_follow_up(used_by: str, follow_up: Callable) -> None:
-    """``follow_up(rows=, start=, end=, reason=, today=)`` runs in the transaction of a saved
-    change to keys ``used_by``: ``rows`` (the old and the new version, or the new row) read
-    differently from ``start`` (to ``end``); what it returns is the change's ``follow_up``."""
+    """``follow_up(rows=, start=, end=, reason=, today=, by=)`` runs in the transaction of a
+    saved change to keys ``used_by``: ``rows`` (the old and the new version, or the new row)
+    read differently from ``start`` (to ``end``); ``by`` made the change; what it returns is
+    the change's ``follow_up``."""
     _REVISION_FOLLOW_UPS[used_by] = follow_up
 
 
-def _follow_up(rows, start, end, *, reason: str, today) -> dict:
+def _follow_up(rows, start, end, *, reason: str, today, by=None) -> dict:
     follow_up = _REVISION_FOLLOW_UPS.get(get_key(rows[-1].key).used_by)
     if follow_up is None:
         return {}
-    return follow_up(rows=rows, start=start, end=end, reason=reason, today=today)
+    return follow_up(rows=rows, start=start, end=end, reason=reason, today=today, by=by)
 
 
 # How a change to a key shows in the work of the app that reads it, by the catalogue's
@@ -379,7 +380,7 @@ def add_policy_value(*, by=None, reason: str, **fields) -> PolicyValue:
     row.full_clean()
     validate_policy_value(row)
     _save_with_history(row, by=by, reason=reason)
-    _follow_up([row], row.effective_from, row.effective_to, reason=reason, today=None)
+    _follow_up([row], row.effective_from, row.effective_to, reason=reason, today=None, by=by)
     return row
 
 

@@ -44,6 +44,8 @@ from subsidies.models import (
     AllowanceRunChunk,
     BankReturnImport,
     BatchExport,
+    CorrectionChunk,
+    CorrectionJob,
     FacilitySubsidy,
     PaymentBatch,
     PaymentLine,
@@ -58,6 +60,7 @@ from subsidies.permissions import (
     can_reconcile,
     can_set_star_rates,
 )
+from subsidies.run.correction_jobs import resume_job
 from subsidies.run.finishing import resume_run
 from subsidies.selectors import (
     NOT_PAID_HERE,
@@ -174,36 +177,29 @@ class PeriodMonthMixin:
         return _month(obj.period)
 
 
-@admin.register(AllowanceRun)
-class AllowanceRunAdmin(PeriodMonthMixin, ReadOnlyAdmin):
-    list_display = [
-        "id",
-        "region",
-        "period_month",
-        "health",
-        "progress",
-        "last_heartbeat",
-        "elders_seen",
-        "lines_total",
-        "batch_link",
-        "created_at",
-        "finished_at",
-    ]
-    list_filter = ["status", MonthFilter]
-    list_select_related = ["region", "batch"]
-    exclude = ["plan", "report"]
-    readonly_fields = ["health", "progress", "last_heartbeat", "batch_link", "report_display"]
-    inlines = [AllowanceRunChunkInline]
+class ChunkedWorkAdmin(ReadOnlyAdmin):
+    """Work Celery does in chunks (allowance runs, correction jobs) as it is: its health read
+    with its chunks' heartbeats (running, 停滞 when its worker died, failed with the reason),
+    its progress and last heartbeat, refreshing while it may still change; 续跑 queues a
+    stalled or failed one's unfinished chunks again."""
+
     actions = ["resume"]
     change_form_template = "admin/subsidies/allowancerun/change_form.html"
     change_list_template = "admin/subsidies/allowancerun/change_list.html"
+    resumed_message = ""
+
+    def resume_work(self, item, by) -> int:
+        raise NotImplementedError
 
     def get_queryset(self, request):
         return runs_with_health(super().get_queryset(request))
 
     def has_resume_permission(self, request) -> bool:
-        # Whether this run may be resumed by this user is resume_run's to say, run by run.
-        return not self._read_only(request) and request.user.has_perm("subsidies.view_allowancerun")
+        # Whether this one may be resumed by this user is the resume service's to say.
+        opts = self.model._meta
+        return not self._read_only(request) and request.user.has_perm(
+            f"{opts.app_label}.view_{opts.model_name}"
+        )
 
     @admin.display(description=_("状态"))
     def health(self, run):
@@ -223,26 +219,17 @@ class AllowanceRunAdmin(PeriodMonthMixin, ReadOnlyAdmin):
 
     @admin.action(description=_("续跑所选运行（重新排队未完成的分块）"), permissions=["resume"])
     def resume(self, request, queryset):
-        """resume_run checks the user's scope and the run's state for each run, and says why
-        it refuses one."""
-        for run in queryset.select_related("region"):
+        """The resume service checks the user's scope and the work's state for each one, and
+        says why it refuses one."""
+        for item in queryset.select_related("region"):
             try:
-                queued = resume_run(run=run, by=request.user)
+                queued = self.resume_work(item, request.user)
             except ValidationError as error:
                 self.message_user(request, _messages_of(error), messages.ERROR)
                 continue
             self.message_user(
-                request,
-                _("运行 #%(id)s 已续跑：重新排队 %(n)d 个分块。") % {"id": run.pk, "n": queued},
-                messages.SUCCESS,
+                request, self.resumed_message % {"id": item.pk, "n": queued}, messages.SUCCESS
             )
-
-    @admin.display(description=_("常规批次"))
-    def batch_link(self, run):
-        if not run.batch_id:
-            return "-"
-        url = reverse("admin:subsidies_paymentbatch_change", args=[run.batch_id])
-        return format_html('<a href="{}">{}</a>', url, _("批次 #{}").format(run.batch_id))
 
     @admin.display(description=_("运行报告"))
     def report_display(self, run):
@@ -261,6 +248,81 @@ class AllowanceRunAdmin(PeriodMonthMixin, ReadOnlyAdmin):
             running = any(run_health(r)[0] in _LIVE for r in cl.result_list)
             response.context_data["refresh_seconds"] = RUN_REFRESH_SECONDS if running else 0
         return response
+
+
+@admin.register(AllowanceRun)
+class AllowanceRunAdmin(PeriodMonthMixin, ChunkedWorkAdmin):
+    list_display = [
+        "id",
+        "region",
+        "period_month",
+        "health",
+        "progress",
+        "last_heartbeat",
+        "elders_seen",
+        "lines_total",
+        "batch_link",
+        "created_at",
+        "finished_at",
+    ]
+    list_filter = ["status", MonthFilter]
+    list_select_related = ["region", "batch"]
+    exclude = ["plan", "report"]
+    readonly_fields = ["health", "progress", "last_heartbeat", "batch_link", "report_display"]
+    inlines = [AllowanceRunChunkInline]
+    resumed_message = _("运行 #%(id)s 已续跑：重新排队 %(n)d 个分块。")
+
+    def resume_work(self, item, by) -> int:
+        return resume_run(run=item, by=by)
+
+    @admin.display(description=_("常规批次"))
+    def batch_link(self, run):
+        if not run.batch_id:
+            return "-"
+        url = reverse("admin:subsidies_paymentbatch_change", args=[run.batch_id])
+        return format_html('<a href="{}">{}</a>', url, _("批次 #{}").format(run.batch_id))
+
+
+class CorrectionChunkInline(AllowanceRunChunkInline):
+    """Each month and range of payees with its claim and what it did."""
+
+    model = CorrectionChunk
+    # The run's chunk's fields but its count of elders, with the month, the payees and what
+    # the chunk did.
+    fields = ["period", "payee", *AllowanceRunChunkInline.fields[:-2], "counts", "error"]
+    readonly_fields = fields
+
+
+@admin.register(CorrectionJob)
+class CorrectionJobAdmin(ChunkedWorkAdmin):
+    """A rate revised backwards, applied to the months already run: which value, from when,
+    why, and how far the job has got."""
+
+    list_display = [
+        "id",
+        "region",
+        "policy_key",
+        "start",
+        "health",
+        "progress",
+        "last_heartbeat",
+        "requested_by",
+        "created_at",
+        "finished_at",
+    ]
+    list_filter = ["status"]
+    list_select_related = ["region", "policy_value", "requested_by"]
+    exclude = ["report"]
+    readonly_fields = ["health", "progress", "last_heartbeat", "report_display"]
+    inlines = [CorrectionChunkInline]
+    resumed_message = _("追溯调整任务 #%(id)s 已续跑：重新排队 %(n)d 个分块。")
+
+    def resume_work(self, item, by) -> int:
+        return resume_job(job=item, by=by)
+
+    @admin.display(description=_("参数"), ordering="policy_value__key")
+    def policy_key(self, job):
+        return job.policy_value.key
 
 
 class BatchExportInline(admin.TabularInline):

@@ -11,7 +11,7 @@ class SubsidiesConfig(AppConfig):
 
         from regions.services import register_change_preview, register_revision_follow_up
         from subsidies import line_checks
-        from subsidies.run.corrections import correct_months
+        from subsidies.run.correction_jobs import request_correction
         from subsidies.run.preview import preview_policy_revision
 
         # SQLite: the payment lines' reference checks are set aside while migrations run.
@@ -29,4 +29,7 @@ class SubsidiesConfig(AppConfig):
             "subsidies: nursing subsidy",
         ):
             register_change_preview(used_by, preview_policy_revision)
-            register_revision_follow_up(used_by, correct_months)
+            register_revision_follow_up(used_by, request_correction)
+        # The caregivers' post allowance is paid by the run too: its months already run are
+        # corrected alike (the preview compares elders' lines only).
+        register_revision_follow_up("subsidies: caregiver post allowance", request_correction)

@@ -23,6 +23,7 @@ from subsidies.choices import BatchKind, BatchState, LineKind, LineStatus, RunSt
 from subsidies.models import AllowanceRun, PaymentBatch, PaymentLine
 from subsidies.payees import hold_lines_without_account
 from subsidies.periods import first_of_month
+from subsidies.selectors import correction_not_done_for
 
 
 def regular_batch(region: Region, period: datetime.date) -> PaymentBatch:
@@ -78,6 +79,19 @@ def approve_batch(*, batch: PaymentBatch, by) -> PaymentBatch:
                     "请先在“津贴发放运行”中续跑或重新运行。"
                 )
                 % {"run": latest.pk}
+            }
+        )
+    # A rate revised backwards may still change this batch (its month recomputed, or
+    # differences added to it): approved only once the job is done.
+    correcting = correction_not_done_for(batch)
+    if correcting is not None:
+        raise ValidationError(
+            {
+                "state": _(
+                    "追溯调整任务 #%(job)s 尚未完成，该批次可能还会变动，不能审核："
+                    "请待其完成（失败的任务请在“追溯调整任务”中续跑）。"
+                )
+                % {"job": correcting.pk}
             }
         )
     # What finance approves is what goes out: lines whose payee still has no account are

@@ -334,6 +334,14 @@ class PaymentLine(models.Model):
                 condition=Q(kind__in=[LineKind.RECOVERY, LineKind.REISSUE]),
                 name="payment_line_one_correction_per_line",
             ),
+            # One difference line per original line and batch: a correction chunk written
+            # twice (redelivered, resumed, or two revisions at once) finds the line it wrote
+            # and never adds a second (subsidies.run.corrections).
+            models.UniqueConstraint(
+                fields=["corrects", "batch"],
+                condition=Q(kind=LineKind.CORRECTION),
+                name="payment_line_one_difference_per_line_and_batch",
+            ),
             models.CheckConstraint(
                 condition=Q(kind__in=[LineKind.NORMAL, LineKind.ARREARS])
                 | Q(corrects__isnull=False),
@@ -360,32 +368,19 @@ class PaymentLine(models.Model):
         return line_reference(self.pk)
 
 
-class AllowanceRun(models.Model):
-    """One execution of the monthly run for a region and month. Reruns are new rows: they add
-    only what is missing, so a run that died halfway is completed by running again."""
+class ChunkedWork(models.Model):
+    """Work Celery does in chunks (subsidies.run.claims): its state as last recorded, its
+    progress in chunks, when it was queued, started and finished, and why it failed. The
+    allowance run and the correction job are both such work; what each shows as its health is
+    read with its chunks' heartbeats (subsidies.selectors.run_health)."""
 
-    region = models.ForeignKey(
-        Region, on_delete=models.PROTECT, related_name="allowance_runs", verbose_name=_("区划")
-    )
-    period = models.DateField(_("所属月份"))
     status = models.CharField(
         _("状态"), max_length=16, choices=RunStatus.choices, default=RunStatus.PENDING
     )
-    batch = models.ForeignKey(
-        PaymentBatch,
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-        related_name="runs",
-        verbose_name=_("常规批次"),
-    )
-    plan = models.JSONField(_("计算方案"), default=dict, blank=True, editable=False)
     report = models.JSONField(_("运行报告"), default=dict, blank=True)
     chunk_size = models.PositiveIntegerField(_("分块大小"), default=20000)
     chunks_total = models.PositiveIntegerField(_("分块总数"), default=0)
     chunks_done = models.PositiveIntegerField(_("已完成分块"), default=0)
-    elders_seen = models.PositiveIntegerField(_("已处理老年人"), default=0)
-    lines_total = models.PositiveIntegerField(_("批次明细数"), default=0)
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.PROTECT,
@@ -398,10 +393,71 @@ class AllowanceRun(models.Model):
     started_at = models.DateTimeField(_("开始时间"), null=True, blank=True)
     finished_at = models.DateTimeField(_("结束时间"), null=True, blank=True)
     error = models.TextField(_("错误"), blank=True)
-    # The Celery queue the run's tasks went to ("" = the default), so that chunks re-queued
+    # The Celery queue the work's tasks went to ("" = the default), so that chunks re-queued
     # by the sweep or a resume stay on a province run's dedicated queue.
     queue = models.CharField(_("队列"), max_length=200, blank=True, editable=False)
     queued_at = models.DateTimeField(_("最近入队时间"), null=True, blank=True)
+
+    class Meta:
+        abstract = True
+
+
+class ClaimedChunk(models.Model):
+    """The unit of work of one Celery task. A worker claims the chunk (``running``,
+    ``attempts`` + 1) and beats ``heartbeat_at`` while it works; a claim whose heartbeat
+    stopped belongs to a worker that died, and the sweep queues the chunk again
+    (subsidies.run.claims)."""
+
+    status = models.CharField(
+        _("状态"), max_length=16, choices=ChunkStatus.choices, default=ChunkStatus.PENDING
+    )
+    done_at = models.DateTimeField(_("完成时间"), null=True, blank=True)
+    queued_at = models.DateTimeField(_("最近入队时间"), null=True, blank=True)
+    claimed_at = models.DateTimeField(_("最近领取时间"), null=True, blank=True)
+    heartbeat_at = models.DateTimeField(_("最近心跳"), null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(_("尝试次数"), default=0)
+    worker = models.CharField(_("处理进程"), max_length=200, blank=True)
+    error = models.TextField(_("最近错误"), blank=True)
+
+    class Meta:
+        abstract = True
+
+    @staticmethod
+    def claim_constraints(prefix: str) -> list[models.CheckConstraint]:
+        """A claim always says when and by whom, so that a dead worker's can be recognised;
+        a chunk done says when."""
+        return [
+            models.CheckConstraint(
+                condition=~Q(status=ChunkStatus.RUNNING)
+                | Q(claimed_at__isnull=False, heartbeat_at__isnull=False, attempts__gte=1),
+                name=f"{prefix}_claim_recorded",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status=ChunkStatus.DONE) | Q(done_at__isnull=False),
+                name=f"{prefix}_done_dated",
+            ),
+        ]
+
+
+class AllowanceRun(ChunkedWork):
+    """One execution of the monthly run for a region and month. Reruns are new rows: they add
+    only what is missing, so a run that died halfway is completed by running again."""
+
+    region = models.ForeignKey(
+        Region, on_delete=models.PROTECT, related_name="allowance_runs", verbose_name=_("区划")
+    )
+    period = models.DateField(_("所属月份"))
+    batch = models.ForeignKey(
+        PaymentBatch,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="runs",
+        verbose_name=_("常规批次"),
+    )
+    plan = models.JSONField(_("计算方案"), default=dict, blank=True, editable=False)
+    elders_seen = models.PositiveIntegerField(_("已处理老年人"), default=0)
+    lines_total = models.PositiveIntegerField(_("批次明细数"), default=0)
 
     class Meta:
         verbose_name = _("津贴发放运行")
@@ -418,29 +474,15 @@ class AllowanceRun(models.Model):
         return f"{self.region.name} {self.period:%Y-%m} #{self.pk}"
 
 
-class AllowanceRunChunk(models.Model):
-    """An elder-id range of a run: the unit of work of one Celery task.
-
-    A worker claims the chunk (``running``, ``attempts`` + 1) and beats ``heartbeat_at`` while
-    it works; a claim whose heartbeat stopped belongs to a worker that died, and the sweep
-    (subsidies.run.finishing.sweep_allowance_runs) queues the chunk again."""
+class AllowanceRunChunk(ClaimedChunk):
+    """An elder-id range of a run."""
 
     run = models.ForeignKey(
         AllowanceRun, on_delete=models.PROTECT, related_name="chunks", verbose_name=_("运行")
     )
     id_from = models.BigIntegerField(_("起始ID（含）"))
     id_to = models.BigIntegerField(_("结束ID（含）"))
-    status = models.CharField(
-        _("状态"), max_length=16, choices=ChunkStatus.choices, default=ChunkStatus.PENDING
-    )
     elders_seen = models.PositiveIntegerField(_("处理人数"), default=0)
-    done_at = models.DateTimeField(_("完成时间"), null=True, blank=True)
-    queued_at = models.DateTimeField(_("最近入队时间"), null=True, blank=True)
-    claimed_at = models.DateTimeField(_("最近领取时间"), null=True, blank=True)
-    heartbeat_at = models.DateTimeField(_("最近心跳"), null=True, blank=True)
-    attempts = models.PositiveSmallIntegerField(_("尝试次数"), default=0)
-    worker = models.CharField(_("处理进程"), max_length=200, blank=True)
-    error = models.TextField(_("最近错误"), blank=True)
 
     class Meta:
         verbose_name = _("运行分块")
@@ -451,20 +493,105 @@ class AllowanceRunChunk(models.Model):
             models.CheckConstraint(
                 condition=Q(id_to__gte=models.F("id_from")), name="run_chunk_range_ordered"
             ),
-            # A claim always says when and by whom, so that a dead worker's can be recognised.
-            models.CheckConstraint(
-                condition=~Q(status=ChunkStatus.RUNNING)
-                | Q(claimed_at__isnull=False, heartbeat_at__isnull=False, attempts__gte=1),
-                name="run_chunk_claim_recorded",
-            ),
-            models.CheckConstraint(
-                condition=~Q(status=ChunkStatus.DONE) | Q(done_at__isnull=False),
-                name="run_chunk_done_dated",
-            ),
+            *ClaimedChunk.claim_constraints("run_chunk"),
         ]
 
     def __str__(self) -> str:
         return f"{self.run_id}: {self.id_from}–{self.id_to}"
+
+    @property
+    def label(self) -> str:
+        """The chunk as the messages name it."""
+        return f"{self.id_from}–{self.id_to}"
+
+
+class CorrectionJob(ChunkedWork):
+    """A rulebook value revised from a date in the past, applied to the months already run
+    (subsidies.run.corrections): created with the revision, worked by Celery once it commits,
+    in chunks of (month, payees) that each write their lines with their "done" mark in one
+    transaction; heartbeat, sweep and resume as for the allowance run."""
+
+    region = models.ForeignKey(
+        Region, on_delete=models.PROTECT, related_name="correction_jobs", verbose_name=_("区划")
+    )
+    policy_value = models.ForeignKey(
+        PolicyValue,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("调整后的参数"),
+    )
+    replaced_value = models.ForeignKey(
+        PolicyValue,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("被替代的参数版本"),
+        help_text=_("新版本自某日起替代的原版本；就地更正时为空。"),
+    )
+    start = models.DateField(_("追溯起始日"))
+    end = models.DateField(_("追溯截止日"), null=True, blank=True)
+    reason = models.TextField(_("调整原因"))
+    decided_on = models.DateField(_("调整日期"), help_text=_("差额明细记入该月的调整批次。"))
+
+    class Meta:
+        verbose_name = _("追溯调整任务")
+        verbose_name_plural = _("追溯调整任务")
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(chunks_done__lte=models.F("chunks_total")),
+                name="correction_job_progress_bounded",
+            ),
+            models.CheckConstraint(
+                condition=Q(end__isnull=True) | Q(end__gte=models.F("start")),
+                name="correction_job_dates_ordered",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.region.name} {self.start:%Y-%m-%d} #{self.pk}"
+
+    @property
+    def row_ids(self) -> set[int]:
+        """The rulebook rows whose lines the job recomputes: the new one and the one it ended."""
+        return {pk for pk in (self.replaced_value_id, self.policy_value_id) if pk is not None}
+
+
+class CorrectionChunk(ClaimedChunk):
+    """A month of a correction job, for one kind of payee and an id range of them."""
+
+    job = models.ForeignKey(
+        CorrectionJob, on_delete=models.PROTECT, related_name="chunks", verbose_name=_("任务")
+    )
+    period = models.DateField(_("所属月份"))
+    payee = models.CharField(_("发放对象"), max_length=16, choices=Payee.choices)
+    id_from = models.BigIntegerField(_("起始ID（含）"))
+    id_to = models.BigIntegerField(_("结束ID（含）"))
+    counts = models.JSONField(_("处理结果"), default=dict, blank=True)
+
+    class Meta:
+        verbose_name = _("追溯调整分块")
+        verbose_name_plural = _("追溯调整分块")
+        ordering = ["job_id", "period", "payee", "id_from"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["job", "period", "payee", "id_from"], name="correction_chunk_unique"
+            ),
+            models.CheckConstraint(
+                condition=Q(id_to__gte=models.F("id_from")),
+                name="correction_chunk_range_ordered",
+            ),
+            *ClaimedChunk.claim_constraints("correction_chunk"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.job_id}: {self.label}"
+
+    @property
+    def label(self) -> str:
+        """The chunk as the messages name it."""
+        return f"{self.period:%Y-%m} {self.get_payee_display()} {self.id_from}–{self.id_to}"
 
 
 class BatchExport(models.Model):

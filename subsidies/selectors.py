@@ -11,8 +11,9 @@ from django.db.models import Count, Max, Q, QuerySet, Sum, Value
 from django.db.models.functions import Coalesce, NullIf
 from django.utils import timezone
 
-from subsidies.choices import ChunkStatus, LineStatus, RunHealth, RunStatus
-from subsidies.models import PaymentBatch, PaymentLine, money
+from regions.models import Region
+from subsidies.choices import BatchKind, ChunkStatus, LineStatus, RunHealth, RunStatus
+from subsidies.models import CorrectionJob, PaymentBatch, PaymentLine, money
 
 NOT_PAID_HERE = [LineStatus.CANCELLED, LineStatus.HELD]
 
@@ -71,6 +72,27 @@ def payee_id_number():
 
 def payee_name():
     return Coalesce("elder__name", "caregiver__name", "facility__name")
+
+
+def paid_together_q(region: Region) -> Q:
+    """Rows (batches, runs, jobs) of regions within ``region`` or above it: those whose runs
+    pay its elders, or whose elders a change to its rules pays."""
+    return Q(region__path__startswith=region.path) | Q(region__in=region.ancestors_and_self())
+
+
+def correction_not_done_for(batch: PaymentBatch) -> CorrectionJob | None:
+    """A correction job not done yet (queued, running or failed) that may still write into
+    ``batch``: of its region or one above or below it, whose months include the batch's (a
+    regular batch; its months are those whose 1st is on or after the job's start), or any
+    (a draft adjustment batch, where differences go)."""
+    jobs = CorrectionJob.objects.exclude(status=RunStatus.DONE).filter(
+        paid_together_q(batch.region)
+    )
+    if batch.kind == BatchKind.REGULAR:
+        jobs = jobs.filter(start__lte=batch.period).filter(
+            Q(end__isnull=True) | Q(end__gte=batch.period)
+        )
+    return jobs.order_by("pk").first()
 
 
 # --- the run's health: what the admin shows of a run -------------------------------------------

@@ -231,6 +231,10 @@ ALLOWANCE_RUN_STALL_SECONDS = env.float("ALLOWANCE_RUN_STALL_SECONDS", default=1
 # should have sent it died): residents.import_jobs.requeue_stalled_import_jobs sends it again.
 IMPORT_JOB_STALL_SECONDS = env.float("IMPORT_JOB_STALL_SECONDS", default=180)
 ALLOWANCE_RUN_MAX_ATTEMPTS = env.int("ALLOWANCE_RUN_MAX_ATTEMPTS", default=5)
+# A rate revised backwards is applied to the months already run by a correction job
+# (subsidies.run.correction_jobs), swept by beat every minute like the runs and under the same
+# heartbeat, stall and attempt settings; each month's elders are cut into chunks of this many ids.
+CORRECTION_CHUNK_SIZE = env.int("CORRECTION_CHUNK_SIZE", default=20000)
 
 # Every handler masks (accounts.masking): paths without query strings, ID and mobile numbers
 # masked. The development server's request lines (django.server) get their own handler with the

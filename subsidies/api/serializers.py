@@ -9,6 +9,7 @@ from residents.id_numbers import mask_id_number
 from subsidies.choices import ExportFormat, FacilitySubsidyKind, RunHealth
 from subsidies.models import (
     AllowanceRun,
+    CorrectionJob,
     FacilitySubsidy,
     PaymentBatch,
     PaymentLine,
@@ -39,15 +40,53 @@ class PeriodField(serializers.Field):
         return f"{value:%Y-%m}"
 
 
-class RunSerializer(serializers.ModelSerializer):
+class WorkStateSerializer(serializers.ModelSerializer):
+    """What chunked work (a run, a correction job) is as it is: ``health`` read with its
+    chunks' heartbeats, and its progress."""
+
     region_code = serializers.CharField(source="region.code", read_only=True)
-    period = PeriodField(read_only=True)
     progress = serializers.SerializerMethodField()
     health = serializers.SerializerMethodField(
-        help_text="The run as it is: queued, running, stalled (its worker died; the sweep "
-        "resumes it), done or failed. `status` is what the run last recorded."
+        help_text="As it is: queued, running, stalled (its worker died; the sweep resumes it), "
+        "done or failed. `status` is what was last recorded."
     )
     health_detail = serializers.SerializerMethodField(help_text="What to say of that state.")
+
+    STATE_FIELDS = [
+        "status",
+        "health",
+        "health_detail",
+        "chunks_total",
+        "chunks_done",
+        "progress",
+        "report",
+        "error",
+        "created_at",
+        "started_at",
+        "finished_at",
+    ]
+
+    def _health(self, run) -> tuple[str, str]:
+        cache = self.context.setdefault("run_health", {})
+        key = (type(run), run.pk)
+        if key not in cache:
+            cache[key] = run_health(run)
+        return cache[key]
+
+    @extend_schema_field(serializers.ChoiceField(choices=RunHealth.choices))
+    def get_health(self, run) -> str:
+        return self._health(run)[0]
+
+    def get_health_detail(self, run) -> str:
+        return self._health(run)[1]
+
+    def get_progress(self, run) -> float | None:
+        """Share of chunks done (0–1); None until it is planned."""
+        return round(run.chunks_done / run.chunks_total, 4) if run.chunks_total else None
+
+
+class RunSerializer(WorkStateSerializer):
+    period = PeriodField(read_only=True)
 
     class Meta:
         model = AllowanceRun
@@ -71,22 +110,28 @@ class RunSerializer(serializers.ModelSerializer):
             "finished_at",
         ]
 
-    def _health(self, run) -> tuple[str, str]:
-        cache = self.context.setdefault("run_health", {})
-        if run.pk not in cache:
-            cache[run.pk] = run_health(run)
-        return cache[run.pk]
 
-    @extend_schema_field(serializers.ChoiceField(choices=RunHealth.choices))
-    def get_health(self, run) -> str:
-        return self._health(run)[0]
+class CorrectionJobSerializer(WorkStateSerializer):
+    """A rate revised backwards and its application to the months already run: the value
+    (``policy_value``, and ``replaced_value`` it ended), from when, why; ``report`` says the
+    months, and once done what was recomputed, cancelled, corrected and paid as arrears."""
 
-    def get_health_detail(self, run) -> str:
-        return self._health(run)[1]
+    key = serializers.CharField(source="policy_value.key", read_only=True)
 
-    def get_progress(self, run) -> float | None:
-        """Share of chunks done (0–1); None until the run is planned."""
-        return round(run.chunks_done / run.chunks_total, 4) if run.chunks_total else None
+    class Meta:
+        model = CorrectionJob
+        fields = [
+            "id",
+            "region_code",
+            "key",
+            "policy_value",
+            "replaced_value",
+            "start",
+            "end",
+            "reason",
+            "decided_on",
+            *WorkStateSerializer.STATE_FIELDS,
+        ]
 
 
 class RunInputSerializer(serializers.Serializer):

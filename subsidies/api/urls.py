@@ -4,6 +4,7 @@ from subsidies.api import views
 
 router = DefaultRouter()
 router.register("runs", views.RunViewSet, basename="allowance-run")
+router.register("corrections", views.CorrectionJobViewSet, basename="correction-job")
 router.register("batches", views.BatchViewSet, basename="payment-batch")
 router.register("lines", views.PaymentLineViewSet, basename="payment-line")
 router.register("facility-subsidies", views.FacilitySubsidyViewSet, basename="facility-subsidy")

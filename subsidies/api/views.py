@@ -21,6 +21,7 @@ from subsidies.api import serializers as s
 from subsidies.choices import ExportFormat
 from subsidies.models import (
     AllowanceRun,
+    CorrectionJob,
     FacilitySubsidy,
     PaymentBatch,
     PaymentLine,
@@ -77,6 +78,20 @@ class RunViewSet(
             by=request.user,
         )
         return Response(s.RunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
+
+
+class CorrectionJobViewSet(ScopedQuerysetMixin, viewsets.ReadOnlyModelViewSet):
+    """Rates revised backwards, each applied to the months already run by a job on Celery,
+    with its progress and its health; a bureau or finance sees its region's."""
+
+    queryset = CorrectionJob.objects.select_related("region", "policy_value").order_by(
+        "-created_at"
+    )
+    serializer_class = s.CorrectionJobSerializer
+    filterset_fields = ["status"]
+
+    def get_queryset(self):
+        return runs_with_health(super().get_queryset())
 
 
 class BatchViewSet(ScopedQuerysetMixin, viewsets.ReadOnlyModelViewSet):

@@ -1,48 +1,58 @@
-"""A rate corrected backwards: the months already run, paid again by the rule now in force.
+"""A rate corrected backwards: a month already run, paid again by the rule now in force.
 
 When a rulebook value the run pays from is revised from a date in the past
-(``regions.services.revise_policy_value`` with an earlier ``applies_from``), every month already
-run from that date on is recomputed for the elders it touches — those with a line citing the
-old row, and those the new row now pays — by the run's own reading of the rules
-(``subsidies.run.preview``), scheme by scheme (a centenarian moved from the high-age allowance to
-a longevity amount loses one line and gains the other):
+(``regions.services.revise_policy_value`` with an earlier ``applies_from``, or a row added with
+a past start), a correction job (subsidies.run.correction_jobs) recomputes every month already
+run from that date on, one chunk of payees of one month at a time (``correct_chunk``), for the
+payees the revision touches — those with a line of the month citing the old or the new row, and
+those the rules now pay from one of them — by the run's own reading of the rules (the month's
+plan and the run's statement, ``subsidies.run.lines.owed_lines``; for caregivers their
+register, ``subsidies.run.caregivers.owed_caregiver_lines``), scheme by scheme (a centenarian
+moved from the high-age allowance to a longevity amount loses one line and gains the other):
 
 - a line still in a draft batch is recomputed in place (amount, policy value, inputs), or
   cancelled when nothing is owed any more;
 - a line in an approved batch is never edited: the difference (plus or minus) between what is
-  owed now and what its lines pay is a ``correction`` line in this month's draft adjustment
-  batch of the line's region, citing the old and the new policy value;
-- an elder owed a line the month never paid (no amount was set) gets it as arrears in that
+  owed now and what its lines pay is a ``correction`` line in the draft adjustment batch of the
+  line's region for the month the revision was decided, citing the old and the new policy
+  value;
+- a payee owed a line the month never paid (no amount was set) gets it as arrears in that
   batch, when the month was run for their region.
 
-Corrections are differences against everything already decided for (scheme, month, elder), so
-revising twice, or running this twice, never pays twice.
+Differences are taken against everything already decided for (scheme, month, payee), and a
+line's pending difference is one line per batch (a database constraint), so revising twice,
+or writing a chunk twice, never pays twice. A chunk first locks the month's regular batches and
+the draft adjustment batches of the regions run, then reads the rulebook: a batch is approved
+between chunks, never under one, and two jobs on the same month take turns, the later reading
+what the earlier wrote.
 """
 
 from __future__ import annotations
 
 import datetime
 from collections import defaultdict
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.db.models import Q
-from django.utils import timezone
 
 from regions.models import PolicyValue, Region
 from residents.models import Elder
 from subsidies.batches import draft_adjustment_batch
-from subsidies.choices import BatchKind, LineKind, LineStatus
-from subsidies.models import PaymentBatch, PaymentLine, money
+from subsidies.choices import BatchKind, BatchState, LineKind, LineStatus, Payee
+from subsidies.models import CorrectionChunk, CorrectionJob, PaymentBatch, PaymentLine, money
 from subsidies.periods import add_months, first_of_month
-from subsidies.run.plan import PeriodPlan
-from subsidies.run.preview import _month_lines
+from subsidies.run.caregivers import owed_caregiver_lines
+from subsidies.run.lines import OwedLine, owed_lines
 from subsidies.run.rates import plan_period
 from subsidies.schemes import active_schemes
+from subsidies.selectors import paid_together_q
 
 ZERO = Decimal("0.00")
-# The kinds that say what a (scheme, month, elder) is owed; a re-issue only pays a failed line
+# The kinds that say what a (scheme, month, payee) is owed; a re-issue only pays a failed line
 # again.
 ENTITLEMENT_KINDS = [LineKind.NORMAL, LineKind.ARREARS, LineKind.RECOVERY, LineKind.CORRECTION]
+COUNTS = ("recomputed", "cancelled", "corrections", "arrears")
 
 
 def first_month_from(day: datetime.date) -> datetime.date:
@@ -50,11 +60,13 @@ def first_month_from(day: datetime.date) -> datetime.date:
     return day if day.day == 1 else add_months(first_of_month(day), 1)
 
 
-def _run_regions(region: Region, first: datetime.date, last: datetime.date | None):
+def run_months(
+    region: Region, first: datetime.date, last: datetime.date | None = None
+) -> dict[datetime.date, list[Region]]:
     """{month: the regions whose regular batch of that month exists}, for the months from
     ``first`` (to ``last``) of regions within ``region`` or above it."""
     batches = PaymentBatch.objects.filter(kind=BatchKind.REGULAR, period__gte=first).filter(
-        Q(region__path__startswith=region.path) | Q(region__in=region.ancestors_and_self())
+        paid_together_q(region)
     )
     if last is not None:
         batches = batches.filter(period__lte=last)
@@ -77,172 +89,196 @@ def _citation(row: PolicyValue | None) -> dict:
     }
 
 
+@dataclass
 class _Month:
-    """One month's recomputation for the elders the revision touches."""
+    """One chunk's month: what its payees are owed now and where their lines go."""
 
-    def __init__(self, period, run_regions, plan: PeriodPlan, owed):
-        self.period, self.run_regions, self.plan, self.owed = period, run_regions, plan, owed
+    period: datetime.date
+    payee: str  # the payment line's column of the payee: "elder_id" or "caregiver_id"
+    run_regions: list[Region]
+    owed: dict[tuple[int, int], OwedLine]
+    paths: dict[int, str]  # payee: the path their run region is found by
+    decided_on: datetime.date
+    reason: str
+    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(COUNTS, 0))
 
-    def run_region(self, path: str) -> Region | None:
-        """The deepest region run this month that covers the elder's registration."""
+    def run_region(self, payee_id: int) -> Region | None:
+        """The deepest region run this month that covers the payee."""
+        path = self.paths.get(payee_id, "")
         covering = [r for r in self.run_regions if path.startswith(r.path)]
         return max(covering, key=lambda r: len(r.path), default=None)
 
-    def planned(self, path: str, scheme_id: int):
-        node = self.plan.node_for(path)
-        if node is None:
-            return None, None
-        found = next((s for s in node.schemes if s.scheme_id == scheme_id), None)
-        return node, found
+    def adjustment_batch(self, region_id: int) -> PaymentBatch:
+        return draft_adjustment_batch(region_id, first_of_month(self.decided_on))
 
 
-def correct_months(
-    *,
-    rows: list[PolicyValue],
-    start: datetime.date,
-    end: datetime.date | None = None,
-    reason: str = "",
-    today: datetime.date | None = None,
-) -> dict[str, int]:
-    """Recompute the months from ``start`` (to ``end``) already run, for the elders paid from
-    one of ``rows`` (the old and the new version of a revised value) or owed from them now.
-    Called inside the revision's transaction. Returns the counts of what it did."""
-    today = today or timezone.localdate()
-    region = rows[-1].region
-    row_ids = {row.pk for row in rows}
-    first = first_month_from(start)
-    counts = {"months": 0, "recomputed": 0, "cancelled": 0, "corrections": 0, "arrears": 0}
-    schemes = active_schemes()
-    for period, run_regions in sorted(_run_regions(region, first, end).items()):
-        counts["months"] += 1
-        plan = plan_period(region, period, schemes)
-        owed = _month_lines(region, period)  # {(elder, scheme): amount}
-        touched = set(
-            PaymentLine.objects.filter(
-                period=period, policy_value_id__in=row_ids, elder__isnull=False
-            ).values_list("elder_id", flat=True)
+def _lock_batches(regions: list[Region], period: datetime.date) -> None:
+    """The month's regular batches and the draft adjustment batches of ``regions``, locked in
+    one order: approval waits for the chunk, and so does another job's chunk of the month. The
+    lock leaves the key alone (FOR NO KEY UPDATE), so a run's lines, whose reference check
+    takes FOR KEY SHARE, are still written meanwhile."""
+    list(
+        PaymentBatch.objects.select_for_update(no_key=True)
+        .filter(region__in=regions)
+        .filter(
+            Q(kind=BatchKind.REGULAR, period=period)
+            | Q(kind=BatchKind.ADJUSTMENT, state=BatchState.DRAFT)
+        )
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+
+
+def correct_chunk(job: CorrectionJob, chunk: CorrectionChunk) -> dict[str, int]:
+    """Recompute one chunk of a correction job (its month, its payees) inside the caller's
+    transaction. Returns the counts of what it did."""
+    period = chunk.period
+    regions = run_months(job.region, period, period).get(period, [])
+    if not regions:
+        return dict.fromkeys(COUNTS, 0)
+    _lock_batches(regions, period)
+    plan = plan_period(job.region, period, active_schemes())
+    if chunk.payee == Payee.CAREGIVER:
+        owed, paths = owed_caregiver_lines(job.region, plan)
+        column = "caregiver_id"
+    else:
+        owed = owed_lines(
+            plan, region_path=job.region.path, id_from=chunk.id_from, id_to=chunk.id_to
         )
         paths = dict(
-            Elder.objects.filter(hukou_region__path__startswith=region.path).values_list(
-                "id", "hukou_region__path"
-            )
+            Elder.objects.filter(
+                id__gte=chunk.id_from,
+                id__lte=chunk.id_to,
+                hukou_region__path__startswith=job.region.path,
+            ).values_list("id", "hukou_region__path")
         )
-        month = _Month(period, run_regions, plan, owed)
-        for (elder_id, scheme_id), _amount in owed.items():
-            _node, planned = month.planned(paths.get(elder_id, ""), scheme_id)
-            if planned is not None and planned.policy_value_id in row_ids:
-                touched.add(elder_id)
-        touched = {e for e in touched if month.run_region(paths.get(e, "")) is not None}
-        if touched:
-            _correct_elders(month, touched, paths, reason, today, counts)
-    return counts
+        column = "elder_id"
+    in_range = {f"{column}__gte": chunk.id_from, f"{column}__lte": chunk.id_to}
+    month = _Month(period, column, regions, owed, paths, job.decided_on, job.reason)
+    row_ids = job.row_ids
+    touched = set(
+        PaymentLine.objects.filter(period=period, policy_value_id__in=row_ids, **in_range)
+        .values_list(column, flat=True)
+        .distinct()
+    )
+    touched |= {
+        payee
+        for (payee, _scheme), line in owed.items()
+        if line.policy_value_id in row_ids or line.inputs.get("share_policy_value_id") in row_ids
+    }
+    touched = {p for p in touched if chunk.id_from <= p <= chunk.id_to and month.run_region(p)}
+    if touched:
+        _correct_payees(month, touched)
+    return month.counts
 
 
-def _correct_elders(month: _Month, elders: set[int], paths, reason, today, counts) -> None:
-    period = month.period
+def _correct_payees(month: _Month, payees: set[int]) -> None:
     lines: dict[tuple[int, int], list[PaymentLine]] = defaultdict(list)
     for line in (
         PaymentLine.objects.select_for_update(of=("self",))
-        .filter(period=period, elder_id__in=elders, kind__in=ENTITLEMENT_KINDS)
+        .filter(period=month.period, kind__in=ENTITLEMENT_KINDS, **{f"{month.payee}__in": payees})
         .select_related("batch", "policy_value__region")
         .order_by("pk")
     ):
-        lines[(line.elder_id, line.scheme_id)].append(line)
-    owed = {key: amount for key, amount in month.owed.items() if key[0] in elders}
-    policy_rows = {
-        row.pk: row
-        for row in PolicyValue.objects.filter(
-            pk__in={
-                planned.policy_value_id
-                for (elder, scheme) in owed
-                for planned in [month.planned(paths[elder], scheme)[1]]
-                if planned is not None
-            }
-        ).select_related("region")
-    }
+        lines[(getattr(line, month.payee), line.scheme_id)].append(line)
+    owed = {key: line for key, line in month.owed.items() if key[0] in payees}
+    rows = PolicyValue.objects.filter(pk__in={line.policy_value_id for line in owed.values()})
+    rows = {row.pk: row for row in rows.select_related("region")}
     new_lines: list[PaymentLine] = []
-    for elder_id, scheme_id in sorted(owed.keys() | lines.keys()):
-        path = paths.get(elder_id, "")
-        node, planned = month.planned(path, scheme_id)
-        amount = owed.get((elder_id, scheme_id), ZERO)
-        new_row = policy_rows.get(planned.policy_value_id) if planned and amount else None
-        existing = lines.get((elder_id, scheme_id), [])
+    for key in sorted(owed.keys() | lines.keys()):
+        now_owed = owed.get(key)
+        new_row = rows[now_owed.policy_value_id] if now_owed is not None else None
+        existing = lines.get(key, [])
         base = next((x for x in existing if x.kind in (LineKind.NORMAL, LineKind.ARREARS)), None)
-        if base is not None and base.batch.is_draft:
-            _recompute_draft(base, amount, new_row, planned, node, reason, counts)
-            continue
         if base is None:
-            if amount and new_row is not None:
-                batch_region = month.run_region(path)
-                new_lines.append(
-                    PaymentLine(
-                        batch=draft_adjustment_batch(batch_region.pk, first_of_month(today)),
-                        scheme_id=scheme_id,
-                        period=period,
-                        elder_id=elder_id,
-                        amount=amount,
-                        kind=LineKind.ARREARS,
-                        policy_value=new_row,
-                        note=_note(None, new_row, period),
-                        inputs={
-                            **planned.line_inputs(node.region),
-                            "on": period.isoformat(),
-                            "correction": {"old": _citation(None), "new": _citation(new_row)},
-                            "reason": reason,
-                        },
-                    )
-                )
-                counts["arrears"] += 1
-            continue
-        if base.status == LineStatus.CANCELLED:
-            continue  # cancelled before approval (a death): nothing was paid to correct
-        pending = [x for x in existing if x.kind == LineKind.CORRECTION and x.batch.is_draft]
-        settled = [x for x in existing if x not in pending and x.status != LineStatus.CANCELLED]
-        paid = money(sum((x.amount for x in settled), ZERO))
-        difference = money(amount - paid)
-        old_row = settled[-1].policy_value if settled else base.policy_value
-        for stale in pending[1:]:
-            _cancel(stale, "被后续更正取代")
-        if pending:
-            line = pending[0]
-            if not difference:
-                _cancel(line, "追溯调整后无差额")
-                counts["cancelled"] += 1
-                continue
-            cited = new_row or old_row
-            if line.amount == difference and line.policy_value_id == getattr(cited, "pk", None):
-                continue
-            line.amount, line.policy_value = difference, cited
-            line.note = _note(old_row, new_row, period)
-            line.inputs = _correction_inputs(line.inputs, paid, amount, old_row, new_row, reason)
-            line.save(update_fields=["amount", "policy_value", "note", "inputs"])
-            counts["corrections"] += 1
-            continue
-        if not difference:
-            continue
-        new_lines.append(
-            PaymentLine(
-                batch=draft_adjustment_batch(base.batch.region_id, first_of_month(today)),
-                scheme_id=scheme_id,
-                period=period,
-                elder_id=elder_id,
-                amount=difference,
-                kind=LineKind.CORRECTION,
-                policy_value=new_row or old_row,
-                corrects=base,
-                note=_note(old_row, new_row, period),
-                inputs=_correction_inputs(
-                    {"scheme": base.inputs.get("scheme"), "on": period.isoformat()},
-                    paid,
-                    amount,
-                    old_row,
-                    new_row,
-                    reason,
-                ),
-            )
-        )
-        counts["corrections"] += 1
+            if now_owed is not None:
+                new_lines.append(_arrears(month, key, now_owed, new_row))
+        elif base.batch.is_draft:
+            _recompute_draft(month, base, now_owed, new_row)
+        else:
+            amount = ZERO if now_owed is None else now_owed.amount
+            added = _difference(month, base, existing, amount, new_row)
+            if added is not None:
+                new_lines.append(added)
     PaymentLine.objects.bulk_create(new_lines)
+
+
+def _arrears(month: _Month, key, owed: OwedLine, new_row: PolicyValue) -> PaymentLine:
+    """A line the month never paid (no amount was set then): paid now as arrears."""
+    payee_id, scheme_id = key
+    month.counts["arrears"] += 1
+    return PaymentLine(
+        batch=month.adjustment_batch(month.run_region(payee_id).pk),
+        scheme_id=scheme_id,
+        period=month.period,
+        amount=owed.amount,
+        kind=LineKind.ARREARS,
+        policy_value=new_row,
+        note=_note(None, new_row, month.period),
+        inputs={
+            **owed.inputs,
+            "correction": {"old": _citation(None), "new": _citation(new_row)},
+            "reason": month.reason,
+        },
+        **{month.payee: payee_id},
+    )
+
+
+def _difference(month: _Month, base, existing, amount, new_row) -> PaymentLine | None:
+    """An approved month: what is owed now less what its lines pay, kept in one pending
+    ``correction`` line (updated, or cancelled when nothing is left); a new line when there is
+    none. Returns the new line, if any."""
+    # The difference lines not yet approved, the one to keep (not cancelled) first.
+    pending = sorted(
+        (x for x in existing if x.kind == LineKind.CORRECTION and x.batch.is_draft),
+        key=lambda x: (x.status == LineStatus.CANCELLED, x.pk),
+    )
+    settled = [x for x in existing if x not in pending and x.status != LineStatus.CANCELLED]
+    paid = money(sum((x.amount for x in settled), ZERO))
+    difference = money(amount - paid)
+    old_row = settled[-1].policy_value if settled else base.policy_value
+    for stale in pending[1:]:
+        if stale.status != LineStatus.CANCELLED:
+            _cancel(stale, "被后续更正取代")
+    cited = new_row or old_row
+    if pending:
+        line = pending[0]
+        if not difference:
+            if line.status != LineStatus.CANCELLED:
+                _cancel(line, "追溯调整后无差额")
+                month.counts["cancelled"] += 1
+            return None
+        unchanged = line.amount == difference and line.policy_value_id == cited.pk
+        if unchanged and line.status != LineStatus.CANCELLED:
+            return None
+        line.amount, line.policy_value, line.status = difference, cited, LineStatus.PENDING
+        line.note = _note(old_row, new_row, month.period)
+        line.inputs = _correction_inputs(line.inputs, paid, amount, old_row, new_row, month.reason)
+        line.save(update_fields=["amount", "policy_value", "status", "note", "inputs"])
+        month.counts["corrections"] += 1
+        return None
+    if not difference:
+        return None
+    month.counts["corrections"] += 1
+    return PaymentLine(
+        batch=month.adjustment_batch(base.batch.region_id),
+        scheme_id=base.scheme_id,
+        period=month.period,
+        amount=difference,
+        kind=LineKind.CORRECTION,
+        policy_value=cited,
+        corrects=base,
+        note=_note(old_row, new_row, month.period),
+        inputs=_correction_inputs(
+            {"scheme": base.inputs.get("scheme"), "on": month.period.isoformat()},
+            paid,
+            amount,
+            old_row,
+            new_row,
+            month.reason,
+        ),
+        **{month.payee: getattr(base, month.payee)},
+    )
 
 
 def _note(old_row, new_row, period) -> str:
@@ -271,23 +307,27 @@ def _cancel(line: PaymentLine, why: str) -> None:
     line.save(update_fields=["status", "note"])
 
 
-def _recompute_draft(base, amount, new_row, planned, node, reason, counts) -> None:
+def _recompute_draft(month: _Month, base, owed: OwedLine | None, new_row) -> None:
     """A line not yet approved is what the month owes now: recomputed in place."""
-    if not amount:
+    if owed is None:
         if base.status != LineStatus.CANCELLED:
             _cancel(base, f"{base.period:%Y-%m} 政策参数追溯调整后不应发放，审核前取消")
-            counts["cancelled"] += 1
+            month.counts["cancelled"] += 1
         return
-    if base.amount == amount and base.policy_value_id == new_row.pk:
+    unchanged = base.amount == owed.amount and base.policy_value_id == new_row.pk
+    if unchanged and base.status != LineStatus.CANCELLED:
         return
     old_row = base.policy_value
-    base.amount, base.policy_value = amount, new_row
+    base.amount, base.policy_value = owed.amount, new_row
     base.inputs = {
-        **base.inputs,
-        **planned.line_inputs(node.region),
-        "recomputed": {"old": _citation(old_row), "new": _citation(new_row), "reason": reason},
+        **owed.inputs,
+        "recomputed": {
+            "old": _citation(old_row),
+            "new": _citation(new_row),
+            "reason": month.reason,
+        },
     }
     if base.status == LineStatus.CANCELLED:
         base.status = LineStatus.PENDING
     base.save(update_fields=["amount", "policy_value", "inputs", "status"])
-    counts["recomputed"] += 1
+    month.counts["recomputed"] += 1

@@ -26,6 +26,7 @@ import datetime
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from decimal import Decimal
 
 from django.db import connection
 from django.db.models import (
@@ -45,6 +46,7 @@ from django.utils import timezone
 from regions import conditions
 from residents.models import Elder, ElderCategory
 from subsidies.choices import LineKind, LineStatus
+from subsidies.models import money
 from subsidies.run.plan import PeriodPlan
 
 
@@ -349,3 +351,31 @@ def lines_of(statement: ChunkStatement) -> list[tuple]:
     with connection.cursor() as cursor:
         cursor.execute(select, params)
         return cursor.fetchall()
+
+
+@dataclass(frozen=True)
+class OwedLine:
+    """A line a payee is owed for a month by the rules in force now, as the run writes it."""
+
+    amount: Decimal
+    policy_value_id: int
+    inputs: dict
+
+
+def owed_lines(
+    plan: PeriodPlan, *, region_path: str, id_from: int, id_to: int
+) -> dict[tuple[int, int], OwedLine]:
+    """{(elder, scheme): the line} the elders of an id range registered under ``region_path``
+    are owed by ``plan``, read with the run's own statement, writing nothing (the policy
+    preview and the corrections of months already run read it)."""
+    statement = chunk_statement(plan, region_path=region_path, id_from=id_from, id_to=id_to)
+    if statement is None:
+        return {}
+    return {
+        (elder_id, scheme_id): OwedLine(
+            amount=money(amount),
+            policy_value_id=policy_value_id,
+            inputs=json.loads(inputs) if isinstance(inputs, str) else inputs,
+        )
+        for scheme_id, _period, elder_id, amount, policy_value_id, inputs in lines_of(statement)
+    }

@@ -2,8 +2,9 @@
 change to a rate takes effect (who is affected and the money difference for the next run).
 
 The lines are decided by the run's own code (``plan_period`` and the chunk statement the run
-writes, ``subsidies.run.lines.chunk_statement``, read here without writing); the change itself is applied by the rulebook's own service inside a savepoint that is
-rolled back, so the preview reads exactly what saving would make the run read.
+writes, read here without writing by ``subsidies.run.lines.owed_lines``); the change itself is
+applied by the rulebook's own service inside a savepoint that is rolled back, so the preview
+reads exactly what saving would make the run read.
 """
 
 from __future__ import annotations
@@ -18,9 +19,8 @@ from django.db.models import Max, Min
 
 from regions.models import PolicyValue, Region
 from residents.models import Elder
-from subsidies.models import money
 from subsidies.periods import add_months
-from subsidies.run.lines import chunk_statement, lines_of
+from subsidies.run.lines import owed_lines
 from subsidies.run.rates import plan_period
 from subsidies.schemes import active_schemes
 
@@ -40,11 +40,8 @@ def _month_lines(region: Region, period: datetime.date) -> dict[tuple[int, int],
     if bounds["low"] is None:
         return paid
     for start in range(bounds["low"], bounds["high"] + 1, CHUNK):
-        statement = chunk_statement(
-            plan, region_path=region.path, id_from=start, id_to=start + CHUNK - 1
-        )
-        for scheme_id, _period, elder_id, amount, *_rest in lines_of(statement):
-            paid[(elder_id, scheme_id)] = money(amount)
+        owed = owed_lines(plan, region_path=region.path, id_from=start, id_to=start + CHUNK - 1)
+        paid.update((key, line.amount) for key, line in owed.items())
     return paid
 
 

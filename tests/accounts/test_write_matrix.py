@@ -71,6 +71,7 @@ from servicelist.models import (
 from subsidies.choices import BatchKind, BatchState
 from subsidies.models import (
     AllowanceRun,
+    CorrectionJob,
     FacilitySubsidy,
     PaymentBatch,
     Scheme,
@@ -1172,6 +1173,29 @@ def _not_failed(run):
     return fresh(run).status != RunStatus.FAILED
 
 
+def _failed_job(place, world):
+    """A correction job of the place's county that failed after it was planned (its one chunk
+    unfinished), as a change to a rate revised backwards leaves one when its worker dies."""
+    from django.utils import timezone
+
+    from subsidies.choices import Payee, RunStatus
+    from subsidies.models import CorrectionChunk
+
+    job = CorrectionJob.objects.create(
+        region=place.county,
+        policy_value=PolicyValue.objects.filter(key="longevity_subsidy_100_plus").first(),
+        start=PERIOD,
+        reason="测试",
+        decided_on=PERIOD,
+        status=RunStatus.FAILED,
+        started_at=timezone.now(),
+        error="测试中断",
+        chunks_total=1,
+    )
+    CorrectionChunk.objects.create(job=job, period=PERIOD, payee=Payee.ELDER, id_from=1, id_to=1)
+    return job
+
+
 def _unset_key(county) -> str:
     """A rulebook key the county has no row of (a new row for it overlaps nothing)."""
     from regions.catalog import KEY_CHOICES
@@ -1607,6 +1631,9 @@ ADMIN_WRITES = {
     ),
     ("subsidies.AllowanceRun", "action:resume"): action_rule(
         AllowanceRun, "resume", _failed_run, _not_failed, SUBSIDY, SUBSIDY_DATA
+    ),
+    ("subsidies.CorrectionJob", "action:resume"): action_rule(
+        CorrectionJob, "resume", _failed_job, _not_failed, SUBSIDY, SUBSIDY_DATA
     ),
     ("subsidies.PaymentBatch", "change"): change_rule(
         PaymentBatch, lambda p: p.batch, {"note": "批次说明"}, SUBSIDY, SUBSIDY_DATA

@@ -1,6 +1,9 @@
 """A rate corrected backwards: draft lines are recomputed, approved months get difference lines
 (plus or minus) in the next adjustment batch citing the old and the new policy value, and
-approved lines are never edited (docs/policy.md §0 Time, subsidies.run.corrections)."""
+approved lines are never edited (docs/policy.md §0 Time, subsidies.run.corrections). The
+revision records a correction job that Celery works once it commits: here in-process, as on
+the embedded setup (tests/subsidies/test_correction_jobs.py: chunks, sweep and resume;
+test_correction_worker_kills.py: a real worker killed)."""
 
 import datetime
 from decimal import Decimal
@@ -9,17 +12,42 @@ import pytest
 from django.contrib.auth.models import Permission, User
 from django.db.models import Sum
 
+from regions import services as rulebook
 from regions.models import PolicyValue, Region
-from regions.services import add_policy_value, revise_policy_value
 from subsidies.batches import approve_batch
-from subsidies.choices import BatchKind, BatchState, LineKind, LineStatus
-from subsidies.models import PaymentBatch, PaymentLine
-from subsidies.run.corrections import correct_months
+from subsidies.choices import BatchKind, BatchState, LineKind, LineStatus, RunStatus
+from subsidies.models import CorrectionJob, PaymentBatch, PaymentLine
+from subsidies.run.correction_jobs import request_correction
 from subsidies.run.planning import request_allowance_run
 
 D = datetime.date
 TODAY = D(2024, 6, 10)
 LONGEVITY = "longevity_100_plus"
+
+
+@pytest.fixture(autouse=True)
+def corrections_in_process(tasks_in_process, django_capture_on_commit_callbacks):
+    """Each revision's correction job worked once the revision commits, in this process."""
+
+    def committed(service, **arguments):
+        with django_capture_on_commit_callbacks(execute=True):
+            return service(**arguments)
+
+    return committed
+
+
+@pytest.fixture
+def revise_policy_value(corrections_in_process):
+    return lambda **arguments: corrections_in_process(rulebook.revise_policy_value, **arguments)
+
+
+@pytest.fixture
+def add_policy_value(corrections_in_process):
+    return lambda **arguments: corrections_in_process(rulebook.add_policy_value, **arguments)
+
+
+def job_of(revision) -> CorrectionJob:
+    return CorrectionJob.objects.get(pk=revision.follow_up["correction_job"])
 
 
 @pytest.fixture
@@ -75,7 +103,9 @@ def adjustment():
     )
 
 
-def test_a_raise_from_march_pays_the_difference_for_approved_months(xihu_run_to_may):
+def test_a_raise_from_march_pays_the_difference_for_approved_months(
+    xihu_run_to_may, revise_policy_value
+):
     elder = xihu_run_to_may
     old = xihu_longevity()
     approved_before = list(
@@ -87,7 +117,11 @@ def test_a_raise_from_march_pays_the_difference_for_approved_months(xihu_run_to_
     )
 
     new = revision.new
-    assert revision.follow_up["corrections"] == 2 and revision.follow_up["recomputed"] == 1
+    job = job_of(revision)
+    assert job.status == RunStatus.DONE and job.chunks_done == job.chunks_total == 3
+    assert job.report["months"] == ["2024-03", "2024-04", "2024-05"]
+    assert (job.report["corrections"], job.report["recomputed"]) == (2, 1)
+    assert (job.policy_value_id, job.replaced_value_id) == (new.pk, old.pk)
     # February precedes the change: nothing.
     assert [x.amount for x in lines(elder, D(2024, 2, 1))] == [Decimal("800.00")]
     for month in (D(2024, 3, 1), D(2024, 4, 1)):
@@ -123,7 +157,9 @@ def test_a_raise_from_march_pays_the_difference_for_approved_months(xihu_run_to_
     assert may.inputs["recomputed"]["old"]["policy_value_id"] == old.pk
 
 
-def test_a_cut_after_approval_is_a_minus_line_and_nothing_is_paid_twice(xihu_run_to_may, finance):
+def test_a_cut_after_approval_is_a_minus_line_and_nothing_is_paid_twice(
+    xihu_run_to_may, finance, revise_policy_value, corrections_in_process
+):
     elder = xihu_run_to_may
     raised = revise_policy_value(
         row=xihu_longevity(),
@@ -160,14 +196,17 @@ def test_a_cut_after_approval_is_a_minus_line_and_nothing_is_paid_twice(xihu_run
 
     # Recomputing once more finds nothing left to correct.
     before = PaymentLine.objects.count()
-    again = correct_months(
-        rows=[cut.new], start=D(2024, 3, 1), end=None, reason="再算", today=TODAY
+    again = corrections_in_process(
+        request_correction, rows=[cut.new], start=D(2024, 3, 1), reason="再算", today=TODAY
     )
-    assert again["corrections"] == 0 and again["arrears"] == 0 and again["recomputed"] == 0
+    report = CorrectionJob.objects.get(pk=again["correction_job"]).report
+    assert [report[n] for n in ("corrections", "arrears", "recomputed", "cancelled")] == [0] * 4
     assert PaymentLine.objects.count() == before
 
 
-def test_a_change_from_mid_month_first_counts_from_the_next_month(xihu_run_to_may):
+def test_a_change_from_mid_month_first_counts_from_the_next_month(
+    xihu_run_to_may, revise_policy_value
+):
     elder = xihu_run_to_may
     revise_policy_value(
         row=xihu_longevity(),
@@ -181,7 +220,9 @@ def test_a_change_from_mid_month_first_counts_from_the_next_month(xihu_run_to_ma
     assert not lines(elder, D(2024, 4, 1), kind=LineKind.CORRECTION).exists()
 
 
-def test_months_not_run_and_other_regions_are_left_alone(xihu_run_to_may, make_elder):
+def test_months_not_run_and_other_regions_are_left_alone(
+    xihu_run_to_may, make_elder, revise_policy_value
+):
     anji = make_elder(D(1920, 1, 1), "330523")
     run(D(2024, 3, 1), "330523")
     revise_policy_value(
@@ -195,7 +236,9 @@ def test_months_not_run_and_other_regions_are_left_alone(xihu_run_to_may, make_e
     assert not PaymentLine.objects.filter(elder=xihu_run_to_may, period=D(2024, 6, 1)).exists()
 
 
-def test_an_amount_set_backwards_where_none_was_pays_the_months_already_run(make_elder, finance):
+def test_an_amount_set_backwards_where_none_was_pays_the_months_already_run(
+    make_elder, finance, add_policy_value
+):
     """Ningbo's 100+ amount is in documents outside the five: entered later from 2024-01-01, the
     approved months pay it (as arrears) and whatever was paid instead is taken back."""
     centenarian = make_elder(D(1920, 1, 1), "330203")

@@ -146,16 +146,18 @@ def _queue_run() -> int:
     return run.pk
 
 
-def _done_within(run_id: int, seconds: float, *, sweep=None) -> AllowanceRun:
+def _done_within(run_id: int, seconds: float, *, sweep=None, model=AllowanceRun):
+    """The run (or the ``model`` of chunked work: a correction job) once done or failed, or as
+    it is after ``seconds``."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if sweep is not None:
             sweep()
-        run = AllowanceRun.objects.get(pk=run_id)
+        run = model.objects.get(pk=run_id)
         if run.status in (RunStatus.DONE, RunStatus.FAILED):
             return run
         time.sleep(0.3)
-    return AllowanceRun.objects.get(pk=run_id)
+    return model.objects.get(pk=run_id)
 
 
 def _assert_paid_exactly_once(run: AllowanceRun, expected, context: str) -> None:

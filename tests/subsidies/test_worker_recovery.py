@@ -93,10 +93,13 @@ def planned(make_elder):
     return run, chunk_ids, expected
 
 
-def _died_while_holding(chunk_id: int, *, attempts: int = 1, ago=LONG_AGO) -> None:
-    """The state a worker killed in the middle of a chunk leaves: claimed, no longer beating."""
+def _died_while_holding(
+    chunk_id: int, *, attempts: int = 1, ago=LONG_AGO, model=AllowanceRunChunk
+) -> None:
+    """The state a worker killed in the middle of a chunk leaves: claimed, no longer beating
+    (a run's chunk, or a ``model`` of the same claims: a correction job's)."""
     then = timezone.now() - ago
-    AllowanceRunChunk.objects.filter(pk=chunk_id).update(
+    model.objects.filter(pk=chunk_id).update(
         status=ChunkStatus.RUNNING,
         claimed_at=then,
         heartbeat_at=then,
