@@ -40,7 +40,13 @@ from servicelist.models import (
     ServiceDelivery,
     ServiceItem,
 )
-from servicelist.services import DeliveryResult, Provider, record_delivery
+from servicelist.services import (
+    DeliveryResult,
+    Provider,
+    check_item_applies,
+    check_item_in_force,
+    record_delivery,
+)
 
 ADAPTATION_SUBSIDY = "home_adaptation_subsidy"
 RESPITE_DAYS = "respite_days_per_year"
@@ -71,24 +77,9 @@ def _require_kind(item: ServiceItem, kind: str) -> None:
 
 def _check_for_elder(item: ServiceItem, elder: Elder, on: datetime.date, field: str) -> None:
     """The item is in force on ``on`` and its list covers where the elder lives or is
-    registered (docs/policy.md §0: a list covers its region and everything below it)."""
-    if not (item.effective_from <= on and (item.effective_to is None or on <= item.effective_to)):
-        raise ValidationError(
-            {field: _("%(date)s 不在 %(code)s 的有效期内。") % {"date": on, "code": item.code}}
-        )
-    places = [r for r in (elder.residence_region, elder.hukou_region) if r is not None]
-    if not any(place.path.startswith(item.region.path) for place in places):
-        raise ValidationError(
-            {
-                "item": _("%(code)s“%(name)s”是%(list)s清单的项目，不适用于%(elder)s。")
-                % {
-                    "code": item.code,
-                    "name": item.name,
-                    "list": item.region.name,
-                    "elder": elder.name,
-                }
-            }
-        )
+    registered, as for any delivery."""
+    check_item_in_force(item, on, field)
+    check_item_applies(item, elder)
 
 
 def _save(record, by) -> None:

@@ -280,10 +280,11 @@ def check_item_applies(item: ServiceItem, elder: Elder) -> None:
     )
 
 
-def _check_in_force(item: ServiceItem, on: datetime.date) -> None:
+def check_item_in_force(item: ServiceItem, on: datetime.date, field: str = "date") -> None:
+    """The item is in force on ``on``; the error is given on ``field`` (the day's own column)."""
     if not (item.effective_from <= on and (item.effective_to is None or on <= item.effective_to)):
         raise ValidationError(
-            {"date": _("%(date)s 不在 %(code)s 的有效期内。") % {"date": on, "code": item.code}}
+            {field: _("%(date)s 不在 %(code)s 的有效期内。") % {"date": on, "code": item.code}}
         )
 
 
@@ -354,7 +355,7 @@ def record_delivery(
         )
     check_item_applies(item, elder)
     check_elder_date(elder, delivered_on, field="date", label=_("服务日期"))
-    _check_in_force(item, delivered_on)
+    check_item_in_force(item, delivered_on)
     values = {
         "provider_facility_id": getattr(provider.facility, "pk", None),
         "quantity": quantity,
@@ -408,7 +409,7 @@ def record_survey(
         check_item_applies(item, elder)
     check_elder_date(elder, surveyed_on, field="date", label=_("测评日期"))
     if item is not None:
-        _check_in_force(item, surveyed_on)
+        check_item_in_force(item, surveyed_on)
     if isinstance(score, bool) or score not in SatisfactionScore.values:
         raise ValidationError(
             {
