@@ -41,13 +41,30 @@ def refuse_before(
     """``value`` is on or after ``earliest`` (another date of the record, named
     ``earliest_label``)."""
     if value is not None and earliest is not None and value < earliest:
-        raise ValidationError(
-            {
-                field: _("%(label)s %(value)s 早于%(other)s %(earliest)s。")
-                % {"label": label, "value": value, "other": earliest_label, "earliest": earliest}
-            },
-            code="date_order",
-        )
+        message = _("%(label)s %(value)s 早于%(other)s %(earliest)s。")
+        _refuse_order(field, message, label, value, earliest_label, earliest=earliest)
+
+
+def refuse_after(
+    value: datetime.date | None,
+    latest: datetime.date | None,
+    *,
+    field: str,
+    label: str,
+    latest_label: str,
+) -> None:
+    """``value`` is on or before ``latest`` (another date of the record, named
+    ``latest_label``)."""
+    if value is not None and latest is not None and value > latest:
+        message = _("%(label)s %(value)s 晚于%(other)s %(latest)s。")
+        _refuse_order(field, message, label, value, latest_label, latest=latest)
+
+
+def _refuse_order(field, message, label, value, other, **bound) -> None:
+    raise ValidationError(
+        {field: message % {"label": label, "value": value, "other": other, **bound}},
+        code="date_order",
+    )
 
 
 def check_elder_date(

@@ -133,6 +133,20 @@ def scope_of(user) -> Scope:
     return scope
 
 
+def is_bureau_over(user, region=None) -> bool:
+    """A civil-affairs bureau that writes (or a superuser); with ``region``, a bureau whose own
+    area holds it (another role's area, such as finance's, does not count). The decisions only
+    a bureau takes (its rates, its approvals) ask this besides the record's scope."""
+    scope = scope_of(user)
+    if scope.everything:
+        return True
+    if Role.BUREAU not in scope.roles or scope.read_only:
+        return False
+    return region is None or any(
+        region.path.startswith(path) for role, path in scope.region_grants if role == Role.BUREAU
+    )
+
+
 def _rule(model: type[Model]) -> ScopeRule:
     rule = _RULES.get(model)
     if rule is None:

@@ -53,6 +53,8 @@ from facilities.models import (
     Room,
     Stay,
 )
+from regions.choices import RegionLevel
+from regions.models import Region
 from residents.models import Elder
 
 # Kinds of facility whose residents the staffing ratios apply to (as short_staffed_facilities).
@@ -61,6 +63,16 @@ from residents.models import Elder
 def _errors(error: ValidationError) -> str:
     # A constraint's default message names the constraint: the rule is said in words instead.
     return readable_text(error) if isinstance(error, ValidationError) else str(error)
+
+
+def _show_refusal(form: forms.Form, error: ValidationError | OutOfScopeWrite) -> None:
+    """A service's refusal on the form: each message on the field it names (when the form has
+    it), the rest above the form; the input is kept."""
+    if isinstance(error, OutOfScopeWrite):
+        form.add_error(None, str(error))
+        return
+    for field, messages_ in refusal_by_field(error).items():
+        form.add_error(field if field in form.fields else None, messages_)
 
 
 def _today() -> datetime.date:
@@ -646,6 +658,45 @@ class CorrectStayForm(forms.Form):
             self.fields["end_date"].disabled = True
 
 
+class PlacementApprovalForm(forms.Form):
+    """The county civil-affairs bureau's approval of placing the elder in institutional care
+    (经县级民政部门批准纳入机构养老, docs/policy.md §1 nursing subsidy)."""
+
+    placement_approved_on = forms.DateField(
+        label=_("县级民政部门批准纳入机构养老日期"),
+        required=False,
+        help_text=_(
+            "自该日起（入住期间），低保家庭失能老年人的护理补贴按特困供养人员护理费标准发放。"
+        ),
+    )
+    placement_approval_number = forms.CharField(label=_("批准文号"), max_length=64, required=False)
+    placement_approved_by = forms.ModelChoiceField(
+        label=_("批准的县级民政部门（所在县、市、区）"),
+        queryset=Region.objects.filter(level=RegionLevel.COUNTY, is_active=True),
+        required=False,
+    )
+    withdraw = forms.BooleanField(label=_("撤销已登记的批准（登记有误）"), required=False)
+    reason = forms.CharField(
+        label=_("更改或撤销原因"),
+        max_length=90,
+        required=False,
+        help_text=_("更改或撤销已登记的批准时必填，记入该入住记录的历史。"),
+    )
+
+    def __init__(self, *args, stay: Stay, **kwargs):
+        kwargs.setdefault(
+            "initial",
+            {
+                "placement_approved_on": stay.placement_approved_on,
+                "placement_approval_number": stay.placement_approval_number,
+                "placement_approved_by": stay.placement_approved_by_id,
+            },
+        )
+        super().__init__(*args, **kwargs)
+        if stay.placement_approved_on is None:
+            del self.fields["withdraw"]
+
+
 @admin.register(Stay)
 class StayAdmin(ScopedAdmin):
     # The actions first and the bed by its label: at 1366 px with the filters beside the list,
@@ -662,7 +713,17 @@ class StayAdmin(ScopedAdmin):
     list_filter = ["end_reason", ("end_date", admin.EmptyFieldListFilter), "bed__facility"]
     search_fields = ["elder__name", "=elder__elder_code", "=bed__code", "bed__label"]
     list_select_related = ["elder", "bed__facility"]
-    readonly_fields = ["elder", "bed", "start_date", "end_date", "end_reason", "stay_actions"]
+    readonly_fields = [
+        "elder",
+        "bed",
+        "start_date",
+        "end_date",
+        "end_reason",
+        "placement_approved_on",
+        "placement_approval_number",
+        "placement_approved_by",
+        "stay_actions",
+    ]
     actions = ["discharge_today", "print_elder_labels"]
 
     @admin.display(description=_("机构"))
@@ -682,6 +743,7 @@ class StayAdmin(ScopedAdmin):
                 (reverse("admin:facilities_stay_transfer", args=[stay.pk]), _("转床")),
             ]
         links.append((reverse("admin:facilities_stay_correct", args=[stay.pk]), _("更正")))
+        links.append((reverse("admin:facilities_stay_placement", args=[stay.pk]), _("县级批准")))
         return format_html_join(" · ", '<a href="{}" style="white-space:nowrap">{}</a>', links)
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
@@ -711,6 +773,9 @@ class StayAdmin(ScopedAdmin):
             ),
             path("<int:pk>/transfer/", view(self.transfer_view), name="facilities_stay_transfer"),
             path("<int:pk>/correct/", view(self.correct_view), name="facilities_stay_correct"),
+            path(
+                "<int:pk>/placement/", view(self.placement_view), name="facilities_stay_placement"
+            ),
             *super().get_urls(),
         ]
 
@@ -899,11 +964,8 @@ class StayAdmin(ScopedAdmin):
                     reason=data["reason"],
                     by=request.user,
                 )
-            except ValidationError as error:
-                for field, messages_ in refusal_by_field(error).items():
-                    form.add_error(field if field in form.fields else None, messages_)
-            except OutOfScopeWrite as error:
-                form.add_error(None, str(error))
+            except (ValidationError, OutOfScopeWrite) as error:
+                _show_refusal(form, error)
             else:
                 messages.success(request, _("入住记录已更正，原记录保留在历史中。"))
                 return redirect(_board_url(stay.bed.facility_id))
@@ -916,6 +978,43 @@ class StayAdmin(ScopedAdmin):
             stay=stay,
             submit_label=_("确认更正"),
             back_url=_board_url(stay.bed.facility_id),
+        )
+
+    def placement_view(self, request, pk):
+        """The county's approval of placing the elder in institutional care: recorded,
+        changed or withdrawn by a civil-affairs bureau (the service refuses anyone else,
+        saying why); everyone who sees the stay sees it."""
+        if not self.has_change_permission(request):
+            raise PermissionDenied
+        stay = get_object_or_404(
+            self.get_queryset(request).select_related("elder", "bed__facility"), pk=pk
+        )
+        form = PlacementApprovalForm(request.POST or None, stay=stay)
+        if request.method == "POST" and form.is_valid():
+            data = form.cleaned_data
+            try:
+                services.record_placement_approval(
+                    stay=stay,
+                    approved_on=None if data.get("withdraw") else data["placement_approved_on"],
+                    approval_number=data["placement_approval_number"],
+                    approved_by=data["placement_approved_by"],
+                    reason=data["reason"],
+                    by=request.user,
+                )
+            except (ValidationError, OutOfScopeWrite) as error:
+                _show_refusal(form, error)
+            else:
+                messages.success(request, _("已登记县级民政部门的批准，原记录保留在历史中。"))
+                return redirect("admin:facilities_stay_change", stay.pk)
+        return _page(
+            self,
+            request,
+            "form_page.html",
+            _("纳入机构养老的县级批准：%(name)s") % {"name": stay.elder.name},
+            form=form,
+            stay=stay,
+            submit_label=_("保存"),
+            back_url=reverse("admin:facilities_stay_change", args=[stay.pk]),
         )
 
     @admin.action(description=_("办理退住（今日）"), permissions=["change"])

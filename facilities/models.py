@@ -306,6 +306,24 @@ class Stay(models.Model):
     end_reason = models.CharField(
         _("退住原因"), max_length=16, choices=StayEndReason.choices, blank=True
     )
+    # docs/policy.md §1, nursing subsidy — 000 §12: an elder whose family cannot care for them,
+    # placed in an institution with the county civil-affairs bureau's approval, is paid at the
+    # destitute-support nursing-fee rate from the day of approval while the stay lasts.
+    # Recorded by facilities.services.record_placement_approval; all three or none.
+    placement_approved_on = models.DateField(
+        _("县级民政部门批准纳入机构养老日期"), null=True, blank=True
+    )
+    placement_approval_number = models.CharField(
+        _("批准文号"), max_length=64, blank=True, db_default=""
+    )
+    placement_approved_by = models.ForeignKey(
+        Region,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("批准的县级民政部门（所在县、市、区）"),
+    )
     created_at = models.DateTimeField(_("登记时间"), auto_now_add=True)
 
     history = HistoricalRecords()
@@ -332,6 +350,23 @@ class Stay(models.Model):
                 fields=["elder"],
                 condition=Q(end_date__isnull=True),
                 name="stay_one_open_per_elder",
+            ),
+            models.CheckConstraint(
+                condition=Q(
+                    placement_approved_on__isnull=True,
+                    placement_approval_number="",
+                    placement_approved_by__isnull=True,
+                )
+                | Q(placement_approved_on__isnull=False, placement_approved_by__isnull=False)
+                & ~Q(placement_approval_number=""),
+                name="stay_placement_approval_complete",
+            ),
+            # An approval after the stay ended approves nothing.
+            models.CheckConstraint(
+                condition=Q(end_date__isnull=True)
+                | Q(placement_approved_on__isnull=True)
+                | Q(placement_approved_on__lte=models.F("end_date")),
+                name="stay_placement_approved_by_its_end",
             ),
         ]
 

@@ -12,9 +12,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.choices import AuditAction
-from accounts.dates import check_elder_date, refuse_before, refuse_future
+from accounts.dates import check_elder_date, refuse_after, refuse_before, refuse_future
 from accounts.errors import Conflict
-from accounts.scoping import require_in_scope, scoped_for_write
+from accounts.scoping import is_bureau_over, require_in_scope, scoped_for_write
 from accounts.services import record_audit
 from facilities import selectors
 from facilities.choices import (
@@ -38,6 +38,7 @@ from facilities.models import (
     Stay,
 )
 from facilities.validators import normalize_uscc
+from regions.choices import RegionLevel
 from regions.models import Region
 from regions.selectors import PolicyValueNotSet, policy_value
 from residents.models import Elder
@@ -314,8 +315,8 @@ def _check_elder_free(elder: Elder, start_date: datetime.date):
         )
 
 
-def _create_stay(*, elder: Elder, bed: Bed, start_date: datetime.date, by) -> Stay:
-    stay = Stay(elder=elder, bed=bed, start_date=start_date)
+def _create_stay(*, elder: Elder, bed: Bed, start_date: datetime.date, by, **placement) -> Stay:
+    stay = Stay(elder=elder, bed=bed, start_date=start_date, **placement)
     stay.full_clean(validate_constraints=False)
     try:
         # The database constraints are the last word (a race the locks did not cover, or a
@@ -386,11 +387,24 @@ def _end_stay(stay: Stay, end_date: datetime.date, reason: str, by, *, field="en
                 f"{_bed_name(stay.bed)}的入住日期 {stay.start_date}。"
             }
         )
+    _refuse_end_before_approval(stay, end_date, field=field)
     stay.end_date = end_date
     stay.end_reason = reason
     stay.full_clean(validate_constraints=False)
     _with_history_user(stay, by).save(update_fields=["end_date", "end_reason"])
     return stay
+
+
+def _refuse_end_before_approval(stay: Stay, end_date, *, field: str) -> None:
+    # An approval recorded on the stay was given while it lasted (stay_placement_approved_by_
+    # its_end): a discharge dated before it means one of the two dates is wrong.
+    refuse_before(
+        end_date,
+        stay.placement_approved_on,
+        field=field,
+        label=_("退住日期"),
+        earliest_label=_("县级民政部门批准纳入机构养老日期"),
+    )
 
 
 @transaction.atomic
@@ -428,7 +442,12 @@ def transfer(*, elder: Elder, to_bed: Bed, on: datetime.date, by=None) -> Stay:
     refuse_future(on, field="on", label=_("转床日期"))
     _check_bed_free(to_bed, on)
     _end_stay(stay, on, StayEndReason.TRANSFERRED, by, field="on")
-    return _create_stay(elder=elder, bed=to_bed, start_date=on, by=by)
+    # The county approved placing the elder in institutional care, not in one bed: a move to
+    # another institution bed keeps it; a home-care bed is care at home.
+    placement = {}
+    if stay.placement_approved_on is not None and to_bed.bed_type != BedType.HOME_CARE:
+        placement = {f: getattr(stay, f) for f in PLACEMENT_FIELDS}
+    return _create_stay(elder=elder, bed=to_bed, start_date=on, by=by, **placement)
 
 
 def _overlapping(start: datetime.date, end: datetime.date | None) -> Q:
@@ -475,6 +494,7 @@ def correct_stay(
     check_elder_date(elder, start, field="start_date", label=_("入住日期"))
     refuse_future(end, field="end_date", label=_("退住日期"))
     refuse_before(end, start, field="end_date", label=_("退住日期"), earliest_label=_("入住日期"))
+    _refuse_end_before_approval(stay, end, field="end_date")
     other = (
         Stay.objects.filter(bed=new_bed)
         .exclude(pk=stay.pk)
@@ -570,6 +590,106 @@ def handle_elder_death(*, elder: Elder, death_date: datetime.date) -> None:
         application.closed_on = death_date
         application.note = (application.note + " 因死亡终止").strip()[:300]
         application.save(update_fields=["status", "closed_on", "note"])
+
+
+# --- placement approved by the county ---------------------------------------------------------
+
+PLACEMENT_FIELDS = ("placement_approved_on", "placement_approval_number", "placement_approved_by")
+
+
+@transaction.atomic
+def record_placement_approval(
+    *,
+    stay: Stay,
+    approved_on: datetime.date | None,
+    approval_number: str = "",
+    approved_by: Region | None = None,
+    reason: str = "",
+    by=None,
+) -> Stay:
+    """Record on ``stay`` that the county civil-affairs bureau approved placing the elder in
+    institutional care (经县级民政部门批准纳入机构养老, docs/policy.md §1 nursing subsidy —
+    000 §12, 002 清单11, 003 §11, 004 (一)2): from ``approved_on`` and while the stay lasts,
+    a 低保 elder's nursing subsidy is paid at the destitute nursing-fee rate, not a home tier.
+
+    ``approved_by`` is the county (县、市、区) whose bureau approved, the county of the elder's
+    household registration (the 低保 household's county, which pays); ``approval_number`` the
+    approval's document number. The approval is the bureau's decision: only a civil-affairs
+    bureau whose area holds that county records it. ``approved_on=None`` withdraws an approval
+    recorded wrongly; changing or withdrawing one needs ``reason``, kept in the history."""
+    stored = Stay.objects.select_related("elder", "bed__facility").get(pk=stay.pk)
+    label = f"{_elder_name(stored.elder)}的入住"
+    require_in_scope(by, stored.elder, field="stay", label=label, as_changed=False)
+    reason = (reason or "").strip()
+    had_one = stored.placement_approved_on is not None
+    if had_one and not reason:
+        raise ValidationError({"reason": _("更改或撤销已登记的批准，请填写原因。")})
+    elder, _beds = _lock(stored.elder)
+    stay = Stay.objects.select_for_update().select_related("bed").get(pk=stored.pk)
+    if approved_on is None:
+        if not had_one:
+            raise ValidationError(
+                {"placement_approved_on": _("请填写县级民政部门批准纳入机构养老的日期。")}
+            )
+        values = {"placement_approved_on": None, "placement_approval_number": ""}
+        values["placement_approved_by"] = None
+        if by is not None and not is_bureau_over(by, stay.placement_approved_by):
+            raise ValidationError({"placement_approved_by": _placement_is_the_bureaus()})
+    else:
+        values = _checked_placement(stay, elder, approved_on, approval_number, approved_by, by)
+    for field, value in values.items():
+        setattr(stay, field, value)
+    stay.full_clean(validate_constraints=False)
+    stay._change_reason = (
+        f"{'撤销' if approved_on is None else '登记'}县级批准：{reason}"
+        if reason
+        else "登记县级批准"
+    )[:100]
+    _with_history_user(stay, by).save(update_fields=list(values))
+    return stay
+
+
+def _placement_is_the_bureaus() -> str:
+    return _("纳入机构养老由县级民政部门批准，只有该县（市、区）或其上级的民政部门可以登记。")
+
+
+def _checked_placement(stay, elder, approved_on, approval_number, approved_by, by) -> dict:
+    if stay.bed.bed_type == BedType.HOME_CARE:
+        raise ValidationError(
+            {"stay": _("家庭养老床位属于居家养老，不是纳入机构养老，不能登记县级批准。")}
+        )
+    label = _("县级民政部门批准纳入机构养老日期")
+    check_elder_date(elder, approved_on, field="placement_approved_on", label=label)
+    refuse_after(
+        approved_on,
+        stay.end_date,
+        field="placement_approved_on",
+        label=label,
+        latest_label=_("退住日期"),
+    )
+    number = (approval_number or "").strip()
+    if not number:
+        raise ValidationError({"placement_approval_number": _("请填写批准文号。")})
+    if approved_by is None or approved_by.level != RegionLevel.COUNTY:
+        raise ValidationError(
+            {"placement_approved_by": _("请选择批准的县级民政部门所在的县（市、区）。")}
+        )
+    if not elder.hukou_region.path.startswith(approved_by.path):
+        raise ValidationError(
+            {
+                "placement_approved_by": _(
+                    "%(county)s不是%(name)s户籍所在的县（市、区）：低保家庭的护理补贴由户籍地批准和发放。"
+                )
+                % {"county": approved_by.name, "name": elder.name}
+            }
+        )
+    if by is not None and not is_bureau_over(by, approved_by):
+        raise ValidationError({"placement_approved_by": _placement_is_the_bureaus()})
+    return {
+        "placement_approved_on": approved_on,
+        "placement_approval_number": number[:64],
+        "placement_approved_by": approved_by,
+    }
 
 
 # --- waiting lists ---------------------------------------------------------------------------

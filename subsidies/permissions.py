@@ -8,7 +8,7 @@ is the civil-affairs bureau's: finance reads it and pays by it, but never sets i
 its group grants."""
 
 from accounts.choices import Role
-from accounts.scoping import scope_of
+from accounts.scoping import is_bureau_over, scope_of
 
 
 def is_finance(user) -> bool:
@@ -35,15 +35,4 @@ def can_set_star_rates(user, jurisdiction=None) -> bool:
     """A bureau (or a superuser); with ``jurisdiction``, a bureau whose own area holds it
     (another role's area, such as finance's, does not count). The admin asks for the model
     permissions as well."""
-    scope = scope_of(user)
-    if not scope.everything and (Role.BUREAU not in scope.roles or scope.read_only):
-        return False
-    return (
-        jurisdiction is None
-        or scope.everything
-        or any(
-            jurisdiction.path.startswith(path)
-            for role, path in scope.region_grants
-            if role == Role.BUREAU
-        )
-    )
+    return is_bureau_over(user, jurisdiction)

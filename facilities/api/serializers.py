@@ -5,6 +5,8 @@ from rest_framework import serializers
 from facilities.choices import BedType
 from facilities.models import Application, Bed, Caregiver, Certificate, Facility, Stay
 from facilities.selectors import current_rating
+from regions.choices import RegionLevel
+from regions.models import Region
 
 
 class FacilitySerializer(serializers.ModelSerializer):
@@ -78,6 +80,12 @@ class StaySerializer(serializers.ModelSerializer):
     bed_code = serializers.CharField(source="bed.code", read_only=True)
     bed_label = serializers.CharField(source="bed.label", read_only=True)
     facility_code = serializers.CharField(source="bed.facility.code", read_only=True)
+    placement_approved_by = serializers.CharField(
+        source="placement_approved_by.code",
+        read_only=True,
+        allow_null=True,
+        help_text="批准纳入机构养老的县级民政部门所在县（市、区）的区划代码；未批准为空",
+    )
 
     class Meta:
         model = Stay
@@ -93,6 +101,9 @@ class StaySerializer(serializers.ModelSerializer):
             "start_date",
             "end_date",
             "end_reason",
+            "placement_approved_on",
+            "placement_approval_number",
+            "placement_approved_by",
         ]
 
 
@@ -104,6 +115,24 @@ class AdmitSerializer(serializers.Serializer):
 
 class DischargeSerializer(serializers.Serializer):
     end_date = serializers.DateField()
+
+
+class PlacementApprovalSerializer(serializers.Serializer):
+    """The county civil-affairs bureau's approval of placing the elder in institutional care
+    (经县级民政部门批准纳入机构养老): a 低保 elder's nursing subsidy is then the destitute
+    nursing-fee rate. ``approved_on`` null withdraws an approval recorded wrongly; changing or
+    withdrawing one needs ``reason``."""
+
+    approved_on = serializers.DateField(allow_null=True)
+    approval_number = serializers.CharField(max_length=64, required=False, allow_blank=True)
+    approved_by = serializers.SlugRelatedField(
+        slug_field="code",
+        queryset=Region.objects.filter(level=RegionLevel.COUNTY),
+        required=False,
+        allow_null=True,
+        help_text="批准的县级民政部门所在县（市、区）的区划代码",
+    )
+    reason = serializers.CharField(max_length=90, required=False, allow_blank=True)
 
 
 class TransferSerializer(serializers.Serializer):

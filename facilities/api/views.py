@@ -122,7 +122,7 @@ class StayViewSet(
 ):
     """Stays; POST admits (409 if the bed or the elder is taken)."""
 
-    queryset = Stay.objects.select_related("elder", "bed__facility")
+    queryset = Stay.objects.select_related("elder", "bed__facility", "placement_approved_by")
     serializer_class = s.StaySerializer
     filterset_fields = ["bed", "elder", "end_date"]
 
@@ -130,6 +130,7 @@ class StayViewSet(
         return {
             "create": s.AdmitSerializer,
             "discharge": s.DischargeSerializer,
+            "placement_approval": s.PlacementApprovalSerializer,
             "transfer": s.TransferSerializer,
             "correct": s.CorrectStaySerializer,
         }.get(self.action, s.StaySerializer)
@@ -144,6 +145,24 @@ class StayViewSet(
             by=request.user,
         )
         return Response(s.StaySerializer(stay).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(responses=s.StaySerializer)
+    @action(detail=True, methods=["post"], url_path="placement-approval")
+    def placement_approval(self, request, pk=None):
+        """Record (or withdraw, ``approved_on`` null) the county civil-affairs bureau's
+        approval of placing the elder in institutional care; a bureau's act."""
+        data = s.PlacementApprovalSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        stay = services.record_placement_approval(
+            stay=self.get_object(),
+            approved_on=values["approved_on"],
+            approval_number=values.get("approval_number", ""),
+            approved_by=values.get("approved_by"),
+            reason=values.get("reason", ""),
+            by=request.user,
+        )
+        return Response(s.StaySerializer(stay).data)
 
     @action(detail=True, methods=["post"])
     def discharge(self, request, pk=None):

@@ -99,6 +99,9 @@ ON = "2024-06-01"
 PERIOD = datetime.date(2024, 5, 1)
 # Refusals: bad input naming the field (400), forbidden (403), not found (404).
 REFUSED = (400, 403, 404)
+# The county's approval of a placement in institutional care decides a payment: only the
+# civil-affairs bureau records it (docs/policy.md §1 nursing subsidy).
+PLACEMENT_IS_THE_BUREAUS = "the county's approval is the civil-affairs bureau's decision"
 
 
 # --- the world: three places, each with the same records ---------------------------------------
@@ -566,6 +569,19 @@ API_WRITES = {
             lambda p, w, r: fresh(p.stay).end_date is not None,
         ),
         {"bureau", "street", "institution"},
+    ),
+    ("POST", "/api/facilities/stays/{id}/placement-approval/"): rule(
+        _post(
+            lambda p: f"/api/facilities/stays/{p.stay.pk}/placement-approval/",
+            lambda p, w: {
+                "approved_on": ON,
+                "approval_number": "民批〔2024〕1号",
+                "approved_by": p.county.code,
+            },
+            lambda p, w, r: fresh(p.stay).placement_approved_on is not None,
+        ),
+        {"bureau"},
+        PLACEMENT_IS_THE_BUREAUS,
     ),
     ("POST", "/api/facilities/stays/{id}/transfer/"): rule(
         _post(
@@ -1472,6 +1488,19 @@ ADMIN_WRITES = {
         lambda p, w: {"to_bed": p.free_bed.pk, "on": ON},
         lambda p, w: Stay.objects.filter(elder=p.elder, bed=p.free_bed).exists(),
         FACILITY,
+    ),
+    ("facilities.Stay", "page:facilities_stay_placement"): page_rule(
+        Stay,
+        "facilities_stay_placement",
+        lambda p: [p.stay.pk],
+        lambda p, w: {
+            "placement_approved_on": ON,
+            "placement_approval_number": "民批〔2024〕1号",
+            "placement_approved_by": p.county.pk,
+        },
+        lambda p, w: fresh(p.stay).placement_approved_on is not None,
+        BUREAU,
+        PLACEMENT_IS_THE_BUREAUS,
     ),
     ("facilities.Application", "add"): add_rule(
         Application,
