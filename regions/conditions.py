@@ -21,7 +21,10 @@ TOML data files). Each node is an object with exactly one operator:
   below; ``{"resides_in": […]}`` the same for the residence (常住地);
 - ``{"lives_at_home": true}`` lives at home (居家) on the day: no stay in a care institution's bed
   open that day (a stay runs from its first day up to, not including, its last; a home-care
-  bed, 家庭养老床位, is at home).
+  bed, 家庭养老床位, is at home);
+- ``{"placed_by_county": true}`` placed in institutional care by the county (经县级民政部门批准
+  纳入机构养老) on the day: a stay in a care institution's bed open that day whose placement the
+  county civil-affairs bureau approved on or before the day (Stay.placement_approved_on).
 
 Any node may also carry ``"as": "code"``: when the node holds, ``reasons`` reports the code
 (a visit list says *why* an elder is on it). A category node without one reports the
@@ -45,7 +48,7 @@ from functools import reduce
 from operator import and_, or_
 
 from django.core.exceptions import ValidationError
-from django.db.models import OuterRef, Q, Subquery, Value
+from django.db.models import F, OuterRef, Q, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.db.models.lookups import In
 
@@ -65,8 +68,9 @@ AGE_LEAVES = ("age_at_least", "age_at_most")
 REGION_LEAVES = ("registered_in", "resides_in")
 DISABILITY_LEAVES = ("disability_category", "disability_grade")
 LIST_LEAVES = ("category", "ability_level", "pension_type", *DISABILITY_LEAVES, *REGION_LEAVES)
-HOME_LEAVES = ("lives_at_home",)
-LEAVES = (*AGE_LEAVES, *LIST_LEAVES, *HOME_LEAVES)
+# Leaves read from the elder's stays, written ``true`` (the opposite is ``not``).
+STAY_LEAVES = ("lives_at_home", "placed_by_county")
+LEAVES = (*AGE_LEAVES, *LIST_LEAVES, *STAY_LEAVES)
 OPERATORS = (*COMBINATORS, *LEAVES)
 ANNOTATION = "as"
 
@@ -102,6 +106,7 @@ OPERATOR_LABELS = {
     "registered_in": "户籍地",
     "resides_in": "常住地",
     "lives_at_home": "居家",
+    "placed_by_county": "经县级批准入住养老机构",
 }
 
 
@@ -160,7 +165,7 @@ def _validate(node, allowed: frozenset[str], path: str, depth: int) -> None:
     if operator in AGE_LEAVES:
         _validate_age(value, here)
         return
-    if operator in HOME_LEAVES:
+    if operator in STAY_LEAVES:
         if value is not True:
             raise _error(
                 here, f'应为 true（不在家的写作 {{"not": ...}}），而不是 {_shown(value)}。'
@@ -292,12 +297,34 @@ class Facts:
     # In a care institution on ``on`` (a stay open that day); None: the reader did not read
     # stays, and a condition that asks raises rather than guess.
     in_institution: bool | None = None
+    # In a care institution on ``on`` in a stay whose placement the county approved on or
+    # before ``on``; None: not read (a condition that asks raises).
+    placed_by_county: bool | None = None
 
 
 def _at_home(f: Facts) -> bool:
     if f.in_institution is None:
         raise ValueError("the condition reads lives_at_home: pass Facts.in_institution")
     return not f.in_institution
+
+
+def _placed_by_county(f: Facts) -> bool:
+    if f.placed_by_county is None:
+        raise ValueError("the condition reads placed_by_county: pass Facts.placed_by_county")
+    return f.placed_by_county
+
+
+def placed_on(
+    stays: Iterable[tuple[datetime.date, datetime.date | None, datetime.date | None]],
+    on: datetime.date,
+) -> bool:
+    """Whether one of ``stays`` — (first day, end day or None, approval day or None) of an
+    elder's stays in care institutions' beds — is open on ``on`` with its placement approved
+    by then: the Python reading of ``placed_by_county``, for readers that build Facts."""
+    return any(
+        first <= on and (end is None or on < end) and approved is not None and approved <= on
+        for first, end, approved in stays
+    )
 
 
 def _in_region(path: str | None, codes: Iterable[str]) -> bool:
@@ -328,6 +355,8 @@ def predicate(condition, *, values: Mapping[str, object] | None = None) -> Predi
         return lambda f: age_on(f.birth_date, f.on) <= n
     if operator == "lives_at_home":
         return _at_home
+    if operator == "placed_by_county":
+        return _placed_by_county
     codes = frozenset(value)
     if operator == "category":
         return lambda f: not codes.isdisjoint(f.categories)
@@ -463,6 +492,20 @@ def _in_institution(ref: str, first: datetime.date, last: datetime.date) -> Q:
     return Q(**{f"{ref}__in": stays.values("elder_id")})
 
 
+def _placed(ref: str, start: datetime.date, end: datetime.date, elder_ids=None) -> Q:
+    """Placed in institutional care by the county on some day of [start, end] (on ``start``
+    when they are the same day): a stay in an institution's bed open on a day of the period
+    whose approval came on or before a day of it it was open. ``elder_ids`` (low, high) keeps
+    the subquery to a chunk's elders, as for categories."""
+    stays = institution_stays().filter(start_date__lte=end, placement_approved_on__lte=end)
+    stays = stays.filter(Q(end_date__isnull=True) | Q(end_date__gt=start))
+    # Approved on a day the stay was still open (the approval may precede the admission).
+    stays = stays.filter(Q(end_date__isnull=True) | Q(end_date__gt=F("placement_approved_on")))
+    if elder_ids is not None:
+        stays = stays.filter(elder_id__gte=elder_ids[0], elder_id__lte=elder_ids[1])
+    return Q(**{f"{ref}__in": stays.values("elder_id")})
+
+
 def resolve_values(condition, region, on: datetime.date) -> dict[str, Decimal]:
     """The rulebook values of the keys the condition reads, for ``region`` on ``on``
     (PolicyValueNotSet when one is not set)."""
@@ -526,6 +569,8 @@ def _q(node, on: datetime.date, prefix: str, values, elder_ids=None) -> Q:
         return _region_q(f"{prefix}residence_region", value)
     if operator == "lives_at_home":
         return ~_in_institution(_elder_ref(prefix), on, on)
+    if operator == "placed_by_county":
+        return _placed(_elder_ref(prefix), on, on, elder_ids)
     raise ValueError(f"unknown operator {operator!r}")
 
 
@@ -578,6 +623,8 @@ def _candidates(node, start, end, prefix: str, values) -> Q:
     if operator == "lives_at_home":
         # At home on some day of the period: not in an institution all of it.
         return ~_in_institution(_elder_ref(prefix), start, end)
+    if operator == "placed_by_county":
+        return _placed(_elder_ref(prefix), start, end)
     if operator in AGE_LEAVES:
         ages = (
             [int(Decimal(v)) for v in values.get(value["key"], ())]
@@ -662,6 +709,8 @@ def _describe(node, values, region_names, *, top: bool = False) -> str:
 
     if operator == "lives_at_home":
         return "居家（未入住养老机构）"
+    if operator == "placed_by_county":
+        return "经县级民政部门批准入住养老机构"
     if operator == "category":
         return one_of("类别", _labels(Category, value))
     if operator == "ability_level":

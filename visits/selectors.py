@@ -29,7 +29,7 @@ from django.db.models import Max, Q, QuerySet
 from accounts.rules import ElderPlace
 from regions import conditions
 from regions.choices import FREQUENCY_ORDER, Frequency, RegionLevel
-from regions.conditions import Facts
+from regions.conditions import Facts, placed_on
 from regions.models import Region
 from regions.selectors import PolicyBook, PolicyValueNotSet, RuleBook
 from residents.ages import add_years, age_on, birthday
@@ -97,9 +97,9 @@ class _ElderFacts:
     residence_path: str = ""  # "" when no residence is recorded
     categories: list[tuple[str, datetime.date, datetime.date | None]] = field(default_factory=list)
     assessments: list[tuple[datetime.date, str]] = field(default_factory=list)  # newest first
-    # Stays in care institutions [first day, end day), when a list asks whether one lives at
-    # home (None: not read).
-    stays: list[tuple[datetime.date, datetime.date | None]] | None = None
+    # Stays in care institutions [first day, end day) with the day the county approved the
+    # placement (or None), when a list asks about stays (None: not read).
+    stays: list[tuple[datetime.date, datetime.date | None, datetime.date | None]] | None = None
 
     def categories_on(self, on: datetime.date) -> set[str]:
         return {c for c, s, e in self.categories if s <= on and (e is None or on <= e)}
@@ -126,7 +126,8 @@ class _ElderFacts:
             residence_path=self.residence_path,
             in_institution=None
             if self.stays is None
-            else any(s <= on and (e is None or on < e) for s, e in self.stays),
+            else any(s <= on and (e is None or on < e) for s, e, _approved in self.stays),
+            placed_by_county=None if self.stays is None else placed_on(self.stays, on),
         )
 
     @property
@@ -268,16 +269,16 @@ class ScheduleBook:
                 .values_list("elder_id", "assessed_on", "final_level")
             ):
                 self.elders[elder_id].assessments.append((assessed_on, level))
-        if "lives_at_home" in operators:
+        if operators & set(conditions.STAY_LEAVES):
             for elder in self.elders.values():
                 elder.stays = []
-            for elder_id, first, ended in (
+            for elder_id, first, ended, approved in (
                 conditions.institution_stays()
                 .filter(elder_id__in=ids, start_date__lte=end)
                 .filter(Q(end_date__isnull=True) | Q(end_date__gt=start))
-                .values_list("elder_id", "start_date", "end_date")
+                .values_list("elder_id", "start_date", "end_date", "placement_approved_on")
             ):
-                self.elders[elder_id].stays.append((first, ended))
+                self.elders[elder_id].stays.append((first, ended, approved))
 
     def _reader(self, rule, region: Region, on: datetime.date):
         """The rule's condition as a Python function of Facts (reasons, or None when it does
@@ -363,10 +364,12 @@ class ScheduleBook:
             if last is not None and last < self.end:
                 days.add(last + ONE_DAY)
         days.update(assessed_on for assessed_on, _level in elder.assessments)
-        for first, ended in elder.stays or ():
+        for first, ended, approved in elder.stays or ():
             days.add(first)
             if ended is not None:
                 days.add(ended)
+            if approved is not None:
+                days.add(approved)
         if elder.death_date is not None:
             days.add(elder.death_date)
         days.update(birthday(elder.birth_date, years) for years in self._threshold_ages)
