@@ -44,6 +44,9 @@ SCHEME_CONDITION_LEAVES = (
     "pension_type",
     "disability_category",
     "disability_grade",
+    # docs/policy.md §1 nursing subsidy: at home, or placed in an institution by the county.
+    "lives_at_home",
+    "placed_by_county",
 )
 
 

@@ -36,7 +36,9 @@ from django.db.models import (
     F,
     IntegerField,
     JSONField,
+    OuterRef,
     Q,
+    Subquery,
     Value,
     When,
 )
@@ -98,6 +100,19 @@ class CategoryList(Aggregate):
             template="%(function)s(%(expressions)s)",
             **extra,
         )
+
+
+def placement_approval_on(day: datetime.date) -> Subquery:
+    """The document number of the county's approval of the elder's placement in the stay open
+    on ``day`` (approved by then), as an expression over Elder; NULL when there is none. An
+    elder has one open stay at most (stay_one_open_per_elder)."""
+    approved = (
+        conditions.institution_stays()
+        .filter(elder_id=OuterRef("pk"), start_date__lte=day, placement_approved_on__lte=day)
+        .filter(Q(end_date__isnull=True) | Q(end_date__gt=day))
+        .values("placement_approval_number")[:1]
+    )
+    return Subquery(approved)
 
 
 @dataclass(frozen=True)
@@ -248,6 +263,9 @@ def _compile(plan: PeriodPlan, region_path: str) -> ChunkStatement | None:
         ("ability_level", level_sql, level_params),
         ("hukou_region", f"{e}.region_code", ()),
     )
+    if plan.needs_placements:
+        # The county's approval the line rests on: its document number (None: not placed).
+        facts += (("placement_approval", *_on_elder_row(placement_approval_on(period))),)
     fact_params = tuple(p for *_, params in facts for p in params)
     if postgres:
         pairs = ", ".join(f"'{name}', {value}" for name, value, _ in facts)

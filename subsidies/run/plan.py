@@ -194,14 +194,23 @@ class PeriodPlan:
     def caregiver_payable(self) -> bool:
         return any(node.caregiver_schemes for node in self.nodes)
 
-    @property
-    def needs_levels(self) -> bool:
-        """Whether a scheme reads the latest assessment (one query more per chunk)."""
+    def reads(self, operator: str) -> bool:
+        """Whether a scheme's condition reads this leaf of the condition language."""
         return any(
-            "ability_level" in conditions.operators_of(s.condition)
+            operator in conditions.operators_of(s.condition)
             for node in self.nodes
             for s in node.schemes
         )
+
+    @property
+    def needs_levels(self) -> bool:
+        """Whether a scheme reads the latest assessment (one query more per chunk)."""
+        return self.reads("ability_level")
+
+    @property
+    def needs_placements(self) -> bool:
+        """Whether a scheme reads the county's placement approval (the line then states it)."""
+        return self.reads("placed_by_county")
 
     def node_for(self, path: str) -> RateNode | None:
         return next((node for node in self.nodes if path.startswith(node.path)), None)

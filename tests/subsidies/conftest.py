@@ -1,10 +1,12 @@
 import datetime
 import itertools
+from decimal import Decimal
 
 import pytest
 from stdnum import luhn
 
-from regions.models import Region
+from regions.models import PolicyValue, Region
+from regions.services import set_policy_value
 from residents import services as residents_services
 from residents.id_numbers import with_check_character
 from subsidies.payees import set_payee_account
@@ -57,3 +59,18 @@ def card_number_for(n: int) -> str:
 @pytest.fixture
 def xihu(rulebook):
     return Region.objects.get(code="330106")
+
+
+def set_province_amounts(amounts: dict[str, str]) -> None:
+    """Fill the province's rows of these rulebook keys, which the seeds name without a number
+    ("not set"), for a test: from the row's own start, with its citation."""
+    province = Region.objects.get(code="330000")
+    for key, amount in amounts.items():
+        row = PolicyValue.objects.get(region=province, key=key)
+        set_policy_value(
+            region=province,
+            key=key,
+            value=Decimal(amount),
+            effective_from=row.effective_from,
+            citation=row.citation,
+        )

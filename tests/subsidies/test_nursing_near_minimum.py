@@ -12,6 +12,7 @@ from regions.services import set_policy_value
 from residents.choices import AbilityLevel, AssessmentStandard
 from residents.models import AbilityAssessment
 from subsidies.models import PaymentLine
+from tests.subsidies.conftest import set_province_amounts
 from tests.subsidies.test_allowance_amounts import MAY_2024, paid, run
 
 TIERS = {
@@ -23,16 +24,7 @@ TIERS = {
 
 @pytest.fixture
 def nursing_amounts(rulebook):
-    province = Region.objects.get(code="330000")
-    for key, amount in TIERS.items():
-        row = PolicyValue.objects.get(region=province, key=key)
-        set_policy_value(
-            region=province,
-            key=key,
-            value=Decimal(amount),
-            effective_from=row.effective_from,
-            citation=row.citation,
-        )
+    set_province_amounts(TIERS)
 
 
 def _assessed(elder, level):

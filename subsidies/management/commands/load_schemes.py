@@ -1,17 +1,35 @@
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from subsidies.schemes import load_schemes
+from subsidies.schemes import adopt_scheme, load_schemes
 
 
 class Command(BaseCommand):
-    help = "Load the allowance schemes (subsidies/data/schemes.toml). Idempotent."
+    help = (
+        "Insert the allowance schemes the database lacks (subsidies/data/schemes.toml). Never "
+        "overwrites: the database is the master after the first load, and every scheme whose "
+        "definition differs from the file's is listed with who changed it and when. Taking "
+        "the file's definition is deliberate: --adopt CODE."
+    )
 
-    def handle(self, *args, **options):
+    def add_arguments(self, parser):
+        parser.add_argument("--adopt", metavar="CODE", help="take the file's definition of it")
+
+    def handle(self, *args, adopt=None, **options):
         try:
-            counts = load_schemes()
+            if adopt:
+                report = adopt_scheme(code=adopt)
+                self.stdout.write(
+                    f"adopted from the file: {report.adopted} scheme(s) ({adopt}), "
+                    f"unchanged {report.unchanged}"
+                )
+                return
+            report = load_schemes()
         except ValidationError as error:
             raise CommandError("; ".join(error.messages)) from None
+        for difference in report.differences:
+            self.stdout.write(difference.describe())
         self.stdout.write(
-            "schemes: " + ", ".join(f"{status} {count}" for status, count in counts.items())
+            f"schemes: created {report.created}, unchanged {report.unchanged}, "
+            f"differing {len(report.differences)} (the database's schemes kept)"
         )
