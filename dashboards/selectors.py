@@ -14,14 +14,12 @@ user's assignments, each section is shown only to roles that reach its app
 
 from __future__ import annotations
 
-import bisect
 import datetime
 from collections import defaultdict
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 
-from django.db import connection, transaction
 from django.db.models import Count, Q, QuerySet, Sum
 from django.utils.translation import gettext_lazy as _
 
@@ -48,28 +46,17 @@ from residents.selectors import free_assessments_due
 from subsidies.choices import LineStatus
 from subsidies.models import PaymentLine, money
 from visits import rules as visit_rules
-from visits.choices import VisitFrequency
-from visits.models import Visit
+from visits import schedule_store
 from visits.selectors import (
-    _SCHEDULE_ERRORS,
-    COUNTED_OUTCOMES,
-    ONE_DAY,
     ComplianceLine,
     ComplianceReport,
     GroupBy,
-    ScheduleBook,
-    _Accountability,
-    _count_between,
-    _runs_by_elder,
     compliance,
-    day_start,
     local_tz,
     month_bounds,
 )
 
 MAX_MONTHS = 12
-# Per sort or hash of one query of the page (see ``reading``).
-READING_WORK_MEM = "64MB"
 DEFAULT_MONTHS = 3
 # The picker offers the user's own areas and, below them, the levels a dashboard is read at.
 PICKER_LEVELS = (RegionLevel.PROVINCE, RegionLevel.CITY, RegionLevel.COUNTY, RegionLevel.STREET)
@@ -148,16 +135,10 @@ class Period:
 
 @contextmanager
 def reading():
-    """The dashboard's reads in one transaction tuned for them (PostgreSQL): enough memory
-    that the visit lists' first cut of elders (``id IN (category periods)`` OR …, which the
-    planner cannot turn into a join) is matched against a hash of the periods instead of a
-    scan of them per elder — at a million elders the difference between seconds and a
-    quarter of an hour — and no JIT compilation, which costs more than these queries save."""
-    with transaction.atomic():
-        if connection.vendor == "postgresql":
-            with connection.cursor() as cursor:
-                cursor.execute(f"SET LOCAL work_mem = '{READING_WORK_MEM}'")
-                cursor.execute("SET LOCAL jit = off")
+    """The dashboard's reads in one transaction tuned for the visit lists' first cut of elders
+    (visits.schedule_store.tuned_reads: at a million elders the difference between seconds
+    and a quarter of an hour)."""
+    with schedule_store.tuned_reads():
         yield
 
 
@@ -318,78 +299,21 @@ def _months_at_once(
 ) -> dict[datetime.date, ComplianceReport | PolicyValueNotSet] | None:
     """What ``compliance(area=area, start=m.start, end=m.end, group_by=group_by)`` gives for
     each month ``m`` (consecutive months, the last possibly cut at today), counted by the same
-    rules in one pass: a day owed daily is one elder-day, done when a counted visit falls on
-    it; a month with a day owed monthly is one elder-month, done when a counted visit falls in
-    it on or before the month's end; the lines of a street or community are those of the
-    elder's place. The overdue lists are not built (the dashboard shows none). A month whose
-    coverage target is not set gets the error ``compliance`` raises. None when the schedules
-    cannot be worked out over the whole period: the caller then reads month by month."""
-    if group_by == GroupBy.WORKER:
-        return None  # accountability changes with assignments within a month
+    rules in one pass (visits.schedule_store.month_figures: from the stored schedules when
+    they are stored, else worked out): a day owed daily is one elder-day, done when a counted
+    visit falls on it; a month with a day owed monthly is one elder-month, done when a counted
+    visit falls in it on or before the month's end; the lines of a street or community are
+    those of the elder's place. The overdue lists are not built (the dashboard shows none). A
+    month whose coverage target is not set gets the error ``compliance`` raises. None when
+    the schedules cannot be worked out over the whole period: the caller then reads month by
+    month."""
     start, end = months[0].start, months[-1].end
-    try:
-        book = ScheduleBook(areas=[area], start=start, end=end)
-        elders = list(book.elders.values())
-        runs_by_elder = _runs_by_elder(book, elders)
-    except _SCHEDULE_ERRORS:
+    read = schedule_store.month_figures(
+        area, [(month.start, month.end) for month in months], group_by
+    )
+    if read is None:
         return None
-    tz = local_tz()
-    seen: dict[int, list[datetime.date]] = defaultdict(list)
-    for elder_id, day in sorted(
-        {
-            (elder_id, visited_at.astimezone(tz).date())
-            for elder_id, visited_at in Visit.objects.filter(
-                elder_id__in=book.candidates.values("id"),
-                outcome__in=COUNTED_OUTCOMES,
-                visited_at__gte=day_start(start),
-                visited_at__lt=day_start(end + ONE_DAY),
-            ).values_list("elder_id", "visited_at")
-        }
-    ):
-        seen[elder_id].append(day)
-
-    accountable = _Accountability(area=area, start=start, end=end, group_by=group_by)
-    firsts = [month.start for month in months]
-    lasts = [month.end for month in months]
-    count = len(months)
-    # Per line (street or community): elder-days owed and done, elder-months owed and done,
-    # one figure per month.
-    figures: dict[str, list[list[int]]] = {}
-    for elder, runs in zip(elders, runs_by_elder, strict=True):
-        if not runs:
-            continue
-        elder_seen = seen.get(elder.id)
-        daily: dict[int, list[int]] = {}
-        monthly: set[int] = set()
-        for run_first, run_last, schedule in runs:
-            is_daily = schedule.frequency == VisitFrequency.DAILY
-            # Each month the run touches, and the piece of the run inside it.
-            i = max(bisect.bisect_right(firsts, run_first) - 1, 0)
-            while i < count and firsts[i] <= run_last:
-                first = run_first if run_first > firsts[i] else firsts[i]
-                last = run_last if run_last < lasts[i] else lasts[i]
-                if first <= last:
-                    if is_daily:
-                        owed_done = daily.setdefault(i, [0, 0])
-                        owed_done[0] += (last - first).days + 1
-                        if elder_seen:
-                            owed_done[1] += _count_between(elder_seen, first, last)
-                    else:
-                        monthly.add(i)
-                i += 1
-        # The place's line(s), whatever the day: accountability by area does not change.
-        for key in accountable.keys(elder, runs[0][0]):
-            line = figures.get(key)
-            if line is None:
-                line = figures[key] = [[0] * count for _ in range(4)]
-            daily_owed, daily_done, monthly_owed, monthly_done = line
-            for i, (owed, done) in daily.items():
-                daily_owed[i] += owed
-                daily_done[i] += done
-            for i in monthly:
-                monthly_owed[i] += 1
-                if elder_seen and _count_between(elder_seen, firsts[i], lasts[i]):
-                    monthly_done[i] += 1
+    figures, labels = read
 
     reports: dict[datetime.date, ComplianceReport | PolicyValueNotSet] = {}
     targets = PolicyBook([visit_rules.COVERAGE_TARGET_KEY], start, end)
@@ -407,7 +331,7 @@ def _months_at_once(
                 continue  # no elder of the line owed a visit this month
             lines[key] = ComplianceLine(
                 key=key,
-                label=accountable.labels.get(key, "（未分配）"),
+                label=labels.get(key, "（未分配）"),
                 daily_owed=daily_owed[i],
                 daily_done=daily_done[i],
                 monthly_owed=monthly_owed[i],

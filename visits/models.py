@@ -210,3 +210,145 @@ class HealthCheck(models.Model):
 
     def __str__(self) -> str:
         return f"{self.elder} {self.checked_on}"
+
+
+# --- the visit schedules, worked out ahead for the dashboard (visits/schedule_store.py) --------
+
+
+class ScheduleMonth(models.Model):
+    """The visit schedules of every elder placed in ``region`` (a county), worked out for one
+    month under one version of the rules (``ScheduleState.version``) and stored as
+    ``ScheduleRun`` rows — and, for a month already over (``tallied``), counted against the
+    visits as ``ScheduleTally`` and ``ScheduleTotal`` rows. ``error`` says why they could not be
+    worked out (a rulebook value not set): the dashboard then works that month out as it reads."""
+
+    region = models.ForeignKey(
+        Region, on_delete=models.CASCADE, related_name="+", verbose_name=_("区划")
+    )
+    month = models.DateField(_("月份"))
+    rules_version = models.BigIntegerField(_("规则版本"))
+    tallied = models.BooleanField(_("已计数"), default=False)
+    error = models.CharField(_("未能计算的原因"), max_length=500, blank=True)
+    computed_at = models.DateTimeField(_("计算时间"))
+
+    class Meta:
+        verbose_name = _("探访计划（按月）")
+        verbose_name_plural = _("探访计划（按月）")
+        constraints = [
+            models.UniqueConstraint(fields=["region", "month"], name="schedule_month_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.region} {self.month:%Y-%m}"
+
+
+class ScheduleRun(models.Model):
+    """Days of one month on which an elder must be visited: daily, a run of days [first day,
+    last day]; monthly (``daily`` false), one row per elder and month, from the first day
+    owed."""
+
+    elder = models.ForeignKey(
+        Elder, on_delete=models.CASCADE, related_name="+", verbose_name=_("老年人")
+    )
+    # Where the elder was placed (ElderPlace) when the run was worked out.
+    place = models.ForeignKey(
+        Region, on_delete=models.CASCADE, related_name="+", verbose_name=_("所在区域")
+    )
+    month = models.DateField(_("月份"))
+    first_day = models.DateField(_("起始日期"))
+    last_day = models.DateField(_("终止日期"))
+    daily = models.BooleanField(_("每日探访"))
+
+    class Meta:
+        verbose_name = _("探访计划时段")
+        verbose_name_plural = _("探访计划时段")
+        indexes = [
+            models.Index(fields=["month", "place"], name="schedule_run_month_place_idx"),
+            models.Index(fields=["elder", "month"], name="schedule_run_elder_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.elder_id} {self.first_day}–{self.last_day}"
+
+
+class _VisitCounts(models.Model):
+    """Visits owed and done in a month: elder-days owed daily and those on which a counted
+    visit fell; elders owed monthly and those with a counted visit in the month."""
+
+    place = models.ForeignKey(
+        Region, on_delete=models.CASCADE, related_name="+", verbose_name=_("所在区域")
+    )
+    month = models.DateField(_("月份"))
+    daily_owed = models.PositiveIntegerField(_("应每日探访人天"), default=0)
+    daily_done = models.PositiveIntegerField(_("已每日探访人天"), default=0)
+    monthly_owed = models.PositiveIntegerField(_("应每月探访"), default=0)
+    monthly_done = models.PositiveIntegerField(_("已每月探访"), default=0)
+
+    class Meta:
+        abstract = True
+
+
+class ScheduleTally(_VisitCounts):
+    """One elder's counts in a month that is over (monthly: 0 or 1), in the place where the
+    elder was placed."""
+
+    elder = models.ForeignKey(
+        Elder, on_delete=models.CASCADE, related_name="+", verbose_name=_("老年人")
+    )
+
+    class Meta:
+        verbose_name = _("探访计数（老年人按月）")
+        verbose_name_plural = _("探访计数（老年人按月）")
+        constraints = [
+            models.UniqueConstraint(fields=["elder", "month"], name="schedule_tally_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.elder_id} {self.month:%Y-%m}"
+
+
+class ScheduleTotal(_VisitCounts):
+    """The sum of the ScheduleTally rows of one place and month, kept equal to them by every
+    writer of the store: what the dashboard reads for a month that is over."""
+
+    class Meta:
+        verbose_name = _("探访计数（区域按月）")
+        verbose_name_plural = _("探访计数（区域按月）")
+        constraints = [
+            models.UniqueConstraint(fields=["place", "month"], name="schedule_total_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.place_id} {self.month:%Y-%m}"
+
+
+class ScheduleChange(models.Model):
+    """An elder whose stored schedule or tally may be out of date: written by the database's
+    triggers whenever a fact a schedule reads changes, or a visit is logged in a month already
+    tallied (visits/schedule_store.py); removed once worked out again."""
+
+    elder_id = models.BigIntegerField(_("老年人"), db_index=True)
+
+    class Meta:
+        verbose_name = _("探访计划待更新")
+        verbose_name_plural = _("探访计划待更新")
+
+    def __str__(self) -> str:
+        return str(self.elder_id)
+
+
+class ScheduleState(models.Model):
+    """One row. ``version``: raised by the database's triggers whenever the rulebook, the
+    visit lists or the administrative tree change; stored months of another version are out of
+    date. ``tallied_before``: months before it are over and may be tallied; a visit logged
+    before it records its elder as changed (visits/schedule_store.py)."""
+
+    version = models.BigIntegerField(_("版本"), default=0)
+    tallied_before = models.DateTimeField(_("计数截止"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("探访计划状态")
+        verbose_name_plural = _("探访计划状态")
+
+    def __str__(self) -> str:
+        return str(self.version)

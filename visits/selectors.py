@@ -751,7 +751,7 @@ class _Accountability:
     def __init__(self, *, area: Region, start: datetime.date, end: datetime.date, group_by: str):
         self.by_worker = group_by == GroupBy.WORKER
         self._by_path: dict[str, tuple[list[VisitWorker], list[datetime.date]]] = {}
-        self._level_keys: dict[str, set[str]] = {}
+        self._level_keys: dict[str, str] = {}
         if self.by_worker:
             self.assignments = list(
                 VisitWorker.objects.filter(start_date__lte=end)
@@ -788,14 +788,16 @@ class _Accountability:
         """The days, in order, on which ``keys`` may answer differently than the day before."""
         return self._assigned(elder)[1] if self.by_worker else []
 
+    def place_key(self, region: Region) -> str:
+        """The street or community line of the elders placed in ``region``."""
+        path = region.path
+        if path not in self._level_keys:
+            self._level_keys[path] = _level_code(region, self.level, self.regions_by_code)
+        return self._level_keys[path]
+
     def keys(self, elder: _ElderFacts, day: datetime.date) -> set[str]:
         if not self.by_worker:
-            path = elder.region.path
-            if path not in self._level_keys:
-                self._level_keys[path] = {
-                    _level_code(elder.region, self.level, self.regions_by_code)
-                }
-            return self._level_keys[path]
+            return {self.place_key(elder.region)}
         return {
             a.user.username
             for a in self._assigned(elder)[0]
