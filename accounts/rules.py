@@ -187,7 +187,7 @@ def register_all() -> None:
     register_scope(s.FacilitySubsidy, regions=("facility__region__path",))
     register_scope(s.StarSubsidyRate, regions=("jurisdiction__path",))
     # A payee's account belongs where its payee does: an elder's registration and residence,
-    # a caregiver's employers, a facility's region.
+    # a caregiver's employers, a facility's region, the region that registered an insurer.
     register_scope(
         s.PayeeAccount,
         regions=(
@@ -195,8 +195,13 @@ def register_all() -> None:
             "elder__residence_region__path",
             "caregiver__employments__facility__region__path",
             "facility__region__path",
+            "insurer__region__path",
         ),
     )
+    # Insurers are companies everyone may read of (their names and credit codes are public);
+    # each is kept by the region that registered it. A cover belongs to the region it insures.
+    register_scope(s.Insurer, regions=("region__path",), public=True, writes=("region__path",))
+    register_scope(s.InsuranceCover, regions=("region__path",))
 
     from servicelist.models import SatisfactionSurvey, ServiceDelivery, ServiceItem
 

@@ -782,7 +782,7 @@ class PaymentLineAdmin(PeriodMonthMixin, ReadOnlyAdmin):
     ]
     list_filter = ["scheme", StreetFilter, "status", "kind", MonthFilter]
     search_fields = ["=elder__id_number", "elder__name", "=elder__elder_code", "bank_reference"]
-    list_select_related = ["batch__region", "scheme", "elder", "caregiver", "facility"]
+    list_select_related = ["batch__region", "scheme", "elder", "caregiver", "facility", "insurer"]
     raw_id_fields = ["elder", "corrects", "batch", "policy_value"]
     readonly_fields = ["inputs_display"]
     exclude = ["inputs"]
@@ -943,4 +943,5 @@ class FacilitySubsidyAdmin(ReadOnlyAdmin):
     list_select_related = ["facility"]
 
 
-from subsidies import admin_payees  # noqa: E402, F401  (registers the payee accounts' admin)
+# Registered by importing them: the payee accounts' admin, and insurers with their covers.
+from subsidies import admin_insurers, admin_payees  # noqa: E402, F401

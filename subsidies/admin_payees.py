@@ -1,7 +1,7 @@
 """Payee accounts in the admin: a list and a page that show the number masked (its last four
 digits), and a detail view that shows it whole on a POST with a reason, recorded in the audit
-trail. Accounts are written by the elders' import and subsidies.payees.set_payee_account, which
-check the writer's scope and keep the history."""
+trail. Accounts are written by the elders' import, the API and subsidies.payees, which check
+the writer's scope and keep the history."""
 
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ from django.urls import path
 from django.utils.translation import gettext_lazy as _
 
 from accounts.permissions import ScopedAdminMixin
-from residents.id_numbers import mask_id_number
 from subsidies.models import PayeeAccount
 from subsidies.payees import account_number
+from subsidies.selectors import payee_identifier
 
 # The audit trail's action for a whole account number shown (beside 查看完整身份证号).
 VIEW_ACCOUNT_NUMBER = "view_account_number"
@@ -33,8 +33,14 @@ class PayeeAccountAdmin(ScopedAdminMixin, admin.ModelAdmin):
         "updated_at",
     ]
     list_filter = ["channel"]
-    search_fields = ["elder__name", "caregiver__name", "facility__name", "account_last4"]
-    list_select_related = ["elder", "caregiver", "facility"]
+    search_fields = [
+        "elder__name",
+        "caregiver__name",
+        "facility__name",
+        "insurer__name",
+        "account_last4",
+    ]
+    list_select_related = ["elder", "caregiver", "facility", "insurer"]
     fields = [
         "payee_display",
         "payee_id_number",
@@ -62,8 +68,7 @@ class PayeeAccountAdmin(ScopedAdminMixin, admin.ModelAdmin):
 
     @admin.display(description=_("证件号码"))
     def payee_id_number(self, account):
-        payee = account.payee
-        return mask_id_number(getattr(payee, "id_number", "") or "")
+        return payee_identifier(account.payee)
 
     @admin.display(description=_("账号"))
     def masked(self, account):

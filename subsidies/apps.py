@@ -26,6 +26,8 @@ class SubsidiesConfig(AppConfig):
         for used_by in (
             "subsidies: monthly allowance run",
             "subsidies: yearly allowance",
+            "subsidies: yearly run",
+            "subsidies: yearly run (paid to the insurer)",
             "subsidies: nursing subsidy",
         ):
             register_change_preview(used_by, preview_policy_revision)

@@ -139,7 +139,7 @@ def handle_elder_death(*, elder: Elder, death_date: datetime.date) -> dict[str, 
                 batch=draft_adjustment_batch(line.batch.region_id, this_month),
                 scheme_id=line.scheme_id,
                 period=line.period,
-                elder=elder,
+                **line.payee_columns,  # a premium is recovered from the insurer it paid
                 amount=-line.amount,
                 kind=LineKind.RECOVERY,
                 policy_value_id=line.policy_value_id,

@@ -99,7 +99,22 @@ class PaymentChannel(models.TextChoices):
     BANK_CARD = "bank_card", _("银行卡")
     SOCIAL_SECURITY_CARD = "social_security_card", _("社会保障卡金融账户")
     CARE_CARD = "care_card", _("爱心卡（养老服务电子津贴）")
+    # An organisation's account (对公账户): where an insurer is paid the premiums.
+    CORPORATE_ACCOUNT = "corporate_account", _("单位银行结算账户（对公账户）")
 
 
 # The channels a payee's own account can be (the care card needs none).
-ACCOUNT_CHANNELS = [PaymentChannel.BANK_CARD, PaymentChannel.SOCIAL_SECURITY_CARD]
+ACCOUNT_CHANNELS = [
+    PaymentChannel.BANK_CARD,
+    PaymentChannel.SOCIAL_SECURITY_CARD,
+    PaymentChannel.CORPORATE_ACCOUNT,
+]
+
+
+class PaidTo(models.TextChoices):
+    """Whom a scheme's lines pay: the payee the scheme is for, or, for a premium the
+    government buys for an elder (docs/policy.md §1), the insurer that covers the elder
+    there (subsidies.insurers): one line per insured elder, paid to the insurer."""
+
+    PAYEE = "", _("发放对象本人")
+    INSURER = "insurer", _("承保保险公司（按参保老年人）")

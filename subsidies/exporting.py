@@ -35,7 +35,7 @@ from pathlib import Path
 from xml.sax.saxutils import escape
 
 from django.db import connection, transaction
-from django.db.models import Count, Sum, Value
+from django.db.models import Case, Count, F, Sum, Value, When
 from django.db.models.functions import Coalesce, NullIf
 from django.utils.translation import gettext as _
 
@@ -99,21 +99,23 @@ MAX_SHEET_ROWS = 1_048_576
 
 FETCH_SIZE = 20000
 
-# The account's columns come from the payee's account, joined three ways (one payee column is
-# set on a line). Lines of a scheme credited to the care card carry no account: the platform
-# knows the elder by ID number; their holder is the payee.
+# The account's columns come from the payee's account, joined four ways (one payee is paid by
+# a line: the insurer of an insured elder's premium, else the line's person or facility).
+# Lines of a scheme credited to the care card carry no account: the platform knows the elder
+# by ID number; their holder is the payee.
 _CARE = PaymentChannel.CARE_CARD.value
-_ACCOUNT = "COALESCE(ae.{0}, ac.{0}, af.{0})"
+_ACCOUNT = "COALESCE(ai.{0}, ae.{0}, ac.{0}, af.{0})"
 _CHANNEL_SQL = f"COALESCE(NULLIF(s.channel, ''), {_ACCOUNT.format('channel')})"
 # The stored account number (nonce, ciphertext, tag) travels as a token the writer opens:
 # \x01 <payee kind>:<payee id>:<hex> \x01 — the kind and id are the ciphertext's associated data.
 _TOKEN_SQL = (
-    "chr(1) || CASE WHEN ae.id IS NOT NULL THEN 'elder:' || ae.elder_id "
+    "chr(1) || CASE WHEN ai.id IS NOT NULL THEN 'insurer:' || ai.insurer_id "
+    "WHEN ae.id IS NOT NULL THEN 'elder:' || ae.elder_id "
     "WHEN ac.id IS NOT NULL THEN 'caregiver:' || ac.caregiver_id "
     "ELSE 'facility:' || af.facility_id END || ':' || "
     f"encode({_ACCOUNT.format('account_number_encrypted')}, 'hex') || chr(1)"
 )
-_TOKEN_BODY = rb"(elder|caregiver|facility):([0-9]+):([0-9a-f]+)"
+_TOKEN_BODY = rb"(insurer|elder|caregiver|facility):([0-9]+):([0-9a-f]+)"
 _TOKEN = re.compile(rb"\x01" + _TOKEN_BODY + rb"\x01")
 _BARE_TOKEN = re.compile(_TOKEN_BODY)
 
@@ -123,17 +125,17 @@ _BARE_TOKEN = re.compile(_TOKEN_BODY)
 # amount as numeric(12,2) text, which is what str(Decimal) gives.
 _COLUMNS_SQL = [
     "'PL' || CASE WHEN l.id < 10000000000 THEN lpad(l.id::text, 10, '0') ELSE l.id::text END",
-    "COALESCE(e.id_number, c.id_number, NULLIF(f.uscc, ''), f.code)",
-    "COALESCE(e.name, c.name, f.name)",
+    "COALESCE(i.uscc, e.id_number, c.id_number, NULLIF(f.uscc, ''), f.code)",
+    "COALESCE(i.name, e.name, c.name, f.name)",
     "s.code",
     "to_char(l.period, 'YYYY-MM')",
     "l.amount::text",
     "l.kind",
     _CHANNEL_SQL,
     f"CASE WHEN s.channel = '{_CARE}' THEN NULL ELSE {_ACCOUNT.format('bank')} END",
-    f"CASE WHEN s.channel = '{_CARE}' OR COALESCE(ae.id, ac.id, af.id) IS NULL THEN NULL "
+    f"CASE WHEN s.channel = '{_CARE}' OR COALESCE(ai.id, ae.id, ac.id, af.id) IS NULL THEN NULL "
     f"ELSE {_TOKEN_SQL} END",
-    f"CASE WHEN s.channel = '{_CARE}' THEN COALESCE(e.name, c.name, f.name) "
+    f"CASE WHEN s.channel = '{_CARE}' THEN COALESCE(i.name, e.name, c.name, f.name) "
     f"ELSE {_ACCOUNT.format('holder_name')} END",
 ]
 # Two parameters, the batch and the cancelled status (held lines are never exported); a
@@ -144,7 +146,9 @@ JOIN subsidies_scheme s ON s.id = l.scheme_id
 LEFT JOIN residents_elder e ON e.id = l.elder_id
 LEFT JOIN facilities_caregiver c ON c.id = l.caregiver_id
 LEFT JOIN facilities_facility f ON f.id = l.facility_id
-LEFT JOIN subsidies_payeeaccount ae ON ae.elder_id = l.elder_id
+LEFT JOIN subsidies_insurer i ON i.id = l.insurer_id
+LEFT JOIN subsidies_payeeaccount ai ON ai.insurer_id = l.insurer_id
+LEFT JOIN subsidies_payeeaccount ae ON ae.elder_id = l.elder_id AND l.insurer_id IS NULL
 LEFT JOIN subsidies_payeeaccount ac ON ac.caregiver_id = l.caregiver_id
 LEFT JOIN subsidies_payeeaccount af ON af.facility_id = l.facility_id
 WHERE l.batch_id = %s AND l.status <> %s AND l.status <> '{LineStatus.HELD.value}'
@@ -269,8 +273,11 @@ def _export_rows_postgresql(batch: PaymentBatch, channel: str | None = None) -> 
 
 
 def _account(field: str):
+    """The paid payee's account ``field``: an insured elder's own account is not the one
+    their premium is paid to."""
     return Coalesce(
-        f"elder__payee_account__{field}",
+        f"insurer__payee_account__{field}",
+        Case(When(insurer__isnull=True, then=F(f"elder__payee_account__{field}"))),
         f"caregiver__payee_account__{field}",
         f"facility__payee_account__{field}",
     )
@@ -298,11 +305,7 @@ def _export_rows_orm(batch: PaymentBatch, channel: str | None = None) -> Iterato
             pay_channel=line_channel(),
             account_bank=_account("bank"),
             account_holder=_account("holder_name"),
-            account_id=Coalesce(
-                "elder__payee_account__id",
-                "caregiver__payee_account__id",
-                "facility__payee_account__id",
-            ),
+            account_id=_account("id"),
             account_secret=_account("account_number_encrypted"),
         )
         .values_list(
@@ -322,6 +325,7 @@ def _export_rows_orm(batch: PaymentBatch, channel: str | None = None) -> Iterato
             "elder_id",
             "caregiver_id",
             "facility_id",
+            "insurer_id",
         )
     )
     for (
@@ -341,18 +345,22 @@ def _export_rows_orm(batch: PaymentBatch, channel: str | None = None) -> Iterato
         elder_id,
         caregiver_id,
         facility_id,
+        insurer_id,
     ) in rows.iterator(chunk_size=5000):
         if scheme_channel == _CARE:
             bank, number, holder = None, None, name
         elif account_id is None:
             number = None
         else:
-            kind_of_payee, payee_pk = (
-                ("elder", elder_id)
-                if elder_id
-                else ("caregiver", caregiver_id)
-                if caregiver_id
-                else ("facility", facility_id)
+            kind_of_payee, payee_pk = next(
+                (kind, pk)
+                for kind, pk in (
+                    ("insurer", insurer_id),
+                    ("elder", elder_id),
+                    ("caregiver", caregiver_id),
+                    ("facility", facility_id),
+                )
+                if pk
             )
             number = account_crypto.decrypt(
                 secret, account_crypto.payee_ref(kind_of_payee, payee_pk)
@@ -628,10 +636,11 @@ def _xml_cells(row: list, amount_at: int | None, style: str = "") -> str:
     return "".join(cells)
 
 
-def _detail_rows(rows, amount_at: int) -> Iterator[str]:
+def _detail_rows(rows, amount_at: int, width: int = len(COLUMNS)) -> Iterator[str]:
     """The detail sheet's rows, a million of them: one template per row, a text cell costs a
-    first-character test and one regular-expression search."""
-    template = _row_template(len(COLUMNS), amount_at)
+    first-character test and one regular-expression search. Every cell but the amount is
+    text (or None)."""
+    template = _row_template(width, amount_at)
     text, triggers, needs_care = _xml_text, _TRIGGERS, _NEEDS_CARE.search
     for row in rows:
         cells = [
@@ -767,22 +776,48 @@ def write_xlsx(
         yield header_xml
         yield from _detail_rows(sheet_rows(), AMOUNT_INDEX)
 
+    def sheets():
+        yield "汇总", summary(), [16, 40, 10, 16], 2
+        number = 0
+        while number == 0 or pending is not None:
+            number += 1
+            yield f"明细{number}", detail(), COLUMN_WIDTHS, 1
+
+    files = ExportFiles([output])
+    files.sha256 = write_workbook(output, sheets())
+    files.count, files.amount = totals.count, totals.amount
+    return files
+
+
+def write_workbook(output: Path, sheets) -> str:
+    """An XLSX file of ``sheets`` — (name, rows as XML from ``header_cells`` and
+    ``table_rows``, column widths, rows frozen) each, taken one at a time, so that a sheet's
+    rows may decide whether another follows — streamed and hashed as written. Returns its
+    SHA-256."""
     with open(output, "wb") as raw:
         hashing = _HashingWriter(raw)
         with zipfile.ZipFile(
             _Unseekable(hashing), "w", zipfile.ZIP_DEFLATED, compresslevel=1
         ) as archive:
             writer = _SheetWriter(archive)
-            writer.sheet("汇总", summary(), widths=[16, 40, 10, 16], frozen=2)
-            number = 0
-            while number == 0 or pending is not None:
-                number += 1
-                writer.sheet(f"明细{number}", detail(), widths=COLUMN_WIDTHS, frozen=1)
+            for name, rows, widths, frozen in sheets:
+                writer.sheet(name, rows, widths=widths, frozen=frozen)
             writer.finish()
-    files = ExportFiles([output])
-    files.sha256, files.count, files.amount = (
-        hashing.digest.hexdigest(),
-        totals.count,
-        totals.amount,
-    )
-    return files
+    return hashing.digest.hexdigest()
+
+
+def header_cells(row: list) -> str:
+    """A header row (bold) as XML cells."""
+    return _xml_cells(row, None, f' s="{_STYLE_HEADER}"')
+
+
+def summary_cells(row: list, amount_at: int | None = None) -> str:
+    """A row of a summary (texts, counts and an amount) as XML cells, every text through
+    safe_cell."""
+    return _xml_cells(row, amount_at)
+
+
+def table_rows(rows, amount_at: int, width: int) -> Iterator[str]:
+    """Detail rows (texts, or None, and an amount's decimal text at ``amount_at``) as XML
+    cells, every text through safe_cell."""
+    return _detail_rows(rows, amount_at, width)

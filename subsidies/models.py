@@ -13,6 +13,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
+from facilities.validators import validate_uscc
 from regions import conditions
 from regions.catalog import validate_policy_key
 from regions.models import PolicyValue, Region
@@ -27,6 +28,7 @@ from subsidies.choices import (
     FacilitySubsidyKind,
     LineKind,
     LineStatus,
+    PaidTo,
     Payee,
     PaymentChannel,
     PeriodKind,
@@ -108,6 +110,18 @@ class Scheme(models.Model):
         default="",
         help_text=_("留空：发到领取人登记的银行卡或社保卡；爱心卡：记入电子津贴平台，凭身份证号。"),
     )
+    # docs/policy.md §1: premiums the government buys for elders are paid to the insurer.
+    paid_to = models.CharField(
+        _("付款对象"),
+        max_length=16,
+        choices=PaidTo.choices,
+        blank=True,
+        default=PaidTo.PAYEE,
+        help_text=_(
+            "留空：付给发放对象本人；承保保险公司：每位参保老年人一条明细，付给该地该期承保的"
+            "保险公司（见“承保安排”），参保名单随之导出。"
+        ),
+    )
     is_active = models.BooleanField(_("启用"), default=True)
 
     history = HistoricalRecords()
@@ -131,6 +145,10 @@ class Scheme(models.Model):
         codes = self.until_set_paid_as
         if not isinstance(codes, list) or not all(isinstance(c, str) for c in codes):
             raise ValidationError({"until_set_paid_as": _("应为项目代码的列表。")})
+        if self.paid_to == PaidTo.INSURER and (self.payee != Payee.ELDER or self.channel):
+            raise ValidationError(
+                {"paid_to": _("付给保险公司的项目须以老年人为发放对象，且不设发放渠道。")}
+            )
 
 
 class PaymentBatch(models.Model):
@@ -255,6 +273,17 @@ class PaymentLine(models.Model):
         verbose_name=_("机构"),
         db_index=False,
     )
+    # A premium bought for the elder (Scheme.paid_to): the elder is the insured, the insurer
+    # is paid (see payment_line_insurer_insures_an_elder).
+    insurer = models.ForeignKey(
+        "Insurer",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="payment_lines",
+        verbose_name=_("承保保险公司"),
+        db_index=False,
+    )
     amount = models.DecimalField(_("金额（元）"), max_digits=12, decimal_places=2)
     kind = models.CharField(
         _("类型"), max_length=16, choices=LineKind.choices, default=LineKind.NORMAL
@@ -311,6 +340,12 @@ class PaymentLine(models.Model):
                 condition=Q(caregiver__isnull=False),
                 name="payment_line_caregiver_idx",
             ),
+            # The insured list reads an insurer's lines by period.
+            models.Index(
+                fields=["insurer", "period"],
+                condition=Q(insurer__isnull=False),
+                name="payment_line_insurer_idx",
+            ),
         ]
         constraints = [
             # One payment per (scheme, period, person): a rerun adds only what is missing
@@ -331,6 +366,11 @@ class PaymentLine(models.Model):
                 | Q(elder__isnull=True, caregiver__isnull=False, facility__isnull=True)
                 | Q(elder__isnull=True, caregiver__isnull=True, facility__isnull=False),
                 name="payment_line_exactly_one_payee",
+            ),
+            # An insurer is paid for an insured elder, never in place of a caregiver or facility.
+            models.CheckConstraint(
+                condition=Q(insurer__isnull=True) | Q(elder__isnull=False),
+                name="payment_line_insurer_insures_an_elder",
             ),
             models.UniqueConstraint(
                 fields=["corrects", "kind"],
@@ -363,7 +403,20 @@ class PaymentLine(models.Model):
 
     @property
     def payee(self):
-        return self.elder or self.caregiver or self.facility
+        """Who is paid: the insurer of an insured elder's premium, else the line's person or
+        facility."""
+        return self.insurer or self.elder or self.caregiver or self.facility
+
+    @property
+    def payee_columns(self) -> dict[str, int | None]:
+        """The line's payee as columns, for a line that pays the same payee again (a
+        re-issue, a recovery, a correction)."""
+        return {
+            "elder_id": self.elder_id,
+            "caregiver_id": self.caregiver_id,
+            "facility_id": self.facility_id,
+            "insurer_id": self.insurer_id,
+        }
 
     @property
     def reference(self) -> str:
@@ -805,6 +858,14 @@ class PayeeAccount(models.Model):
         related_name="payee_account",
         verbose_name=_("机构"),
     )
+    insurer = models.OneToOneField(
+        "Insurer",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="payee_account",
+        verbose_name=_("保险公司"),
+    )
     channel = models.CharField(_("账户类型"), max_length=32, choices=PaymentChannel.choices)
     bank = models.CharField(_("开户银行"), max_length=100)
     account_number_encrypted = models.BinaryField(_("账号（加密）"), editable=False)
@@ -827,15 +888,39 @@ class PayeeAccount(models.Model):
         verbose_name_plural = _("领取账户")
         constraints = [
             models.CheckConstraint(
-                condition=Q(elder__isnull=False, caregiver__isnull=True, facility__isnull=True)
-                | Q(elder__isnull=True, caregiver__isnull=False, facility__isnull=True)
-                | Q(elder__isnull=True, caregiver__isnull=True, facility__isnull=False),
+                condition=Q(
+                    elder__isnull=False,
+                    caregiver__isnull=True,
+                    facility__isnull=True,
+                    insurer__isnull=True,
+                )
+                | Q(
+                    elder__isnull=True,
+                    caregiver__isnull=False,
+                    facility__isnull=True,
+                    insurer__isnull=True,
+                )
+                | Q(
+                    elder__isnull=True,
+                    caregiver__isnull=True,
+                    facility__isnull=False,
+                    insurer__isnull=True,
+                )
+                | Q(
+                    elder__isnull=True,
+                    caregiver__isnull=True,
+                    facility__isnull=True,
+                    insurer__isnull=False,
+                ),
                 name="payee_account_exactly_one_payee",
             ),
+            # People and facilities are paid to a card; an insurer to its corporate account.
             models.CheckConstraint(
                 condition=Q(
-                    channel__in=[PaymentChannel.BANK_CARD, PaymentChannel.SOCIAL_SECURITY_CARD]
-                ),
+                    channel__in=[PaymentChannel.BANK_CARD, PaymentChannel.SOCIAL_SECURITY_CARD],
+                    insurer__isnull=True,
+                )
+                | Q(channel=PaymentChannel.CORPORATE_ACCOUNT, insurer__isnull=False),
                 name="payee_account_channel_holds_an_account",
             ),
         ]
@@ -843,18 +928,110 @@ class PayeeAccount(models.Model):
     def __str__(self) -> str:
         return f"{self.get_channel_display()} {self.masked_number}"
 
+    PAYEE_FIELDS = ("elder", "caregiver", "facility", "insurer")
+
     @property
     def payee(self):
-        return self.elder or self.caregiver or self.facility
+        return getattr(self, self.payee_kind)
 
     @property
     def payee_kind(self) -> str:
-        return "elder" if self.elder_id else "caregiver" if self.caregiver_id else "facility"
+        return next((kind for kind in self.PAYEE_FIELDS if getattr(self, f"{kind}_id")), "facility")
 
     @property
     def payee_pk(self) -> int:
-        return self.elder_id or self.caregiver_id or self.facility_id
+        return getattr(self, f"{self.payee_kind}_id")
 
     @property
     def masked_number(self) -> str:
         return f"****{self.account_last4}" if self.account_last4 else ""
+
+
+class Insurer(models.Model):
+    """An insurance company the government pays premiums to for the elders it insures
+    (docs/policy.md §1, accident insurance). Its account (对公账户) is a PayeeAccount, encrypted
+    and masked like every payee's; covers (InsuranceCover) say where and when it insures."""
+
+    name = models.CharField(_("名称"), max_length=200)
+    uscc = models.CharField(
+        _("统一社会信用代码"),
+        max_length=18,
+        unique=True,
+        validators=[validate_uscc],
+        help_text=_("GB 32100-2015，18位，含校验码。"),
+    )
+    region = models.ForeignKey(
+        Region,
+        on_delete=models.PROTECT,
+        related_name="insurers",
+        verbose_name=_("登记区划"),
+        help_text=_("登记该保险公司的部门所在区划，由该地民政或财政部门维护。"),
+    )
+    is_active = models.BooleanField(_("启用"), default=True)
+    created_at = models.DateTimeField(_("登记时间"), auto_now_add=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("保险公司")
+        verbose_name_plural = _("保险公司")
+        ordering = ["name"]
+        permissions = [
+            (
+                "export_full_insured_list",
+                _("可导出含完整身份证号的参保名单（供保险公司投保）"),
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class InsuranceCover(models.Model):
+    """Which insurer covers a scheme's elders in a region, from when to when (the contract
+    the bureau signed): the run pays each insured elder's premium to it. The cover of the
+    nearest region at or above the elder's registration, in force on the 1st of the month,
+    applies (subsidies.insurers). Covers of one scheme and region never overlap: the service
+    checks it, and on PostgreSQL an exclusion constraint (migration) makes it true."""
+
+    scheme = models.ForeignKey(
+        Scheme,
+        on_delete=models.PROTECT,
+        related_name="insurance_covers",
+        limit_choices_to={"paid_to": PaidTo.INSURER},
+        verbose_name=_("津贴项目"),
+    )
+    region = models.ForeignKey(
+        Region,
+        on_delete=models.PROTECT,
+        related_name="insurance_covers",
+        verbose_name=_("承保区划"),
+    )
+    insurer = models.ForeignKey(
+        Insurer, on_delete=models.PROTECT, related_name="covers", verbose_name=_("保险公司")
+    )
+    start_date = models.DateField(_("起保日期"))
+    end_date = models.DateField(
+        _("终止日期"), null=True, blank=True, help_text=_("含当日；留空为长期。")
+    )
+    policy_number = models.CharField(_("保单号"), max_length=64, blank=True)
+    note = models.CharField(_("说明"), max_length=200, blank=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("承保安排")
+        verbose_name_plural = _("承保安排")
+        ordering = ["region__code", "scheme__code", "-start_date"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["scheme", "region", "start_date"], name="insurance_cover_one_per_start"
+            ),
+            models.CheckConstraint(
+                condition=Q(end_date__isnull=True) | Q(end_date__gte=models.F("start_date")),
+                name="insurance_cover_dates_ordered",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.region.name} {self.scheme.label}：{self.insurer.name}"

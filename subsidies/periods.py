@@ -65,3 +65,16 @@ def parse_period(
     if not FIRST_PERIOD.year <= int(text[:4]) <= last_period(today).year:
         raise _out_of_range(text, field, today)  # before making a date: year 0 is none
     return check_period(datetime.date(int(text[:4]), int(text[5:]), 1), field=field, today=today)
+
+
+def parse_months(
+    text: str, *, field: str = "period", today: datetime.date | None = None
+) -> tuple[datetime.date, datetime.date]:
+    """``YYYY-MM`` (a month) or ``YYYY`` (its twelve months) as the first and the last month,
+    within the range; else ValidationError on ``field``."""
+    text = (text or "").strip()
+    if len(text) == 4 and text.isdigit():
+        first = parse_period(f"{text}-01", field=field, today=today)
+        return first, datetime.date(first.year, 12, 1)
+    month = parse_period(text, field=field, today=today)
+    return month, month

@@ -31,6 +31,7 @@ SCHEME_FIELDS = (
     "amount_share_key",
     "citation",
     "channel",
+    "paid_to",
 )
 
 
@@ -83,6 +84,7 @@ def _file_entries(path: Path) -> list[tuple[str, dict]]:
         values["until_set_paid_as"] = values["until_set_paid_as"] or []
         values["amount_share_key"] = values["amount_share_key"] or ""
         values["channel"] = values["channel"] or ""
+        values["paid_to"] = values["paid_to"] or ""
         values["jurisdiction"] = jurisdiction
         parsed.append((entry["code"], values))
     return parsed

@@ -12,6 +12,7 @@ from django.db.models.functions import Coalesce, NullIf
 from django.utils import timezone
 
 from regions.models import Region
+from residents.id_numbers import mask_id_number
 from subsidies.choices import BatchKind, ChunkStatus, LineStatus, RunHealth, RunStatus
 from subsidies.models import CorrectionJob, PaymentBatch, PaymentLine, money
 
@@ -60,9 +61,11 @@ def batch_held_total(batch: PaymentBatch) -> tuple[int, Decimal]:
 
 
 def payee_id_number():
-    """The payee's identifier for the bank: the elder's or caregiver's ID number, or the
-    facility's unified social credit code (its facility code when it has none)."""
+    """The payee's identifier for the bank: an insurer's unified social credit code (for the
+    premiums it is paid), the elder's or caregiver's ID number, or the facility's credit code
+    (its facility code when it has none)."""
     return Coalesce(
+        "insurer__uscc",
         "elder__id_number",
         "caregiver__id_number",
         NullIf("facility__uscc", Value("")),
@@ -71,7 +74,16 @@ def payee_id_number():
 
 
 def payee_name():
-    return Coalesce("elder__name", "caregiver__name", "facility__name")
+    return Coalesce("insurer__name", "elder__name", "caregiver__name", "facility__name")
+
+
+def payee_identifier(payee) -> str:
+    """A payee as a page or an answer shows it: a person's ID number masked (PIPL), an
+    organisation's credit code (or code) as it is."""
+    id_number = getattr(payee, "id_number", "")
+    if id_number:
+        return mask_id_number(id_number)
+    return getattr(payee, "uscc", "") or getattr(payee, "code", "")
 
 
 def paid_together_q(region: Region) -> Q:

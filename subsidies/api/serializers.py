@@ -1,6 +1,7 @@
 """Input and output serializers of the subsidies API, separate per endpoint."""
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.utils.translation import gettext
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -11,12 +12,20 @@ from subsidies.models import (
     AllowanceRun,
     CorrectionJob,
     FacilitySubsidy,
+    Insurer,
+    PayeeAccount,
     PaymentBatch,
     PaymentLine,
     StarSubsidyRate,
 )
 from subsidies.periods import PERIOD_PATTERN, parse_period
-from subsidies.selectors import batch_grand_total, batch_held_total, batch_totals, run_health
+from subsidies.selectors import (
+    batch_grand_total,
+    batch_held_total,
+    batch_totals,
+    payee_identifier,
+    run_health,
+)
 
 
 @extend_schema_field(
@@ -226,6 +235,7 @@ class PaymentLineSerializer(serializers.ModelSerializer):
             "elder",
             "caregiver",
             "facility",
+            "insurer",
             "amount",
             "kind",
             "status",
@@ -238,13 +248,18 @@ class PaymentLineSerializer(serializers.ModelSerializer):
         ]
 
     def get_payee_type(self, line) -> str:
+        """Who is paid: for a premium, the insurer (``elder`` is then the insured)."""
+        if line.insurer_id:
+            return "insurer"
         return "elder" if line.elder_id else "caregiver" if line.caregiver_id else "facility"
 
     def get_payee_name(self, line) -> str:
         return line.payee.name
 
     def get_payee_id_number(self, line) -> str:
-        # PIPL: people's ID numbers are masked here; a facility's credit code is public.
+        # PIPL: people's ID numbers are masked here; a company's credit code is public.
+        if line.insurer_id:
+            return line.insurer.uscc
         person = line.elder or line.caregiver
         if person is not None:
             return mask_id_number(person.id_number)
@@ -310,3 +325,98 @@ class StarSubsidyRateInputSerializer(serializers.Serializer):
     amount = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0)
     effective_from = serializers.DateField()
     note = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+# --- payee accounts and insurers -----------------------------------------------------------------
+
+
+class PayeeAccountSerializer(serializers.ModelSerializer):
+    """An account as everyone but the bank sees it: the number masked (its last four digits)."""
+
+    payee_type = serializers.CharField(source="payee_kind", read_only=True)
+    payee_name = serializers.CharField(source="payee.name", read_only=True)
+    payee_id_number = serializers.SerializerMethodField()
+    account_number = serializers.CharField(
+        source="masked_number", read_only=True, help_text="Masked: ****1234."
+    )
+
+    class Meta:
+        model = PayeeAccount
+        fields = [
+            "id",
+            "payee_type",
+            "elder",
+            "caregiver",
+            "facility",
+            "insurer",
+            "payee_name",
+            "payee_id_number",
+            "channel",
+            "bank",
+            "account_number",
+            "holder_name",
+            "updated_at",
+        ]
+
+    def get_payee_id_number(self, account) -> str:
+        return payee_identifier(account.payee)
+
+
+class PayeeAccountHistorySerializer(serializers.Serializer):
+    """One version of an account, the number masked."""
+
+    history_date = serializers.DateTimeField()
+    history_type = serializers.CharField(help_text="+ created, ~ changed")
+    history_user = serializers.SerializerMethodField()
+    channel = serializers.CharField()
+    bank = serializers.CharField()
+    account_number = serializers.SerializerMethodField()
+    holder_name = serializers.CharField()
+
+    def get_history_user(self, version) -> str:
+        user = version.history_user
+        return user.username if user is not None else ""
+
+    def get_account_number(self, version) -> str:
+        return f"****{version.account_last4}" if version.account_last4 else ""
+
+
+class PayeeAccountInputSerializer(serializers.Serializer):
+    """An account for an elder or an insurer (exactly one), named like the import's columns.
+    The number travels only in this body: never in a URL, never in an answer."""
+
+    elder = serializers.IntegerField(required=False)
+    insurer = serializers.IntegerField(required=False)
+    account_channel = serializers.CharField(max_length=32)
+    bank = serializers.CharField(max_length=100)
+    account_number = serializers.CharField(max_length=64, write_only=True)
+    account_holder = serializers.CharField(max_length=100, required=False, allow_blank=True)
+
+    def validate(self, data):
+        if ("elder" in data) == ("insurer" in data):
+            raise serializers.ValidationError(
+                {"elder": gettext("请给出老年人（elder）或保险公司（insurer）之一。")}
+            )
+        return data
+
+
+class InsurerSerializer(serializers.ModelSerializer):
+    region_code = serializers.CharField(source="region.code", read_only=True)
+
+    class Meta:
+        model = Insurer
+        fields = ["id", "name", "uscc", "region_code", "is_active"]
+
+
+class InsuredListInputSerializer(serializers.Serializer):
+    period = serializers.RegexField(
+        r"^\d{4}(-(0[1-9]|1[0-2]))?$", help_text="YYYY (a year) or YYYY-MM (a month)"
+    )
+    file_format = serializers.ChoiceField(choices=ExportFormat.values, default="csv")
+    region = serializers.CharField(required=False, help_text="only this region's batches")
+    full_ids = serializers.BooleanField(
+        default=False,
+        help_text="The insurer's copy, with whole ID numbers: finance or the bureau holding "
+        "the permission, with a `reason`; audited.",
+    )
+    reason = serializers.CharField(required=False, allow_blank=True, max_length=200)

@@ -9,5 +9,7 @@ router.register("batches", views.BatchViewSet, basename="payment-batch")
 router.register("lines", views.PaymentLineViewSet, basename="payment-line")
 router.register("facility-subsidies", views.FacilitySubsidyViewSet, basename="facility-subsidy")
 router.register("star-rates", views.StarSubsidyRateViewSet, basename="star-subsidy-rate")
+router.register("payee-accounts", views.PayeeAccountViewSet, basename="payee-account")
+router.register("insurers", views.InsurerViewSet, basename="insurer")
 
 urlpatterns = router.urls

@@ -6,6 +6,7 @@ import tempfile
 from pathlib import Path
 
 from django.http import FileResponse
+from django.utils.translation import gettext
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
@@ -13,16 +14,19 @@ from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.response import Response
 
 from accounts.permissions import ScopedQuerysetMixin
-from accounts.scoping import OutOfScope, require_region_in_scope
+from accounts.scoping import OutOfScope, OutOfScopeWrite, require_region_in_scope
 from facilities.models import Facility
 from regions.models import Region
-from subsidies import batches, exports, grants
+from residents.models import Elder
+from subsidies import batches, exports, grants, insured_lists, payees
 from subsidies.api import serializers as s
 from subsidies.choices import ExportFormat
 from subsidies.models import (
     AllowanceRun,
     CorrectionJob,
     FacilitySubsidy,
+    Insurer,
+    PayeeAccount,
     PaymentBatch,
     PaymentLine,
     StarSubsidyRate,
@@ -144,7 +148,7 @@ class PaymentLineViewSet(ScopedQuerysetMixin, viewsets.ReadOnlyModelViewSet):
     """Payment lines, read-only, with masked ID numbers and the inputs that explain them."""
 
     queryset = PaymentLine.objects.select_related(
-        "scheme", "elder", "caregiver", "facility"
+        "scheme", "elder", "caregiver", "facility", "insurer"
     ).order_by("id")
     serializer_class = s.PaymentLineSerializer
     filterset_fields = ["batch", "period", "kind", "status", "scheme__code"]
@@ -208,3 +212,108 @@ class StarSubsidyRateViewSet(
         jurisdiction = _region_in_scope(request.user, values.pop("jurisdiction"), "jurisdiction")
         rate = grants.set_star_subsidy_rate(jurisdiction=jurisdiction, by=request.user, **values)
         return Response(s.StarSubsidyRateSerializer(rate).data, status=status.HTTP_201_CREATED)
+
+
+class PayeeAccountViewSet(
+    ScopedQuerysetMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Payee accounts of the writer's area, the number always masked; POST records (or
+    replaces) the account of an elder or an insurer (subsidies.payees.set_payee_account: the
+    writer's scope checked, the number validated and encrypted, the history kept, held lines
+    released). The whole number is never in an answer, a URL or a log."""
+
+    queryset = PayeeAccount.objects.select_related(
+        "elder", "caregiver", "facility", "insurer"
+    ).order_by("id")
+    serializer_class = s.PayeeAccountSerializer
+    filterset_fields = ["channel", "elder", "insurer"]
+
+    @extend_schema(
+        request=s.PayeeAccountInputSerializer,
+        responses={201: s.PayeeAccountSerializer, 200: s.PayeeAccountSerializer},
+    )
+    def create(self, request, *args, **kwargs):
+        data = s.PayeeAccountInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        field = "elder" if "elder" in values else "insurer"
+        model = Elder if field == "elder" else Insurer
+        payee = model.objects.filter(pk=values[field]).first()
+        # One answer for a payee that does not exist and one outside the writer's area.
+        outside = ValidationError({field: gettext("没有该领取人，或不在您的管辖范围内。")})
+        if payee is None:
+            raise outside
+        existed = PayeeAccount.objects.filter(**{field: payee}).exists()
+        try:
+            account = payees.set_payee_account(
+                payee=payee,
+                channel=values["account_channel"],
+                bank=values["bank"],
+                account_number=values["account_number"],
+                holder_name=values.get("account_holder", ""),
+                by=request.user,
+            )
+        except OutOfScopeWrite:
+            raise outside from None
+        return Response(
+            s.PayeeAccountSerializer(account).data,
+            status=status.HTTP_200_OK if existed else status.HTTP_201_CREATED,
+        )
+
+    @extend_schema(responses=s.PayeeAccountHistorySerializer(many=True))
+    @action(detail=True, methods=["get"])
+    def history(self, request, pk=None):
+        """Every version of the account, newest first, the number masked."""
+        account = self.get_object()
+        versions = account.history.select_related("history_user").order_by("-history_date")
+        return Response(s.PayeeAccountHistorySerializer(versions, many=True).data)
+
+
+class InsurerViewSet(ScopedQuerysetMixin, viewsets.ReadOnlyModelViewSet):
+    """Insurers (public: name and credit code) and, per insurer and year or month, the
+    insured list of the premiums it is paid (subsidies.insured_lists): masked ID numbers, or
+    with ``full_ids`` the insurer's copy for enrolment (finance or the bureau with the
+    permission, a reason required). Every list is recorded in the audit trail."""
+
+    queryset = Insurer.objects.select_related("region").order_by("name")
+    serializer_class = s.InsurerSerializer
+    filterset_fields = ["is_active"]
+
+    @extend_schema(
+        parameters=[s.InsuredListInputSerializer],
+        responses={(200, "application/octet-stream"): bytes},
+    )
+    @action(detail=True, methods=["get"], url_path="insured-list")
+    def insured_list(self, request, pk=None):
+        insurer = self.get_object()
+        if not insured_lists.may_read_insured_list(request.user):
+            raise PermissionDenied(gettext("参保名单由财务和民政部门导出。"))
+        data = s.InsuredListInputSerializer(data=request.query_params)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        region = None
+        if values.get("region"):
+            region = _region_in_scope(request.user, values["region"], "region")
+        fmt = values["file_format"]
+        name = f"insured-{insurer.uscc}-{values['period']}.{fmt}"
+        folder = Path(tempfile.mkdtemp(prefix="subsidies-insured-"))
+        written = insured_lists.export_insured_list(
+            insurer=insurer,
+            period=values["period"],
+            fmt=fmt,
+            output=folder / name,
+            by=request.user,
+            region=region,
+            full_ids=values["full_ids"],
+            reason=values.get("reason", ""),
+        )
+        # As for a batch's file: the handle keeps the data readable, the folder goes now.
+        handle = open(folder / name, "rb")  # noqa: SIM115
+        shutil.rmtree(folder)
+        response = FileResponse(handle, as_attachment=True, filename=name)
+        response["X-Checksum-SHA256"] = written.sha256
+        return response

@@ -220,6 +220,8 @@ def _arrears(month: _Month, key, owed: OwedLine, new_row: PolicyValue) -> Paymen
             "correction": {"old": _citation(None), "new": _citation(new_row)},
             "reason": month.reason,
         },
+        # A premium is paid to the insurer the plan names (subsidies.insurers).
+        insurer_id=owed.inputs.get("insurer_id"),
         **{month.payee: payee_id},
     )
 
@@ -277,7 +279,7 @@ def _difference(month: _Month, base, existing, amount, new_row) -> PaymentLine |
             new_row,
             month.reason,
         ),
-        **{month.payee: getattr(base, month.payee)},
+        **base.payee_columns,
     )
 
 

@@ -135,8 +135,11 @@ class ChunkStatement:
 
 
 LINE_COLUMNS = ("scheme_id", "period", "elder_id", "amount", "policy_value_id", "inputs")
-# What a line holds beside LINE_COLUMNS when it is written (note and bank fields empty).
+# What a line holds beside LINE_COLUMNS when it is written (note and bank fields empty): the
+# insurer paid for an insured elder's premium (null for the elder's own lines; the inputs name
+# it too) comes from the plan's row, the rest from the statement's parameters.
 WRITTEN_COLUMNS = (
+    "insurer_id",
     "batch_id",
     "kind",
     "status",
@@ -203,6 +206,7 @@ def _compile(plan: PeriodPlan, region_path: str) -> ChunkStatement | None:
                     str(planned.amount),
                     planned.policy_value_id,
                     inputs,
+                    planned.insurer_id,
                 )
             )
     if not rows:
@@ -252,7 +256,9 @@ def _compile(plan: PeriodPlan, region_path: str) -> ChunkStatement | None:
 
     postgres = connection.vendor == "postgresql"
     cast_json = "CAST(%s AS jsonb)" if postgres else "%s"
-    plan_rows = ", ".join(f"(%s, %s, %s, CAST(%s AS NUMERIC), %s, {cast_json})" for _ in rows)
+    plan_rows = ", ".join(
+        f"(%s, %s, %s, CAST(%s AS NUMERIC), %s, {cast_json}, CAST(%s AS BIGINT))" for _ in rows
+    )
     plan_params = tuple(value for row in rows for value in row)
     e = connection.ops.quote_name(Elder._meta.db_table)
     facts = (
@@ -282,7 +288,7 @@ def _compile(plan: PeriodPlan, region_path: str) -> ChunkStatement | None:
         inputs = f"json_set(s.inputs, {pairs}, '$.categories', json(COALESCE({held}, '[]')))"
     return ChunkStatement(
         head=(
-            "WITH plan (node, test, scheme_id, amount, policy_value_id, inputs) AS "
+            "WITH plan (node, test, scheme_id, amount, policy_value_id, inputs, insurer_id) AS "
             f"(VALUES {plan_rows}), elders AS MATERIALIZED ({elders_sql}), held AS ({held_sql})"
         ),
         head_params=plan_params + elders_params + held_params,
@@ -341,7 +347,7 @@ def insert_lines(
         batch = batch()
     insert = (
         f"INSERT INTO subsidies_paymentline ({', '.join(LINE_COLUMNS + WRITTEN_COLUMNS)}) "
-        f"SELECT {statement.columns}, %s, %s, %s, '', '', '', %s {statement.body} "
+        f"SELECT {statement.columns}, s.insurer_id, %s, %s, %s, '', '', '', %s {statement.body} "
         "ON CONFLICT DO NOTHING"
     )
     params = (

@@ -33,6 +33,10 @@ class PlannedScheme:
     # When the amount is a share of the key's amount: the share and its rulebook row.
     share: str = ""
     share_policy_value_id: int | None = None
+    # A premium paid to an insurer (Scheme.paid_to): the insurer and the cover that names it.
+    insurer_id: int | None = None
+    insurer: str = ""
+    insurance_cover_id: int | None = None
 
     def line_inputs(self, rate_region: str) -> dict:
         """The scheme's share of each line's inputs ("why this amount?")."""
@@ -56,6 +60,15 @@ class PlannedScheme:
                 if self.share
                 else {}
             )
+            | (
+                {
+                    "insurer_id": self.insurer_id,
+                    "insurer": self.insurer,
+                    "insurance_cover_id": self.insurance_cover_id,
+                }
+                if self.insurer_id is not None
+                else {}
+            )
         )
 
     def to_json(self) -> dict:
@@ -71,6 +84,9 @@ class PlannedScheme:
             "stands_in_for": list(self.stands_in_for),
             "share": self.share,
             "share_policy_value_id": self.share_policy_value_id,
+            "insurer_id": self.insurer_id,
+            "insurer": self.insurer,
+            "insurance_cover_id": self.insurance_cover_id,
         }
 
     @classmethod
@@ -89,6 +105,9 @@ class PlannedScheme:
             stands_in_for=tuple(data.get("stands_in_for", ())),
             share=data.get("share", ""),
             share_policy_value_id=data.get("share_policy_value_id"),
+            insurer_id=data.get("insurer_id"),
+            insurer=data.get("insurer", ""),
+            insurance_cover_id=data.get("insurance_cover_id"),
         )
 
 

@@ -15,7 +15,8 @@ from django.db.models import Q
 
 from regions.models import PolicyValue, Region
 from regions.selectors import PolicyBook, resolve_policies
-from subsidies.choices import Payee, PeriodKind
+from subsidies.choices import PaidTo, Payee, PeriodKind
+from subsidies.insurers import CoverBook, cover_regions, no_cover_reason
 from subsidies.models import Scheme, money
 from subsidies.run.plan import PeriodPlan, PlannedScheme, RateNode, SchemeNotPaid
 from subsidies.schedules import yearly_item_due
@@ -24,13 +25,18 @@ PAYMENT_MONTH_KEY = "yearly_allowance_payment_month"
 
 
 def rate_regions(region: Region, schemes: list[Scheme]) -> list[Region]:
-    """The run's region plus every region below it with its own values for a scheme key or
-    that is a scheme's jurisdiction, deepest first (so the first match is the nearest)."""
+    """The run's region plus every region below it with its own values for a scheme key, that
+    is a scheme's jurisdiction or that has its own insurer for a premium (subsidies.insurers),
+    deepest first (so the first match is the nearest)."""
     keys = {s.policy_key for s in schemes} | {PAYMENT_MONTH_KEY}
     with_values = PolicyValue.objects.filter(key__in=keys).values("region_id")
     below = Region.objects.within(region).exclude(pk=region.pk)
     nodes = list(
-        below.filter(Q(pk__in=with_values) | Q(pk__in=[s.jurisdiction_id for s in schemes]))
+        below.filter(
+            Q(pk__in=with_values)
+            | Q(pk__in=[s.jurisdiction_id for s in schemes])
+            | Q(pk__in=cover_regions(schemes, region))
+        )
     )
     nodes.append(region)
     return sorted(nodes, key=lambda r: -r.path.count("/"))
@@ -73,6 +79,7 @@ def plan_period(region: Region, period: datetime.date, schemes: list[Scheme]) ->
         period.replace(month=1),
         period,
     )
+    covers = CoverBook(schemes, period.replace(month=1), period)
     for node in rate_regions(region, schemes):
         resolved = resolve_policies(keys, node, period)
         payable, caregiver_schemes, unset = [], [], []
@@ -86,6 +93,12 @@ def plan_period(region: Region, period: datetime.date, schemes: list[Scheme]) ->
                 skipped.append(SchemeNotPaid(**entry, reason=policy.not_set_reason))
                 unset.append((scheme, len(skipped) - 1))
                 continue
+            cover = None
+            if scheme.paid_to == PaidTo.INSURER:
+                cover = covers.cover_for(scheme.pk, node, period)
+                if cover is None:
+                    skipped.append(SchemeNotPaid(**entry, reason=no_cover_reason()))
+                    continue
             if scheme.period_kind == PeriodKind.YEARLY:
                 month = resolved[PAYMENT_MONTH_KEY]
                 if not month.is_set:
@@ -95,7 +108,14 @@ def plan_period(region: Region, period: datetime.date, schemes: list[Scheme]) ->
                 if not yearly_item_due(
                     period,
                     int(month.value),
-                    lambda on: year.resolve(scheme.policy_key, node, on).is_set,  # noqa: B023
+                    # A premium is in force where an amount is set and an insurer covers.
+                    lambda on: (
+                        year.resolve(scheme.policy_key, node, on).is_set  # noqa: B023
+                        and (
+                            scheme.paid_to != PaidTo.INSURER  # noqa: B023
+                            or covers.cover_for(scheme.pk, node, on) is not None  # noqa: B023
+                        )
+                    ),
                 ):
                     not_due.append(SchemeNotPaid(**entry, payment_month=int(month.value)))
                     continue
@@ -119,6 +139,9 @@ def plan_period(region: Region, period: datetime.date, schemes: list[Scheme]) ->
                 condition=scheme.condition,
                 share="" if share is None else str(share.row.value),
                 share_policy_value_id=None if share is None else share.row.pk,
+                insurer_id=None if cover is None else cover.insurer_id,
+                insurer="" if cover is None else cover.insurer,
+                insurance_cover_id=None if cover is None else cover.cover_id,
             )
             # Caregiver schemes (Anji's post allowance) pay the facilities' caregiver register.
             (caregiver_schemes if scheme.payee == Payee.CAREGIVER else payable).append(planned)

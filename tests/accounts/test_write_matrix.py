@@ -40,6 +40,7 @@ from accounts.choices import Role
 from accounts.models import RoleAssignment
 from accounts.scoping import scope_rule
 from facilities import services as facility_services
+from facilities.demo import _uscc as credit_code  # valid codes (GB 32100-2015)
 from facilities.models import (
     Application,
     Bed,
@@ -69,15 +70,20 @@ from servicelist.models import (
     ServiceItem,
 )
 from subsidies.choices import BatchKind, BatchState
+from subsidies.insurers import register_insurer, set_insurance_cover
 from subsidies.models import (
     AllowanceRun,
     CorrectionJob,
     FacilitySubsidy,
+    InsuranceCover,
+    Insurer,
+    PayeeAccount,
     PaymentBatch,
     Scheme,
     StarSubsidyRate,
 )
 from tests.factories import BedFactory, CaregiverFactory, ElderFactory, FacilityFactory
+from tests.subsidies.conftest import card_number_for
 from visits import services as visit_services
 from visits.models import FollowUpTask, HealthCheck, Visit, VisitWorker
 
@@ -780,6 +786,20 @@ API_WRITES = {
         {"finance"},
         PAYING,
     ),
+    ("POST", "/api/subsidies/payee-accounts/"): rule(
+        _post(
+            lambda p: "/api/subsidies/payee-accounts/",
+            lambda p, w: {
+                "elder": p.elder.pk,
+                "account_channel": "bank_card",
+                "bank": "测试银行",
+                "account_number": card_number_for(next(_serial)),
+            },
+            lambda p, w, r: PayeeAccount.objects.filter(elder=p.elder).exists(),
+        ),
+        {"bureau", "finance"},
+        "an elder's account is paying data: finance's and the bureau's of the elder's area",
+    ),
     ("POST", "/api/subsidies/facility-subsidies/"): rule(
         _post(
             lambda p: "/api/subsidies/facility-subsidies/",
@@ -1218,6 +1238,47 @@ def _unset_key(county) -> str:
 
     held = set(PolicyValue.objects.filter(region=county).values_list("key", flat=True))
     return next(key for key, _label in KEY_CHOICES if key not in held)
+
+
+INSURERS = "the insurers a county pays premiums to: its bureau's and finance's, not a street's"
+
+
+def _insured_scheme(place) -> Scheme:
+    """A scheme of the place's county paid to an insurer (Xihu's accident insurance; a copy
+    of it for Ningbo)."""
+    xihu = Scheme.objects.get(code="xihu_accident_insurance")
+    if place.county.code == xihu.jurisdiction.code:
+        return xihu
+    copy = Scheme.objects.filter(code=f"test_insurance_{place.county.code}").first()
+    if copy is None:
+        copy = xihu
+        copy.pk, copy.code = None, f"test_insurance_{place.county.code}"
+        copy.jurisdiction = place.county
+        copy.save()
+    return copy
+
+
+def _insurer_of(place) -> Insurer:
+    found = Insurer.objects.filter(region=place.county).first()
+    return found or register_insurer(
+        insurer=Insurer(
+            name=f"{place.county.name}承保公司",
+            uscc=credit_code(next(_serial)),
+            region=place.county,
+        )
+    )
+
+
+def _cover_of(place) -> InsuranceCover:
+    found = InsuranceCover.objects.filter(region=place.county).first()
+    return found or set_insurance_cover(
+        cover=InsuranceCover(
+            scheme=_insured_scheme(place),
+            region=place.county,
+            insurer=_insurer_of(place),
+            start_date=STARTED,
+        )
+    )
 
 
 def _policy_change(place, world):
@@ -1770,6 +1831,39 @@ ADMIN_WRITES = {
     ),
     ("subsidies.StarSubsidyRate", "change"): change_rule(
         StarSubsidyRate, lambda p: p.star_rate, {"note": "调整说明"}, BUREAU, STAR_TABLE
+    ),
+    ("subsidies.Insurer", "add"): add_rule(
+        Insurer,
+        lambda p, w: {
+            "name": "新登记保险公司",
+            "uscc": credit_code(next(_serial)),
+            "region": p.county.pk,
+            "is_active": "on",
+        },
+        lambda p, w: Insurer.objects.filter(name="新登记保险公司", region=p.county).exists(),
+        SUBSIDY,
+        INSURERS,
+    ),
+    ("subsidies.Insurer", "change"): change_rule(
+        Insurer, _insurer_of, {"name": "更名保险公司"}, SUBSIDY, INSURERS
+    ),
+    ("subsidies.InsuranceCover", "add"): add_rule(
+        InsuranceCover,
+        lambda p, w: {
+            "scheme": _insured_scheme(p).pk,
+            "region": p.county.pk,
+            "insurer": _insurer_of(p).pk,
+            "start_date": "2025-01-01",
+            "end_date": "",
+            "policy_number": "",
+            "note": "新承保",
+        },
+        lambda p, w: InsuranceCover.objects.filter(region=p.county, note="新承保").exists(),
+        SUBSIDY,
+        INSURERS,
+    ),
+    ("subsidies.InsuranceCover", "change"): change_rule(
+        InsuranceCover, _cover_of, {"note": "改签说明"}, SUBSIDY, INSURERS
     ),
 }
 
