@@ -122,6 +122,8 @@ class ParsedRow:
     # (category, grade) when the file has the columns ("", None: no certificate); None leaves
     # the elder's certificate alone.
     disability: tuple[str, int | None] | None = None
+    # False when only the account differs from the registry: the elder's row is not written.
+    registry_changes: bool = True
 
 
 @dataclass
@@ -273,6 +275,7 @@ def plan_import(
     numbers = {normalize_id_number(r["id_number"]) for _, r in rows if r["id_number"]}
     existing = {e.id_number: e for e in Elder.objects.filter(id_number__in=numbers)}
     writable = _writable_elders(numbers, by)
+    accounts = _accounts_on_record(existing.values(), rows)
     open_categories: dict[int, set[str]] = {}
     periods = _periods_held(existing.values())
     for elder_id, held in periods.items():
@@ -392,9 +395,10 @@ def plan_import(
         )
         if elder is None:
             plan.to_create.append(parsed)
-        elif _changes(parsed, elder, open_categories.get(elder.pk, set())) or (
-            account is not None and _account_changes(account, elder)
+        elif (registry := _changes(parsed, elder, open_categories.get(elder.pk, set()))) or (
+            account is not None and _account_changes(account, elder, accounts.get(elder.pk))
         ):
+            parsed.registry_changes = registry
             plan.to_update.append((parsed, elder))
         else:
             plan.unchanged.append(parsed)
@@ -583,12 +587,22 @@ def _account_writable(by, hukou: Region | None, residence: Region | None) -> boo
     )
 
 
-def _account_changes(account: tuple[str, str, str, str], elder: Elder) -> bool:
+def _accounts_on_record(elders, rows) -> dict:
+    """{elder id: their account} for the registered elders of a file that gives accounts (one
+    query); empty when the file has no account columns."""
     from subsidies.models import PayeeAccount
+
+    if not any(row.get("account_number") for _line, row in rows):
+        return {}
+    return {a.elder_id: a for a in PayeeAccount.objects.filter(elder__in=list(elders))}
+
+
+def _account_changes(account: tuple[str, str, str, str], elder: Elder, current) -> bool:
+    """Whether the row's account differs from ``current`` (the elder's account on record, or
+    None); the stored number is decrypted only when everything else is equal."""
     from subsidies.payees import account_number
 
     channel, bank, digits, holder = account
-    current = PayeeAccount.objects.filter(elder=elder).first()
     return (
         current is None
         or (current.channel, current.bank, current.holder_name)
@@ -706,6 +720,8 @@ def apply_import(plan: ImportPlan, *, today: datetime.date | None = None, by=Non
         elder.pension_type = row.pension_type
         if row.disability is not None:
             elder.disability_category, elder.disability_grade = row.disability
+        if not row.registry_changes:
+            continue  # only the account is new: no registry row or history to write
         elder.updated_at = timezone.now()  # bulk_update does not apply auto_now
         elder.clean_fields(exclude=["hukou_region", "residence_region"])
         changed.append(elder)
@@ -761,23 +777,19 @@ def apply_import(plan: ImportPlan, *, today: datetime.date | None = None, by=Non
             earlier, ElderCategory, ["start_date"], batch_size=BATCH_SIZE, default_user=by
         )
 
-    # Accounts go through the one service that encrypts them, keeps their history and
-    # releases the lines held for want of them: one call per account given (not set-based).
-    from subsidies.payees import set_payee_account
+    # Accounts go through the one service that checks, encrypts and writes them, keeps their
+    # history and releases the lines held for want of them: all the file's accounts at once.
+    from subsidies.payees import AccountEntry, set_payee_accounts
 
-    for row, elder, _is_new in rows_and_elders + [
-        (row, elder, False) for row, elder in plan.to_update if elder.death_date is not None
-    ]:
-        if row.account is not None:
-            channel, bank, digits, holder = row.account
-            set_payee_account(
-                payee=elder,
-                channel=channel,
-                bank=bank,
-                account_number=digits,
-                holder_name=holder,
-                by=by,
-            )
+    set_payee_accounts(
+        [
+            AccountEntry(elder, *row.account, row=row.line)
+            for row, elder, _is_new in rows_and_elders
+            + [(row, elder, False) for row, elder in plan.to_update if elder.death_date is not None]
+            if row.account is not None
+        ],
+        by=by,
+    )
 
     # Deaths of registered elders reach other apps (bed, visits, allowances): rare, one by one.
     for elder, death_date in deaths:
