@@ -76,10 +76,11 @@ def test_the_database_formats_the_rows_exactly_as_the_orm_path(mixed_batch):
 
 
 def test_the_csv_file_is_byte_for_byte_the_orm_paths(mixed_batch, tmp_path, monkeypatch):
-    assert exporting._write_csv_by_copy(mixed_batch, tmp_path / "copy.csv", 5)
+    digest, totals = exporting._write_csv_by_copy(mixed_batch, tmp_path / "copy.csv")
+    assert digest and totals.count == 5
     exporting.write_csv(mixed_batch, tmp_path / "database.csv")
     monkeypatch.setattr(exporting, "export_rows", exporting._export_rows_orm)
-    monkeypatch.setattr(exporting, "_write_csv_by_copy", lambda *args: False)
+    monkeypatch.setattr(exporting, "_write_csv_by_copy", lambda *args: ("", None))
     exporting.write_csv(mixed_batch, tmp_path / "orm.csv")
     assert (tmp_path / "database.csv").read_bytes() == (tmp_path / "orm.csv").read_bytes()
     assert '"王""小,二"""' in (tmp_path / "orm.csv").read_text(encoding="utf-8")
@@ -90,10 +91,83 @@ def test_unusual_names_give_the_same_file_too(mixed_batch, tmp_path, monkeypatch
     elder_id = mixed_batch.lines.filter(elder__isnull=False).values_list("elder_id", flat=True)[0]
     Elder.objects.filter(pk=elder_id).update(name=name)
     # COPY is used unless a field holds a line feed; then the csv module writes the file.
-    copied = exporting._write_csv_by_copy(mixed_batch, tmp_path / "copy.csv", 5)
+    copied, _totals = exporting._write_csv_by_copy(mixed_batch, tmp_path / "copy.csv")
     assert bool(copied) == ("\n" not in name)  # the checksum, or "" when not copied
     exporting.write_csv(mixed_batch, tmp_path / "database.csv")
     monkeypatch.setattr(exporting, "export_rows", exporting._export_rows_orm)
-    monkeypatch.setattr(exporting, "_write_csv_by_copy", lambda *args: False)
+    monkeypatch.setattr(exporting, "_write_csv_by_copy", lambda *args: ("", None))
     exporting.write_csv(mixed_batch, tmp_path / "orm.csv")
     assert (tmp_path / "database.csv").read_bytes() == (tmp_path / "orm.csv").read_bytes()
+
+
+def _unzipped(path) -> dict[str, bytes]:
+    import zipfile
+
+    with zipfile.ZipFile(path) as archive:
+        return {name: archive.read(name) for name in archive.namelist()}
+
+
+def _slow_xlsx(monkeypatch):
+    """The XLSX through export_rows' ORM path, the database's COPY path refused."""
+
+    def refused(*args):
+        raise exporting._CopyUnfit
+        yield  # a generator, like the path it stands for
+
+    monkeypatch.setattr(exporting, "_xlsx_copy_rows", refused)
+    monkeypatch.setattr(exporting, "export_rows", exporting._export_rows_orm)
+
+
+@pytest.mark.parametrize("layout", ["bank", "finance"])
+@pytest.mark.parametrize("max_rows", [None, 3])
+def test_the_xlsx_sheets_are_the_orm_paths_byte_for_byte(
+    mixed_batch, tmp_path, monkeypatch, layout, max_rows
+):
+    pieces = list(exporting._xlsx_copy_rows(mixed_batch, None, layout == "finance", 1000))
+    assert sum(piece.count for piece in pieces) == 5  # the COPY path wrote these rows
+    exporting.write_xlsx(mixed_batch, tmp_path / "copy.xlsx", layout=layout, max_rows=max_rows)
+    _slow_xlsx(monkeypatch)
+    exporting.write_xlsx(mixed_batch, tmp_path / "orm.xlsx", layout=layout, max_rows=max_rows)
+    copied, orm = _unzipped(tmp_path / "copy.xlsx"), _unzipped(tmp_path / "orm.xlsx")
+    assert copied == orm
+    assert len([n for n in orm if n.startswith("xl/worksheets/")]) == (4 if max_rows else 2)
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["a & b <c>", "铃\x07声", "反\\斜杠", "制表\t符", "两行\n姓名", "=SUM(1,2)", " 空格 ", ""],
+)
+def test_names_needing_care_give_the_same_xlsx(mixed_batch, tmp_path, monkeypatch, name):
+    elder_id = mixed_batch.lines.filter(elder__isnull=False).values_list("elder_id", flat=True)[0]
+    Elder.objects.filter(pk=elder_id).update(name=name)
+    assert sum(p.count for p in exporting._xlsx_copy_rows(mixed_batch, None, False, 1000)) == 5
+    exporting.write_xlsx(mixed_batch, tmp_path / "copy.xlsx")
+    _slow_xlsx(monkeypatch)
+    exporting.write_xlsx(mixed_batch, tmp_path / "orm.xlsx")
+    assert _unzipped(tmp_path / "copy.xlsx") == _unzipped(tmp_path / "orm.xlsx")
+
+
+def test_a_name_holding_a_separator_is_written_through_the_orm_path(
+    mixed_batch, tmp_path, monkeypatch
+):
+    elder_id = mixed_batch.lines.filter(elder__isnull=False).values_list("elder_id", flat=True)[0]
+    Elder.objects.filter(pk=elder_id).update(name="分\x02隔")
+    with pytest.raises(exporting._CopyUnfit):
+        list(exporting._xlsx_copy_rows(mixed_batch, None, False, 1000))
+    exporting.write_xlsx(mixed_batch, tmp_path / "database.xlsx")
+    _slow_xlsx(monkeypatch)
+    exporting.write_xlsx(mixed_batch, tmp_path / "orm.xlsx")
+    assert _unzipped(tmp_path / "database.xlsx") == _unzipped(tmp_path / "orm.xlsx")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_totals_read_beside_the_copy_count_the_files_lines(mixed_batch, tmp_path):
+    # Outside a transaction the export opens its own, and reads the totals on a second
+    # connection in the same snapshot while the lines stream.
+    from django.db import connection
+
+    assert not connection.in_atomic_block
+    digest, totals = exporting._write_csv_by_copy(mixed_batch, tmp_path / "copy.csv")
+    assert digest
+    assert totals.rows() == exporting.Totals(mixed_batch).rows()
+    assert (totals.count, totals.amount) == (5, Decimal("1694.50"))

@@ -110,10 +110,11 @@ def test_the_copy_path_writes_the_csv_modules_bytes(
 ):
     elder_id = hostile_batch.lines.values_list("elder_id", flat=True).order_by("id")[1]
     Elder.objects.filter(pk=elder_id).update(name=extra_name)
-    assert exporting._write_csv_by_copy(hostile_batch, tmp_path / "copy.csv", 5)
+    digest, totals = exporting._write_csv_by_copy(hostile_batch, tmp_path / "copy.csv")
+    assert digest and totals.count == 5
     exporting.write_csv(hostile_batch, tmp_path / "database.csv")
     monkeypatch.setattr(exporting, "export_rows", exporting._export_rows_orm)
-    monkeypatch.setattr(exporting, "_write_csv_by_copy", lambda *args: False)
+    monkeypatch.setattr(exporting, "_write_csv_by_copy", lambda *args: ("", None))
     exporting.write_csv(hostile_batch, tmp_path / "orm.csv")
     copied = (tmp_path / "copy.csv").read_bytes()
     assert copied == (tmp_path / "orm.csv").read_bytes()

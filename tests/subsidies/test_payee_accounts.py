@@ -277,7 +277,7 @@ def test_the_copy_path_writes_the_orm_paths_bytes_with_accounts(make_elder, tmp_
     copied = exporting.write_csv(batch, tmp_path / "copy.csv")
     assert copied.count == 3
     monkeypatch.setattr(exporting, "export_rows", exporting._export_rows_orm)
-    monkeypatch.setattr(exporting, "_write_csv_by_copy", lambda *args, **kwargs: "")
+    monkeypatch.setattr(exporting, "_write_csv_by_copy", lambda *args, **kwargs: ("", None))
     exporting.write_csv(batch, tmp_path / "orm.csv")
     assert (tmp_path / "copy.csv").read_bytes() == (tmp_path / "orm.csv").read_bytes()
     assert b",care_card,," in (tmp_path / "copy.csv").read_bytes()
