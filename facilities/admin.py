@@ -30,6 +30,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
@@ -129,7 +130,11 @@ def _bed_labels(beds):
 
 def _bed_place(bed: Bed) -> str:
     if bed.room_id:
-        return f"{bed.room.floor.building.name} {bed.room.floor.number}层 {bed.room.number}室"
+        return gettext("%(building)s %(floor)s层 %(room)s室") % {
+            "building": bed.room.floor.building.name,
+            "floor": bed.room.floor.number,
+            "room": bed.room.number,
+        }
     return bed.home_address
 
 
@@ -203,7 +208,11 @@ class FacilityAdmin(ScopedAdmin):
         current = selectors.current_rating(facility, _today())
         if current.rating is None:
             return current.status
-        return f"{current.rating.stars}星（{current.status}，至 {current.rating.valid_until}）"
+        return gettext("%(stars)s星（%(status)s，至 %(until)s）") % {
+            "stars": current.rating.stars,
+            "status": current.status,
+            "until": current.rating.valid_until,
+        }
 
     @admin.display(description=_("床位一览"))
     def bed_board_link(self, facility):
@@ -217,7 +226,7 @@ class FacilityAdmin(ScopedAdmin):
         c = report.counts
         gap = _("无法判断") if report.verdict == "unknown" else report.shortfall
         return format_html(
-            "完全失能 {}，部分失能 {}，自理 {}，未评估 {}；所需 {}，实有 {}，缺口 {} {}",
+            gettext("完全失能 {}，部分失能 {}，自理 {}，未评估 {}；所需 {}，实有 {}，缺口 {} {}"),
             c["fully_disabled"],
             c["partly_disabled"],
             c["self_caring"],
@@ -296,7 +305,10 @@ class FacilityAdmin(ScopedAdmin):
             bed = cell["bed"]
             if bed.room_id is None:
                 return str(BedType.HOME_CARE.label)
-            return f"{bed.room.floor.building.name} {bed.room.floor.number}层"
+            return gettext("%(building)s %(floor)s层") % {
+                "building": bed.room.floor.building.name,
+                "floor": bed.room.floor.number,
+            }
 
         groups = []
         for title, members in groupby(cells, key=group_key):
@@ -331,7 +343,7 @@ class FacilityAdmin(ScopedAdmin):
             self,
             request,
             "bed_board.html",
-            f"{facility.name} 床位一览",
+            gettext("%(facility)s 床位一览") % {"facility": facility.name},
             facility=facility,
             groups=groups,
             counts=counts,
@@ -348,7 +360,9 @@ class FacilityAdmin(ScopedAdmin):
             .select_related("facility", "room__floor__building")
             .order_by("room__floor__building__name", "room__floor__number", "label")
         )
-        return label_sheet(request, f"{facility.name} 床位码", _bed_labels(beds))
+        return label_sheet(
+            request, gettext("%(facility)s 床位码") % {"facility": facility.name}, _bed_labels(beds)
+        )
 
     def elder_labels(self, request, pk):
         facility = self._facility(request, pk)
@@ -359,7 +373,7 @@ class FacilityAdmin(ScopedAdmin):
         )
         return label_sheet(
             request,
-            f"{facility.name} 长者码",
+            gettext("%(facility)s 长者码") % {"facility": facility.name},
             [(s.elder.elder_code, s.elder.name, f"{facility.name} {s.bed.label}") for s in stays],
         )
 
@@ -379,7 +393,7 @@ class FacilityAdmin(ScopedAdmin):
             self,
             request,
             "staffing.html",
-            "护理员配备核查",
+            gettext("护理员配备核查"),
             rows=rows,
             on=_today(),
             short_count=sum(1 for r in rows if r["report"].verdict == "short"),
@@ -455,7 +469,7 @@ class RatingAdmin(ScopedAdmin):
 
     @admin.display(description=_("状态"))
     def status(self, rating):
-        return "已过期" if rating.valid_until < _today() else "有效"
+        return gettext("已过期") if rating.valid_until < _today() else gettext("有效")
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
@@ -503,7 +517,7 @@ class BedInline(admin.TabularInline):
         if not bed.pk:
             return "-"
         name = getattr(bed, "occupant_name", None)
-        return f"{name}（{bed.occupant_code}）" if name else "空床"
+        return f"{name}（{bed.occupant_code}）" if name else gettext("空床")
 
 
 @admin.register(Room)
@@ -552,7 +566,9 @@ class BedAdmin(ScopedAdmin):
 
     @admin.display(description=_("入住老人"))
     def occupant(self, bed):
-        return f"{bed.occupant_name}（{bed.occupant_code}）" if bed.occupant_name else "空床"
+        return (
+            f"{bed.occupant_name}（{bed.occupant_code}）" if bed.occupant_name else gettext("空床")
+        )
 
     @admin.display(description=_("入住日期"))
     def occupied_since(self, bed):
@@ -565,7 +581,9 @@ class BedAdmin(ScopedAdmin):
     @admin.action(description=_("打印所选床位的二维码标签"))
     def print_labels(self, request, queryset):
         beds = queryset.select_related("facility", "room__floor__building")
-        return label_sheet(request, "床位码", _bed_labels(beds.order_by("facility_id", "label")))
+        return label_sheet(
+            request, gettext("床位码"), _bed_labels(beds.order_by("facility_id", "label"))
+        )
 
     def save_model(self, request, obj, form, change):
         if change:
@@ -590,8 +608,14 @@ def _waiting_choices(facilities, on: datetime.date) -> list[tuple[str, str]]:
             choices.append(
                 (
                     str(entry.application.pk),
-                    f"{facility.name} 第{entry.rank}名：{elder.name}（{elder.elder_code}）"
-                    f"— {entry.explanation}",
+                    gettext("%(facility)s 第%(rank)s名：%(name)s（%(code)s）— %(why)s")
+                    % {
+                        "facility": facility.name,
+                        "rank": entry.rank,
+                        "name": elder.name,
+                        "code": elder.elder_code,
+                        "why": entry.explanation,
+                    },
                 )
             )
     return choices
@@ -820,7 +844,7 @@ class StayAdmin(ScopedAdmin):
         )
         if request.method == "POST" and form.is_valid():
             if bed is None:
-                form.add_error("bed_code", "没有这个床位码，或不在您的权限范围内。")
+                form.add_error("bed_code", gettext("没有这个床位码，或不在您的权限范围内。"))
             application = elder = None
             if form.cleaned_data["application"]:
                 application = (
@@ -835,7 +859,7 @@ class StayAdmin(ScopedAdmin):
                 code = form.cleaned_data["elder_code"].strip().upper()
                 elder = self._reachable_elders(request).filter(elder_code=code).first()
                 if elder is None:
-                    form.add_error("elder_code", "没有这个长者码，或不在您的权限范围内。")
+                    form.add_error("elder_code", gettext("没有这个长者码，或不在您的权限范围内。"))
                 elif bed is not None:
                     # An applicant admitted from the board: their application is closed too.
                     application = Application.objects.filter(
@@ -866,7 +890,7 @@ class StayAdmin(ScopedAdmin):
             self,
             request,
             "form_page.html",
-            "办理入住",
+            gettext("办理入住"),
             form=form,
             bed=bed,
             back_url=_board_url(bed.facility_id) if bed else None,
@@ -893,16 +917,21 @@ class StayAdmin(ScopedAdmin):
             except (ValidationError, OutOfScopeWrite) as error:
                 form.add_error(None, _errors(error))
             else:
-                messages.success(request, f"{stay.elder} 已退住，{stay.bed.label} 空出")
+                messages.success(
+                    request,
+                    gettext("%(elder)s 已退住，%(bed)s 空出")
+                    % {"elder": stay.elder, "bed": stay.bed.label},
+                )
                 return redirect(_board_url(stay.bed.facility_id))
         return _page(
             self,
             request,
             "form_page.html",
-            f"办理退住：{stay.elder.name}（{_bed_place(stay.bed)} {stay.bed.label}）",
+            gettext("办理退住：%(name)s（%(place)s %(bed)s）")
+            % {"name": stay.elder.name, "place": _bed_place(stay.bed), "bed": stay.bed.label},
             form=form,
             stay=stay,
-            submit_label="确认退住",
+            submit_label=gettext("确认退住"),
             back_url=_board_url(stay.bed.facility_id),
         )
 
@@ -925,16 +954,17 @@ class StayAdmin(ScopedAdmin):
             except (ValidationError, OutOfScopeWrite) as error:
                 form.add_error(None, _errors(error))
             else:
-                messages.success(request, f"已转床：{new_stay}")
+                messages.success(request, gettext("已转床：%(stay)s") % {"stay": new_stay})
                 return redirect(_board_url(stay.bed.facility_id))
         return _page(
             self,
             request,
             "form_page.html",
-            f"办理转床：{stay.elder.name}（现 {_bed_place(stay.bed)} {stay.bed.label}）",
+            gettext("办理转床：%(name)s（现 %(place)s %(bed)s）")
+            % {"name": stay.elder.name, "place": _bed_place(stay.bed), "bed": stay.bed.label},
             form=form,
             stay=stay,
-            submit_label="确认转床",
+            submit_label=gettext("确认转床"),
             back_url=_board_url(stay.bed.facility_id),
         )
 
@@ -1025,14 +1055,14 @@ class StayAdmin(ScopedAdmin):
             except (ValidationError, OutOfScopeWrite) as error:
                 messages.error(request, f"{stay.elder}：{_errors(error)}")
             else:
-                messages.success(request, f"{stay.elder} 已退住")
+                messages.success(request, gettext("%(elder)s 已退住") % {"elder": stay.elder})
 
     @admin.action(description=_("打印所选老人的长者码标签"))
     def print_elder_labels(self, request, queryset):
         stays = queryset.select_related("elder", "bed__facility").order_by("bed__label")
         return label_sheet(
             request,
-            "长者码",
+            gettext("长者码"),
             [
                 (s.elder.elder_code, s.elder.name, f"{s.bed.facility.name} {s.bed.label}")
                 for s in stays
@@ -1120,7 +1150,10 @@ class ApplicationAdmin(ScopedAdmin):
             entry = selectors.next_applicant(facility, _today())
             bed = selectors.free_beds(facility).exclude(offers__status="offered").first()
             if entry is None or bed is None:
-                messages.warning(request, f"{facility.name}：没有轮候人或没有空床")
+                messages.warning(
+                    request,
+                    gettext("%(facility)s：没有轮候人或没有空床") % {"facility": facility.name},
+                )
                 continue
             try:
                 services.offer_bed(
@@ -1129,7 +1162,11 @@ class ApplicationAdmin(ScopedAdmin):
             except (ValidationError, OutOfScopeWrite) as error:
                 messages.error(request, f"{facility.name}：{_errors(error)}")
             else:
-                messages.success(request, f"已通知 {entry.application.elder} 入住 {bed.label}")
+                messages.success(
+                    request,
+                    gettext("已通知 %(elder)s 入住 %(bed)s")
+                    % {"elder": entry.application.elder, "bed": bed.label},
+                )
 
     @admin.action(description=_("按通知床位办理入住（今日）"), permissions=["change"])
     def admit_to_offered_bed(self, request, queryset):

@@ -173,8 +173,8 @@ class CurrentRating:
     @property
     def status(self) -> str:
         if self.rating is None:
-            return "未评定"
-        return "已过期" if self.is_expired else "有效"
+            return _("未评定")
+        return _("已过期") if self.is_expired else _("有效")
 
 
 def current_rating(facility: Facility, on: datetime.date) -> CurrentRating:
@@ -201,7 +201,12 @@ class WaitingEntry:
 
     @property
     def explanation(self) -> str:
-        return f"第{self.rule.precedence}顺位：{self.rule.label}（{self.rule.citation}）；同顺位按申请日期 {self.application.applied_on}"
+        return _("第%(n)s顺位：%(rule)s（%(citation)s）；同顺位按申请日期 %(applied_on)s") % {
+            "n": self.rule.precedence,
+            "rule": self.rule.label,
+            "citation": self.rule.citation,
+            "applied_on": self.application.applied_on,
+        }
 
 
 def waiting_list(facility: Facility, on: datetime.date) -> list[WaitingEntry]:
@@ -433,7 +438,7 @@ def staffing_reports(
         try:
             report.ratios = _ratios(resolved[facility.region_id])
         except PolicyValueNotSet as missing:
-            report.error = f"护理员配比未设定：{missing}"
+            report.error = _("护理员配比未设定：%(missing)s") % {"missing": missing}
             continue
         report.required = required_caregivers(
             report.counts, {c: r.residents_per_caregiver for c, r in report.ratios.items()}

@@ -93,7 +93,9 @@ def _require_admissible(by, elder: Elder, facility: Facility, *, field: str = "e
         and selectors.registered_for_admission_by(by).filter(pk=elder.pk).exists()
     ):
         return
-    require_in_scope(by, elder, field=field, label=f"老年人“{elder.name}”", as_changed=False)
+    require_in_scope(
+        by, elder, field=field, label=_("老年人“%(name)s”") % {"name": elder.name}, as_changed=False
+    )
 
 
 # --- facilities, contracts, ratings ----------------------------------------------------------
@@ -103,7 +105,9 @@ def _require_admissible(by, elder: Elder, facility: Facility, *, field: str = "e
 def create_facility(*, by=None, **fields) -> Facility:
     fields["uscc"] = normalize_uscc(fields.get("uscc", ""))
     facility = Facility(**fields)
-    require_in_scope(by, facility, field="region", label=f"机构“{facility.name}”")
+    require_in_scope(
+        by, facility, field="region", label=_("机构“%(name)s”") % {"name": facility.name}
+    )
     facility.full_clean()
     _with_history_user(facility, by).save()
     return facility
@@ -125,23 +129,33 @@ def check_chain_contract(
         zones_max = int(policy_value("chain_zones_max", county, start_date))
         max_years = int(policy_value("purchase_contract_max_years", county, start_date))
     except PolicyValueNotSet as missing:
-        raise ValidationError({"start_date": f"连锁运营规则未设定：{missing}"}) from None
+        raise ValidationError(
+            {"start_date": _("连锁运营规则未设定：%(missing)s") % {"missing": missing}}
+        ) from None
     errors: dict[str, str] = {}
     if not zones_min <= zone_count <= zones_max:
-        errors["zone_count"] = (
-            f"全县片区数 {zone_count} 不在规定范围 {zones_min}–{zones_max} 个片区内。"
-        )
+        errors["zone_count"] = _("全县片区数 %(count)s 不在规定范围 %(min)s–%(max)s 个片区内。") % {
+            "count": zone_count,
+            "min": zones_min,
+            "max": zones_max,
+        }
     elif not 1 <= zone_number <= zone_count:
-        errors["zone_number"] = f"片区序号 {zone_number} 应在 1–{zone_count} 之间。"
+        errors["zone_number"] = _("片区序号 %(number)s 应在 1–%(count)s 之间。") % {
+            "number": zone_number,
+            "count": zone_count,
+        }
     if end_date < start_date:
-        errors["end_date"] = f"终止日期 {end_date} 早于起始日期 {start_date}。"
+        errors["end_date"] = _("终止日期 %(end)s 早于起始日期 %(start)s。") % {
+            "end": end_date,
+            "start": start_date,
+        }
     elif is_government_purchase:
         last_allowed = add_years(start_date, max_years) - datetime.timedelta(days=1)
         if end_date > last_allowed:
-            errors["end_date"] = (
-                f"政府购买服务合同期限最长 {max_years} 年：自 {start_date} 起最晚至 "
-                f"{last_allowed}，所填终止日期为 {end_date}。"
-            )
+            errors["end_date"] = _(
+                "政府购买服务合同期限最长 %(years)s 年：自 %(start)s 起最晚至 "
+                "%(last)s，所填终止日期为 %(end)s。"
+            ) % {"years": max_years, "start": start_date, "last": last_allowed, "end": end_date}
     if errors:
         raise ValidationError(errors)
 
@@ -183,7 +197,9 @@ def create_chain_contract(
         start_date=start_date,
         end_date=end_date,
     )
-    require_in_scope(by, contract, field="county", label=f"{county.name}的连锁运营合同")
+    require_in_scope(
+        by, contract, field="county", label=_("%(county)s的连锁运营合同") % {"county": county.name}
+    )
     contract.full_clean()
     _with_history_user(contract, by).save()
     if facilities:
@@ -196,7 +212,9 @@ def rating_validity(*, facility: Facility, rated_on: datetime.date) -> tuple[int
     try:
         years = int(policy_value("rating_validity_years", facility.region, rated_on))
     except PolicyValueNotSet as missing:
-        raise ValidationError({"rated_on": f"评定有效期未设定：{missing}"}) from None
+        raise ValidationError(
+            {"rated_on": _("评定有效期未设定：%(missing)s") % {"missing": missing}}
+        ) from None
     return years, add_years(rated_on, years) - datetime.timedelta(days=1)
 
 
@@ -249,13 +267,18 @@ def create_bed(
 ) -> Bed:
     require_in_scope(by, facility, field="facility", as_changed=False)
     if room is not None and room.floor.building.facility_id != facility.pk:
-        raise ValidationError({"room": f"房间 {room} 不属于 {facility.name}。"})
+        raise ValidationError(
+            {
+                "room": _("房间 %(room)s 不属于 %(facility)s。")
+                % {"room": room, "facility": facility.name}
+            }
+        )
     if bed_type == BedType.HOME_CARE and room is not None:
-        raise ValidationError({"room": "家庭养老床位设在老年人家中，不属于机构房间。"})
+        raise ValidationError({"room": _("家庭养老床位设在老年人家中，不属于机构房间。")})
     if bed_type == BedType.HOME_CARE and not home_address.strip():
-        raise ValidationError({"home_address": "家庭养老床位须填写老年人家庭地址。"})
+        raise ValidationError({"home_address": _("家庭养老床位须填写老年人家庭地址。")})
     if bed_type != BedType.HOME_CARE and room is None:
-        raise ValidationError({"room": "机构床位须选择房间。"})
+        raise ValidationError({"room": _("机构床位须选择房间。")})
     bed = Bed(
         facility=facility, room=room, label=label, bed_type=bed_type, home_address=home_address
     )
@@ -284,9 +307,21 @@ def _check_bed_free(bed: Bed, start_date: datetime.date, exclude_elder: Elder | 
         wrong = other.start_date > today or (other.end_date is not None and other.end_date > today)
         raise StayConflict(
             {
-                "bed": f"{_bed_name(bed)}已由 {_elder_name(other.elder)} 入住"
-                f"（自 {other.start_date} 起{'' if other.end_date is None else f'至 {other.end_date}'}），"
-                f"不能在 {start_date} 再安排入住。"
+                "bed": (
+                    _("%(bed)s已由 %(elder)s 入住（自 %(start)s 起），不能在 %(date)s 再安排入住。")
+                    if other.end_date is None
+                    else _(
+                        "%(bed)s已由 %(elder)s 入住（自 %(start)s 起至 %(end)s），"
+                        "不能在 %(date)s 再安排入住。"
+                    )
+                )
+                % {
+                    "bed": _bed_name(bed),
+                    "elder": _elder_name(other.elder),
+                    "start": other.start_date,
+                    "end": other.end_date,
+                    "date": start_date,
+                }
                 + (
                     _("该入住记录的日期晚于今天，如登记有误，请在入住记录中“更正”。")
                     if wrong
@@ -308,8 +343,12 @@ def _check_elder_free(elder: Elder, start_date: datetime.date):
     if other is not None:
         raise StayConflict(
             {
-                "elder": f"{_elder_name(elder)}已入住 {_bed_name(other.bed)}"
-                f"（自 {other.start_date} 起），请先办理退住或转床。"
+                "elder": _("%(elder)s已入住 %(bed)s（自 %(start)s 起），请先办理退住或转床。")
+                % {
+                    "elder": _elder_name(elder),
+                    "bed": _bed_name(other.bed),
+                    "start": other.start_date,
+                }
             },
             code="elder_taken",
         )
@@ -325,7 +364,10 @@ def _create_stay(*, elder: Elder, bed: Bed, start_date: datetime.date, by, **pla
             _with_history_user(stay, by).save()
     except IntegrityError:
         raise StayConflict(
-            {"bed": f"{_bed_name(bed)}或{_elder_name(elder)}已有在住记录，入住未办理。"},
+            {
+                "bed": _("%(bed)s或%(elder)s已有在住记录，入住未办理。")
+                % {"bed": _bed_name(bed), "elder": _elder_name(elder)}
+            },
             code="stay_conflict",
         ) from None
     return stay
@@ -357,11 +399,14 @@ def admit_to_bed(*, elder: Elder, bed: Bed, start_date: datetime.date, by=None) 
     elder, (bed,) = _lock(elder, bed)
     if elder.death_date is not None and elder.death_date <= start_date:
         raise ValidationError(
-            {"elder": f"{_elder_name(elder)}已于 {elder.death_date} 死亡，不能办理入住。"}
+            {
+                "elder": _("%(elder)s已于 %(date)s 死亡，不能办理入住。")
+                % {"elder": _elder_name(elder), "date": elder.death_date}
+            }
         )
     check_elder_date(elder, start_date, field="start_date", label=_("入住日期"))
     if not bed.is_active:
-        raise ValidationError({"bed": f"{_bed_name(bed)}已停用。"})
+        raise ValidationError({"bed": _("%(bed)s已停用。") % {"bed": _bed_name(bed)}})
     _check_bed_free(bed, start_date)
     _check_elder_free(elder, start_date)
     return _create_stay(elder=elder, bed=bed, start_date=start_date, by=by)
@@ -375,7 +420,9 @@ def _open_stay(elder: Elder) -> Stay:
         .first()
     )
     if stay is None:
-        raise ValidationError({"elder": f"{_elder_name(elder)}目前没有在住床位。"})
+        raise ValidationError(
+            {"elder": _("%(elder)s目前没有在住床位。") % {"elder": _elder_name(elder)}}
+        )
     return stay
 
 
@@ -383,8 +430,13 @@ def _end_stay(stay: Stay, end_date: datetime.date, reason: str, by, *, field="en
     if end_date < stay.start_date:
         raise ValidationError(
             {
-                field: f"退住日期 {end_date} 早于 {_elder_name(stay.elder)}在"
-                f"{_bed_name(stay.bed)}的入住日期 {stay.start_date}。"
+                field: _("退住日期 %(end)s 早于 %(elder)s在%(bed)s的入住日期 %(start)s。")
+                % {
+                    "end": end_date,
+                    "elder": _elder_name(stay.elder),
+                    "bed": _bed_name(stay.bed),
+                    "start": stay.start_date,
+                }
             }
         )
     _refuse_end_before_approval(stay, end_date, field=field)
@@ -419,7 +471,9 @@ def discharge(
     has come, on or after the admission."""
     elder, __ = _lock(elder)
     stay = _open_stay(elder)
-    require_in_scope(by, stay, label=f"{_elder_name(elder)}的入住", as_changed=False)
+    require_in_scope(
+        by, stay, label=_("%(elder)s的入住") % {"elder": _elder_name(elder)}, as_changed=False
+    )
     refuse_future(end_date, field="end_date", label=_("退住日期"))
     return _end_stay(stay, end_date, reason, by)
 
@@ -430,15 +484,24 @@ def transfer(*, elder: Elder, to_bed: Bed, on: datetime.date, by=None) -> Stay:
     day, in one transaction (a refused target leaves the elder where they were)."""
     current = Stay.objects.filter(elder=elder, end_date__isnull=True).only("bed_id").first()
     if current is None:
-        raise ValidationError({"elder": f"{_elder_name(elder)}目前没有在住床位，无法转床。"})
+        raise ValidationError(
+            {"elder": _("%(elder)s目前没有在住床位，无法转床。") % {"elder": _elder_name(elder)}}
+        )
     if current.bed_id == to_bed.pk:
-        raise ValidationError({"to_bed": f"{_elder_name(elder)}已在{_bed_name(to_bed)}。"})
+        raise ValidationError(
+            {
+                "to_bed": _("%(elder)s已在%(bed)s。")
+                % {"elder": _elder_name(elder), "bed": _bed_name(to_bed)}
+            }
+        )
     elder, (_from_bed, to_bed) = _lock(elder, current.bed, to_bed)
     stay = _open_stay(elder)
-    require_in_scope(by, stay, label=f"{_elder_name(elder)}的入住", as_changed=False)
+    require_in_scope(
+        by, stay, label=_("%(elder)s的入住") % {"elder": _elder_name(elder)}, as_changed=False
+    )
     require_in_scope(by, to_bed, field="to_bed", label=_bed_name(to_bed), as_changed=False)
     if not to_bed.is_active:
-        raise ValidationError({"to_bed": f"{_bed_name(to_bed)}已停用。"})
+        raise ValidationError({"to_bed": _("%(bed)s已停用。") % {"bed": _bed_name(to_bed)}})
     refuse_future(on, field="on", label=_("转床日期"))
     _check_bed_free(to_bed, on)
     _end_stay(stay, on, StayEndReason.TRANSFERRED, by, field="on")
@@ -618,7 +681,7 @@ def record_placement_approval(
     bureau whose area holds that county records it. ``approved_on=None`` withdraws an approval
     recorded wrongly; changing or withdrawing one needs ``reason``, kept in the history."""
     stored = Stay.objects.select_related("elder", "bed__facility").get(pk=stay.pk)
-    label = f"{_elder_name(stored.elder)}的入住"
+    label = _("%(elder)s的入住") % {"elder": _elder_name(stored.elder)}
     require_in_scope(by, stored.elder, field="stay", label=label, as_changed=False)
     reason = (reason or "").strip()
     had_one = stored.placement_approved_on is not None
@@ -701,17 +764,31 @@ def apply_for_place(
 ) -> Application:
     """Put an elder on a public institution's waiting list (docs/policy.md §5)."""
     require_in_scope(by, facility, field="facility", as_changed=False)
-    require_in_scope(by, elder, field="elder", label=f"老年人“{elder.name}”", as_changed=False)
+    require_in_scope(
+        by,
+        elder,
+        field="elder",
+        label=_("老年人“%(name)s”") % {"name": elder.name},
+        as_changed=False,
+    )
     if not facility.is_public:
         raise ValidationError(
-            {"facility": f"{facility.name}不是公办（含公建民营）机构，不实行入住轮候。"}
+            {
+                "facility": _("%(facility)s不是公办（含公建民营）机构，不实行入住轮候。")
+                % {"facility": facility.name}
+            }
         )
     if elder.death_date is not None:
-        raise ValidationError({"elder": f"{_elder_name(elder)}已死亡。"})
+        raise ValidationError({"elder": _("%(elder)s已死亡。") % {"elder": _elder_name(elder)}})
     if Application.objects.filter(
         facility=facility, elder=elder, status__in=OPEN_APPLICATION_STATUSES
     ).exists():
-        raise ValidationError({"elder": f"{_elder_name(elder)}已在{facility.name}轮候。"})
+        raise ValidationError(
+            {
+                "elder": _("%(elder)s已在%(facility)s轮候。")
+                % {"elder": _elder_name(elder), "facility": facility.name}
+            }
+        )
     check_elder_date(elder, applied_on, field="applied_on", label=_("申请日期"))
     resident = (
         Stay.objects.filter(elder=elder, bed__facility=facility, end_date__isnull=True)
@@ -721,8 +798,12 @@ def apply_for_place(
     if resident is not None:
         raise ValidationError(
             {
-                "elder": f"{_elder_name(elder)}自 {resident.start_date} 起已入住"
-                f"{_bed_name(resident.bed)}，不需轮候。"
+                "elder": _("%(elder)s自 %(start)s 起已入住%(bed)s，不需轮候。")
+                % {
+                    "elder": _elder_name(elder),
+                    "start": resident.start_date,
+                    "bed": _bed_name(resident.bed),
+                }
             }
         )
     application = Application(facility=facility, elder=elder, applied_on=applied_on, note=note)
@@ -754,10 +835,18 @@ def offer_bed(*, application: Application, bed: Bed, on: datetime.date, by=None)
     application = _lock_application(application)
     if application.status != ApplicationStatus.WAITING:
         raise ValidationError(
-            {"status": f"申请状态为“{application.get_status_display()}”，不能通知入住。"}
+            {
+                "status": _("申请状态为“%(status)s”，不能通知入住。")
+                % {"status": application.get_status_display()}
+            }
         )
     if bed.facility_id != application.facility_id:
-        raise ValidationError({"bed": f"{_bed_name(bed)}不属于{application.facility.name}。"})
+        raise ValidationError(
+            {
+                "bed": _("%(bed)s不属于%(facility)s。")
+                % {"bed": _bed_name(bed), "facility": application.facility.name}
+            }
+        )
     _check_application_day(application, on, label=_("通知日期"))
     _check_bed_free(bed, on)
     application.status = ApplicationStatus.OFFERED
@@ -779,13 +868,21 @@ def admit_application(
     application = _lock_application(application)
     if application.status not in OPEN_APPLICATION_STATUSES:
         raise ValidationError(
-            {"status": f"申请状态为“{application.get_status_display()}”，不能办理入住。"}
+            {
+                "status": _("申请状态为“%(status)s”，不能办理入住。")
+                % {"status": application.get_status_display()}
+            }
         )
     bed = bed or application.offered_bed
     if bed is None:
-        raise ValidationError({"bed": "请选择入住床位。"})
+        raise ValidationError({"bed": _("请选择入住床位。")})
     if bed.facility_id != application.facility_id:
-        raise ValidationError({"bed": f"{_bed_name(bed)}不属于{application.facility.name}。"})
+        raise ValidationError(
+            {
+                "bed": _("%(bed)s不属于%(facility)s。")
+                % {"bed": _bed_name(bed), "facility": application.facility.name}
+            }
+        )
     _check_application_day(application, on, label=_("入住日期"))
     stay = admit_to_bed(elder=application.elder, bed=bed, start_date=on, by=by)
     application.status = ApplicationStatus.ADMITTED
@@ -803,7 +900,9 @@ def withdraw_application(
     require_in_scope(by, application, as_changed=False)
     application = _lock_application(application)
     if application.status not in OPEN_APPLICATION_STATUSES:
-        raise ValidationError({"status": f"申请已{application.get_status_display()}。"})
+        raise ValidationError(
+            {"status": _("申请已%(status)s。") % {"status": application.get_status_display()}}
+        )
     _check_application_day(application, on, label=_("撤回日期"))
     application.status = ApplicationStatus.WITHDRAWN
     application.closed_on = on
@@ -836,9 +935,9 @@ def add_certificate(
 ) -> Certificate:
     require_in_scope(by, caregiver, field="caregiver", as_changed=False)
     if kind == CertificateKind.CAREGIVER_SKILL and not grade:
-        raise ValidationError({"grade": "养老护理员职业技能等级证书须填写等级。"})
+        raise ValidationError({"grade": _("养老护理员职业技能等级证书须填写等级。")})
     if kind == CertificateKind.FIRST_AID and grade:
-        raise ValidationError({"grade": "救护员证没有技能等级。"})
+        raise ValidationError({"grade": _("救护员证没有技能等级。")})
     refuse_future(issued_on, field="issued_on", label=_("发证日期"))
     refuse_before(
         valid_until,
@@ -868,7 +967,12 @@ def employ_caregiver(
     if Employment.objects.filter(
         caregiver=caregiver, facility=facility, end_date__isnull=True
     ).exists():
-        raise ValidationError({"caregiver": f"{caregiver.name}已在{facility.name}任职。"})
+        raise ValidationError(
+            {
+                "caregiver": _("%(name)s已在%(facility)s任职。")
+                % {"name": caregiver.name, "facility": facility.name}
+            }
+        )
     refuse_future(start_date, field="start_date", label=_("入职日期"))
     employment = Employment(caregiver=caregiver, facility=facility, start_date=start_date)
     employment.full_clean()
@@ -881,7 +985,7 @@ def end_employment(*, employment: Employment, end_date: datetime.date, by=None) 
     require_in_scope(by, employment, as_changed=False)
     employment = Employment.objects.select_for_update().get(pk=employment.pk)
     if employment.end_date is not None:
-        raise ValidationError({"end_date": "该任职已结束。"})
+        raise ValidationError({"end_date": _("该任职已结束。")})
     refuse_future(end_date, field="end_date", label=_("离职日期"))
     refuse_before(
         end_date,

@@ -5,6 +5,7 @@ import datetime
 
 from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import (
     OpenApiParameter,
     OpenApiResponse,
@@ -45,9 +46,16 @@ def _on(request) -> datetime.date:
     try:
         on = datetime.date.fromisoformat(value)
     except ValueError:
-        raise ValidationError({"on": f"日期格式应为 YYYY-MM-DD：{value}"}) from None
+        raise ValidationError(
+            {"on": _("日期格式应为 YYYY-MM-DD：%(value)s") % {"value": value}}
+        ) from None
     if not EARLIEST_DATE <= on <= LATEST_DATE:
-        raise ValidationError({"on": f"日期应在 {EARLIEST_DATE} 至 {LATEST_DATE} 之间：{value}"})
+        raise ValidationError(
+            {
+                "on": _("日期应在 %(earliest)s 至 %(latest)s 之间：%(value)s")
+                % {"earliest": EARLIEST_DATE, "latest": LATEST_DATE, "value": value}
+            }
+        )
     return on
 
 
@@ -56,7 +64,7 @@ def _code(request, name: str) -> str:
     so one is refused as bad input instead of failing the query."""
     value = request.query_params.get(name, "")
     if "\x00" in value:
-        raise ValidationError({name: "不能包含空字符（NUL）。"})
+        raise ValidationError({name: _("不能包含空字符（NUL）。")})
     return value
 
 
@@ -69,7 +77,9 @@ BAD_INPUT = OpenApiResponse(description="参数有误：返回体按参数名说
 def _scoped_get(model, user, pk, field):
     obj = scoped(model.objects.all(), user).filter(pk=pk).first()
     if obj is None:
-        raise ValidationError({field: f"没有编号为 {pk} 的记录，或不在您的权限范围内。"})
+        raise ValidationError(
+            {field: _("没有编号为 %(pk)s 的记录，或不在您的权限范围内。") % {"pk": pk}}
+        )
     return obj
 
 
@@ -168,7 +178,9 @@ class StayViewSet(
     def discharge(self, request, pk=None):
         stay = self.get_object()
         if stay.end_date is not None:
-            raise ValidationError({"end_date": f"该入住已于 {stay.end_date} 结束。"})
+            raise ValidationError(
+                {"end_date": _("该入住已于 %(date)s 结束。") % {"date": stay.end_date}}
+            )
         data = s.DischargeSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         stay = services.discharge(
@@ -318,11 +330,11 @@ class StaffingView(APIView):
                     scoped(Facility.objects.all(), request.user).filter(code=code.upper()).first()
                 )
                 if facility is None:
-                    raise NotFound({"facility": f"没有编码为 {code} 的机构。"})
+                    raise NotFound({"facility": _("没有编码为 %(code)s 的机构。") % {"code": code}})
                 return Response(selectors.staffing_report(facility, on).as_dict())
             region = Region.objects.filter(code=_code(request, "region")).first()
             if region is None:
-                raise ValidationError({"region": "请给出 facility 或有效的 region 区划代码。"})
+                raise ValidationError({"region": _("请给出 facility 或有效的 region 区划代码。")})
             if params.get("short_staffed"):
                 reports = [
                     r.as_dict()
@@ -341,10 +353,12 @@ class StaffingView(APIView):
                     if counts[care_class] < 0:
                         raise ValueError
                 except (KeyError, ValueError):
-                    raise ValidationError({name: "请给出非负整数人数。"}) from None
+                    raise ValidationError({name: _("请给出非负整数人数。")}) from None
             return Response(selectors.required_for_counts(region, counts, on))
         except PolicyValueNotSet as missing:
-            raise ValidationError({"ratios": f"护理员配比未设定：{missing}"}) from None
+            raise ValidationError(
+                {"ratios": _("护理员配比未设定：%(missing)s") % {"missing": missing}}
+            ) from None
 
 
 class WorkforceView(APIView):
@@ -399,5 +413,5 @@ class LookupView(APIView):
             beds=scoped(Bed.objects.all(), request.user),
         )
         if result is None:
-            raise NotFound({"code": f"没有找到长者码或床位码 {code}。"})
+            raise NotFound({"code": _("没有找到长者码或床位码 %(code)s。") % {"code": code}})
         return Response(result)

@@ -5,6 +5,8 @@ import datetime
 import json
 
 from django.core.management.base import BaseCommand, CommandError
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from facilities.choices import CareClass
 from facilities.models import Facility
@@ -14,17 +16,17 @@ from regions.selectors import PolicyValueNotSet
 
 
 class Command(BaseCommand):
-    help = "护理员配备核查：按机构在住老人，或按区划与各类人数（规划测算）。"
+    help = gettext_lazy("护理员配备核查：按机构在住老人，或按区划与各类人数（规划测算）。")
 
     def add_arguments(self, parser):
         target = parser.add_mutually_exclusive_group(required=True)
-        target.add_argument("--facility", metavar="CODE", help="机构编码")
-        target.add_argument("--region", metavar="CODE", help="区划代码")
+        target.add_argument("--facility", metavar="CODE", help=gettext_lazy("机构编码"))
+        target.add_argument("--region", metavar="CODE", help=gettext_lazy("区划代码"))
         parser.add_argument("--fully-disabled", type=int, metavar="N")
         parser.add_argument("--partially-disabled", type=int, metavar="N")
         parser.add_argument("--self-caring", type=int, metavar="N")
         parser.add_argument(
-            "--short-staffed", action="store_true", help="列出区划内护理员不足的机构"
+            "--short-staffed", action="store_true", help=gettext_lazy("列出区划内护理员不足的机构")
         )
         parser.add_argument("--on", type=datetime.date.fromisoformat, metavar="YYYY-MM-DD")
         parser.add_argument("--format", choices=["text", "json"], default="text")
@@ -39,7 +41,7 @@ class Command(BaseCommand):
             else:
                 result = self._planning(options, on)
         except PolicyValueNotSet as missing:
-            raise CommandError(f"护理员配比未设定：{missing}") from None
+            raise CommandError(_("护理员配比未设定：%(missing)s") % {"missing": missing}) from None
         if options["format"] == "json":
             self.stdout.write(json.dumps(result, ensure_ascii=False, indent=2))
         else:
@@ -48,13 +50,13 @@ class Command(BaseCommand):
     def _facility(self, code: str, on: datetime.date) -> dict:
         facility = Facility.objects.select_related("region").filter(code=code.upper()).first()
         if facility is None:
-            raise CommandError(f"--facility: 没有编码为 {code} 的机构。")
+            raise CommandError("--facility: " + _("没有编码为 %(code)s 的机构。") % {"code": code})
         return staffing_report(facility, on).as_dict()
 
     def _region(self, code: str) -> Region:
         region = Region.objects.filter(code=code).first()
         if region is None:
-            raise CommandError(f"--region: 没有代码为 {code} 的区划。")
+            raise CommandError("--region: " + _("没有代码为 %(code)s 的区划。") % {"code": code})
         return region
 
     def _short_staffed(self, code: str, on: datetime.date) -> dict:
@@ -81,9 +83,11 @@ class Command(BaseCommand):
                 }[care_class]
             )
             if value is None:
-                raise CommandError(f"{flag}: 按区划测算时必须给出人数。")
+                raise CommandError(f"{flag}: " + _("按区划测算时必须给出人数。"))
             if value < 0:
-                raise CommandError(f"{flag}: 人数不能为负数（{value}）。")
+                raise CommandError(
+                    f"{flag}: " + _("人数不能为负数（%(value)s）。") % {"value": value}
+                )
         return required_for_counts(self._region(options["region"]), counts, on)
 
     def _print_text(self, result: dict) -> None:
@@ -92,20 +96,29 @@ class Command(BaseCommand):
             who = report.get("facility") or report.get("region")
             self.stdout.write(f"{who['name']}（{who['code']}）{report['on']}")
             self.stdout.write(
-                "  在住：完全失能 {fully_disabled}，部分失能 {partly_disabled}，自理 {self_caring}".format(
-                    **counts
+                "  "
+                + _(
+                    "在住：完全失能 %(fully_disabled)s，部分失能 %(partly_disabled)s，"
+                    "自理 %(self_caring)s"
                 )
+                % counts
             )
             for care_class, ratio in report["ratios"].items():
                 self.stdout.write(
-                    f"  配比 {CareClass(care_class).label} 1:{ratio['residents_per_caregiver']}"
-                    f"（{ratio['source_region']}，{ratio['citation']}）"
+                    "  "
+                    + _("配比 %(class)s 1:%(n)s（%(source)s，%(citation)s）")
+                    % {
+                        "class": CareClass(care_class).label,
+                        "n": ratio["residents_per_caregiver"],
+                        "source": ratio["source_region"],
+                        "citation": ratio["citation"],
+                    }
                 )
-            line = f"  所需护理员 {report['required']}"
+            line = "  " + _("所需护理员 %(n)s") % {"n": report["required"]}
             if "actual" in report:
-                line += f"，实有 {report['actual']}，缺口 {report['shortfall']}"
+                line += _("，实有 %(actual)s，缺口 %(shortfall)s") % report
             self.stdout.write(line)
             for elder in report.get("unassessed", []):
-                self.stdout.write(f"  未评估：{elder['name']}（{elder['elder_code']}）")
+                self.stdout.write("  " + _("未评估：%(name)s（%(elder_code)s）") % elder)
             if report.get("error"):
-                self.stdout.write(f"  注意：{report['error']}")
+                self.stdout.write("  " + _("注意：%(error)s") % report)
