@@ -19,6 +19,7 @@ class AuditAction(models.TextChoices):
     POLICY_CHANGE = "policy_change", _("修改政策规则")
     ROLE_CHANGE = "role_change", _("变更角色分配")
     CORRECT_STAY = "correct_stay", _("更正入住记录")
+    VIEW_ACCOUNT_NUMBER = "view_account_number", _("查看完整收款账号")
 
 
 class UploadPurpose(models.TextChoices):

@@ -12,13 +12,14 @@ from django.template.response import TemplateResponse
 from django.urls import path
 from django.utils.translation import gettext_lazy as _
 
+from accounts.choices import AuditAction
 from accounts.permissions import ScopedAdminMixin
 from subsidies.models import PayeeAccount
 from subsidies.payees import account_number
 from subsidies.selectors import payee_identifier
 
 # The audit trail's action for a whole account number shown (beside 查看完整身份证号).
-VIEW_ACCOUNT_NUMBER = "view_account_number"
+VIEW_ACCOUNT_NUMBER = AuditAction.VIEW_ACCOUNT_NUMBER
 
 
 @admin.register(PayeeAccount)

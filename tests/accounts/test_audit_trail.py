@@ -127,3 +127,26 @@ def test_a_role_granted_in_the_admin_is_in_the_trail(world, admin_client):
     entry = AuditEntry.objects.get(action=AuditAction.ROLE_CHANGE)
     assert entry.object_type == "auth.user" and entry.object_id == str(newcomer.pk)
     assert entry.details["role"] == "审计人员"
+
+
+def test_a_whole_account_number_shown_is_named_in_the_trail_in_either_language(world, client):
+    from django.utils import translation
+
+    from subsidies.admin_payees import VIEW_ACCOUNT_NUMBER
+
+    assert VIEW_ACCOUNT_NUMBER == AuditAction.VIEW_ACCOUNT_NUMBER
+    record_audit(
+        user=make_user("finance", world),
+        action=VIEW_ACCOUNT_NUMBER,
+        object_type="subsidies.payeeaccount",
+        object_id="1",
+        reason="核对银行退回",
+    )
+    client.force_login(make_user("auditor", world))
+    page = client.get(reverse(CHANGELIST)).content.decode()
+    results = page.split('id="result_list"')[1].split("</table>")[0]
+    assert "查看完整收款账号" in results and "view_account_number" not in results
+    with translation.override("en"):
+        assert str(AuditAction.VIEW_ACCOUNT_NUMBER.label) == "Viewed full payee account number"
+    # Every act the trail records reads as words, never as its code.
+    assert all(label != value for value, label in AuditAction.choices)
