@@ -85,6 +85,19 @@ class VisitWorkerFactory(factory.django.DjangoModelFactory):
 # --- facilities -----------------------------------------------------------------------------
 
 
+def credit_code(n: int) -> str:
+    """A valid unified social credit code (GB 32100-2015, both check characters) of a company
+    registered in Xihu, distinct for each ``n`` (an insurer's, a facility's)."""
+    from stdnum.cn import uscc
+
+    for org_check in "0123456789X":
+        base = f"91330106MA{n:06d}{org_check}"
+        code = base + uscc.calc_check_digit(base)
+        if uscc.is_valid(code):
+            return code
+    raise AssertionError(n)
+
+
 class FacilityFactory(factory.django.DjangoModelFactory):
     """A public care institution in Xihu, through the service (needs the ``zhejiang`` fixture)."""
 

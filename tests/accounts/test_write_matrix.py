@@ -40,7 +40,6 @@ from accounts.choices import Role
 from accounts.models import RoleAssignment
 from accounts.scoping import scope_rule
 from facilities import services as facility_services
-from facilities.demo import _uscc as credit_code  # valid codes (GB 32100-2015)
 from facilities.models import (
     Application,
     Bed,
@@ -82,7 +81,13 @@ from subsidies.models import (
     Scheme,
     StarSubsidyRate,
 )
-from tests.factories import BedFactory, CaregiverFactory, ElderFactory, FacilityFactory
+from tests.factories import (
+    BedFactory,
+    CaregiverFactory,
+    ElderFactory,
+    FacilityFactory,
+    credit_code,  # valid codes (GB 32100-2015)
+)
 from tests.subsidies.conftest import card_number_for
 from visits import services as visit_services
 from visits.models import FollowUpTask, HealthCheck, Visit, VisitWorker

@@ -17,7 +17,6 @@ from openpyxl import load_workbook
 from accounts.choices import AuditAction, Role
 from accounts.models import AuditEntry, RoleAssignment
 from accounts.scoping import OutOfScopeWrite
-from facilities.demo import _uscc as credit_code  # valid codes (GB 32100-2015)
 from regions.models import PolicyValue, Region
 from residents import services as residents_services
 from subsidies import exporting
@@ -31,6 +30,7 @@ from subsidies.models import InsuranceCover, Insurer, PayeeAccount, PaymentLine
 from subsidies.payees import account_number, clean_account_number, set_payee_account
 from subsidies.run.planning import request_allowance_run
 from subsidies.schemes import scheme_by_code
+from tests.factories import credit_code  # valid codes (GB 32100-2015)
 from tests.subsidies.conftest import card_number_for
 
 pytestmark = pytest.mark.django_db
