@@ -9,7 +9,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.accessibility import page_problems
+from tests.e2e.accessibility import MIN_TAP_PX, page_problems
 from tests.e2e.test_personal_data import ID_MASK, ID_WHOLE, watch_for_server_errors
 
 DESKTOP = {"width": 1366, "height": 768}
@@ -128,7 +128,11 @@ def test_the_lists_at_1366_px_show_every_column_and_action(login, page, step):
     assert_every_column_in_view(page)
     first = page.locator("#result_list tbody tr").first
     for action in ("退住", "转床", "更正"):
-        expect(first.get_by_role("link", name=action, exact=True)).to_be_in_viewport()
+        link = first.get_by_role("link", name=action, exact=True)
+        expect(link).to_be_in_viewport()
+        # Short words, yet each a target at least 44 px wide as well as tall.
+        box = link.bounding_box()
+        assert box["width"] >= MIN_TAP_PX and box["height"] >= MIN_TAP_PX, (action, box)
 
     page.context.clear_cookies()
     login("bureau")
