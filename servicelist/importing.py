@@ -21,10 +21,10 @@ from residents.id_numbers import validate_id_number
 from residents.importing import ImportFileError, RowError, _cell_text, _parse_date, _read_xlsx
 from residents.models import Elder
 from servicelist.choices import DeliverySource, SurveySource
-from servicelist.item_services import record_item_delivery
 from servicelist.services import (
     find_item,
     find_provider,
+    record_delivery,
     record_survey,
 )
 
@@ -179,7 +179,7 @@ def _delivery_row(row: dict[str, str], elder: Elder, by):
     item = find_item(row["item"], on)
     quantity = _decimal(row["quantity"], "quantity")
     amount = _decimal(row["amount"], "amount")
-    return record_item_delivery(
+    return record_delivery(
         item=item,
         elder=elder,
         delivered_on=on,

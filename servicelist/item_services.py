@@ -2,10 +2,11 @@
 served there (助餐), home adaptations from application to completion (适老化改造), home-care
 beds set up, visited and closed (家庭养老床位), and respite stays (喘息).
 
-Each delivery among them goes through ``record_delivery``: a meal, a finished adaptation, a
-bed's visit and a respite stay are deliveries of their item like any other, with the record's
-own fields beside. ``record_item_delivery`` is the one door of the providers' spreadsheets and
-API: it sends a row to its item's record (``ServiceItem.record_kind``).
+Each delivery among them is written by ``record_delivery_alone``: a meal, a finished
+adaptation, a bed's visit and a respite stay are deliveries of their item like any other, with
+the record's own fields beside. ``record_item_delivery`` sends a row to its item's record
+(``ServiceItem.record_kind``); ``servicelist.services.record_delivery``, the door of every
+caller (spreadsheets, API, scripts), goes through it for an item with a record of its own.
 
 Every write checks the writer's scope first (accounts.scoping), so that nothing of an elder
 outside it is told; dates are checked against today and the record's other dates
@@ -45,7 +46,7 @@ from servicelist.services import (
     Provider,
     check_item_applies,
     check_item_in_force,
-    record_delivery,
+    record_delivery_alone,
 )
 
 ADAPTATION_SUBSIDY = "home_adaptation_subsidy"
@@ -189,7 +190,7 @@ def record_meals(
     check_elder_date(elder, served_on, field="date", label=_("服务日期"))
     meals = _meals(Decimal(meals))
     point = find_meal_point(provider, item, served_on)
-    result = record_delivery(
+    result = record_delivery_alone(
         item=item,
         elder=elder,
         delivered_on=served_on,
@@ -346,7 +347,7 @@ def complete_adaptation(
         earliest_label=_("评估日期"),
     )
     amount, note = adaptation_subsidy(elder, completed_on, subsidy)
-    result = record_delivery(
+    result = record_delivery_alone(
         item=item,
         elder=elder,
         delivered_on=completed_on,
@@ -512,7 +513,7 @@ def record_bed_visit(
                 % {"bed": bed.provider_name, "given": provider.name}
             }
         )
-    result = record_delivery(
+    result = record_delivery_alone(
         item=item,
         elder=elder,
         delivered_on=visited_on,
@@ -621,7 +622,7 @@ def record_respite_stay(
             }
         )
     allowance = _check_allowance(elder, start_on, end_on, exclude=getattr(stay, "pk", None))
-    result = record_delivery(
+    result = record_delivery_alone(
         item=item,
         elder=elder,
         delivered_on=start_on,
@@ -687,4 +688,4 @@ def record_item_delivery(
             subsidy=amount,
             **common,
         )
-    return record_delivery(delivered_on=delivered_on, quantity=quantity, **row)
+    return record_delivery_alone(delivered_on=delivered_on, quantity=quantity, **row)

@@ -320,8 +320,55 @@ class DeliveryResult:
     updated: bool
 
 
-@transaction.atomic
 def record_delivery(
+    *,
+    item: ServiceItem,
+    elder: Elder,
+    delivered_on: datetime.date,
+    provider: Provider,
+    quantity: Decimal | None = None,
+    amount: Decimal | None = None,
+    evidence: str = "",
+    end_on: datetime.date | None = None,
+    source: str = DeliverySource.MANUAL,
+    by=None,
+) -> DeliveryResult:
+    """Record that ``elder`` received ``item`` on a day from a provider, as the item records
+    it: an item with a record of its own (``ServiceItem.record_kind``: meals at a meal point,
+    a home-care bed's visit, a respite stay to ``end_on``, an adaptation's completion) gets
+    that record beside its delivery, whichever door the row came through (the admin, the
+    import, the API, a script), so that coverage, which reads the record, counts it. See
+    ``record_delivery_alone`` for what every delivery checks."""
+    if item.record_kind or end_on is not None:
+        from servicelist.item_services import record_item_delivery
+
+        return record_item_delivery(
+            item=item,
+            elder=elder,
+            delivered_on=delivered_on,
+            provider=provider,
+            quantity=quantity,
+            amount=amount,
+            evidence=evidence,
+            end_on=end_on,
+            source=source,
+            by=by,
+        )
+    return record_delivery_alone(
+        item=item,
+        elder=elder,
+        delivered_on=delivered_on,
+        provider=provider,
+        quantity=quantity,
+        amount=amount,
+        evidence=evidence,
+        source=source,
+        by=by,
+    )
+
+
+@transaction.atomic
+def record_delivery_alone(
     *,
     item: ServiceItem,
     elder: Elder,
@@ -333,12 +380,13 @@ def record_delivery(
     source: str = DeliverySource.MANUAL,
     by=None,
 ) -> DeliveryResult:
-    """Record that ``elder`` received ``item`` on a day from a provider. The same (item, elder,
-    day, provider) again updates its quantity, amount and evidence, and a resend with the same
-    values changes nothing. The writer must cover the elder (accounts.scoping), checked first
-    so that nothing of an elder outside the scope is told; the item must apply where the
-    elder lives or is registered; the day is one of the elder's life, not in the future
-    (accounts.dates), and within the item's period."""
+    """The delivery row alone, for an item with no record of its own, or written by that
+    record's service (servicelist.item_services) beside it; every other caller goes through
+    ``record_delivery``. The same (item, elder, day, provider) again updates its quantity,
+    amount and evidence, and a resend with the same values changes nothing. The writer must
+    cover the elder (accounts.scoping), checked first so that nothing of an elder outside the
+    scope is told; the item must apply where the elder lives or is registered; the day is one
+    of the elder's life, not in the future (accounts.dates), and within the item's period."""
     key = {
         "item": item,
         "elder": elder,

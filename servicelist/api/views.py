@@ -36,10 +36,9 @@ from servicelist.api.serializers import (
 )
 from servicelist.choices import DeliverySource, SurveySource
 from servicelist.coverage import PeriodError, coverage, elder_items, parse_period
-from servicelist.item_services import record_item_delivery
 from servicelist.models import SatisfactionSurvey, ServiceDelivery, ServiceItem
 from servicelist.selectors import region_list
-from servicelist.services import find_item, find_provider, record_survey
+from servicelist.services import find_item, find_provider, record_delivery, record_survey
 
 BAD_INPUT = OpenApiResponse(description="参数有误：返回体按字段说明原因")
 OUT_OF_AREA = OpenApiResponse(description="区划不在您的工作范围内")
@@ -138,7 +137,7 @@ class DeliveryViewSet(
     @_records(DeliveryInputSerializer, DeliveryRecordedSerializer)
     def create(self, request, *args, **kwargs):
         values, elder = _input(DeliveryInputSerializer, request)
-        result = record_item_delivery(
+        result = record_delivery(
             item=find_item(values["item"], values["date"]),
             end_on=values.get("end_date"),
             elder=elder,

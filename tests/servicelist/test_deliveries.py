@@ -233,8 +233,8 @@ def test_an_item_applies_where_the_elder_lives_or_is_registered(people, ningbo_e
     moved.residence_region = region("330203")
     moved.save()
     on = D(2024, 6, 3)
-    meal = record_delivery(
-        item=find_item("330106:10", on), elder=moved, delivered_on=on, provider=Provider(None, "x")
+    paper = record_delivery(
+        item=find_item("330106:17", on), elder=moved, delivered_on=on, provider=Provider(None, "x")
     )
     care = record_delivery(
         item=find_item("330000:4", on),
@@ -242,7 +242,7 @@ def test_an_item_applies_where_the_elder_lives_or_is_registered(people, ningbo_e
         delivered_on=on,
         provider=Provider(None, "x"),
     )
-    assert meal.created and care.created
+    assert paper.created and care.created
 
 
 def test_the_import_names_the_row_and_field_of_an_item_from_another_region(people, ningbo_elder):

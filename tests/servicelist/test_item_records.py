@@ -36,7 +36,7 @@ from servicelist.models import (
     ServiceDelivery,
     ServiceItem,
 )
-from servicelist.services import Provider, find_item
+from servicelist.services import Provider, find_item, record_delivery
 from tests.factories import ElderFactory, FacilityFactory, MealPointFactory
 
 D = datetime.date
@@ -168,6 +168,68 @@ def test_coverage_counts_the_meals_recorded_at_meal_points(cuiyuan):
         if r.item.code == "330106:10"
     )
     assert july.reached == 0 and july.not_reached[0].reason == "本期无助餐记录"
+
+
+def test_a_direct_record_delivery_of_a_meal_item_records_the_meal(cuiyuan):
+    """Every door agrees: a script or a future door calling the service itself gets the meal
+    record the import and the API write, so coverage counts it; a provider that is not a
+    meal point is refused on its field, writing nothing."""
+    point = MealPointFactory(name="翠苑助餐点")
+    on = D(2024, 6, 3)
+    item = find_item("330106:10", on)
+    with pytest.raises(ValidationError) as refused:
+        record_delivery(
+            item=item, elder=cuiyuan["here"], delivered_on=on, provider=Provider(None, "别处食堂")
+        )
+    assert "provider" in refused.value.message_dict
+    assert not ServiceDelivery.objects.exists()
+    result = record_delivery(
+        item=item,
+        elder=cuiyuan["here"],
+        delivered_on=on,
+        provider=Provider(None, "翠苑助餐点"),
+        quantity=Decimal(2),
+    )
+    assert result.created
+    meal = MealService.objects.get()
+    assert (meal.delivery, meal.meal_point, meal.meals) == (result.delivery, point, 2)
+    row = next(
+        r
+        for r in coverage(region("330106004"), D(2024, 6, 1), D(2024, 6, 30))
+        if r.item.code == "330106:10"
+    )
+    assert (row.entitled, row.reached) == (1, 1)
+
+
+def test_a_direct_record_delivery_goes_to_each_item_s_own_record(cuiyuan):
+    """A home-care bed's visit needs the bed and an adaptation its approval, whether the row
+    comes from a spreadsheet or a direct call; an end date belongs to respite alone."""
+    on = D(2024, 6, 3)
+    provider = Provider(cuiyuan["home"], cuiyuan["home"].name)
+    with pytest.raises(ValidationError):
+        record_delivery(
+            item=find_item("330106:21", on),
+            elder=cuiyuan["here"],
+            delivered_on=on,
+            provider=provider,
+        )
+    with pytest.raises(ValidationError):
+        record_delivery(
+            item=find_item("330106:18", on),
+            elder=cuiyuan["here"],
+            delivered_on=on,
+            provider=provider,
+        )
+    with pytest.raises(ValidationError) as refused:
+        record_delivery(
+            item=find_item("330106:17", on),
+            elder=cuiyuan["here"],
+            delivered_on=on,
+            provider=provider,
+            end_on=D(2024, 6, 5),
+        )
+    assert "end_date" in refused.value.message_dict
+    assert not ServiceDelivery.objects.exists()
 
 
 def _jinhua_communities():
