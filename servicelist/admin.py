@@ -136,6 +136,22 @@ class ServiceDeliveryAdmin(ScopedAdminMixin, SimpleHistoryAdmin):
         return False
 
 
+# The service names a refusal by the column of the survey sheets and the API (``date``,
+# ``id_number``); the admin's form calls those fields otherwise.
+SURVEY_FORM_FIELDS = {"date": "surveyed_on", "id_number": "elder"}
+
+
+def on_form_fields(error: ValidationError, fields: dict[str, str]) -> ValidationError:
+    """A service's refusal with its fields renamed to the form's, so that the admin shows
+    each message beside its field rather than above the form."""
+    if not hasattr(error, "error_dict"):
+        return error
+    renamed: dict[str, list] = {}
+    for name, messages in error.error_dict.items():
+        renamed.setdefault(fields.get(name, name), []).extend(messages)
+    return ValidationError(renamed)
+
+
 class SatisfactionSurveyForm(forms.ModelForm):
     """An answer entered by bureau staff (a paper survey, a phone call): the provider by its
     facility code or name, as in the survey sheets."""
@@ -182,16 +198,19 @@ class SatisfactionSurveyAdmin(ScopedAdminMixin, SimpleHistoryAdmin):
         return False
 
     def save_model(self, request, obj, form, change):
-        result = record_survey(
-            elder=obj.elder,
-            surveyed_on=obj.surveyed_on,
-            score=obj.score,
-            item=obj.item,
-            provider=find_provider(form.cleaned_data["provider"], required=False),
-            comment=obj.comment,
-            source=SurveySource.ADMIN,
-            by=request.user,
-        )
+        try:
+            result = record_survey(
+                elder=obj.elder,
+                surveyed_on=obj.surveyed_on,
+                score=obj.score,
+                item=obj.item,
+                provider=find_provider(form.cleaned_data["provider"], required=False),
+                comment=obj.comment,
+                source=SurveySource.ADMIN,
+                by=request.user,
+            )
+        except ValidationError as error:
+            raise on_form_fields(error, SURVEY_FORM_FIELDS) from None
         obj.pk = result.survey.pk
 
 

@@ -438,3 +438,38 @@ def test_the_admin_offers_no_elder_outside_the_bureau_s_region(people, bureau, c
     assert response.status_code == 200
     assert "elder" in response.context["adminform"].form.errors
     assert not SatisfactionSurvey.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "words"),
+    [
+        ({"surveyed_on": "2099-06-03"}, "surveyed_on", "晚于今天"),
+        ({"surveyed_on": "1939-06-03"}, "surveyed_on", "早于出生日期"),
+        ({"score": "7"}, "score", "7"),
+    ],
+)
+def test_the_admin_shows_a_refusal_beside_its_field(people, bureau, client, change, field, words):
+    """The service names the sheets' columns (date, score, id_number); the admin shows each
+    message beside the form's own field, not above the form."""
+    response = add_in_admin(client, bureau, elder=people["here"].pk, item=meal().pk, **change)
+    assert response.status_code == 200
+    errors = response.context["adminform"].form.errors
+    assert words in errors[field][0]
+    assert "__all__" not in errors
+    assert not SatisfactionSurvey.objects.exists()
+
+
+def test_the_admin_shows_a_refusal_of_the_elder_beside_the_elder(
+    people, bureau, client, monkeypatch
+):
+    """A refusal the service names by the sheets' ``id_number`` (the writer does not cover
+    the elder, say, had the form's own check been passed) is shown beside the elder."""
+    import servicelist.admin
+
+    def refuse(**kwargs):
+        raise ValidationError({"id_number": "不在您的工作范围内"})
+
+    monkeypatch.setattr(servicelist.admin, "record_survey", refuse)
+    response = add_in_admin(client, bureau, elder=people["here"].pk, item=meal().pk)
+    errors = response.context["adminform"].form.errors
+    assert errors["elder"] == ["不在您的工作范围内"] and "__all__" not in errors
