@@ -18,10 +18,10 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from regions.models import Region
-from regions.seed_files import LoadReport, SeededRows, load, with_version_ends
+from regions.seed_files import LoadReport, SeededRows, adopt, load, with_version_ends
 from servicelist.choices import ItemKind, ReachedThrough
 from servicelist.models import ServiceItem, item_code
-from servicelist.services import add_service_item
+from servicelist.services import add_service_item, validate_item
 
 ITEMS_FILE = Path(__file__).resolve().parent / "data" / "service_items.toml"
 
@@ -162,6 +162,10 @@ def _summary(fields) -> str:
     return f"{text}, to {get('effective_to') or 'open'}"
 
 
+def _complete(row: ServiceItem) -> None:
+    row.code = item_code(row.region.code, row.number)
+
+
 SEEDED = SeededRows(
     model=ServiceItem,
     series=("region", "number"),
@@ -170,7 +174,10 @@ SEEDED = SeededRows(
     insert=lambda fields: add_service_item(reason="清单文件载入（load_service_items）", **fields),
     name=lambda fields: item_code(fields["region"].code, fields["number"]),
     summary=_summary,
-    kept="kept the database's item",
+    kept="kept the database's item (take the file's: load_service_items --adopt CODE)",
+    complete=_complete,
+    check=validate_item,
+    adopted="采用清单文件中的项目（load_service_items --adopt）",
     loaded="清单文件载入",
 )
 
@@ -181,3 +188,15 @@ def load_items(path: Path = ITEMS_FILE, *, command: str = "") -> LoadReport:
     its database row is reported (who changed it, when) and left alone. ``command`` names the
     management command for the audit trail."""
     return load(SEEDED, parse_file(path), command=command)
+
+
+@transaction.atomic
+def adopt_items(code: str, path: Path = ITEMS_FILE, *, by=None, command: str = "") -> LoadReport:
+    """Take the file's versions of the item ``code`` (``330200:21``) over the database's: a
+    deliberate act (the database is the master once loaded), checked like every change of an
+    item (its fields, its restated item, "not lower") and recorded in its history and the
+    audit trail. Versions equal to the file's are left alone."""
+    parsed = [f for f in parse_file(path) if item_code(f["region"].code, f["number"]) == code]
+    if not parsed:
+        raise ValidationError(_("清单文件中没有代码为 %(code)s 的项目。") % {"code": code})
+    return adopt(SEEDED, parsed, by=by, command=command)

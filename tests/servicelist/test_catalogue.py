@@ -165,3 +165,47 @@ def test_the_api_gives_a_regions_list_with_what_it_inherits(service_items, clien
     assert rows["330106:31"]["item"]["standard"] == "not set"
     items = client.get("/api/servicelist/items/", {"code": "330106:23"}).json()
     assert items["count"] == 1 and items["results"][0]["kind"] == "cash"
+
+
+# --- each item's own record; taking the file's version deliberately -----------------------------
+
+
+def test_ningbo_s_barrier_free_adaptation_keeps_an_adaptation_s_record(service_items):
+    """甬政办发〔2023〕60号 清单21 (老年残疾人家庭无障碍改造, under 民发〔2022〕9号 on home
+    adaptations for elders in special difficulty) is applied for, assessed and done once, as a
+    home adaptation. Anji's 幸福养 (清单12) is a bed in an institution or at home: no one
+    record fits both, so its deliveries alone record it."""
+    assert ServiceItem.objects.get(code="330200:21").record_kind == "adaptation"
+    assert ServiceItem.objects.get(code="330523:12").record_kind == ""
+
+
+def test_adopting_the_file_s_item_is_deliberate_checked_and_recorded(service_items):
+    from io import StringIO
+
+    from django.core.management import CommandError, call_command
+
+    from accounts.models import AuditEntry
+
+    item = ServiceItem.objects.get(code="330200:21")
+    item.record_kind = ""  # as a database loaded before the file tagged it
+    item.save()
+
+    def run(*args):
+        out = StringIO()
+        call_command("load_service_items", *args, stdout=out)
+        return out.getvalue()
+
+    loaded = run()
+    line = next(x for x in loaded.splitlines() if x.startswith("330200:21"))
+    assert "--adopt" in line and "differing 1" in loaded
+    assert ServiceItem.objects.get(code="330200:21").record_kind == ""
+    assert "adopted from the file: 1 version(s) of 330200:21" in run("--adopt", "330200:21")
+    item.refresh_from_db()
+    assert item.record_kind == "adaptation"
+    assert "--adopt" in item.history.first().history_change_reason
+    entry = AuditEntry.objects.filter(object_id=str(item.pk), reason__contains="--adopt").get()
+    assert entry.command == "load_service_items"
+    assert "unchanged 1" in run("--adopt", "330200:21")
+    assert "differing 0" in run()
+    with pytest.raises(CommandError, match="330200:99"):
+        run("--adopt", "330200:99")
