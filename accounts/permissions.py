@@ -6,6 +6,7 @@ from django import forms
 from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.db import IntegrityError
 from django.db.models import Q
+from django.utils.translation import gettext, gettext_lazy
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 
 from accounts.constraint_messages import (
@@ -29,7 +30,7 @@ from accounts.scoping import (
 class ScopedWritePermission(BasePermission):
     """Authenticated users; writes only for roles that are not read-only (auditors)."""
 
-    message = "只读角色不能修改数据。"
+    message = gettext_lazy("只读角色不能修改数据。")
 
     def has_permission(self, request, view) -> bool:
         if not (request.user and request.user.is_authenticated):
@@ -240,12 +241,15 @@ class ScopedAdminMixin:
         if not change and self.registers_outside_scope(request):
             return
         if obj.pk is not None and not stored_in_write_scope(request.user, type(obj), obj.pk):
-            raise OutOfScopeWrite(f"{describe(obj)}不在您的管辖范围内。")
+            raise OutOfScopeWrite(gettext("%(what)s不在您的管辖范围内。") % {"what": describe(obj)})
 
     def delete_queryset(self, request, queryset):
         outside = queryset.exclude(pk__in=scoped_for_write(queryset, request.user).values("pk"))
         if outside.exists():
-            raise OutOfScopeWrite(f"所选{queryset.model._meta.verbose_name}不在您的管辖范围内。")
+            raise OutOfScopeWrite(
+                gettext("所选%(kind)s不在您的管辖范围内。")
+                % {"kind": queryset.model._meta.verbose_name}
+            )
         super().delete_queryset(request, queryset)
 
     # django-simple-history's pages fall back to the historical rows when the object is not in

@@ -134,7 +134,11 @@ class ChainContract(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.county.name} 第{self.zone_number}片区 {self.operator}"
+        return _("%(county)s 第%(n)s片区 %(operator)s") % {
+            "county": self.county.name,
+            "n": self.zone_number,
+            "operator": self.operator,
+        }
 
 
 class Rating(models.Model):
@@ -177,7 +181,11 @@ class Rating(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.facility.name} {self.stars}星 {self.rated_on}"
+        return _("%(facility)s %(stars)s星 %(date)s") % {
+            "facility": self.facility.name,
+            "stars": self.stars,
+            "date": self.rated_on,
+        }
 
 
 # --- beds ------------------------------------------------------------------------------------
@@ -216,7 +224,7 @@ class Floor(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.building} {self.number}层"
+        return _("%(building)s %(n)s层") % {"building": self.building, "n": self.number}
 
 
 class Room(models.Model):
@@ -234,7 +242,7 @@ class Room(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.floor} {self.number}室"
+        return _("%(floor)s %(n)s室") % {"floor": self.floor, "n": self.number}
 
 
 class Bed(models.Model):

@@ -1,4 +1,5 @@
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext as _
 from stdnum import exceptions as stdnum_exceptions
 from stdnum.cn import uscc
 
@@ -15,5 +16,6 @@ def validate_uscc(value: str) -> None:
         uscc.validate(value)
     except stdnum_exceptions.ValidationError as error:
         raise ValidationError(
-            f"统一社会信用代码 {value} 无效（GB 32100-2015）：{error.message}"
+            _("统一社会信用代码 %(value)s 无效（GB 32100-2015）：%(why)s")
+            % {"value": value, "why": error.message}
         ) from None

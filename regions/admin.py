@@ -2,6 +2,7 @@ from django import forms
 from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
@@ -329,5 +330,5 @@ class EligibilityRuleAdmin(ScopedAdminMixin, SimpleHistoryAdmin):
         return format_html(
             "{}<br><small>{}</small>",
             text,
-            format_html_join("、", "记为 {}", ((r,) for r in reasons)),
+            format_html_join("、", gettext("记为 {}"), ((r,) for r in reasons)),
         )

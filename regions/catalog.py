@@ -537,8 +537,10 @@ def validate_policy_key(value: str) -> None:
     """Model-field validator. Keys are checked against the catalogue rather than declared as
     field choices, so that adding a key to the catalogue needs no database migration."""
     from django.core.exceptions import ValidationError
+    from django.utils.translation import gettext
 
     if value not in KEYS:
         raise ValidationError(
-            f"未知的政策参数 {value!r}（见 regions/catalog.py）。", code="unknown_key"
+            gettext("未知的政策参数 %(key)s（见 regions/catalog.py）。") % {"key": repr(value)},
+            code="unknown_key",
         )

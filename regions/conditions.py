@@ -51,6 +51,8 @@ from django.core.exceptions import ValidationError
 from django.db.models import F, OuterRef, Q, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.db.models.lookups import In
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from regions.catalog import KEYS
 from regions.choices import PolicyUnit
@@ -93,20 +95,20 @@ _CODE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 _REGION_CODE = re.compile(r"^\d{6}(\d{3}){0,3}$")
 
 OPERATOR_LABELS = {
-    "all": "全部满足",
-    "any": "满足其一",
-    "not": "不满足",
-    "age_at_least": "年满（周岁）",
-    "age_at_most": "不超过（周岁）",
-    "category": "类别",
-    "ability_level": "能力等级",
-    "pension_type": "养老保险类型",
-    "disability_category": "残疾类别",
-    "disability_grade": "残疾等级",
-    "registered_in": "户籍地",
-    "resides_in": "常住地",
-    "lives_at_home": "居家",
-    "placed_by_county": "经县级批准入住养老机构",
+    "all": gettext_lazy("全部满足"),
+    "any": gettext_lazy("满足其一"),
+    "not": gettext_lazy("不满足"),
+    "age_at_least": gettext_lazy("年满（周岁）"),
+    "age_at_most": gettext_lazy("不超过（周岁）"),
+    "category": gettext_lazy("类别"),
+    "ability_level": gettext_lazy("能力等级"),
+    "pension_type": gettext_lazy("养老保险类型"),
+    "disability_category": gettext_lazy("残疾类别"),
+    "disability_grade": gettext_lazy("残疾等级"),
+    "registered_in": gettext_lazy("户籍地"),
+    "resides_in": gettext_lazy("常住地"),
+    "lives_at_home": gettext_lazy("居家"),
+    "placed_by_county": gettext_lazy("经县级批准入住养老机构"),
 }
 
 
@@ -118,42 +120,54 @@ def _shown(value) -> str:
 
 
 def _error(path: str, message: str) -> ValidationError:
-    return ValidationError(f"{path}：{message}", code="invalid_condition")
+    return ValidationError(
+        _("%(path)s：%(message)s") % {"path": path, "message": message}, code="invalid_condition"
+    )
 
 
-def validate(condition, *, leaves: Iterable[str] | None = None, path: str = "条件") -> None:
+def validate(condition, *, leaves: Iterable[str] | None = None, path: str | None = None) -> None:
     """Raise ValidationError naming the path of the first bad node (e.g. ``条件.any[1].category``)
     and what is wrong with it, in Chinese. ``leaves`` limits the leaf operators allowed (a
     subject of rules may read only some facts, as staffing classes read only the level)."""
     allowed = frozenset(LEAVES if leaves is None else leaves)
-    _validate(condition, allowed, path, 0)
+    _validate(condition, allowed, _("条件") if path is None else path, 0)
 
 
 def _validate(node, allowed: frozenset[str], path: str, depth: int) -> None:
     if depth > MAX_DEPTH:
-        raise _error(path, f"条件嵌套超过 {MAX_DEPTH} 层。")
+        raise _error(path, _("条件嵌套超过 %(n)s 层。") % {"n": MAX_DEPTH})
     if not isinstance(node, dict):
-        raise _error(path, f'应为一个条件对象（如 {{"category": [...]}}），而不是 {_shown(node)}。')
+        raise _error(
+            path,
+            _('应为一个条件对象（如 {"category": [...]}），而不是 %(value)s。')
+            % {"value": _shown(node)},
+        )
     operators = [k for k in node if k != ANNOTATION]
     if len(operators) != 1:
-        shown = "、".join(map(str, operators)) or "无"
-        raise _error(path, f"每个条件须恰好有一个运算符，此处为：{shown}。")
+        shown = "、".join(map(str, operators)) or _("无")
+        raise _error(path, _("每个条件须恰好有一个运算符，此处为：%(shown)s。") % {"shown": shown})
     operator = operators[0]
     if ANNOTATION in node:
         label = node[ANNOTATION]
         if not isinstance(label, str) or not _CODE.match(label):
             raise _error(
-                f"{path}.as", f"标记应为小写英文代码（如 disabled），而不是 {_shown(label)}。"
+                f"{path}.as",
+                _("标记应为小写英文代码（如 disabled），而不是 %(value)s。")
+                % {"value": _shown(label)},
             )
     if operator not in OPERATORS:
-        raise _error(path, f"未知的运算符“{operator}”；可用：{'、'.join(OPERATORS)}。")
+        raise _error(
+            path,
+            _("未知的运算符“%(operator)s”；可用：%(known)s。")
+            % {"operator": operator, "known": "、".join(OPERATORS)},
+        )
     here = f"{path}.{operator}"
     value = node[operator]
     if operator in ("all", "any"):
         if not isinstance(value, list):
-            raise _error(here, "应为条件列表。")
+            raise _error(here, _("应为条件列表。"))
         if operator == "any" and not value:
-            raise _error(here, "至少需要一个条件。")
+            raise _error(here, _("至少需要一个条件。"))
         for index, child in enumerate(value):
             _validate(child, allowed, f"{here}[{index}]", depth + 1)
         return
@@ -161,50 +175,67 @@ def _validate(node, allowed: frozenset[str], path: str, depth: int) -> None:
         _validate(value, allowed, here, depth + 1)
         return
     if operator not in allowed:
-        raise _error(here, f"此类规则不能使用“{OPERATOR_LABELS[operator]}”条件。")
+        raise _error(
+            here,
+            _("此类规则不能使用“%(operator)s”条件。") % {"operator": OPERATOR_LABELS[operator]},
+        )
     if operator in AGE_LEAVES:
         _validate_age(value, here)
         return
     if operator in STAY_LEAVES:
         if value is not True:
             raise _error(
-                here, f'应为 true（不在家的写作 {{"not": ...}}），而不是 {_shown(value)}。'
+                here,
+                _('应为 true（不在家的写作 {"not": ...}），而不是 %(value)s。')
+                % {"value": _shown(value)},
             )
         return
     if not isinstance(value, list) or not value:
-        raise _error(here, "应为非空的代码列表。")
+        raise _error(here, _("应为非空的代码列表。"))
     if len(set(map(repr, value))) != len(value):
-        raise _error(here, "列表中有重复的代码。")
+        raise _error(here, _("列表中有重复的代码。"))
     for index, code in enumerate(value):
         item = f"{here}[{index}]"
         if operator in REGION_LEAVES:
             if not isinstance(code, str) or not _REGION_CODE.match(code):
-                raise _error(item, f"{_shown(code)} 不是区划代码（6、9、12 或 15 位数字）。")
+                raise _error(
+                    item,
+                    _("%(value)s 不是区划代码（6、9、12 或 15 位数字）。")
+                    % {"value": _shown(code)},
+                )
             continue
         choices = _CHOICES[operator]
         # bool is an int in Python: true would read as grade 1.
         if isinstance(code, bool) or code not in choices.values:
             raise _error(
                 item,
-                f"未知的{OPERATOR_LABELS[operator]}代码 {_shown(code)}；"
-                f"可用：{'、'.join(map(str, choices.values))}。",
+                _("未知的%(operator)s代码 %(value)s；可用：%(known)s。")
+                % {
+                    "operator": OPERATOR_LABELS[operator],
+                    "value": _shown(code),
+                    "known": "、".join(map(str, choices.values)),
+                },
             )
 
 
 def _validate_age(value, path: str) -> None:
     if isinstance(value, dict):
         if set(value) != {"key"}:
-            raise _error(path, '引用参数时应写作 {"key": "参数名"}。')
+            raise _error(path, _('引用参数时应写作 {"key": "参数名"}。'))
         key = value["key"]
         if key not in KEYS:
-            raise _error(f"{path}.key", f"未知的政策参数“{key}”。")
+            raise _error(f"{path}.key", _("未知的政策参数“%(key)s”。") % {"key": key})
         if KEYS[key].unit != PolicyUnit.AGE:
-            raise _error(f"{path}.key", f"参数“{KEYS[key].label}”不是年龄（周岁）。")
+            raise _error(
+                f"{path}.key", _("参数“%(label)s”不是年龄（周岁）。") % {"label": KEYS[key].label}
+            )
         return
     # bool is an int in Python: true would read as 1 year old.
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_AGE:
         raise _error(
-            path, f'应为 0–{MAX_AGE} 的整数周岁或 {{"key": "参数名"}}，而不是 {_shown(value)}。'
+            path,
+            _('应为 0–%(max)s 的整数周岁或 {"key": "参数名"}，而不是 %(value)s。')
+            % {"max": MAX_AGE, "value": _shown(value)},
         )
 
 
@@ -687,40 +718,55 @@ def _describe(node, values, region_names, *, top: bool = False) -> str:
     value = node[operator]
     if operator == "all":
         if not value:
-            return "不限条件（所有人）"
-        text = "，且".join(_describe(c, values, region_names) for c in value)
+            return _("不限条件（所有人）")
+        text = _("，且").join(_describe(c, values, region_names) for c in value)
         return text if top or len(value) == 1 else f"（{text}）"
     if operator == "any":
-        text = "；或".join(_describe(c, values, region_names) for c in value)
+        text = _("；或").join(_describe(c, values, region_names) for c in value)
         return text if top or len(value) == 1 else f"（{text}）"
     if operator == "not":
-        return f"不满足“{_describe(value, values, region_names, top=True)}”"
+        return _("不满足“%(condition)s”") % {
+            "condition": _describe(value, values, region_names, top=True)
+        }
     if operator in AGE_LEAVES:
         at_least = operator == "age_at_least"
         if isinstance(value, dict) and not (values and value["key"] in values):
             key = KEYS.get(value["key"])
             label = key.label if key else value["key"]
-            return f"年龄{'达到' if at_least else '不超过'}“{label}”"
+            shown = _("年龄达到“%(label)s”") if at_least else _("年龄不超过“%(label)s”")
+            return shown % {"label": label}
         text = _age_text(value, values)
-        return f"年满{text}周岁" if at_least else f"不超过{text}周岁"
+        return (_("年满%(age)s周岁") if at_least else _("不超过%(age)s周岁")) % {"age": text}
 
     def one_of(label: str, text: str) -> str:
-        return f"{label}为{text}" if len(value) == 1 else f"{label}为{text}之一"
+        shown = _("%(label)s为%(text)s") if len(value) == 1 else _("%(label)s为%(text)s之一")
+        return shown % {"label": label, "text": text}
 
     if operator == "lives_at_home":
-        return "居家（未入住养老机构）"
+        return _("居家（未入住养老机构）")
     if operator == "placed_by_county":
-        return "经县级民政部门批准入住养老机构"
+        return _("经县级民政部门批准入住养老机构")
     if operator == "category":
-        return one_of("类别", _labels(Category, value))
+        return one_of(_("类别"), _labels(Category, value))
     if operator == "ability_level":
-        return one_of("最近一次能力评估等级", _labels(AbilityLevel, value))
+        return one_of(_("最近一次能力评估等级"), _labels(AbilityLevel, value))
     if operator == "pension_type":
-        return one_of("养老保险类型", _labels(PensionType, value))
+        return one_of(_("养老保险类型"), _labels(PensionType, value))
     if operator == "disability_category":
-        return one_of("残疾人证类别", _labels(DisabilityCategory, value))
+        return one_of(_("残疾人证类别"), _labels(DisabilityCategory, value))
     if operator == "disability_grade":
-        return one_of("残疾人证等级", _labels(DisabilityGrade, value))
+        return one_of(_("残疾人证等级"), _labels(DisabilityGrade, value))
     places = "、".join(f"{region_names[c]}（{c}）" if c in region_names else c for c in value)
-    where = "户籍" if operator == "registered_in" else "常住地"
-    return f"{where}在{places}" + ("" if len(value) == 1 else "之一") + "（含下级）"
+    if operator == "registered_in":
+        shown = (
+            _("户籍在%(places)s（含下级）")
+            if len(value) == 1
+            else _("户籍在%(places)s之一（含下级）")
+        )
+    else:
+        shown = (
+            _("常住地在%(places)s（含下级）")
+            if len(value) == 1
+            else _("常住地在%(places)s之一（含下级）")
+        )
+    return shown % {"places": places}

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from regions.models import EligibilityRule, Region
 from regions.seed_files import LoadReport, SeededRows, adopt, load, with_version_ends
@@ -46,21 +47,27 @@ _FILE_NAME = {"effective_from": "from", "effective_to": "to"}
 
 def _entry_error(index: int, entry: dict, field: str, message: str) -> ValidationError:
     which = "/".join(str(entry.get(k, "?")) for k in ("subject", "code", "region"))
-    return ValidationError(f"规则文件第 {index} 条 [[rule]]（{which}）{field}：{message}")
+    return ValidationError(
+        _("规则文件第 %(index)s 条 [[rule]]（%(which)s）%(field)s：%(message)s")
+        % {"index": index, "which": which, "field": field, "message": message}
+    )
 
 
 def _parse_entry(index: int, entry: dict) -> dict:
     unknown = sorted(set(entry) - ENTRY_FIELDS)
     if unknown:
-        raise _entry_error(index, entry, unknown[0], "未知的字段")
+        raise _entry_error(index, entry, unknown[0], _("未知的字段"))
     for required in ("subject", "code", "label", "region", "from", "condition", "citation"):
         if required not in entry:
-            raise _entry_error(index, entry, required, "必填")
+            raise _entry_error(index, entry, required, _("必填"))
     try:
         region = Region.objects.get(code=entry["region"])
     except Region.DoesNotExist:
         raise _entry_error(
-            index, entry, "region", f"区划 {entry['region']} 不存在；请先运行 load_regions"
+            index,
+            entry,
+            "region",
+            _("区划 %(code)s 不存在；请先运行 load_regions") % {"code": entry["region"]},
         ) from None
 
     def as_date(name: str) -> datetime.date | None:
@@ -70,7 +77,9 @@ def _parse_entry(index: int, entry: dict) -> dict:
         try:
             return datetime.date.fromisoformat(raw)
         except (TypeError, ValueError):
-            raise _entry_error(index, entry, name, f"{raw!r} 不是 YYYY-MM-DD 日期") from None
+            raise _entry_error(
+                index, entry, name, _("%(raw)s 不是 YYYY-MM-DD 日期") % {"raw": repr(raw)}
+            ) from None
 
     fields = {
         "subject": entry["subject"],
@@ -93,7 +102,7 @@ def _parse_entry(index: int, entry: dict) -> dict:
         name, messages = next(iter(error.message_dict.items()))
         raise _entry_error(index, entry, _FILE_NAME.get(name, name), "；".join(messages)) from None
     if fields["effective_to"] is not None and fields["effective_to"] < fields["effective_from"]:
-        raise _entry_error(index, entry, "to", "失效日期不能早于生效日期")
+        raise _entry_error(index, entry, "to", _("失效日期不能早于生效日期"))
     return fields
 
 
@@ -110,7 +119,7 @@ def parse_file(path: Path = RULES_FILE) -> list[dict]:
                 index,
                 {**fields, "region": fields["region"].code},
                 "from",
-                f"与第 {seen[identity]} 条重复",
+                _("与第 %(n)s 条重复") % {"n": seen[identity]},
             )
         seen[identity] = index
     parsed = with_version_ends(SEEDED, parsed)
@@ -164,5 +173,8 @@ def adopt_rules(
         if (f["subject"], f["code"], f["region"].code) == (subject, code, region_code)
     ]
     if not parsed:
-        raise ValidationError(f"规则文件中没有 {subject}:{code}（区划 {region_code}）的规则。")
+        raise ValidationError(
+            _("规则文件中没有 %(rule)s（区划 %(region)s）的规则。")
+            % {"rule": f"{subject}:{code}", "region": region_code}
+        )
     return adopt(SEEDED, parsed, by=by, command=command)

@@ -237,7 +237,10 @@ class EligibilityRule(models.Model):
         missing = codes - set(Region.objects.filter(code__in=codes).values_list("code", flat=True))
         if missing:
             raise ValidationError(
-                {"condition": f"条件中的区划 {'、'.join(sorted(missing))} 不存在。"}
+                {
+                    "condition": _("条件中的区划 %(codes)s 不存在。")
+                    % {"codes": "、".join(sorted(missing))}
+                }
             )
 
     def describe(self, **kwargs) -> str:

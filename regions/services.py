@@ -14,6 +14,7 @@ from decimal import Decimal
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from regions.catalog import get_key
 from regions.choices import FREQUENCY_ORDER, FloorDirection
@@ -32,10 +33,13 @@ def _stricter_or_equal(direction: str, child: PolicyValue, parent: PolicyValue) 
 
 
 def _describe(row: PolicyValue) -> str:
-    period = f"{row.effective_from}–{row.effective_to or '…'}"
-    return (
-        f"{row.region.name}（{row.region.code}）{row.display_value}，{period}，依据 {row.citation}"
-    )
+    return _("%(region)s（%(code)s）%(value)s，%(period)s，依据 %(citation)s") % {
+        "region": row.region.name,
+        "code": row.region.code,
+        "value": row.display_value,
+        "period": f"{row.effective_from}–{row.effective_to or '…'}",
+        "citation": row.citation,
+    }
 
 
 def check_floor(candidate: PolicyValue) -> None:
@@ -51,13 +55,23 @@ def check_floor(candidate: PolicyValue) -> None:
     for parent in others.filter(region__in=ancestors):
         if parent.is_set and not _stricter_or_equal(catalog_key.direction, candidate, parent):
             errors.append(
-                f"{catalog_key.label}：{_describe(candidate)} 低于上级标准 {_describe(parent)}。"
+                _("%(key)s：%(value)s 低于上级标准 %(parent)s。")
+                % {
+                    "key": catalog_key.label,
+                    "value": _describe(candidate),
+                    "parent": _describe(parent),
+                }
             )
     descendants = Region.objects.within(region).exclude(pk=region.pk)
     for child in others.filter(region__in=descendants):
         if child.is_set and not _stricter_or_equal(catalog_key.direction, child, candidate):
             errors.append(
-                f"{catalog_key.label}：{_describe(candidate)} 将使下级 {_describe(child)} 低于上级标准。"
+                _("%(key)s：%(value)s 将使下级 %(child)s 低于上级标准。")
+                % {
+                    "key": catalog_key.label,
+                    "value": _describe(candidate),
+                    "child": _describe(child),
+                }
             )
     if errors:
         raise ValidationError({"value": errors})
@@ -75,7 +89,8 @@ def check_no_overlap(candidate: PolicyValue, *, ignore: tuple[int, ...] = ()) ->
     if clash is not None:
         raise ValidationError(
             {
-                "effective_from": f"与已有参数 {_describe(clash)} 的有效期重叠；请先为其设定失效日期。"
+                "effective_from": _("与已有参数 %(other)s 的有效期重叠；请先为其设定失效日期。")
+                % {"other": _describe(clash)}
             }
         )
 
@@ -84,11 +99,16 @@ def validate_policy_value(candidate: PolicyValue, *, ignore: tuple[int, ...] = (
     """Every rule a policy value must obey; the admin form and ``set_policy_value`` call it."""
     catalog_key = get_key(candidate.key)
     if candidate.unit != catalog_key.unit:
-        raise ValidationError({"unit": f"{catalog_key.key} 的单位应为 {catalog_key.unit.label}。"})
+        raise ValidationError(
+            {
+                "unit": _("%(key)s 的单位应为 %(unit)s。")
+                % {"key": catalog_key.key, "unit": catalog_key.unit.label}
+            }
+        )
     if catalog_key.is_frequency and candidate.value is not None:
-        raise ValidationError({"value": "频次类参数请填写“频次”，不填数值。"})
+        raise ValidationError({"value": _("频次类参数请填写“频次”，不填数值。")})
     if not catalog_key.is_frequency and candidate.frequency:
-        raise ValidationError({"frequency": "该参数为数值，不能填写频次。"})
+        raise ValidationError({"frequency": _("该参数为数值，不能填写频次。")})
     check_no_overlap(candidate, ignore=ignore)
     check_floor(candidate)
 
@@ -178,16 +198,22 @@ def require_rulebook_writer(user, region: Region) -> None:
 
     scope = scope_of(user)
     if scope.read_only or not scope.covers_region(region, app="regions"):
-        raise PolicyChangeRefused(f"您无权修改 {region.name}（{region.code}）的政策参数。")
+        raise PolicyChangeRefused(
+            _("您无权修改 %(region)s（%(code)s）的政策参数。")
+            % {"region": region.name, "code": region.code}
+        )
 
 
 def _check_change_date(applies_from: datetime.date | None, today: datetime.date) -> None:
     if applies_from is None:
-        raise ValidationError({"applies_from": "修改数值须填写“自何日起执行”。"})
+        raise ValidationError({"applies_from": _("修改数值须填写“自何日起执行”。")})
     latest = today.replace(year=today.year + MAX_YEARS_AHEAD)
     if applies_from > latest:
         raise ValidationError(
-            {"applies_from": f"执行日期 {applies_from} 晚于 {latest}，请核对年份。"}
+            {
+                "applies_from": _("执行日期 %(date)s 晚于 %(latest)s，请核对年份。")
+                % {"date": applies_from, "latest": latest}
+            }
         )
 
 
@@ -207,7 +233,7 @@ def plan_policy_revision(
     field and both values."""
     unknown = set(changes) - set(REVISABLE_FIELDS)
     if unknown:
-        raise ValidationError(dict.fromkeys(sorted(unknown), "该字段不可修改。"))
+        raise ValidationError(dict.fromkeys(sorted(unknown), _("该字段不可修改。")))
     current = PolicyValue.objects.select_related("region").get(pk=row.pk)
     changed = {f: v for f, v in changes.items() if getattr(current, f) != v}
     versioned = any(f in changed for f in VERSIONED_FIELDS)
@@ -220,7 +246,10 @@ def plan_policy_revision(
         ):
             period = f"{current.effective_from}–{current.effective_to or '…'}"
             raise ValidationError(
-                {"applies_from": f"执行日期 {applies_from} 不在本版本的有效期 {period} 内。"}
+                {
+                    "applies_from": _("执行日期 %(date)s 不在本版本的有效期 %(period)s 内。")
+                    % {"date": applies_from, "period": period}
+                }
             )
     if versioned and applies_from > current.effective_from:
         ended = copy.copy(current)
@@ -291,7 +320,7 @@ def revise_policy_value(
     require_rulebook_writer(by, row.region)
     reason = (reason or "").strip()
     if not reason:
-        raise ValidationError({"reason": "请填写修改原因。"})
+        raise ValidationError({"reason": _("请填写修改原因。")})
     # The key's versions in this region are locked while one is ended and the next begun.
     list(
         PolicyValue.objects.select_for_update()
@@ -374,7 +403,7 @@ def add_policy_value(*, by=None, reason: str, **fields) -> PolicyValue:
     require_rulebook_writer(by, region)
     reason = (reason or "").strip()
     if not reason:
-        raise ValidationError({"reason": "请填写新增原因。"})
+        raise ValidationError({"reason": _("请填写新增原因。")})
     row = PolicyValue(**fields)
     row.unit = get_key(row.key).unit
     row.full_clean()
@@ -388,8 +417,13 @@ def add_policy_value(*, by=None, reason: str, **fields) -> PolicyValue:
 
 
 def describe_rule(row: EligibilityRule) -> str:
-    period = f"{row.effective_from}–{row.effective_to or '…'}"
-    return f"{row.region.name}（{row.region.code}）“{row.label}”，{period}，依据 {row.citation}"
+    return _("%(region)s（%(code)s）“%(label)s”，%(period)s，依据 %(citation)s") % {
+        "region": row.region.name,
+        "code": row.region.code,
+        "label": row.label,
+        "period": f"{row.effective_from}–{row.effective_to or '…'}",
+        "citation": row.citation,
+    }
 
 
 def check_rule_overlap(candidate: EligibilityRule, *, ignore: tuple[int, ...] = ()) -> None:
@@ -406,7 +440,8 @@ def check_rule_overlap(candidate: EligibilityRule, *, ignore: tuple[int, ...] = 
     if clash is not None:
         raise ValidationError(
             {
-                "effective_from": f"与已有规则 {describe_rule(clash)} 的有效期重叠；请先为其设定失效日期。"
+                "effective_from": _("与已有规则 %(other)s 的有效期重叠；请先为其设定失效日期。")
+                % {"other": describe_rule(clash)}
             }
         )
 
@@ -419,7 +454,7 @@ def add_eligibility_rule(*, by=None, reason: str, **fields) -> EligibilityRule:
     require_rulebook_writer(by, fields["region"])
     reason = (reason or "").strip()
     if not reason:
-        raise ValidationError({"reason": "请填写新增原因。"})
+        raise ValidationError({"reason": _("请填写新增原因。")})
     row = EligibilityRule(**fields)
     row.full_clean()
     check_rule_overlap(row)
@@ -454,7 +489,8 @@ def upsert_divisions(divisions) -> tuple[int, int]:
             parent = known.get(division.parent_code)
             if parent is None:
                 raise ValidationError(
-                    f"区划 {division.code}（{division.name}）的上级 {division.parent_code} 不存在。"
+                    _("区划 %(code)s（%(name)s）的上级 %(parent)s 不存在。")
+                    % {"code": division.code, "name": division.name, "parent": division.parent_code}
                 )
         wanted = {
             "name": division.name,

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext as _
 
 from regions import conditions
 from regions.catalog import KEYS
@@ -20,9 +21,9 @@ _CODE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 
 def _frequency_key(value) -> None:
     if value not in KEYS:
-        raise ValueError(f"未知的政策参数“{value}”。")
+        raise ValueError(_("未知的政策参数“%(key)s”。") % {"key": value})
     if not KEYS[value].is_frequency:
-        raise ValueError(f"参数“{KEYS[value].label}”不是频次。")
+        raise ValueError(_("参数“%(label)s”不是频次。") % {"label": KEYS[value].label})
 
 
 @dataclass(frozen=True)
@@ -76,13 +77,18 @@ def validate_rule(*, subject: str, code: str, condition, params, rank) -> None:
     """Every rule of the subject's catalogue entry; ValidationError keyed by the field."""
     spec = SUBJECTS.get(subject)
     if spec is None:
-        raise ValidationError({"subject": f"未知的规则类别“{subject}”。"})
+        raise ValidationError(
+            {"subject": _("未知的规则类别“%(subject)s”。") % {"subject": subject}}
+        )
     if not isinstance(code, str) or not _CODE.match(code):
-        raise ValidationError({"code": f"代码应为小写英文字母、数字和下划线，而不是“{code}”。"})
+        raise ValidationError(
+            {"code": _("代码应为小写英文字母、数字和下划线，而不是“%(code)s”。") % {"code": code}}
+        )
     if spec.codes is not None and code not in spec.codes:
         raise ValidationError(
             {
-                "code": f"{spec.label}的代码应为 {'、'.join(sorted(spec.codes))} 之一，而不是“{code}”。"
+                "code": _("%(subject)s的代码应为 %(codes)s 之一，而不是“%(code)s”。")
+                % {"subject": spec.label, "codes": "、".join(sorted(spec.codes)), "code": code}
             }
         )
     try:
@@ -90,15 +96,25 @@ def validate_rule(*, subject: str, code: str, condition, params, rank) -> None:
     except ValidationError as error:
         raise ValidationError({"condition": error.messages}) from None
     if spec.ranked and rank is None:
-        raise ValidationError({"rank": f"{spec.label}须填写顺位。"})
+        raise ValidationError({"rank": _("%(subject)s须填写顺位。") % {"subject": spec.label}})
     if not isinstance(params, dict):
-        raise ValidationError({"params": "参数应为键值表。"})
+        raise ValidationError({"params": _("参数应为键值表。")})
     unknown = sorted(set(params) - set(spec.params))
     if unknown:
-        raise ValidationError({"params": f"{spec.label}没有参数 {'、'.join(unknown)}。"})
+        raise ValidationError(
+            {
+                "params": _("%(subject)s没有参数 %(names)s。")
+                % {"subject": spec.label, "names": "、".join(unknown)}
+            }
+        )
     for name, check in spec.params.items():
         if name not in params:
-            raise ValidationError({"params": f"{spec.label}须给出参数 {name}。"})
+            raise ValidationError(
+                {
+                    "params": _("%(subject)s须给出参数 %(name)s。")
+                    % {"subject": spec.label, "name": name}
+                }
+            )
         try:
             check(params[name])
         except ValueError as error:

@@ -9,6 +9,7 @@ import datetime
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from accounts.scoping import require_in_scope, scope_of
 from facilities import services as facility_services
@@ -36,15 +37,19 @@ def _with_history_user(instance, by):
 
 def elder_label(elder: Elder) -> str:
     """How a refusal names an elder: the name and the places the writer gave."""
-    places = f"户籍地 {elder.hukou_region.name}" if elder.hukou_region_id else ""
+    places = []
+    if elder.hukou_region_id:
+        places.append(_("户籍地 %(region)s") % {"region": elder.hukou_region.name})
     if elder.residence_region_id:
-        places += f"，常住地 {elder.residence_region.name}"
-    return f"老年人“{elder.name}”（{places.strip('，')}）"
+        places.append(_("常住地 %(region)s") % {"region": elder.residence_region.name})
+    return _("老年人“%(name)s”（%(places)s）") % {"name": elder.name, "places": "，".join(places)}
 
 
 def require_elder_in_scope(by, elder: Elder, *, field: str | None = None) -> None:
     """The elder as stored lies in the writer's scope (the record it names is theirs)."""
-    require_in_scope(by, elder, field=field, label=f"老年人“{elder.name}”", as_changed=False)
+    require_in_scope(
+        by, elder, field=field, label=_("老年人“%(name)s”") % {"name": elder.name}, as_changed=False
+    )
 
 
 def require_places_in_scope(by, elder: Elder) -> None:
@@ -134,7 +139,7 @@ UPDATABLE_FIELDS = (
 def update_elder(*, elder: Elder, by=None, **changes) -> Elder:
     unknown = set(changes) - set(UPDATABLE_FIELDS)
     if unknown:
-        raise ValidationError(dict.fromkeys(sorted(unknown), "该字段不可修改。"))
+        raise ValidationError(dict.fromkeys(sorted(unknown), _("该字段不可修改。")))
     require_elder_in_scope(by, elder)
     if "phone" in changes:
         changes["phone"] = normalize_phone(changes["phone"])
@@ -171,14 +176,20 @@ def set_category(
     """Give an elder a category from ``start_date`` (open-ended unless ``end_date``)."""
     require_elder_in_scope(by, elder, field="elder")
     if category not in Category.values:
-        raise ValidationError({"category": f"未知的类别代码 {category}。"})
+        raise ValidationError({"category": _("未知的类别代码 %(code)s。") % {"code": category}})
     if elder.death_date and start_date > elder.death_date:
         raise ValidationError(
-            {"start_date": f"起始日期 {start_date} 晚于死亡日期 {elder.death_date}。"}
+            {
+                "start_date": _("起始日期 %(start)s 晚于死亡日期 %(death)s。")
+                % {"start": start_date, "death": elder.death_date}
+            }
         )
     if _overlapping_periods(elder, category, start_date, end_date).exists():
         raise ValidationError(
-            {"start_date": f"该老年人在此期间已有“{Category(category).label}”类别。"}
+            {
+                "start_date": _("该老年人在此期间已有“%(category)s”类别。")
+                % {"category": Category(category).label}
+            }
         )
     period = ElderCategory(
         elder=elder, category=category, start_date=start_date, end_date=end_date, note=note
@@ -199,11 +210,17 @@ def end_category(*, elder: Elder, category: str, end_date: datetime.date, by=Non
     )
     if period is None:
         raise ValidationError(
-            {"category": f"该老年人没有进行中的“{Category(category).label}”类别。"}
+            {
+                "category": _("该老年人没有进行中的“%(category)s”类别。")
+                % {"category": Category(category).label}
+            }
         )
     if end_date < period.start_date:
         raise ValidationError(
-            {"end_date": f"终止日期 {end_date} 早于起始日期 {period.start_date}。"}
+            {
+                "end_date": _("终止日期 %(end)s 早于起始日期 %(start)s。")
+                % {"end": end_date, "start": period.start_date}
+            }
         )
     period.end_date = end_date
     period.full_clean()
@@ -220,12 +237,19 @@ def record_death(*, elder: Elder, death_date: datetime.date, by=None) -> Elder:
     require_elder_in_scope(by, elder)
     elder = Elder.objects.select_for_update().get(pk=elder.pk)
     if death_date > datetime.date.today():
-        raise ValidationError({"death_date": f"死亡日期 {death_date} 晚于今天。"})
+        raise ValidationError(
+            {"death_date": _("死亡日期 %(date)s 晚于今天。") % {"date": death_date}}
+        )
     if death_date < elder.birth_date:
-        raise ValidationError({"death_date": f"死亡日期 {death_date} 早于出生日期。"})
+        raise ValidationError(
+            {"death_date": _("死亡日期 %(date)s 早于出生日期。") % {"date": death_date}}
+        )
     if elder.death_date is not None and elder.death_date != death_date:
         raise ValidationError(
-            {"death_date": f"已登记死亡日期 {elder.death_date}，更正请联系管理员。"}
+            {
+                "death_date": _("已登记死亡日期 %(date)s，更正请联系管理员。")
+                % {"date": elder.death_date}
+            }
         )
     elder.death_date = death_date
     elder.full_clean()
@@ -255,7 +279,10 @@ def _risk_adjustments_stack(elder: Elder, on: datetime.date) -> bool:
         value = policy_value("assessment_risk_adjustments_stack", elder.hukou_region, on)
     except PolicyValueNotSet as missing:
         raise ValidationError(
-            {"care_risk_events_30_days": f"规则库未设定两项降级是否叠加：{missing.reason}"}
+            {
+                "care_risk_events_30_days": _("规则库未设定两项降级是否叠加：%(reason)s")
+                % {"reason": missing.reason}
+            }
         ) from None
     return bool(int(value))
 
@@ -282,8 +309,8 @@ def record_assessment(
     missing = [item.field for item in ITEMS if scores.get(item.field) is None]
     unknown = sorted(set(scores) - {item.field for item in ITEMS})
     if missing or unknown:
-        errors = dict.fromkeys(missing, "缺少该项评分。")
-        errors.update(dict.fromkeys(unknown, "不是 GB/T 42195-2022 的评估项目。"))
+        errors = dict.fromkeys(missing, _("缺少该项评分。"))
+        errors.update(dict.fromkeys(unknown, _("不是 GB/T 42195-2022 的评估项目。")))
         raise ValidationError(errors)
     errors = {}
     for item in ITEMS:
@@ -293,11 +320,15 @@ def record_assessment(
             or isinstance(value, bool)
             or not 0 <= value <= item.max_score
         ):
-            errors[item.field] = f"{item.label}的评分应为0–{item.max_score}的整数，收到 {value!r}。"
+            errors[item.field] = _("%(item)s的评分应为0–%(max)s的整数，收到 %(value)s。") % {
+                "item": item.label,
+                "max": item.max_score,
+                "value": repr(value),
+            }
     if errors:
         raise ValidationError(errors)
     if elder.death_date and assessed_on > elder.death_date:
-        raise ValidationError({"assessed_on": "评估日期晚于死亡日期。"})
+        raise ValidationError({"assessed_on": _("评估日期晚于死亡日期。")})
 
     dimension_totals: dict[str, int] = {}
     for item in ITEMS:
@@ -321,7 +352,7 @@ def record_assessment(
     level, reason = outcome.final_level, outcome.reason_text
     if final_level is not None and final_level != outcome.final_level:
         if not change_reason.strip():
-            raise ValidationError({"change_reason": "评估员调整能力等级时必须填写变更依据。"})
+            raise ValidationError({"change_reason": _("评估员调整能力等级时必须填写变更依据。")})
         level = AbilityLevel(final_level)
         reason = "；".join(filter(None, [reason, f"评估员调整：{change_reason.strip()}"]))
     elif change_reason.strip():
@@ -367,7 +398,7 @@ def record_legacy_assessment(
     require_elder_in_scope(by, elder, field="elder")
     if level == AbilityLevel.TOTAL:
         raise ValidationError(
-            {"final_level": "MZ/T 039-2013 只有四个等级（能力完好、轻度、中度、重度失能）。"}
+            {"final_level": _("MZ/T 039-2013 只有四个等级（能力完好、轻度、中度、重度失能）。")}
         )
     assessment = AbilityAssessment(
         elder=elder,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext as _
 
 # Mobile: 11 digits starting 13–19. Landline: area code 0 + 2–3 digits, then a 7–8 digit
 # number, optionally an extension. An optional +86/0086 prefix is accepted on mobiles.
@@ -33,6 +34,7 @@ def validate_phone(value: str) -> None:
     if _MOBILE.match(value) or _LANDLINE.match(value):
         return
     raise ValidationError(
-        f"联系电话 {value} 格式不正确：应为11位手机号或“区号-号码”形式的固定电话。",
+        _("联系电话 %(value)s 格式不正确：应为11位手机号或“区号-号码”形式的固定电话。")
+        % {"value": value},
         code="phone",
     )

@@ -15,6 +15,7 @@ import re
 
 from django.core.exceptions import ValidationError
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 FIRST_PERIOD = datetime.date(2000, 1, 1)
 PERIOD_PATTERN = r"^\d{4}-(0[1-9]|1[0-2])$"
@@ -40,7 +41,10 @@ def last_period(today: datetime.date | None = None) -> datetime.date:
 def _out_of_range(month: str, field: str, today: datetime.date | None) -> ValidationError:
     first, last = FIRST_PERIOD, last_period(today)
     return ValidationError(
-        {field: f"月份 {month} 超出系统支持的范围（{first:%Y-%m} 至 {last:%Y-%m}）。"}
+        {
+            field: _("月份 %(month)s 超出系统支持的范围（%(first)s 至 %(last)s）。")
+            % {"month": month, "first": f"{first:%Y-%m}", "last": f"{last:%Y-%m}"}
+        }
     )
 
 
@@ -61,7 +65,9 @@ def parse_period(
     ``field`` saying what is expected."""
     text = (text or "").strip()
     if not _PERIOD.match(text):
-        raise ValidationError({field: f"月份 {text!r} 应为 YYYY-MM 格式，例如 2024-05。"})
+        raise ValidationError(
+            {field: _("月份 %(text)s 应为 YYYY-MM 格式，例如 2024-05。") % {"text": repr(text)}}
+        )
     if not FIRST_PERIOD.year <= int(text[:4]) <= last_period(today).year:
         raise _out_of_range(text, field, today)  # before making a date: year 0 is none
     return check_period(datetime.date(int(text[:4]), int(text[5:]), 1), field=field, today=today)

@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils.translation import gettext
 
 from regions.models import Region
 
@@ -24,9 +25,9 @@ def schedule_monthly_run(*, region: Region, day: int, hour: int = 2, enabled: bo
 
     if not 1 <= int(day) <= 28:
         # Every month has a 28th: a later day would skip February.
-        raise ValidationError({"day": f"发放日 {day} 应在1至28之间。"})
+        raise ValidationError({"day": gettext("发放日 %(day)s 应在1至28之间。") % {"day": day}})
     if not 0 <= int(hour) <= 23:
-        raise ValidationError({"hour": f"时刻 {hour} 应在0至23之间。"})
+        raise ValidationError({"hour": gettext("时刻 %(hour)s 应在0至23之间。") % {"hour": hour}})
     crontab, _ = CrontabSchedule.objects.get_or_create(
         minute="0",
         hour=str(hour),

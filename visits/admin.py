@@ -6,6 +6,7 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
@@ -145,7 +146,7 @@ class FollowUpTaskAdmin(_NoDeleteMixin, ScopedAdminMixin, SimpleHistoryAdmin):
                 self.message_user(
                     request, f"{task.elder}：{'；'.join(error.messages)}", messages.ERROR
                 )
-        self.message_user(request, f"已核实 {done} 条死亡报告。")
+        self.message_user(request, gettext("已核实 %(n)s 条死亡报告。") % {"n": done})
 
 
 @admin.register(HealthCheck)

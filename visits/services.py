@@ -62,17 +62,22 @@ def assign_worker(
     """Assign a worker to a street, community or grid from ``start_date``."""
     if area.level not in AREA_LEVELS:
         raise ValidationError(
-            {"area": f"探访区域须为街道、社区或网格，{area.name}为{area.get_level_display()}。"}
+            {
+                "area": _("探访区域须为街道、社区或网格，%(area)s为%(level)s。")
+                % {"area": area.name, "level": area.get_level_display()}
+            }
         )
     if not area.is_active:
-        raise ValidationError({"area": f"{area.name}已撤销。"})
+        raise ValidationError({"area": _("%(area)s已撤销。") % {"area": area.name}})
     refuse_before(
         end_date, start_date, field="end_date", label=_("终止日期"), earliest_label=_("起始日期")
     )
     assignment = VisitWorker(
         user=user, area=area, start_date=start_date, end_date=end_date, note=note
     )
-    require_in_scope(by, assignment, field="area", label=f"探访区域{area.name}")
+    require_in_scope(
+        by, assignment, field="area", label=_("探访区域%(area)s") % {"area": area.name}
+    )
     assignment.full_clean()
     _with_history_user(assignment, by).save()
     return assignment
@@ -83,7 +88,10 @@ def end_assignment(*, assignment: VisitWorker, end_date: datetime.date, by=None)
     require_in_scope(by, assignment, as_changed=False)
     if end_date < assignment.start_date:
         raise ValidationError(
-            {"end_date": f"终止日期 {end_date} 早于起始日期 {assignment.start_date}。"}
+            {
+                "end_date": _("终止日期 %(end)s 早于起始日期 %(start)s。")
+                % {"end": end_date, "start": assignment.start_date}
+            }
         )
     assignment.end_date = end_date
     assignment.full_clean()
@@ -106,7 +114,8 @@ def _normalise_needs(needs) -> list[str]:
     if unknown:
         raise ValidationError(
             {
-                "needs": f"未知的需求代码：{', '.join(map(str, unknown))}（可选 {', '.join(VisitNeed.values)}）。"
+                "needs": _("未知的需求代码：%(unknown)s（可选 %(known)s）。")
+                % {"unknown": ", ".join(map(str, unknown)), "known": ", ".join(VisitNeed.values)}
             }
         )
     return [n for n in VisitNeed.values if n in needs]
@@ -118,7 +127,10 @@ def _existing(visit_uuid, *, elder_id, worker) -> VisitResult | None:
         return None
     if existing.elder_id != elder_id or existing.worker_id != worker.pk:
         raise ValidationError(
-            {"uuid": f"编号 {visit_uuid} 已用于另一位老人或另一名探访人员的记录。"}
+            {
+                "uuid": _("编号 %(uuid)s 已用于另一位老人或另一名探访人员的记录。")
+                % {"uuid": visit_uuid}
+            }
         )
     existing.worker = worker  # the same user (checked just above): not read again
     return VisitResult(existing, created=False)
@@ -127,7 +139,7 @@ def _existing(visit_uuid, *, elder_id, worker) -> VisitResult | None:
 def unknown_elder_message(key) -> str:
     """The one answer for an elder a visit cannot name: unknown, outside the worker's areas or
     dead by the visit's day."""
-    return f"没有编号为 {key} 的老年人。"
+    return _("没有编号为 %(key)s 的老年人。") % {"key": key}
 
 
 def _elder_id(elder) -> int:
@@ -137,7 +149,9 @@ def _elder_id(elder) -> int:
     try:
         key = int(elder)
     except (TypeError, ValueError):
-        raise ValidationError({"elder": f"“{elder}”不是老年人编号。"}) from None
+        raise ValidationError(
+            {"elder": _("“%(value)s”不是老年人编号。") % {"value": elder}}
+        ) from None
     # A key the column cannot hold names nobody (the database would refuse to compare it).
     low, high = connection.ops.integer_field_range(Elder._meta.pk.get_internal_type())
     if not low <= key <= high:
@@ -166,7 +180,9 @@ def record_visit(
     try:
         visit_uuid = uuid_module.UUID(str(uuid))
     except ValueError:
-        raise ValidationError({"uuid": f"“{uuid}”不是有效的 UUID。"}) from None
+        raise ValidationError(
+            {"uuid": _("“%(value)s”不是有效的 UUID。") % {"value": uuid}}
+        ) from None
     elder_id = _elder_id(elder)
     # The UUID is not looked up first: a new visit (nearly every request) is simply inserted,
     # and the unique constraint on the UUID answers whether it was stored before. Only when
@@ -261,10 +277,12 @@ def _create_visit(
     now,
 ) -> VisitResult:
     if visited_at is None or timezone.is_naive(visited_at):
-        raise ValidationError({"visited_at": "探访时间须带时区。"})
+        raise ValidationError({"visited_at": _("探访时间须带时区。")})
     now = now or timezone.now()
     if visited_at > now + CLOCK_SKEW:
-        raise ValidationError({"visited_at": f"探访时间 {visited_at.isoformat()} 晚于当前时间。"})
+        raise ValidationError(
+            {"visited_at": _("探访时间 %(time)s 晚于当前时间。") % {"time": visited_at.isoformat()}}
+        )
     visit_day = visited_at.astimezone(local_tz()).date()
     elder, covered = _elder_for_visit(elder_id, worker, visit_day)
     # An elder outside the worker's areas on the day, or dead by then, is answered exactly as
@@ -282,7 +300,7 @@ def _create_visit(
         raise ValidationError({"elder": unknown_elder_message(elder_id)})
     if (latitude is None) != (longitude is None):
         missing = "longitude" if longitude is None else "latitude"
-        raise ValidationError({missing: "经纬度须同时填写或同时留空。"})
+        raise ValidationError({missing: _("经纬度须同时填写或同时留空。")})
     visit = Visit(
         uuid=visit_uuid,
         elder=elder,
@@ -432,11 +450,13 @@ def close_follow_up(
     require_in_scope(by, task, as_changed=False)
     task = FollowUpTask.objects.select_for_update().get(pk=task.pk)
     if task.status != FollowUpStatus.OPEN:
-        raise ValidationError({"status": f"任务已{task.get_status_display()}。"})
+        raise ValidationError(
+            {"status": _("任务已%(status)s。") % {"status": task.get_status_display()}}
+        )
     if status == FollowUpStatus.OPEN or status not in FollowUpStatus.values:
-        raise ValidationError({"status": "请选择办结或撤销。"})
+        raise ValidationError({"status": _("请选择办结或撤销。")})
     if not (resolution or "").strip():
-        raise ValidationError({"resolution": "请填写处理结果。"})
+        raise ValidationError({"resolution": _("请填写处理结果。")})
     task.status = status
     task.resolution = resolution.strip()[:500]
     task.closed_at = timezone.now()
@@ -455,9 +475,11 @@ def confirm_death(*, task: FollowUpTask, death_date: datetime.date, by=None) -> 
     require_in_scope(by, task, as_changed=False)
     task = FollowUpTask.objects.select_for_update().get(pk=task.pk)
     if task.kind != FollowUpKind.DEATH_REPORT:
-        raise ValidationError({"kind": "只有死亡报告任务可以核实死亡。"})
+        raise ValidationError({"kind": _("只有死亡报告任务可以核实死亡。")})
     if task.status != FollowUpStatus.OPEN:
-        raise ValidationError({"status": f"任务已{task.get_status_display()}。"})
+        raise ValidationError(
+            {"status": _("任务已%(status)s。") % {"status": task.get_status_display()}}
+        )
     record_death(elder=task.elder, death_date=death_date, by=by)
     task.refresh_from_db()
     task.closed_by = by
@@ -501,7 +523,9 @@ def record_health_check(
     )
     # Health checks belong to where the elder lives, as the visits do; checked first, so that
     # nothing of an elder outside the scope (a death date) is told.
-    require_in_scope(by, check, field="elder", label=f"老年人“{elder.name}”的体检")
+    require_in_scope(
+        by, check, field="elder", label=_("老年人“%(name)s”的体检") % {"name": elder.name}
+    )
     # Not in the future, not before birth, not after death (accounts.dates).
     check_elder_date(elder, checked_on, field="checked_on", label=_("体检日期"))
     if HealthCheck.objects.filter(elder=elder, checked_on=checked_on).exists():

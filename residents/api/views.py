@@ -3,6 +3,7 @@
 import datetime
 
 from django.db.models import Prefetch
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
@@ -84,7 +85,9 @@ class ElderViewSet(
             # Refused rather than ignored: a client that filtered by it would get every elder.
             raise ValidationError(
                 {
-                    "id_number": "按身份证号查询请用 POST /api/residents/elders/lookup/（号码不进网址）。"
+                    "id_number": _(
+                        "按身份证号查询请用 POST /api/residents/elders/lookup/（号码不进网址）。"
+                    )
                 }
             )
         return super().list(request, *args, **kwargs)
@@ -133,7 +136,7 @@ class ElderViewSet(
         serializer.is_valid(raise_exception=True)
         wait = id_number_lookup_refused(request)
         if wait is not None:
-            raise Throttled(wait=wait, detail="按身份证号查询过于频繁，请稍后再试。")
+            raise Throttled(wait=wait, detail=_("按身份证号查询过于频繁，请稍后再试。"))
         number = normalize_id_number(serializer.validated_data["id_number"])
         found = list(self.get_queryset().filter(id_number=number)[:1])
         for elder in found:
@@ -171,10 +174,13 @@ class ElderViewSet(
         try:
             on = datetime.date.fromisoformat(on) if on else today
         except ValueError:
-            raise ValidationError({"on": "日期格式应为 YYYY-MM-DD。"}) from None
+            raise ValidationError({"on": _("日期格式应为 YYYY-MM-DD。")}) from None
         if not today <= on <= today + datetime.timedelta(days=DUE_LIST_DAYS_AHEAD):
             raise ValidationError(
-                {"on": f"日期应在今天至 {DUE_LIST_DAYS_AHEAD} 天后之间（{today} 起）。"}
+                {
+                    "on": _("日期应在今天至 %(days)s 天后之间（%(today)s 起）。")
+                    % {"days": DUE_LIST_DAYS_AHEAD, "today": today}
+                }
             )
         due = free_assessments_due(on, self.filter_queryset(self.get_queryset()))
         page = self.paginate_queryset(due)

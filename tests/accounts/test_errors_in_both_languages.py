@@ -78,3 +78,47 @@ def test_the_login_lockout_is_named_in_chinese_and_english(admin_client):
         assert str(AccessAttempt._meta.verbose_name_plural) == "access attempts"
     page = admin_client.get("/admin/axes/accessattempt/").content.decode()
     assert "登录锁定" in page and "登录尝试" in page and "Access attempts" not in page
+
+
+def test_facility_region_and_visit_messages_read_in_either_language(db):
+    from django.core.management import CommandError, call_command
+
+    from regions import conditions
+    from visits.services import unknown_elder_message
+
+    def condition_error(condition) -> str:
+        with pytest.raises(ValidationError) as error:
+            conditions.validate(condition)
+        return " ".join(error.value.messages)
+
+    assert condition_error({"category": []}) == "条件.category：应为非空的代码列表。"
+    assert conditions.describe({"age_at_least": 80}) == "年满80周岁"
+    assert unknown_elder_message(7) == "没有编号为 7 的老年人。"
+    with pytest.raises(CommandError, match="--facility: 没有编码为 NOPE 的机构。"):
+        call_command("staffing_check", "--facility=NOPE")
+    with translation.override("en"):
+        assert condition_error({"category": []}) == (
+            "condition.category: Should be a non-empty list of codes."
+        )
+        assert conditions.describe({"age_at_least": 80}) == "aged 80 or over"
+        assert conditions.describe({"all": []}) == "no condition (everyone)"
+        assert unknown_elder_message(7) == "There is no elder numbered 7."
+        with pytest.raises(CommandError) as error:
+            call_command("staffing_check", "--facility=NOPE")
+        assert str(error.value) == "--facility: There is no facility with the code NOPE."
+
+
+def test_a_bed_refused_in_a_facility_service_reads_in_either_language(db):
+    from facilities import services
+    from tests.factories import FacilityFactory
+
+    facility = FacilityFactory()
+
+    def refusal() -> dict:
+        with pytest.raises(ValidationError) as error:
+            services.create_bed(facility=facility, label="1-1")
+        return error.value.message_dict
+
+    assert refusal() == {"room": ["机构床位须选择房间。"]}
+    with translation.override("en"):
+        assert refusal() == {"room": ["A facility bed needs a room."]}

@@ -4,6 +4,7 @@
 import copy
 from decimal import ROUND_HALF_UP, Decimal
 
+from django.utils.translation import gettext
 from rest_framework import serializers
 from rest_framework.settings import api_settings
 
@@ -49,7 +50,7 @@ class VisitInputSerializer(serializers.Serializer):
     def validate(self, attrs):
         if (attrs["latitude"] is None) != (attrs["longitude"] is None):
             missing = "longitude" if attrs["longitude"] is None else "latitude"
-            raise serializers.ValidationError({missing: "经纬度须同时填写或同时留空。"})
+            raise serializers.ValidationError({missing: gettext("经纬度须同时填写或同时留空。")})
         attrs["latitude"] = _coordinate(attrs["latitude"])
         attrs["longitude"] = _coordinate(attrs["longitude"])
         return attrs

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime
 
 from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, status
 from rest_framework.exceptions import NotFound
@@ -49,7 +50,12 @@ DATE_RANGE = f"（{EARLIEST_DATE} 至 {LATEST_DATE}）"
 
 def _in_range(name: str, raw: str, value: datetime.date) -> datetime.date:
     if not EARLIEST_DATE <= value <= LATEST_DATE:
-        raise ApiValidationError({name: f"“{raw}”应在 {EARLIEST_DATE} 至 {LATEST_DATE} 之间。"})
+        raise ApiValidationError(
+            {
+                name: _("“%(value)s”应在 %(earliest)s 至 %(latest)s 之间。")
+                % {"value": raw, "earliest": EARLIEST_DATE, "latest": LATEST_DATE}
+            }
+        )
     return value
 
 
@@ -57,12 +63,14 @@ def _date_param(request, name: str, default: datetime.date | None = None) -> dat
     raw = request.query_params.get(name)
     if not raw:
         if default is None:
-            raise ApiValidationError({name: "必填（YYYY-MM-DD）。"})
+            raise ApiValidationError({name: _("必填（YYYY-MM-DD）。")})
         return default
     try:
         value = datetime.date.fromisoformat(raw)
     except ValueError:
-        raise ApiValidationError({name: f"“{raw}”不是日期（YYYY-MM-DD）。"}) from None
+        raise ApiValidationError(
+            {name: _("“%(value)s”不是日期（YYYY-MM-DD）。") % {"value": raw}}
+        ) from None
     return _in_range(name, raw, value)
 
 
@@ -70,24 +78,26 @@ def _area_param(request, name: str = "area") -> Region:
     """The region named by ``?area=CODE``, which must lie within the user's scope."""
     code = request.query_params.get(name)
     if not code:
-        raise ApiValidationError({name: "必填：区划代码。"})
+        raise ApiValidationError({name: _("必填：区划代码。")})
     if "\x00" in code:
         # PostgreSQL cannot compare text holding a NUL character: bad input, not a failed query.
-        raise ApiValidationError({name: "不能包含空字符（NUL）。"})
+        raise ApiValidationError({name: _("不能包含空字符（NUL）。")})
     area = Region.objects.filter(code=code).first()
     if area is None:
-        raise ApiValidationError({name: f"没有代码为 {code} 的区划。"})
+        raise ApiValidationError({name: _("没有代码为 %(code)s 的区划。") % {"code": code}})
     scope = scope_of(request.user)
     # Only areas of roles that reach visits (a finance officer's district does not count).
     if not scope.covers_region(area, "visits"):
-        raise NotFound(f"{code} 不在您的工作范围内。")
+        raise NotFound(_("%(code)s 不在您的工作范围内。") % {"code": code})
     return area
 
 
 def _not_set(field: str, missing: PolicyValueNotSet) -> ApiValidationError:
     """A rulebook value the period needs is not set (for example a target that starts
     later): the request is answered with the reason, naming the parameter that chose it."""
-    return ApiValidationError({field: f"该日期（期间）所需的规则未设定：{missing}"})
+    return ApiValidationError(
+        {field: _("该日期（期间）所需的规则未设定：%(missing)s") % {"missing": missing}}
+    )
 
 
 def _today() -> datetime.date:
@@ -155,8 +165,8 @@ class VisitBatchView(APIView):
                         "errors": errors,
                     }
                 )
-        stored = services.upload_visits(worker=request.user, items=[data for _, data in parsed])
-        for (index, _), outcome in zip(parsed, stored, strict=True):
+        stored = services.upload_visits(worker=request.user, items=[data for __, data in parsed])
+        for (index, __), outcome in zip(parsed, stored, strict=True):
             results[index] = {
                 "index": index,
                 "uuid": outcome.uuid,
@@ -293,20 +303,27 @@ class ComplianceView(APIView):
         area = _area_param(request)
         group_by = request.query_params.get("group_by", selectors.GroupBy.COMMUNITY)
         if group_by not in selectors.GroupBy.CHOICES:
-            raise ApiValidationError({"group_by": f"可选 {', '.join(selectors.GroupBy.CHOICES)}。"})
+            raise ApiValidationError(
+                {
+                    "group_by": _("可选 %(known)s。")
+                    % {"known": ", ".join(selectors.GroupBy.CHOICES)}
+                }
+            )
         month = request.query_params.get("month")
         if month:
             try:
                 first = datetime.date.fromisoformat(f"{month}-01")
             except ValueError:
-                raise ApiValidationError({"month": f"“{month}”不是月份（YYYY-MM）。"}) from None
+                raise ApiValidationError(
+                    {"month": _("“%(value)s”不是月份（YYYY-MM）。") % {"value": month}}
+                ) from None
             _in_range("month", month, first)
             start, end = selectors.month_bounds(first)
             end = min(end, _today())
         else:
             start, end = _date_param(request, "start"), _date_param(request, "end")
         if end < start:
-            raise ApiValidationError({"end": "结束日期早于开始日期（或所选月份尚未开始）。"})
+            raise ApiValidationError({"end": _("结束日期早于开始日期（或所选月份尚未开始）。")})
         try:
             report = selectors.compliance(area=area, start=start, end=end, group_by=group_by)
         except PolicyValueNotSet as missing:
