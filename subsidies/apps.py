@@ -33,5 +33,10 @@ class SubsidiesConfig(AppConfig):
             register_change_preview(used_by, preview_policy_revision)
             register_revision_follow_up(used_by, request_correction)
         # The caregivers' post allowance is paid by the run too: its months already run are
-        # corrected alike (the preview compares elders' lines only).
+        # corrected alike, and its preview compares the caregivers' lines.
+        register_change_preview("subsidies: caregiver post allowance", preview_policy_revision)
         register_revision_follow_up("subsidies: caregiver post allowance", request_correction)
+        # Facility grants are bounded by caps, shares and coefficients: a grant whose rules
+        # read a value revised backwards is read again by the same job.
+        for used_by in ("subsidies: operating subsidies", "subsidies: liability insurance"):
+            register_revision_follow_up(used_by, request_correction)

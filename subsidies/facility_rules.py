@@ -2,13 +2,16 @@
 liability-insurance premium subsidies, each bounded by a rulebook cap or share.
 
 Reads only: ``entitlement(...)`` resolves the rulebook for the facility's region and returns the
-amount and the facts that bound it, or raises ValidationError naming the field, the cap and its
-source. subsidies.grants.grant_facility_subsidy writes the grant and its payment line.
+amount and the facts that bound it (and every rulebook row it read), or raises ValidationError
+naming the field, the cap and its source. subsidies.grants.grant_facility_subsidy writes the
+grant and its payment line; ``entitlement_now`` reads a grant again by the rules now in force
+(a rate revised backwards, subsidies.run.corrections).
 """
 
 from __future__ import annotations
 
 import datetime
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
@@ -40,6 +43,34 @@ PROVINCE_OPERATING = {
 }
 
 
+# Every key the rules below read: a revision of one of them may change a grant already made.
+KEYS_READ = frozenset(
+    {
+        COEFFICIENT_KEY,
+        XIHU_CAP_KEY,
+        *(key for key, _scheme in PROVINCE_OPERATING.values()),
+        "smart_care_home_subsidy_cap",
+        "smart_terminal_subsidy_cap",
+        "liability_insurance_upper_share_denominator",
+        "liability_insurance_local_share_denominator",
+        "liability_insurance_for_profit_factor",
+    }
+)
+
+# While ``entitlement`` works: the rows it read ({key: row}), and whether a requested amount
+# above the limit is cut to it (a grant read again) rather than refused (a new request).
+_READ: ContextVar[dict | None] = ContextVar("facility_rules_read", default=None)
+_CUT_TO_LIMIT: ContextVar[bool] = ContextVar("facility_rules_cut", default=False)
+
+
+def _resolve(key: str, region, on: datetime.date) -> ResolvedPolicy:
+    policy = resolve_policy(key, region, on)
+    read = _READ.get()
+    if read is not None and policy.row is not None:
+        read[key] = policy.row
+    return policy
+
+
 @dataclass
 class Entitlement:
     scheme_code: str
@@ -48,6 +79,8 @@ class Entitlement:
     citation: str
     policy_value: PolicyValue | None
     inputs: dict = field(default_factory=dict)
+    # Every rulebook row the amount was decided by, by key (``entitlement`` fills it).
+    read: dict = field(default_factory=dict)
 
 
 def fraction_to_money(value: Fraction) -> Decimal:
@@ -90,6 +123,8 @@ def _within(amount: Decimal | None, limit: Decimal, what: str) -> Decimal:
     amount = money(amount)
     if amount <= 0:
         raise ValidationError({"amount": "申请金额应大于0。"})
+    if amount > limit and _CUT_TO_LIMIT.get():
+        return limit
     if amount > limit:
         raise ValidationError({"amount": f"申请金额 {amount} 元超过上限 {limit} 元（{what}）。"})
     return amount
@@ -110,15 +145,15 @@ def operating(
     assessment_passed: bool | None,
 ) -> Entitlement:
     _kind_must_be(facility, HOME_CARE_KINDS, "运行补助只适用于居家养老服务中心和照料中心。")
-    xihu_cap = resolve_policy(XIHU_CAP_KEY, facility.region, on)
+    xihu_cap = _resolve(XIHU_CAP_KEY, facility.region, on)
     if xihu_cap.row is not None:
         return _operating_by_stars(facility, on, amount, assessment_passed, xihu_cap)
     key, scheme_code = PROVINCE_OPERATING[facility.kind]
-    cap_policy = resolve_policy(key, facility.region, on)
+    cap_policy = _resolve(key, facility.region, on)
     cap = _required(cap_policy, "cap")
     if cap_policy.source_region.level != RegionLevel.PROVINCE:
         return _operating_by_local_standard(facility, amount, cap_policy, key, scheme_code)
-    coefficient_policy = resolve_policy(COEFFICIENT_KEY, facility.region, on)
+    coefficient_policy = _resolve(COEFFICIENT_KEY, facility.region, on)
     coefficient = _required(coefficient_policy, "coefficient")
     # docs/policy.md §2 — 000 §10: the actual amount follows the province's transfer coefficient.
     limit = fraction_to_money(Fraction(cap) * Fraction(coefficient))
@@ -215,7 +250,7 @@ def smart_care_home(*, facility: Facility, on: datetime.date, amount) -> Entitle
     _kind_must_be(facility, (FacilityKind.SMART_CARE_HOME,), "该补助只适用于智慧养老院。")
     if amount is None:
         raise ValidationError({"amount": "一次性补助须填写经评审核定的金额。"})
-    policy = resolve_policy("smart_care_home_subsidy_cap", facility.region, on)
+    policy = _resolve("smart_care_home_subsidy_cap", facility.region, on)
     cap = money(_required(policy, "cap"))
     return Entitlement(
         scheme_code="ningbo_smart_care_home_subsidy",
@@ -235,7 +270,7 @@ def smart_terminal(*, facility: Facility, on: datetime.date, amount, terminal_se
         raise ValidationError({"terminal_sets": "终端套数应至少为1套（可不填）。"})
     if amount is None:
         raise ValidationError({"amount": "一次性补助须填写经评审核定的金额。"})
-    policy = resolve_policy("smart_terminal_subsidy_cap", facility.region, on)
+    policy = _resolve("smart_terminal_subsidy_cap", facility.region, on)
     cap = money(_required(policy, "cap"))
     return Entitlement(
         scheme_code="ningbo_smart_terminal_subsidy",
@@ -261,8 +296,8 @@ def liability_insurance(*, facility: Facility, on: datetime.date, amount, premiu
     if premium is None or Decimal(premium) <= 0:
         raise ValidationError({"premium": "须填写机构实际缴纳的年度保费（大于0）。"})
     premium = money(premium)
-    upper = resolve_policy("liability_insurance_upper_share_denominator", facility.region, on)
-    local = resolve_policy("liability_insurance_local_share_denominator", facility.region, on)
+    upper = _resolve("liability_insurance_upper_share_denominator", facility.region, on)
+    local = _resolve("liability_insurance_local_share_denominator", facility.region, on)
     share = Fraction(1) / Fraction(_required(upper, "upper_share")) + Fraction(1) / Fraction(
         _required(local, "local_share")
     )
@@ -277,7 +312,7 @@ def liability_insurance(*, facility: Facility, on: datetime.date, amount, premiu
     }
     citation = f"{upper.citation}；{local.citation}"
     if facility.is_for_profit:
-        factor = resolve_policy("liability_insurance_for_profit_factor", facility.region, on)
+        factor = _resolve("liability_insurance_for_profit_factor", facility.region, on)
         shares = max(upper.source_region, local.source_region, key=lambda r: len(r.path))
         if factor.row is not None and len(factor.source_region.path) < len(shares.path):
             # The halving goes with the shares of the document that states it: shares a lower
@@ -314,6 +349,66 @@ def entitlement(
     assessment_passed: bool | None = None,
     terminal_sets: int | None = None,
     premium: Decimal | None = None,
+) -> Entitlement:
+    token = _READ.set({})
+    try:
+        granted = _entitlement(
+            facility=facility,
+            kind=kind,
+            on=on,
+            amount=amount,
+            assessment_passed=assessment_passed,
+            terminal_sets=terminal_sets,
+            premium=premium,
+        )
+        granted.read = dict(_READ.get())
+    finally:
+        _READ.reset(token)
+    return granted
+
+
+def entitlement_now(subsidy) -> Entitlement:
+    """What ``subsidy`` (a FacilitySubsidy) is owed by the rulebook as it stands now, read on
+    the day its rules were read when it was granted (``rules_on``): the same facts (request,
+    assessment, terminal sets, premium), a requested amount kept unless the limit is now lower
+    (then the limit). ValidationError when the rules now pay nothing (a value no longer set)."""
+    inputs = subsidy.inputs or {}
+    premium = inputs.get("premium")
+    token = _CUT_TO_LIMIT.set(True)
+    try:
+        return entitlement(
+            facility=subsidy.facility,
+            kind=subsidy.kind,
+            on=rules_on(subsidy),
+            amount=subsidy.requested_amount,
+            assessment_passed=inputs.get("assessment_passed"),
+            terminal_sets=inputs.get("terminal_sets"),
+            premium=None if premium is None else Decimal(premium),
+        )
+    finally:
+        _CUT_TO_LIMIT.reset(token)
+
+
+def rules_on(subsidy) -> datetime.date:
+    """The day whose rules decided a grant: recorded with it (``rules_on``), or for a grant
+    recorded before that, the rule date of its year on the day it was made."""
+    from django.utils import timezone
+
+    recorded = (subsidy.inputs or {}).get("rules_on")
+    if recorded:
+        return datetime.date.fromisoformat(recorded)
+    return rule_date(int(subsidy.year), timezone.localdate(subsidy.created_at))
+
+
+def _entitlement(
+    *,
+    facility: Facility,
+    kind: str,
+    on: datetime.date,
+    amount: Decimal | None,
+    assessment_passed: bool | None,
+    terminal_sets: int | None,
+    premium: Decimal | None,
 ) -> Entitlement:
     if kind == FacilitySubsidyKind.OPERATING:
         return operating(

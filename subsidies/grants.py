@@ -129,10 +129,11 @@ def grant_facility_subsidy(
                 "kind": f"{facility.name}已获得{FacilitySubsidyKind(kind).label}（{year}年或一次性）。"
             }
         )
+    on = facility_rules.rule_date(int(year), today)
     granted = facility_rules.entitlement(
         facility=facility,
         kind=kind,
-        on=facility_rules.rule_date(int(year), today),
+        on=on,
         amount=amount,
         assessment_passed=assessment_passed,
         terminal_sets=terminal_sets,
@@ -158,6 +159,10 @@ def grant_facility_subsidy(
             "amount": str(granted.amount),
             "citation": granted.citation,
             "requested_amount": None if amount is None else str(money(amount)),
+            # What a rate revised backwards reads again (subsidies.run.corrections): the day
+            # whose rules decided the amount and every rulebook row they read.
+            "rules_on": on.isoformat(),
+            "policy_values": {key: row.pk for key, row in sorted(granted.read.items())},
         },
     )
     line.save()

@@ -95,13 +95,17 @@ def paid_together_q(region: Region) -> Q:
 def correction_not_done_for(batch: PaymentBatch) -> CorrectionJob | None:
     """A correction job not done yet (queued, running or failed) that may still write into
     ``batch``: of its region or one above or below it, whose months include the batch's (a
-    regular batch; its months are those whose 1st is on or after the job's start), or any
+    regular batch; its months are those whose 1st is on or after the job's start, or whose
+    facility grants were decided on or after it), or any
     (a draft adjustment batch, where differences go)."""
+    from subsidies.periods import add_months
+
     jobs = CorrectionJob.objects.exclude(status=RunStatus.DONE).filter(
         paid_together_q(batch.region)
     )
     if batch.kind == BatchKind.REGULAR:
-        jobs = jobs.filter(start__lte=batch.period).filter(
+        # A facility grant's line is in the month its rules were read in, from mid-month on.
+        jobs = jobs.filter(start__lt=add_months(batch.period, 1)).filter(
             Q(end__isnull=True) | Q(end__gte=batch.period)
         )
     return jobs.order_by("pk").first()

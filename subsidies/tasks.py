@@ -19,6 +19,8 @@ from subsidies.run import chunks, claims, correction_jobs, finishing, planning
 # Seconds before a chunk that raised is tried again (times its attempts so far); far below
 # the broker's visibility timeout, which would otherwise deliver the retry twice.
 RETRY_SECONDS = 10
+# Seconds before a chunk that waits for another piece of work looks again.
+DEFER_SECONDS = 30
 
 
 def _same_queue(task) -> str:
@@ -42,6 +44,12 @@ def _work_on_chunk(task, chunk_id: int, work, *, process, release) -> None:
     until the work fails after too many tries; the work finished when its last chunk is."""
     try:
         complete = process(chunk_id=chunk_id)
+    except claims.Deferred as waiting:
+        # Not an error: the chunk waits for what it follows (its claim given back uncounted).
+        # In-process (eager) there is nobody to wait for: the sweep queues it again.
+        if task.request.is_eager:
+            return
+        raise task.retry(exc=waiting, countdown=DEFER_SECONDS) from waiting
     except Exception as error:  # the claim is given back; the work fails after too many tries
         if not release(chunk_id=chunk_id, error=repr(error)):
             raise

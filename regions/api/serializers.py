@@ -91,7 +91,10 @@ class PolicyRevisionSerializer(serializers.Serializer):
 class PolicyChangePreviewSerializer(serializers.Serializer):
     period = serializers.DateField()
     region = serializers.CharField(source="region.code")
+    payee = serializers.CharField(help_text="Whose lines are compared: elder or caregiver.")
+    affected = serializers.IntegerField(help_text="Payees whose lines or amounts differ.")
     elders_affected = serializers.IntegerField()
+    caregivers_affected = serializers.IntegerField()
     lines_before = serializers.IntegerField()
     lines_after = serializers.IntegerField()
     amount_before = serializers.DecimalField(max_digits=14, decimal_places=2)
@@ -105,3 +108,15 @@ class PolicyRevisionResultSerializer(serializers.Serializer):
     ended = PolicyValueSerializer(allow_null=True, required=False)
     new = PolicyValueSerializer(required=False)
     preview = PolicyChangePreviewSerializer(required=False, allow_null=True)
+    # What the saved change set going (the follow-up of the app that reads the key): the job
+    # that recomputes the months already paid from the value, when there are any.
+    correction_job = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        help_text="The correction job recomputing the months already paid (null: none needed).",
+    )
+    correction_job_url = serializers.URLField(
+        required=False,
+        allow_null=True,
+        help_text="The job's progress and health: /api/subsidies/corrections/{id}/ (null: none).",
+    )

@@ -35,7 +35,9 @@ class PolicyValueViewSet(ScopedQuerysetMixin, viewsets.ReadOnlyModelViewSet):
     def revise(self, request, pk=None):
         """Change a row as the admin does: a changed value, frequency or minimum flag starts a
         new version from ``applies_from`` (the row in force ends the day before); every change
-        needs a reason. Only a bureau covering the row's region may write."""
+        needs a reason. Only a bureau covering the row's region may write. A change to months
+        already paid answers with the correction job that recomputes them (``correction_job``,
+        ``correction_job_url``: /api/subsidies/corrections/{id}/), null when none is needed."""
         data = PolicyRevisionSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         changes = dict(data.validated_data)
@@ -57,12 +59,15 @@ class PolicyValueViewSet(ScopedQuerysetMixin, viewsets.ReadOnlyModelViewSet):
             by=request.user,
             **changes,
         )
+        job_path = revision.follow_up.get("correction_job_url")
         return Response(
             PolicyRevisionResultSerializer(
                 {
                     "starts_new_version": revision.starts_new_version,
                     "ended": revision.ended,
                     "new": revision.new,
+                    "correction_job": revision.follow_up.get("correction_job"),
+                    "correction_job_url": job_path and request.build_absolute_uri(job_path),
                 }
             ).data
         )

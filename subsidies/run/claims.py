@@ -199,7 +199,8 @@ def claim(work: Work, chunk_id: int) -> int | None:
 
 def process(work: Work, chunk_id: int, write: Callable[[int], None]) -> bool:
     """Claim one chunk, ``write`` it (its work and its "done" mark, one transaction) and beat
-    its heartbeat meanwhile. Returns whether all the work's chunks are now done, so that the
+    its heartbeat meanwhile (``Deferred`` from ``write``: the claim given back uncounted, the
+    exception passed on). Returns whether all the work's chunks are now done, so that the
     caller finishes it — also when this chunk was already done: a chunk redelivered after its
     commit (its worker died before finishing the work) must still finish it."""
     work_id = claim(work, chunk_id)
@@ -207,13 +208,33 @@ def process(work: Work, chunk_id: int, write: Callable[[int], None]) -> bool:
         work_id = owner_of(work, chunk_id)
         return is_complete(work, work_id)
     pause_point("chunk_claimed")
-    with Heartbeat(work.chunk_model, chunk_id):
-        write(chunk_id)
+    try:
+        with Heartbeat(work.chunk_model, chunk_id):
+            write(chunk_id)
+    except Deferred as waiting:
+        defer(work, chunk_id, str(waiting))
+        raise
     pause_point("chunk_committed")
     complete = is_complete(work, work_id)
     if complete:
         pause_point("run_complete")  # the last chunk is committed, the work not yet finished
     return complete
+
+
+class Deferred(Exception):
+    """A chunk that cannot be written yet: what it must follow is not done (a correction's
+    month whose allowance run is still at work). Its claim is given back uncounted
+    (``process``) and its task tried again later (subsidies.tasks)."""
+
+
+def defer(work: Work, chunk_id: int, reason: str) -> None:
+    """Give a deferred chunk's claim back without counting the attempt, saying why it waits."""
+    work.chunk_model.objects.filter(pk=chunk_id, status=ChunkStatus.RUNNING).update(
+        status=ChunkStatus.PENDING,
+        attempts=F("attempts") - 1,
+        error=reason[:2000],
+        queued_at=timezone.now(),
+    )
 
 
 def owner_of(work: Work, chunk_id: int) -> int:

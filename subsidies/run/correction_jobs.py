@@ -17,6 +17,7 @@ import datetime
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Max, Min, Q
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy
 
@@ -25,7 +26,14 @@ from residents.models import Elder
 from subsidies.choices import ChunkStatus, Payee, RunStatus
 from subsidies.models import CorrectionChunk, CorrectionJob, Scheme
 from subsidies.run import claims
-from subsidies.run.corrections import COUNTS, correct_chunk, first_month_from, run_months
+from subsidies.run.corrections import (
+    COUNTS,
+    correct_chunk,
+    facility_grants,
+    first_month_from,
+    run_months,
+    runs_at_work,
+)
 from subsidies.run.queueing import queue_correction_chunks, queue_correction_prepare
 
 
@@ -42,11 +50,13 @@ def request_correction(
     the payees paid from one of ``rows`` (the version a revision ended and the new one, or the
     row changed or added) or owed from them now; queued once the revision's transaction
     commits. Nothing is recorded when no such month was run. Returns what the revision
-    reports of it (``correction_job``: the job's id, or None)."""
+    reports of it: ``correction_job``, the job's id, and ``correction_job_url``, its path in
+    the API (/api/subsidies/corrections/<id>/), both None when no job was recorded."""
     new = rows[-1]
     first = first_month_from(start)
-    if not run_months(new.region, first, end):
-        return {"correction_job": None}
+    lock_rulebook_against_planning(new.region)
+    if not run_months(new.region, first, end) and not _facility_grants_from(new, start, end):
+        return {"correction_job": None, "correction_job_url": None}
     job = CorrectionJob(
         region=new.region,
         policy_value=new,
@@ -61,19 +71,55 @@ def request_correction(
     job.full_clean()
     job.save()
     queue_correction_prepare(job)
-    return {"correction_job": job.pk}
+    return {
+        "correction_job": job.pk,
+        "correction_job_url": reverse("correction-job-detail", args=[job.pk]),
+    }
+
+
+def lock_rulebook_against_planning(region, *, share: bool = False) -> None:
+    """One row both a revision and a run's planning lock (PostgreSQL; SQLite has one writer at
+    a time): the root of ``region``'s province. A revision takes it (FOR NO KEY UPDATE) before
+    it looks for the months already run; a run takes it (FOR SHARE, ``share``) before it reads
+    the rulebook. So either the run is planned after the revision commits (and reads the new
+    value), or the revision waits for the run's plan to commit and finds its month: no run
+    is planned with a replaced value in a month the correction job does not cover."""
+    from django.db import connection
+
+    from regions.models import Region
+
+    if connection.vendor != "postgresql":
+        return
+    root = region.ancestors_and_self()[-1]  # nearest first: the province last
+    mode = "FOR SHARE" if share else "FOR NO KEY UPDATE"
+    table = connection.ops.quote_name(Region._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT 1 FROM {table} WHERE id = %s {mode}", [root.pk])
 
 
 def _payees_of(key: str) -> list[str]:
     """Whom the schemes paid from ``key`` pay (elders when it is no scheme's amount: the
-    payment month of yearly items, say). Facility grants are not corrected by a job."""
+    payment month of yearly items, say); facilities too when the grants' rules read it
+    (subsidies.facility_rules.KEYS_READ: a cap, a share, the transfer coefficient)."""
+    from subsidies.facility_rules import KEYS_READ
+
     payees = set(
         Scheme.objects.filter(Q(policy_key=key) | Q(amount_share_key=key), is_active=True)
         .values_list("payee", flat=True)
         .distinct()
     )
-    payees.discard(Payee.FACILITY)
+    if key in KEYS_READ:
+        payees.add(Payee.FACILITY)
     return sorted(payees or {Payee.ELDER})
+
+
+def _facility_grants_from(row: PolicyValue, start, end) -> list:
+    """The facility grants a change to ``row`` from ``start`` (to ``end``) may change."""
+    from subsidies.facility_rules import KEYS_READ
+
+    if row.key not in KEYS_READ:
+        return []
+    return facility_grants(row.region, start, end)
 
 
 def _id_ranges(bounds: dict, size: int) -> list[tuple[int, int]]:
@@ -88,8 +134,9 @@ def _id_ranges(bounds: dict, size: int) -> list[tuple[int, int]]:
 @transaction.atomic
 def prepare_job(*, job_id: int, queue: str = "") -> list[int]:
     """Cut the job into chunks: per month already run (as the job's rows date it), its
-    elders' id ranges and, where the value pays caregivers, its caregivers."""
-    from facilities.models import Caregiver
+    elders' id ranges and, where the value pays caregivers, its caregivers; where the value
+    bounds facility grants, per month their lines are paid in, its facilities."""
+    from facilities.models import Caregiver, Facility
 
     job = (
         CorrectionJob.objects.select_for_update(of=("self",))
@@ -117,7 +164,20 @@ def prepare_job(*, job_id: int, queue: str = "") -> list[int]:
         CorrectionChunk(job=job, period=period, payee=payee, id_from=low, id_to=high)
         for period in months
         for payee in payees
+        if payee != Payee.FACILITY
         for low, high in ranges[payee]
+    ]
+    # Facility grants: one chunk per month their lines are paid in, all facilities (few).
+    grant_months = sorted(
+        {grant.line.period for grant in facility_grants(job.region, job.start, job.end)}
+        if Payee.FACILITY in payees
+        else set()
+    )
+    facilities = _id_ranges(Facility.objects.aggregate(low=Min("id"), high=Max("id")), 2**62)
+    chunks += [
+        CorrectionChunk(job=job, period=period, payee=Payee.FACILITY, id_from=low, id_to=high)
+        for period in grant_months
+        for low, high in facilities
     ]
     CorrectionChunk.objects.bulk_create(chunks)
     job.chunks_total = len(chunks)
@@ -126,6 +186,7 @@ def prepare_job(*, job_id: int, queue: str = "") -> list[int]:
     job.report = {
         "key": job.policy_value.key,
         "months": [f"{period:%Y-%m}" for period in months],
+        "facility_months": [f"{period:%Y-%m}" for period in grant_months],
         "payees": payees,
     }
     job.save()
@@ -150,6 +211,14 @@ def write_chunk(chunk_id: int) -> None:
         chunk = CorrectionChunk.objects.select_related("job__region").get(pk=chunk_id)
         if chunk.status == ChunkStatus.DONE:
             return
+        if chunk.payee != Payee.FACILITY:
+            # The month's run may still write lines by the plan it was given before the
+            # revision: its month is corrected once it is done (it wrote by then all it will).
+            waiting = runs_at_work(chunk.job.region, chunk.period, chunk.period)
+            if waiting:
+                raise claims.Deferred(
+                    f"waiting for allowance run #{waiting[0].pk} of {chunk.period:%Y-%m}"
+                )
         counts = correct_chunk(chunk.job, chunk)
         claims.pause_point("chunk_written")
         claims.mark_done(JOBS, chunk_id, chunk.job_id, counts=counts)

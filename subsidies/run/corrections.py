@@ -19,6 +19,13 @@ moved from the high-age allowance to a longevity amount loses one line and gains
 - a payee owed a line the month never paid (no amount was set) gets it as arrears in that
   batch, when the month was run for their region.
 
+Facility grants (operating subsidies, one-off grants, premium subsidies: subsidies.grants) are
+read again the same way, grant by grant (``correct_facility_chunk``): a grant whose rules were
+read on or after the revision's start (``facility_rules.rules_on``) and that read one of the
+revision's rows is owed what ``facility_rules.entitlement_now`` says — its draft line
+recomputed in place (the grant's record with it), its approved line given a difference line in
+the draft adjustment batch, citing the revised key's old and new row.
+
 Differences are taken against everything already decided for (scheme, month, payee), and a
 line's pending difference is one line per batch (a database constraint), so revising twice,
 or writing a chunk twice, never pays twice. A chunk first locks the month's regular batches and
@@ -34,13 +41,21 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from django.core.exceptions import ValidationError
 from django.db.models import Q
 
 from regions.models import PolicyValue, Region
 from residents.models import Elder
 from subsidies.batches import draft_adjustment_batch
-from subsidies.choices import BatchKind, BatchState, LineKind, LineStatus, Payee
-from subsidies.models import CorrectionChunk, CorrectionJob, PaymentBatch, PaymentLine, money
+from subsidies.choices import BatchKind, BatchState, LineKind, LineStatus, Payee, RunStatus
+from subsidies.models import (
+    AllowanceRun,
+    CorrectionChunk,
+    CorrectionJob,
+    PaymentBatch,
+    PaymentLine,
+    money,
+)
 from subsidies.periods import add_months, first_of_month
 from subsidies.run.caregivers import owed_caregiver_lines
 from subsidies.run.lines import OwedLine, owed_lines
@@ -73,7 +88,25 @@ def run_months(
     months: dict[datetime.date, list[Region]] = defaultdict(list)
     for batch in batches.select_related("region"):
         months[batch.period].append(batch.region)
+    # A run queued before its batch is opened: its month is corrected once it is done (it may
+    # have been planned with the value the revision replaced).
+    for run in runs_at_work(region, first, last):
+        if run.region not in months[run.period]:
+            months[run.period].append(run.region)
     return months
+
+
+def runs_at_work(region: Region, first: datetime.date, last: datetime.date | None = None):
+    """The allowance runs of the months from ``first`` (to ``last``) of regions within
+    ``region`` or above it that are not done: queued, running, or failed last (resumed, a
+    failed run goes on with the plan it was given). Their months' lines are not all written."""
+    runs = AllowanceRun.objects.filter(period__gte=first).filter(paid_together_q(region))
+    if last is not None:
+        runs = runs.filter(period__lte=last)
+    latest = {}
+    for run in runs.select_related("region").order_by("created_at", "pk"):
+        latest[(run.region_id, run.period)] = run
+    return [run for run in latest.values() if run.status != RunStatus.DONE]
 
 
 def _citation(row: PolicyValue | None) -> dict:
@@ -132,6 +165,8 @@ def _lock_batches(regions: list[Region], period: datetime.date) -> None:
 def correct_chunk(job: CorrectionJob, chunk: CorrectionChunk) -> dict[str, int]:
     """Recompute one chunk of a correction job (its month, its payees) inside the caller's
     transaction. Returns the counts of what it did."""
+    if chunk.payee == Payee.FACILITY:
+        return correct_facility_chunk(job, chunk)
     period = chunk.period
     regions = run_months(job.region, period, period).get(period, [])
     if not regions:
@@ -226,10 +261,14 @@ def _arrears(month: _Month, key, owed: OwedLine, new_row: PolicyValue) -> Paymen
     )
 
 
-def _difference(month: _Month, base, existing, amount, new_row) -> PaymentLine | None:
+def _difference(
+    month: _Month, base, existing, amount, new_row, *, old_row=None, about=None
+) -> PaymentLine | None:
     """An approved month: what is owed now less what its lines pay, kept in one pending
     ``correction`` line (updated, or cancelled when nothing is left); a new line when there is
-    none. Returns the new line, if any."""
+    none. Returns the new line, if any. ``old_row`` is the row cited as the old value (default:
+    the row of the last line decided); ``about`` what a new line's inputs say of it besides
+    its scheme and month."""
     # The difference lines not yet approved, the one to keep (not cancelled) first.
     pending = sorted(
         (x for x in existing if x.kind == LineKind.CORRECTION and x.batch.is_draft),
@@ -238,7 +277,8 @@ def _difference(month: _Month, base, existing, amount, new_row) -> PaymentLine |
     settled = [x for x in existing if x not in pending and x.status != LineStatus.CANCELLED]
     paid = money(sum((x.amount for x in settled), ZERO))
     difference = money(amount - paid)
-    old_row = settled[-1].policy_value if settled else base.policy_value
+    if old_row is None:
+        old_row = settled[-1].policy_value if settled else base.policy_value
     for stale in pending[1:]:
         if stale.status != LineStatus.CANCELLED:
             _cancel(stale, "被后续更正取代")
@@ -272,7 +312,11 @@ def _difference(month: _Month, base, existing, amount, new_row) -> PaymentLine |
         corrects=base,
         note=_note(old_row, new_row, month.period),
         inputs=_correction_inputs(
-            {"scheme": base.inputs.get("scheme"), "on": month.period.isoformat()},
+            {
+                "scheme": base.inputs.get("scheme"),
+                "on": month.period.isoformat(),
+                **(about or {}),
+            },
             paid,
             amount,
             old_row,
@@ -332,4 +376,118 @@ def _recompute_draft(month: _Month, base, owed: OwedLine | None, new_row) -> Non
     if base.status == LineStatus.CANCELLED:
         base.status = LineStatus.PENDING
     base.save(update_fields=["amount", "policy_value", "inputs", "status"])
+    month.counts["recomputed"] += 1
+
+
+# --- facility grants --------------------------------------------------------------------------
+
+
+def facility_grants(region: Region, start: datetime.date, end: datetime.date | None):
+    """The facility grants of facilities within ``region`` whose rules were read from ``start``
+    (to ``end``): those a revision from that day may change (facilities are few: the rule day
+    is read per grant, subsidies.facility_rules.rules_on)."""
+    from subsidies.facility_rules import rules_on
+    from subsidies.models import FacilitySubsidy
+
+    grants = FacilitySubsidy.objects.filter(
+        facility__region__path__startswith=region.path
+    ).select_related("facility__region", "line")
+    return [
+        grant
+        for grant in grants.order_by("pk")
+        if start <= rules_on(grant) and (end is None or rules_on(grant) <= end)
+    ]
+
+
+def correct_facility_chunk(job: CorrectionJob, chunk: CorrectionChunk) -> dict[str, int]:
+    """The job's facility grants paid in the chunk's month (their line's), facilities of the
+    chunk's id range: each read again by the rules now in force."""
+    from subsidies.facility_rules import entitlement_now
+
+    period = chunk.period
+    grants = [
+        grant
+        for grant in facility_grants(job.region, job.start, job.end)
+        if grant.line.period == period and chunk.id_from <= grant.facility_id <= chunk.id_to
+    ]
+    month = _Month(period, "facility_id", [], {}, {}, job.decided_on, job.reason)
+    if not grants:
+        return month.counts
+    regions = list(Region.objects.filter(pk__in={grant.line.batch.region_id for grant in grants}))
+    _lock_batches(regions, period)
+    key = job.policy_value.key
+    for grant in grants:
+        lines = list(
+            PaymentLine.objects.select_for_update(of=("self",))
+            .filter(
+                Q(pk=grant.line_id)
+                | Q(corrects_id=grant.line_id, kind__in=[LineKind.RECOVERY, LineKind.CORRECTION])
+            )
+            .select_related("batch", "policy_value__region")
+            .order_by("pk")
+        )
+        base = next(line for line in lines if line.pk == grant.line_id)
+        try:
+            granted = entitlement_now(grant)
+        except ValidationError:
+            granted = None  # the rules now pay nothing: a value no longer set
+        read_before = set((base.inputs.get("policy_values") or {}).values())
+        read_now = {row.pk for row in granted.read.values()} if granted else set()
+        if not job.row_ids & (read_before | read_now | {base.policy_value_id}):
+            continue
+        new_row = granted.read.get(key) if granted else None
+        old_row = _row_read_before(base, key) or job.replaced_value or job.policy_value
+        if base.batch.is_draft:
+            _recompute_facility_draft(month, grant, base, granted, old_row, new_row)
+            continue
+        about = {"facility": grant.facility.code, "year": grant.year, "facility_subsidy": grant.pk}
+        amount = ZERO if granted is None else granted.amount
+        added = _difference(month, base, lines, amount, new_row, old_row=old_row, about=about)
+        if added is not None:
+            added.save()
+    return month.counts
+
+
+def _row_read_before(line: PaymentLine, key: str) -> PolicyValue | None:
+    """The row of ``key`` a grant's line was decided by (recorded with it; a line recorded
+    before that names only its main row)."""
+    pk = (line.inputs.get("policy_values") or {}).get(key)
+    if pk is None and line.policy_value is not None and line.policy_value.key == key:
+        return line.policy_value
+    return PolicyValue.objects.select_related("region").filter(pk=pk).first() if pk else None
+
+
+def _recompute_facility_draft(month: _Month, grant, base, granted, old_row, new_row) -> None:
+    """A grant's line not yet approved is what the rules now give: recomputed in place, the
+    grant's record with it; cancelled when they give nothing."""
+    if granted is None:
+        if base.status != LineStatus.CANCELLED:
+            _cancel(base, f"{base.period:%Y-%m} 政策参数追溯调整后不应发放，审核前取消")
+            month.counts["cancelled"] += 1
+        return
+    unchanged = base.amount == granted.amount and base.policy_value_id == getattr(
+        granted.policy_value, "pk", None
+    )
+    if unchanged and base.status != LineStatus.CANCELLED:
+        return
+    inputs = {
+        **base.inputs,
+        **granted.inputs,
+        "amount": str(granted.amount),
+        "citation": granted.citation,
+        "policy_values": {key: row.pk for key, row in sorted(granted.read.items())},
+        "recomputed": {
+            "old": _citation(old_row),
+            "new": _citation(new_row),
+            "reason": month.reason,
+        },
+    }
+    base.amount, base.policy_value, base.inputs = granted.amount, granted.policy_value, inputs
+    if base.status == LineStatus.CANCELLED:
+        base.status = LineStatus.PENDING
+    base.save(update_fields=["amount", "policy_value", "inputs", "status"])
+    grant.amount, grant.cap, grant.policy_value = granted.amount, granted.cap, granted.policy_value
+    grant.citation, grant.inputs = granted.citation[:300], inputs
+    grant._change_reason = f"政策参数追溯调整：{month.reason}"[:100]
+    grant.save(update_fields=["amount", "cap", "policy_value", "citation", "inputs"])
     month.counts["recomputed"] += 1

@@ -17,6 +17,7 @@ from subsidies.models import AllowanceRun, AllowanceRunChunk, PaymentLine
 from subsidies.periods import check_period
 from subsidies.run import arrears, caregivers
 from subsidies.run.chunks import INSERT_BATCH_SIZE, process_chunk
+from subsidies.run.correction_jobs import lock_rulebook_against_planning
 from subsidies.run.finishing import finish_run
 from subsidies.run.plan import RunPlan
 from subsidies.run.queueing import queue_chunks, queue_prepare
@@ -75,6 +76,9 @@ def prepare_run(*, run_id: int, queue: str = "") -> list[int]:
     if run.status != RunStatus.PENDING:
         return []
     run.queue = queue
+    # Not planned with a value a revision is replacing right now (its correction job would
+    # not see this month): subsidies.run.correction_jobs.lock_rulebook_against_planning.
+    lock_rulebook_against_planning(run.region, share=True)
     schemes = active_schemes()
     main = plan_period(run.region, run.period, schemes)
     owed, arrears_note = arrears.plan_arrears(run, schemes)

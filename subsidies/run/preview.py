@@ -15,11 +15,14 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db import transaction
-from django.db.models import Max, Min
+from django.db.models import Max, Min, Q
 
 from regions.models import PolicyValue, Region
 from residents.models import Elder
+from subsidies.choices import Payee
+from subsidies.models import Scheme
 from subsidies.periods import add_months
+from subsidies.run.caregivers import owed_caregiver_lines
 from subsidies.run.lines import owed_lines
 from subsidies.run.rates import plan_period
 from subsidies.schemes import active_schemes
@@ -27,11 +30,17 @@ from subsidies.schemes import active_schemes
 CHUNK = 20_000
 
 
-def _month_lines(region: Region, period: datetime.date) -> dict[tuple[int, int], Decimal]:
-    """{(elder, scheme): amount} the run would pay elders registered in ``region`` for the
-    month ``period`` (its first day)."""
+def _month_lines(
+    region: Region, period: datetime.date, payee: str = Payee.ELDER
+) -> dict[tuple[int, int], Decimal]:
+    """{(payee, scheme): amount} the run would pay for the month ``period`` (its first day):
+    to the elders registered in ``region``, or (``payee`` caregiver) to the certified
+    caregivers employed at its facilities (subsidies.run.caregivers.owed_caregiver_lines)."""
     plan = plan_period(region, period, active_schemes())
     paid: dict[tuple[int, int], Decimal] = {}
+    if payee == Payee.CAREGIVER:
+        owed, _paths = owed_caregiver_lines(region, plan)
+        return {key: line.amount for key, line in owed.items()}
     if not plan.payable:
         return paid
     bounds = Elder.objects.filter(hukou_region__path__startswith=region.path).aggregate(
@@ -45,34 +54,58 @@ def _month_lines(region: Region, period: datetime.date) -> dict[tuple[int, int],
     return paid
 
 
-def _by_elder(lines: dict[tuple[int, int], Decimal]) -> dict[int, dict[int, Decimal]]:
+def _by_payee(lines: dict[tuple[int, int], Decimal]) -> dict[int, dict[int, Decimal]]:
     grouped: dict[int, dict[int, Decimal]] = defaultdict(dict)
-    for (elder, scheme), amount in lines.items():
-        grouped[elder][scheme] = amount
+    for (payee, scheme), amount in lines.items():
+        grouped[payee][scheme] = amount
     return grouped
 
 
 @dataclass(frozen=True)
 class ChangePreview:
     period: datetime.date  # the month the comparison is made for
-    region: Region  # the region whose registered elders are compared
-    elders_affected: int  # elders whose lines or amounts differ
+    region: Region  # the region whose registered elders (or whose caregivers) are compared
+    affected: int  # payees whose lines or amounts differ
     lines_before: int
     lines_after: int
     amount_before: Decimal
     amount_after: Decimal
+    payee: str = Payee.ELDER  # who the compared lines pay: elders or caregivers
 
     @property
     def difference(self) -> Decimal:
         return self.amount_after - self.amount_before
 
+    @property
+    def elders_affected(self) -> int:
+        return self.affected if self.payee == Payee.ELDER else 0
+
+    @property
+    def caregivers_affected(self) -> int:
+        return self.affected if self.payee == Payee.CAREGIVER else 0
+
     def describe(self) -> str:
+        who = (
+            f"{self.region.name}机构的持证养老护理员"
+            if self.payee == Payee.CAREGIVER
+            else f"{self.region.name}户籍老年人"
+        )
         return (
-            f"{self.period:%Y年%m月}，{self.region.name}户籍老年人：受影响 {self.elders_affected} 人；"
+            f"{self.period:%Y年%m月}，{who}：受影响 {self.affected} 人；"
             f"明细 {self.lines_before} → {self.lines_after} 条；"
             f"金额 {self.amount_before:,.2f} → {self.amount_after:,.2f} 元"
             f"（{self.difference:+,.2f} 元）"
         )
+
+
+def _payee_of(key: str) -> str:
+    """Caregivers when the schemes paid from ``key`` pay caregivers only, else elders."""
+    payees = set(
+        Scheme.objects.filter(Q(policy_key=key) | Q(amount_share_key=key), is_active=True)
+        .values_list("payee", flat=True)
+        .distinct()
+    )
+    return Payee.CAREGIVER if payees == {Payee.CAREGIVER} else Payee.ELDER
 
 
 def preview_policy_revision(
@@ -84,8 +117,9 @@ def preview_policy_revision(
     by=None,
     today: datetime.date | None = None,
 ) -> ChangePreview:
-    """The next run's month for the elders registered in the row's region, before and after
-    the change: the first month the change applies to from today on."""
+    """The next run's month for the elders registered in the row's region (for a value that
+    pays caregivers, the caregivers employed at its facilities), before and after the change:
+    the first month the change applies to from today on."""
     from django.utils import timezone
 
     from regions.services import revise_policy_value
@@ -98,23 +132,25 @@ def preview_policy_revision(
         # shows in the next month's run.
         period = add_months(period, 1)
     region = row.region
-    before = _month_lines(region, period)
+    payee = _payee_of(row.key)
+    before = _month_lines(region, period, payee)
     with transaction.atomic():
         revise_policy_value(
             row=row, applies_from=applies_from, reason=reason, by=by, today=today, **changes
         )
-        after = _month_lines(region, period)
+        after = _month_lines(region, period, payee)
         transaction.set_rollback(True)
-    lines_before, lines_after = _by_elder(before), _by_elder(after)
+    lines_before, lines_after = _by_payee(before), _by_payee(after)
     affected = [
-        elder
-        for elder in lines_before.keys() | lines_after.keys()
-        if lines_before.get(elder) != lines_after.get(elder)
+        person
+        for person in lines_before.keys() | lines_after.keys()
+        if lines_before.get(person) != lines_after.get(person)
     ]
     return ChangePreview(
         period=period,
         region=region,
-        elders_affected=len(affected),
+        payee=payee,
+        affected=len(affected),
         lines_before=len(before),
         lines_after=len(after),
         amount_before=sum(before.values(), Decimal("0")),

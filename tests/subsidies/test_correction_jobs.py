@@ -161,7 +161,7 @@ def test_the_revision_records_a_job_and_changes_no_line_before_it_commits(paid_t
 
 def test_a_change_to_months_not_run_yet_records_no_job(paid_to_may):
     revision = raise_longevity(applies_from=D(2024, 7, 1))
-    assert revision.follow_up == {"correction_job": None}
+    assert revision.follow_up == {"correction_job": None, "correction_job_url": None}
     assert not CorrectionJob.objects.exists()
 
 
