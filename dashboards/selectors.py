@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 
-from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models import Count, Q, QuerySet
 from django.utils.translation import gettext_lazy as _
 
 from accounts.scoping import scope_of, scoped
@@ -45,6 +45,7 @@ from residents.models import Elder
 from residents.selectors import free_assessments_due
 from subsidies.choices import LineStatus
 from subsidies.models import PaymentLine, money
+from subsidies.selectors import payable_and_held
 from visits import rules as visit_rules
 from visits import schedule_store
 from visits.selectors import (
@@ -450,34 +451,27 @@ def area_payment_lines(user, area: Region) -> QuerySet[PaymentLine]:
 
 
 def allowance_totals(user, area: Region, period: Period) -> AllowanceTable:
-    """Count and amount of the lines paid per month of payment (the batch's month) and scheme;
-    one query. Recoveries are negative lines, so the totals are net. Lines held for want of
-    the payee's account are not paid: they are counted apart (``held``), never in a total."""
-    held = Q(status=LineStatus.HELD)
-    rows = (
-        area_payment_lines(user, area)
-        .filter(batch__period__gte=period.start, batch__period__lte=period.end)
-        .values("batch__period", "scheme__code", "scheme__label")
-        .annotate(
-            paid_count=Count("id", filter=~held),
-            paid_amount=Sum("amount", filter=~held),
-            held_count=Count("id", filter=held),
-            held_amount=Sum("amount", filter=held),
-        )
-        .order_by("batch__period", "scheme__code")
+    """Count and amount of the lines paid per month of payment (the batch's month) and scheme.
+    Recoveries are negative lines, so the totals are net. Lines held for want of the payee's
+    account — or that approval or export will hold — are not paid: they are counted apart
+    (``held``), never in a total, by the rule every batch page uses
+    (subsidies.selectors.payable_and_held)."""
+    split = payable_and_held(
+        area_payment_lines(user, area).filter(
+            batch__period__gte=period.start, batch__period__lte=period.end
+        ),
+        ("batch__period", "scheme__code", "scheme__label"),
     )
     cells: dict[tuple[datetime.date, str], AllowanceCell] = {}
     held_cells: dict[datetime.date, list[AllowanceCell]] = {}
     schemes: dict[str, str] = {}
-    for row in rows:
-        schemes[row["scheme__code"]] = row["scheme__label"]
-        if row["paid_count"]:
-            cells[(row["batch__period"], row["scheme__code"])] = AllowanceCell(
-                row["paid_count"], money(row["paid_amount"] or 0)
-            )
-        if row["held_count"]:
-            held_cells.setdefault(row["batch__period"], []).append(
-                AllowanceCell(row["held_count"], money(row["held_amount"] or 0))
+    for (month, code, label), found in sorted(split.items()):
+        schemes[code] = label
+        if found.payable.count:
+            cells[(month, code)] = AllowanceCell(found.payable.count, found.payable.amount)
+        if found.held.count:
+            held_cells.setdefault(month, []).append(
+                AllowanceCell(found.held.count, found.held.amount)
             )
     month_totals = {}
     for month in period.months:

@@ -16,7 +16,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Count, OuterRef, Q, Subquery, Sum
+from django.db.models import Q
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
@@ -35,7 +35,7 @@ from regions.choices import RegionLevel
 from regions.models import Region
 from subsidies import bank_returns
 from subsidies.batches import approve_batch
-from subsidies.choices import BatchState, ExportFormat, LineStatus, RunHealth
+from subsidies.choices import BatchState, ExportFormat, RunHealth
 from subsidies.exporting import Layout
 from subsidies.exports import export_batch, reconcile_batch
 from subsidies.grants import check_star_rate_cap, set_star_subsidy_rate
@@ -63,10 +63,10 @@ from subsidies.permissions import (
 from subsidies.run.correction_jobs import resume_job
 from subsidies.run.finishing import resume_run
 from subsidies.selectors import (
-    NOT_PAID_HERE,
-    batch_grand_total,
-    batch_held_total,
+    batch_money_annotations,
+    batch_payable_and_held,
     batch_totals,
+    payable_and_held,
     run_health,
     runs_with_health,
 )
@@ -396,15 +396,14 @@ def _export_response(request, batch, fmt: str, layout: str = Layout.BANK):
 
 
 def _batch_summary(batch) -> dict:
-    count, amount = batch_grand_total(batch)
-    held_count, held_amount = batch_held_total(batch)
+    split = batch_payable_and_held(batch)
     return {
         "batch": batch,
         "totals": batch_totals(batch),
-        "count": count,
-        "amount": amount,
-        "held_count": held_count,
-        "held_amount": held_amount,
+        "count": split.payable.count,
+        "amount": split.payable.amount,
+        "held_count": split.held.count,
+        "held_amount": split.held.amount,
     }
 
 
@@ -460,21 +459,8 @@ class PaymentBatchAdmin(PeriodMonthMixin, ScopedAdminMixin, SimpleHistoryAdmin):
 
     def get_queryset(self, request):
         # Correlated subqueries, not a join: only the rows shown are totalled, and the
-        # changelist's count query drops them.
-        live = (
-            PaymentLine.objects.filter(batch=OuterRef("pk"))
-            .exclude(status__in=NOT_PAID_HERE)
-            .order_by()
-            .values("batch")
-        )
-        return (
-            super()
-            .get_queryset(request)
-            .annotate(
-                live_count=Subquery(live.annotate(n=Count("id")).values("n")[:1]),
-                live_amount=Subquery(live.annotate(total=Sum("amount")).values("total")[:1]),
-            )
-        )
+        # changelist's count query drops them. Payable and held as everywhere (selectors).
+        return super().get_queryset(request).annotate(**batch_money_annotations())
 
     def has_add_permission(self, request, *args) -> bool:
         return False
@@ -488,13 +474,13 @@ class PaymentBatchAdmin(PeriodMonthMixin, ScopedAdminMixin, SimpleHistoryAdmin):
     def has_export_permission(self, request) -> bool:
         return can_export(request.user)
 
-    @admin.display(description=_("笔数"), ordering="live_count")
+    @admin.display(description=_("笔数"), ordering="payable_count")
     def line_count(self, batch):
-        return batch.live_count or 0
+        return batch.payable_count or 0
 
-    @admin.display(description=_("金额（元）"), ordering="live_amount")
+    @admin.display(description=_("金额（元）"), ordering="payable_amount")
     def amount(self, batch):
-        return yuan(money(batch.live_amount or Decimal("0")))
+        return yuan(money(batch.payable_amount or Decimal("0")))
 
     @admin.display(description=_("明细"))
     def review_link(self, batch):
@@ -816,31 +802,26 @@ class PaymentLineAdmin(PeriodMonthMixin, ReadOnlyAdmin):
         batch_id = request.GET.get("batch__id__exact", "")
         if cl is None or not batch_id.isdigit():
             return response
-        lines = cl.queryset.order_by()
-        paid = lines.exclude(status__in=NOT_PAID_HERE)
-        rows = (
-            paid.values("scheme__code", "scheme__label")
-            .annotate(count=Count("id"), amount=Sum("amount"))
-            .order_by("scheme__code")
-        )
+        split = payable_and_held(cl.queryset.order_by(), ("scheme__code", "scheme__label"))
         totals = [
             {
-                "scheme": r["scheme__code"],
-                "label": r["scheme__label"],
-                "count": r["count"],
-                "amount": money(r["amount"] or Decimal("0")),
+                "scheme": code,
+                "label": label,
+                "count": found.payable.count,
+                "amount": found.payable.amount,
             }
-            for r in rows
+            for (code, label), found in sorted(split.items())
+            if found.payable.count
         ]
-        held = lines.filter(status=LineStatus.HELD).aggregate(n=Count("id"), total=Sum("amount"))
+        held = [found.held for found in split.values()]
         batch = scoped(PaymentBatch.objects.select_related("region"), request.user)
         response.context_data.update(
             show_totals=True,
             line_totals=totals,
             line_total_count=sum(t["count"] for t in totals),
             line_total_amount=money(sum((t["amount"] for t in totals), Decimal("0"))),
-            line_held_count=held["n"],
-            line_held_amount=money(held["total"] or Decimal("0")),
+            line_held_count=sum(h.count for h in held),
+            line_held_amount=money(sum((h.amount for h in held), Decimal("0"))),
             review_batch=batch.filter(pk=batch_id).first(),
         )
         return response

@@ -1,9 +1,11 @@
 """The bank's return file (回盘文件), read for reconcile_batch, and its preview for the admin.
 
 The file is a CSV (UTF-8, with or without BOM, or GB18030: one encoding for the whole file) or
-an XLSX (first sheet) with a header row: ``reference`` (the line reference PL…, as exported) or
-``id_number`` (all the person's lines in the batch), ``status`` (``paid`` or ``failed``),
-``bank_reference`` and optionally ``message``. Row numbers are the file's line numbers, the header being row 1, as reconcile_batch reports them.
+an XLSX (first sheet) with a header row: ``reference`` (the line reference PL…, as exported,
+or an insurer's row PI…: all its premiums in the batch) or ``id_number`` (all the person's — or
+the insurer's — lines in the batch), ``status`` (``paid`` or ``failed``), ``bank_reference``
+and optionally ``message``. Row numbers are the file's line numbers, the header being row 1,
+as reconcile_batch reports them.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from accounts import spreadsheets
+from subsidies import exporting
 from subsidies.choices import LineStatus
 from subsidies.models import PaymentBatch, line_reference
 from subsidies.selectors import live_lines, payee_id_number, payee_name
@@ -140,17 +143,31 @@ def preview(batch: PaymentBatch, rows: list[BankReturnRow]) -> BankReturnPreview
     """Each row matched against the batch's lines as reconcile_batch will match them (by line
     reference, else by the payee's ID number), with every problem named by row and field.
     Reads only; one query for the batch's lines."""
-    by_reference: dict[str, dict] = {}
+    by_reference: dict[str, list[dict]] = {}
     by_person: dict[str, list[dict]] = {}
-    lines = (
+    lines = list(
         live_lines(batch)
         .annotate(payee_id_number=payee_id_number(), payee_name=payee_name())
-        .values("pk", "payee_id_number", "payee_name", "scheme__label", "amount", "status")
+        .values(
+            "pk",
+            "payee_id_number",
+            "payee_name",
+            "scheme__label",
+            "amount",
+            "status",
+            "insurer_id",
+        )
     )
     for line in lines:
         line["reference"] = line_reference(line["pk"])
-        by_reference[line["reference"]] = line
+        by_reference[line["reference"]] = [line]
         by_person.setdefault((line["payee_id_number"] or "").upper(), []).append(line)
+    # An insurer's row of the bank's file (its premiums as one transfer) is answered by its
+    # reference: all its lines of the batch.
+    for line in lines:
+        if line["insurer_id"]:
+            folded = exporting.insurer_reference(batch.pk, line["insurer_id"])
+            by_reference.setdefault(folded, []).append(line)
     result, named = [], set()
     for row in rows:
         item = PreviewRow(row=row)
@@ -163,8 +180,7 @@ def preview(batch: PaymentBatch, rows: list[BankReturnRow]) -> BankReturnPreview
         else:
             item.status = status
         if row.reference:
-            line = by_reference.get(row.reference.strip().upper())
-            targets = [line] if line else []
+            targets = by_reference.get(row.reference.strip().upper(), [])
             field_name = "reference"
         elif row.id_number:
             targets = by_person.get(row.id_number.strip().upper(), [])
@@ -181,8 +197,6 @@ def preview(batch: PaymentBatch, rows: list[BankReturnRow]) -> BankReturnPreview
         named.update(line["pk"] for line in targets)
         result.append(item)
     pending_after = sum(
-        1
-        for line in by_reference.values()
-        if line["status"] == LineStatus.PENDING and line["pk"] not in named
+        1 for line in lines if line["status"] == LineStatus.PENDING and line["pk"] not in named
     )
     return BankReturnPreview(rows=result, pending_after=pending_after)

@@ -37,7 +37,7 @@ from pathlib import Path
 from xml.sax.saxutils import escape
 
 from django.db import connection, transaction
-from django.db.models import Case, Count, F, Sum, Value, When
+from django.db.models import Case, Count, F, Min, Q, Sum, Value, When
 from django.db.models.functions import Coalesce, NullIf
 from django.utils.translation import gettext as _
 
@@ -50,7 +50,7 @@ from accounts.spreadsheets import (
 )
 from subsidies import account_crypto
 from subsidies.choices import LineKind, LineStatus, PaymentChannel
-from subsidies.models import PaymentBatch, Scheme, line_reference, money
+from subsidies.models import Insurer, PaymentBatch, Scheme, line_reference, money
 from subsidies.selectors import live_lines, payee_id_number, payee_name
 
 
@@ -168,12 +168,152 @@ _COPY_SELECT = "SELECT " + ",\n       ".join(
 _COPY_SQL = _COPY_SELECT + _FROM_SQL + _ORDER_SQL
 
 
-def _select(base_select: str, channel: str | None) -> str:
-    return base_select + _FROM_SQL + (_CHANNEL_FILTER_SQL if channel else "") + _ORDER_SQL
+def _copy_cells(columns: list[str], key: str) -> list[str]:
+    return [f"NULLIF({safe_text_sql(column)}, '')" for column in columns]
 
 
-def _params(batch: PaymentBatch, channel: str | None) -> list:
-    return [batch.pk, LineStatus.CANCELLED.value] + ([channel] if channel else [])
+# An insurer's premiums are one transfer: the bank's file has one row per insurer (its
+# credit code, name and account, the sum of the premiums and how many insured elders' lines
+# it pays), the insured list per elder is the separate export (subsidies.insured_lists). The
+# row's reference names the batch and the insurer (insurer_reference); the bank's return
+# naming it settles all the insurer's lines of the batch.
+def insurer_reference(batch_pk: int, insurer_pk: int) -> str:
+    return f"PI{batch_pk:08d}-{insurer_pk:06d}"
+
+
+def insured_kind(count: int) -> str:
+    """The ``kind`` cell of an insurer's row: ``insured:<lines folded>``."""
+    return f"insured:{count}"
+
+
+def insured_label(count) -> str:
+    """The same in the finance layout."""
+    return _("保费（参保 %(count)s 人次）") % {"count": count}
+
+
+def _sql_text(text: str) -> str:
+    """A literal of our own text (a translation) in the export's SQL, which has parameters."""
+    return "'" + text.replace("'", "''").replace("%", "%%") + "'"
+
+
+def _distinct_joined(column: str) -> str:
+    """An aggregate: the distinct values of ``column`` joined by ``|`` in code-point order
+    (as Python's sorted, which the ORM path uses)."""
+    return (
+        f"array_to_string(ARRAY(SELECT v FROM unnest(array_agg({column})) v GROUP BY v "
+        "ORDER BY v COLLATE \"C\"), '|')"
+    )
+
+
+def _fold_columns(batch: PaymentBatch) -> list[str]:
+    """COLUMNS of an insurer's row, over its lines grouped by _FOLD_GROUP_SQL (the period is
+    the batch's month, the transfer's)."""
+    return [
+        f"'PI{int(batch.pk):08d}-' || CASE WHEN l.insurer_id < 1000000 "
+        "THEN lpad(l.insurer_id::text, 6, '0') ELSE l.insurer_id::text END",
+        "i.uscc",
+        "i.name",
+        _distinct_joined("s.code"),
+        f"'{batch.period:%Y-%m}'",
+        "sum(l.amount)::text",
+        "'insured:' || count(*)",
+        "ai.channel",
+        "ai.bank",
+        "CASE WHEN ai.id IS NULL THEN NULL ELSE chr(1) || 'insurer:' || l.insurer_id || ':' || "
+        "encode(ai.account_number_encrypted, 'hex') || chr(1) END",
+        "ai.holder_name",
+    ]
+
+
+_FOLD_GROUP_SQL = "GROUP BY l.insurer_id, i.id, ai.id\n"
+
+
+class _Plan:
+    """What one export reads: the batch's lines to pay, of one channel or all. A line that a
+    file already carried in another channel than its account's now (changed or removed since,
+    subsidies.selectors.carried_channels) stays in the channel of that file, so that every
+    file of the batch carries the same lines again and the bank's return keeps matching.
+    ``fold``: the batch pays insurers, whose lines are folded into one row each."""
+
+    def __init__(self, batch: PaymentBatch, channel: str | None = None):
+        from subsidies.selectors import carried_channels
+
+        self.batch, self.channel = batch, channel
+        self.carried_in: list[int] = []
+        self.carried_out: list[int] = []
+        if channel:
+            for pk, carried in carried_channels(batch).items():
+                (self.carried_in if carried == channel else self.carried_out).append(pk)
+        self.fold = live_lines(batch).filter(insurer__isnull=False).exists()
+
+    @property
+    def filter_sql(self) -> str:
+        if not self.channel:
+            return ""
+        if not (self.carried_in or self.carried_out):
+            return _CHANNEL_FILTER_SQL
+        return f"AND (({_CHANNEL_SQL} = %s AND NOT l.id = ANY(%s)) OR l.id = ANY(%s))\n"
+
+    @property
+    def params(self) -> list:
+        params = [self.batch.pk, LineStatus.CANCELLED.value]
+        if self.channel:
+            params.append(self.channel)
+            if self.carried_in or self.carried_out:
+                params += [self.carried_out, self.carried_in]
+        return params
+
+    def lines(self):
+        """The same lines through the ORM."""
+        lines = live_lines(self.batch)
+        if self.channel:
+            chosen = Q(pay_channel=self.channel) & ~Q(pk__in=self.carried_out)
+            lines = lines.annotate(pay_channel=line_channel()).filter(
+                chosen | Q(pk__in=self.carried_in)
+            )
+        return lines
+
+
+def _select(
+    plan: _Plan,
+    render=None,
+    *,
+    columns: list[str] | None = None,
+    fold_columns: list[str] | None = None,
+    column_params: list | None = None,
+    fold_params: list | None = None,
+) -> tuple[str, list]:
+    """The export's SELECT and its parameters, rows in line order. ``render(columns, key)``
+    makes the select list of the columns' expressions (``key``: the row's order). Where the
+    batch pays insurers, the lines of people and facilities and one row per insurer are read
+    as one UNION, ordered by line (an insurer's row at its first line)."""
+    render = render or (lambda cols, key: list(cols))
+    columns = columns or _COLUMNS_SQL
+    if not plan.fold:
+        select = "SELECT " + ", ".join(render(columns, "l.id"))
+        sql = select + _FROM_SQL + plan.filter_sql + _ORDER_SQL
+        return sql, [*(column_params or []), *plan.params]
+    fold_columns = fold_columns or _fold_columns(plan.batch)
+
+    def aliased(cols):
+        return ", ".join(f"{c} AS c{at}" for at, c in enumerate(cols))
+
+    people = (
+        f"SELECT l.id AS k, {aliased(columns)}"
+        + _FROM_SQL
+        + plan.filter_sql
+        + "AND l.insurer_id IS NULL\n"
+    )
+    insurers = (
+        f"SELECT min(l.id) AS k, {aliased(fold_columns)}"
+        + _FROM_SQL
+        + plan.filter_sql
+        + "AND l.insurer_id IS NOT NULL\n"
+        + _FOLD_GROUP_SQL
+    )
+    outer = render([f"u.c{at}" for at in range(len(columns))], "u.k")
+    sql = f"SELECT {', '.join(outer)} FROM ({people} UNION ALL {insurers}) u ORDER BY u.k"
+    return sql, [*(column_params or []), *plan.params, *(fold_params or []), *plan.params]
 
 
 def _tune_for_export(cursor) -> None:
@@ -272,9 +412,7 @@ def _export_rows_postgresql(batch: PaymentBatch, channel: str | None = None) -> 
         open_cell = _account_opener()
         with connection.connection.cursor(name=f"export_batch_{batch.pk}") as cursor:
             cursor.itersize = FETCH_SIZE
-            cursor.execute(
-                _select("SELECT " + ", ".join(_COLUMNS_SQL), channel), _params(batch, channel)
-            )
+            cursor.execute(*_select(_Plan(batch, channel)))
             while rows := cursor.fetchmany(FETCH_SIZE):
                 for row in rows:
                     row = list(row)
@@ -299,16 +437,70 @@ def line_channel():
 
 
 def lines_to_export(batch: PaymentBatch, channel: str | None = None):
-    lines = live_lines(batch)
-    if channel:
-        lines = lines.annotate(pay_channel=line_channel()).filter(pay_channel=channel)
-    return lines
+    return _Plan(batch, channel).lines()
 
 
 def _export_rows_orm(batch: PaymentBatch, channel: str | None = None) -> Iterator[list]:
+    """The rows through the ORM: people's and facilities' lines one by one, each insurer's
+    premiums as one row at its first line (as _select reads them)."""
+    plan = _Plan(batch, channel)
+    lines = plan.lines()
+    if not plan.fold:
+        yield from _line_rows_orm(lines)
+        return
+    folded = iter(_insurer_rows_orm(lines.filter(insurer__isnull=False), batch))
+    pending = next(folded, None)
+    for row in _line_rows_orm(lines.filter(insurer__isnull=True), with_key=True):
+        while pending is not None and pending[0] < row[0]:
+            yield pending[1]
+            pending = next(folded, None)
+        yield row[1]
+    while pending is not None:
+        yield pending[1]
+        pending = next(folded, None)
+
+
+def _insurer_rows_orm(lines, batch: PaymentBatch) -> list[tuple[int, list]]:
+    """(first line, row) of each insurer paid by ``lines``, in the order of their first line."""
+    sums = {
+        r["insurer_id"]: r
+        for r in lines.order_by()
+        .values("insurer_id")
+        .annotate(first=Min("id"), count=Count("id"), amount=Sum("amount"))
+    }
+    schemes: dict[int, set[str]] = {}
+    for insurer_id, code in lines.order_by().values_list("insurer_id", "scheme__code").distinct():
+        schemes.setdefault(insurer_id, set()).add(code)
+    insurers = Insurer.objects.filter(pk__in=sums).select_related("payee_account")
+    rows = []
+    for insurer in insurers:
+        found = sums[insurer.pk]
+        account = getattr(insurer, "payee_account", None)
+        number = None
+        if account is not None:
+            number = account_crypto.decrypt(
+                account.account_number_encrypted, account_crypto.payee_ref("insurer", insurer.pk)
+            )
+        row = [
+            insurer_reference(batch.pk, insurer.pk),
+            insurer.uscc,
+            insurer.name,
+            "|".join(sorted(schemes[insurer.pk])),
+            f"{batch.period:%Y-%m}",
+            f"{money(found['amount'])}",
+            insured_kind(found["count"]),
+            account.channel if account is not None else None,
+            account.bank if account is not None else None,
+            number,
+            account.holder_name if account is not None else None,
+        ]
+        rows.append((found["first"], row))
+    return sorted(rows, key=lambda item: item[0])
+
+
+def _line_rows_orm(lines, *, with_key: bool = False) -> Iterator:
     rows = (
-        lines_to_export(batch, channel)
-        .order_by("id")
+        lines.order_by("id")
         .annotate(
             payee_id_number=payee_id_number(),
             payee_name=payee_name(),
@@ -375,7 +567,7 @@ def _export_rows_orm(batch: PaymentBatch, channel: str | None = None) -> Iterato
             number = account_crypto.decrypt(
                 secret, account_crypto.payee_ref(kind_of_payee, payee_pk)
             )
-        yield [
+        row = [
             line_reference(pk),
             id_number,
             name,
@@ -388,33 +580,51 @@ def _export_rows_orm(batch: PaymentBatch, channel: str | None = None) -> Iterato
             number,
             holder,
         ]
+        yield (pk, row) if with_key else row
 
 
 # --- totals -----------------------------------------------------------------------------------
 
 
 class Totals:
-    """Per scheme: count and amount of the exported lines, computed once per export."""
+    """Per scheme: count and amount of the exported lines, computed once per export; and
+    ``records``, the file's rows (one per line, but one per insurer for its premiums)."""
 
     def __init__(self, batch: PaymentBatch, channel: str | None = None):
+        lines = lines_to_export(batch, channel)
         rows = (
-            lines_to_export(batch, channel)
-            .values("scheme__code", "scheme__label")
-            .annotate(count=Count("id"), amount=Sum("amount"))
+            lines.values("scheme__code", "scheme__label")
+            .annotate(
+                count=Count("id"),
+                amount=Sum("amount"),
+                people=Count("id", filter=Q(insurer__isnull=True)),
+            )
             .order_by("scheme__code")
         )
-        self.schemes = [
-            (r["scheme__code"], r["scheme__label"], r["count"], money(r["amount"] or 0))
-            for r in rows
-        ]
+        self.schemes = []
+        people = 0
+        for r in rows:
+            self.schemes.append(
+                (r["scheme__code"], r["scheme__label"], r["count"], money(r["amount"] or 0))
+            )
+            people += r["people"]
         self.count = sum(row[2] for row in self.schemes)
         # The grand total is the sum of the schemes' (amounts have two places: the sum is exact).
         self.amount = money(sum((row[3] for row in self.schemes), Decimal("0")))
+        self.records = self.count
+        if self.count != people:  # premiums paid to insurers: one row per insurer
+            self.records = (
+                people + lines.filter(insurer__isnull=False).values("insurer").distinct().count()
+            )
 
     def rows(self) -> list[list]:
         rows = [["scheme", "label", "count", "amount"]]
         rows += [[code, label, count, f"{amount}"] for code, label, count, amount in self.schemes]
         rows.append(["TOTAL", "合计", self.count, f"{self.amount}"])
+        if self.records != self.count:
+            rows.append(
+                ["ROWS", "文件行数（保险公司保费每家一行）", self.records, f"{self.amount}"]
+            )
         return rows
 
 
@@ -472,8 +682,13 @@ def _labeller(batch: PaymentBatch):
     scheme_at, kind_at, channel_at = (COLUMNS.index(c) for c in ("scheme", "kind", "channel"))
 
     def label(row: list) -> list:
-        row[scheme_at] = schemes.get(row[scheme_at], row[scheme_at])
-        row[kind_at] = str(kinds.get(row[kind_at], row[kind_at]))
+        code = row[scheme_at]
+        row[scheme_at] = "|".join(sorted(schemes.get(c, c) for c in code.split("|")))
+        kind = row[kind_at]
+        if kind.startswith("insured:"):  # an insurer's row (_fold_columns)
+            row[kind_at] = insured_label(kind.partition(":")[2])
+        else:
+            row[kind_at] = str(kinds.get(kind, kind))
         row[channel_at] = str(channels.get(row[channel_at], row[channel_at] or ""))
         return row
 
@@ -601,7 +816,8 @@ def _write_csv_by_copy(
     totals of the lines (read beside the COPY when not given).
 
     Account numbers arrive as tokens (see _TOKEN_SQL) and are decrypted in the stream."""
-    sql = f"COPY ({_select(_COPY_SELECT, channel)}) TO STDOUT (FORMAT csv)"
+    select, params = _select(_Plan(batch, channel), _copy_cells)
+    sql = f"COPY ({select}) TO STDOUT (FORMAT csv)"
     digest = hashlib.sha256()
     newlines = 0
     tokens = _Tokens()
@@ -618,7 +834,7 @@ def _write_csv_by_copy(
                 header = (",".join(COLUMNS) + "\r\n").encode()
                 digest.update(header)
                 handle.write(header)
-                for data in _copy_records(cursor, sql, _params(batch, channel)):
+                for data in _copy_records(cursor, sql, params):
                     newlines += data.count(b"\n")
                     if b"\x01" in data:
                         data = _tokens_opened(data, tokens)
@@ -628,7 +844,7 @@ def _write_csv_by_copy(
         finally:
             if pending is not None:
                 totals = pending.result()
-    return (digest.hexdigest() if newlines == totals.count else ""), totals
+    return (digest.hexdigest() if newlines == totals.records else ""), totals
 
 
 def _write_csv_by_copy_or_not(batch, output, channel, totals) -> tuple[str, Totals | None]:
@@ -783,25 +999,48 @@ _UNFIT = bytes([*range(0x00, 0x09), 0x0A, 0x0B, 0x0C, *range(0x0E, 0x20)])
 _TYPED = {COLUMNS.index(c) for c in ("id_number", "name", "scheme", "bank", "account_holder")}
 
 
-def _xlsx_select(channel: str | None, finance: bool, per_sheet: int) -> tuple[str, list]:
-    """The COPY path's SELECT of the detail rows and its parameters before the batch's; the
-    finance layout names the scheme, kind and channel as _labeller does. The columns are
-    computed once, in order, below a fence (OFFSET 0), and formatted above it."""
-    columns = list(_COLUMNS_SQL)
+def _finance_columns(columns: list[str], scheme_label: str, kind_default: str) -> tuple:
+    """The columns as the finance layout names them (as _labeller does): the scheme's label
+    (``scheme_label``), kind and channel by name; with their CASEs' parameters."""
+    columns = list(columns)
     params: list = []
+    scheme_at, kind_at, channel_at = (COLUMNS.index(c) for c in ("scheme", "kind", "channel"))
+    columns[scheme_at] = scheme_label
+    for at, pairs in ((kind_at, LineKind.choices), (channel_at, PaymentChannel.choices)):
+        fallback = kind_default if at == kind_at else f"COALESCE({columns[at]}, '')"
+        columns[at] = (
+            f"CASE {columns[at]} "
+            + " ".join("WHEN %s THEN %s" for _pair in pairs)
+            + f" ELSE {fallback} END"
+        )
+        params += [str(item) for pair in pairs for item in pair]
+    return columns, params
+
+
+def _xlsx_select(plan: _Plan, finance: bool, per_sheet: int) -> tuple[str, list]:
+    """The COPY path's SELECT of the detail rows and its parameters; the finance layout names
+    the scheme, kind and channel as _labeller does. The columns are computed once, in order,
+    below a fence (OFFSET 0), and formatted above it."""
+    columns, fold_columns = list(_COLUMNS_SQL), None
+    column_params: list = []
+    fold_params: list = []
+    kind_at = COLUMNS.index("kind")
     if finance:
-        scheme_at, kind_at, channel_at = (COLUMNS.index(c) for c in ("scheme", "kind", "channel"))
-        columns[scheme_at] = "s.label"
-        for at, pairs in ((kind_at, LineKind.choices), (channel_at, PaymentChannel.choices)):
-            fallback = columns[at] if at == kind_at else f"COALESCE({columns[at]}, '')"
-            columns[at] = (
-                f"CASE {columns[at]} "
-                + " ".join("WHEN %s THEN %s" for _pair in pairs)
-                + f" ELSE {fallback} END"
+        columns, column_params = _finance_columns(columns, "s.label", columns[kind_at])
+        if plan.fold:
+            prefix, _middle, suffix = insured_label("\x00").partition("\x00")
+            fold_columns, fold_params = _finance_columns(
+                _fold_columns(plan.batch),
+                _distinct_joined("s.label"),
+                f"{_sql_text(prefix)} || count(*) || {_sql_text(suffix)}",
             )
-            params += [str(item) for pair in pairs for item in pair]
-    inner = _select(
-        "SELECT l.id, " + ", ".join(f"{c} AS c{at}" for at, c in enumerate(columns)), channel
+    inner, params = _select(
+        plan,
+        lambda cols, key: [f"{key} AS id", *(f"{c} AS c{at}" for at, c in enumerate(cols))],
+        columns=columns,
+        fold_columns=fold_columns,
+        column_params=column_params,
+        fold_params=fold_params,
     )
     fields = []
     for at in range(len(columns)):
@@ -854,8 +1093,7 @@ def _xlsx_copy_rows(
 ) -> Iterator[_XmlRows]:
     """The detail rows from PostgreSQL's COPY, numbered sheet by sheet (``per_sheet`` rows
     each); no piece straddles two sheets."""
-    sql, labels = _xlsx_select(channel, finance, per_sheet)
-    params = labels + _params(batch, channel)  # the labels' CASEs come before the filters
+    sql, params = _xlsx_select(_Plan(batch, channel), finance, per_sheet)
     tokens = _Tokens()
     used = 0
     with transaction.atomic(), connection.cursor() as cursor:

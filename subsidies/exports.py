@@ -63,6 +63,7 @@ def export_batch(
         record = BatchExport(
             batch=batch,
             format=fmt,
+            channel=channel or "",
             file_name=output.name,
             sha256=files.sha256,
             line_count=files.count,

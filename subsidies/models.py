@@ -657,6 +657,11 @@ class BatchExport(models.Model):
         PaymentBatch, on_delete=models.PROTECT, related_name="exports", verbose_name=_("批次")
     )
     format = models.CharField(_("格式"), max_length=8, choices=ExportFormat.choices)
+    # The one channel the file was limited to (empty: every channel). With the accounts'
+    # history it says which lines the file carried (subsidies.selectors.exported_before_q).
+    channel = models.CharField(
+        _("发放渠道"), max_length=32, choices=PaymentChannel.choices, blank=True, default=""
+    )
     file_name = models.CharField(_("文件名"), max_length=255)
     sha256 = models.CharField(_("SHA-256"), max_length=64)
     line_count = models.PositiveIntegerField(_("明细数"))

@@ -31,6 +31,7 @@ from residents.id_numbers import mask_id_number
 from subsidies.choices import ACCOUNT_CHANNELS, LineKind, LineStatus, PaymentChannel
 from subsidies.models import PayeeAccount, PaymentBatch, PaymentLine, line_reference
 from subsidies.periods import first_of_month
+from subsidies.selectors import needs_account_q, unpayable_parts, without_account_q
 
 from . import account_crypto
 
@@ -293,33 +294,22 @@ def account_number(account: PayeeAccount) -> str:
 # --- held lines ------------------------------------------------------------------------------
 
 
-def _without_account() -> Q:
-    """Lines (as a PaymentLine filter) whose payee has no account: the insurer of an insured
-    elder's premium, else the line's person or facility."""
-    return (
-        Q(insurer__isnull=False, insurer__payee_account__isnull=True)
-        | Q(insurer__isnull=True, elder__isnull=False, elder__payee_account__isnull=True)
-        | Q(caregiver__isnull=False, caregiver__payee_account__isnull=True)
-        | Q(facility__isnull=False, facility__payee_account__isnull=True)
-    )
-
-
 def _needs_account(lines: QuerySet[PaymentLine]) -> QuerySet[PaymentLine]:
     # Recoveries take money back and care-card lines go by ID number: no account needed.
-    return lines.filter(amount__gt=0).exclude(scheme__channel=PaymentChannel.CARE_CARD)
+    return lines.filter(needs_account_q())
 
 
 @transaction.atomic
 def hold_lines_without_account(batch: PaymentBatch) -> int:
-    """Hold the batch's pending lines whose payee has no account; in a draft batch, put back
-    to pending those whose payee has one now. Returns how many lines are held."""
-    pending = _needs_account(batch.lines.filter(status=LineStatus.PENDING))
-    pending.filter(_without_account()).update(
-        status=LineStatus.HELD, hold_reason=held_reason_no_account()
-    )
+    """Hold the batch's pending lines that cannot be paid (selectors.unpayable_q: no account
+    and never in a file; a line a file already carried went to the bank and stays as it is,
+    so that the bank's return still finds it); in a draft batch, put back to pending those
+    whose payee has one now. Returns how many lines are held."""
+    for part in unpayable_parts(batch.lines.all()):
+        part.update(status=LineStatus.HELD, hold_reason=held_reason_no_account())
     held = batch.lines.filter(status=LineStatus.HELD)
     if batch.is_draft:
-        held.exclude(pk__in=_needs_account(held).filter(_without_account()).values("pk")).update(
+        held.exclude(pk__in=_needs_account(held).filter(without_account_q()).values("pk")).update(
             status=LineStatus.PENDING, hold_reason=""
         )
     return held.count()

@@ -4,17 +4,46 @@ subsidies.run.rates')."""
 from __future__ import annotations
 
 import datetime
+from dataclasses import dataclass
 from decimal import Decimal
 
 from django.conf import settings
-from django.db.models import Count, Max, Q, QuerySet, Sum, Value
+from django.db.models import (
+    Case,
+    CharField,
+    Count,
+    Exists,
+    F,
+    Max,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+    When,
+)
 from django.db.models.functions import Coalesce, NullIf
 from django.utils import timezone
 
 from regions.models import Region
 from residents.id_numbers import mask_id_number
-from subsidies.choices import BatchKind, ChunkStatus, LineStatus, RunHealth, RunStatus
-from subsidies.models import CorrectionJob, PaymentBatch, PaymentLine, money
+from subsidies.choices import (
+    BatchKind,
+    ChunkStatus,
+    LineStatus,
+    PaymentChannel,
+    RunHealth,
+    RunStatus,
+)
+from subsidies.models import (
+    BatchExport,
+    CorrectionJob,
+    PayeeAccount,
+    PaymentBatch,
+    PaymentLine,
+    money,
+)
 
 NOT_PAID_HERE = [LineStatus.CANCELLED, LineStatus.HELD]
 
@@ -25,39 +54,304 @@ def live_lines(batch: PaymentBatch) -> QuerySet[PaymentLine]:
     return batch.lines.exclude(status__in=NOT_PAID_HERE)
 
 
-def batch_totals(batch: PaymentBatch) -> list[dict]:
-    """Per scheme: count and amount of the lines to pay (control totals)."""
-    rows = (
-        live_lines(batch)
-        .values("scheme__code", "scheme__label")
-        .annotate(count=Count("id"), amount=Sum("amount"))
-        .order_by("scheme__code")
+# --- what is paid and what is held: the one rule of every total shown ------------------------
+
+
+def needs_account_q() -> Q:
+    """Lines (a PaymentLine filter) paid into an account: payments (a recovery takes money
+    back), of a scheme not credited to the 爱心卡 (the platform knows the elder by ID number)."""
+    return Q(amount__gt=0) & ~Q(scheme__channel=PaymentChannel.CARE_CARD)
+
+
+def without_account_q() -> Q:
+    """Lines whose payee has no account: the insurer of an insured elder's premium, else the
+    line's person or facility."""
+    return (
+        Q(insurer__isnull=False, insurer__payee_account__isnull=True)
+        | Q(insurer__isnull=True, elder__isnull=False, elder__payee_account__isnull=True)
+        | Q(caregiver__isnull=False, caregiver__payee_account__isnull=True)
+        | Q(facility__isnull=False, facility__payee_account__isnull=True)
     )
+
+
+def _channel_then(payee: str) -> Subquery:
+    """Inside a BatchExport subquery of a line: the channel of the line's ``payee``'s account
+    as the accounts' history had it when that file was written (None: no account then)."""
+    history = (
+        PayeeAccount.history.model.objects.filter(
+            **{f"{payee}_id": OuterRef(OuterRef(f"{payee}_id"))},
+            history_date__lte=OuterRef("exported_at"),
+        )
+        .order_by("-history_date", "-history_id")
+        .annotate(
+            then=Case(
+                When(history_type="-", then=Value(None)),
+                default=F("channel"),
+                output_field=CharField(),
+            )
+        )
+    )
+    return Subquery(history.values("then")[:1])
+
+
+def exported_before_q() -> Q:
+    """Lines that a file of their batch already carried: a file of every channel, or of the
+    channel the line had when it was written (its scheme's, else its payee's account's then —
+    the insurer's for a premium). Such a line went to the bank: it is never held afterwards
+    and every later file of its batch carries it again, so that the bank's return matches.
+    (A batch never exported is answered by its own column, before any subquery runs.)"""
+    exports = BatchExport.objects.filter(batch_id=OuterRef("batch_id"))
+    everything = Q(channel="") | Q(channel=OuterRef("scheme__channel"))
+    own = Coalesce(_channel_then("elder"), _channel_then("caregiver"), _channel_then("facility"))
+    return Q(batch__exported_at__isnull=False) & (
+        (
+            Q(insurer__isnull=False)
+            & Exists(exports.filter(everything | Q(channel=_channel_then("insurer"))))
+        )
+        | (Q(insurer__isnull=True) & Exists(exports.filter(everything | Q(channel=own))))
+    )
+
+
+def _payees_changed_after(when: datetime.datetime) -> Q:
+    """Lines whose payee's account was created, changed or deleted after ``when`` (the
+    accounts' history, read by its date: a handful of payees, not the batch's lines)."""
+    history = PayeeAccount.history.model.objects.filter(history_date__gt=when)
+
+    def changed(kind):
+        return Q(
+            **{f"{kind}_id__in": history.filter(**{f"{kind}__isnull": False}).values(f"{kind}_id")}
+        )
+
+    return (Q(insurer__isnull=False) & changed("insurer")) | (
+        Q(insurer__isnull=True) & (changed("elder") | changed("caregiver") | changed("facility"))
+    )
+
+
+# A line's payee columns, the paid one first (an insured elder's premium pays the insurer).
+PAYEE_KINDS_OF_ROW = ("insurer", "elder", "caregiver", "facility")
+
+
+def carried_channels(batch: PaymentBatch) -> dict[int, str | None]:
+    """The lines of ``batch`` that a file carried in a channel other than the one their
+    payee's account gives now (changed or removed since): line id → the channel of the first
+    file that carried it (None: a file of every channel carried it without an account). A
+    file of one channel follows this, not the account as it is now, so that it carries the
+    same lines as before and no line is sent in two channels."""
+    exports = list(
+        BatchExport.objects.filter(batch=batch)
+        .order_by("exported_at", "pk")
+        .values_list("channel", "exported_at")
+    )
+    if not exports:
+        return {}
+    rows = list(
+        live_lines(batch)
+        .filter(needs_account_q())
+        .filter(_payees_changed_after(exports[0][1]))
+        .values_list("pk", "insurer_id", "elder_id", "caregiver_id", "facility_id")
+    )
+    if not rows:
+        return {}
+
+    def payee(row) -> tuple[str, int]:
+        """The paid payee of a row: the insurer of a premium, else the person or facility."""
+        return next((k, pk) for k, pk in zip(PAYEE_KINDS_OF_ROW, row[1:], strict=True) if pk)
+
+    payees = {payee(row) for row in rows}
+    by_kind: dict[str, set[int]] = {}
+    for kind, pk in payees:
+        by_kind.setdefault(kind, set()).add(pk)
+    which = Q(pk__in=[])
+    for kind, pks in by_kind.items():
+        which |= Q(**{f"{kind}_id__in": pks})
+    timeline: dict[tuple[str, int], list] = {}
+    history = PayeeAccount.history.model.objects.filter(which).order_by(
+        "history_date", "history_id"
+    )
+    for record in history.values(
+        *[f"{k}_id" for k in by_kind], "channel", "history_type", "history_date"
+    ):
+        kind = next(k for k in by_kind if record[f"{k}_id"])
+        channel = None if record["history_type"] == "-" else record["channel"]
+        timeline.setdefault((kind, record[f"{kind}_id"]), []).append(
+            (record["history_date"], channel)
+        )
+    now = {
+        (kind, account[f"{kind}_id"]): account["channel"]
+        for kind, pks in by_kind.items()
+        for account in PayeeAccount.objects.filter(**{f"{kind}_id__in": pks}).values(
+            f"{kind}_id", "channel"
+        )
+    }
+    moved = {}
+    for row in rows:
+        key = payee(row)
+        for channel, at in exports:
+            then = None
+            for date, value in timeline.get(key, []):
+                if date > at:
+                    break
+                then = value
+            if channel in ("", then):
+                if then != now.get(key):
+                    moved[row[0]] = then
+                break
+    return moved
+
+
+# The kinds of payee, each with the lines it is paid (an insured elder's premium is the
+# insurer's).
+PAYEE_OF_LINE = (
+    ("insurer", Q(insurer__isnull=False)),
+    ("elder", Q(insurer__isnull=True, elder__isnull=False)),
+    ("caregiver", Q(caregiver__isnull=False)),
+    ("facility", Q(facility__isnull=False)),
+)
+
+
+def unpayable_q() -> Q:
+    """Pending lines that cannot be paid as they stand: they go to an account, their payee
+    has none, and no file carried them yet. Approval and export hold them
+    (subsidies.payees.hold_lines_without_account); until then every total counts them as held,
+    never as paid. (unpayable_parts reads the same lines faster.)"""
+    return (
+        Q(status=LineStatus.PENDING)
+        & needs_account_q()
+        & without_account_q()
+        & ~exported_before_q()
+    )
+
+
+def unpayable_parts(lines: QuerySet[PaymentLine]) -> list[QuerySet[PaymentLine]]:
+    """unpayable_q's lines among ``lines``, one query per kind of payee: each an anti-join
+    of the pending lines with the accounts (an OR of the four kinds would look every line's
+    account up one by one)."""
+    pending = lines.filter(status=LineStatus.PENDING).filter(needs_account_q())
     return [
-        {
-            "scheme": r["scheme__code"],
-            "label": r["scheme__label"],
-            "count": r["count"],
-            "amount": money(r["amount"] or Decimal("0")),
-        }
-        for r in rows
+        pending.filter(which, **{f"{kind}__payee_account__isnull": True}).exclude(
+            exported_before_q()
+        )
+        for kind, which in PAYEE_OF_LINE
     ]
 
 
-def _count_and_amount(lines: QuerySet[PaymentLine]) -> tuple[int, Decimal]:
-    agg = lines.aggregate(count=Count("id"), amount=Sum("amount"))
-    return agg["count"], money(agg["amount"] or Decimal("0"))
+@dataclass(frozen=True)
+class Money:
+    count: int = 0
+    amount: Decimal = Decimal("0.00")
+
+
+@dataclass(frozen=True)
+class PayableAndHeld:
+    """Lines to pay, and lines held for want of an account (held already, or pending ones
+    that would be: unpayable_q). Cancelled lines are in neither."""
+
+    payable: Money = Money()
+    held: Money = Money()
+
+
+def payable_and_held(
+    lines: QuerySet[PaymentLine], by: tuple[str, ...] = ()
+) -> dict[tuple, PayableAndHeld]:
+    """The one rule for every total shown (batch pages, the line review, the batch API, the
+    dashboard): per value of ``by`` (names of PaymentLine values; none: one key, ``()``), what
+    is payable and what is held. Two queries: the lines by status, and the unpayable ones
+    among them, moved from payable to held."""
+    held = Q(status=LineStatus.HELD)
+    sums = {
+        "n": Count("id", filter=~held),
+        "total": Sum("amount", filter=~held),
+        "held_n": Count("id", filter=held),
+        "held_total": Sum("amount", filter=held),
+    }
+    live = lines.exclude(status=LineStatus.CANCELLED).order_by()
+    if by:
+        rows = list(live.values(*by).annotate(**sums))
+    else:
+        rows = [live.aggregate(**sums)]
+        if not rows[0]["n"] and not rows[0]["held_n"]:
+            return {}
+    moved: dict[tuple, tuple[int, Decimal]] = {}
+    for part in unpayable_parts(lines.order_by()):
+        found = (
+            part.values(*by).annotate(n=Count("id"), total=Sum("amount"))
+            if by
+            else [part.aggregate(n=Count("id"), total=Sum("amount"))]
+        )
+        for r in found:
+            if r["n"]:
+                key = tuple(r[k] for k in by)
+                n, total = moved.get(key, (0, Decimal("0")))
+                moved[key] = (n + r["n"], total + r["total"])
+    result = {}
+    for row in rows:
+        key = tuple(row[k] for k in by)
+        n, total = moved.get(key, (0, Decimal("0")))
+        result[key] = PayableAndHeld(
+            payable=Money(row["n"] - n, money((row["total"] or Decimal("0")) - total)),
+            held=Money(row["held_n"] + n, money((row["held_total"] or Decimal("0")) + total)),
+        )
+    return result
+
+
+def batch_money_annotations() -> dict:
+    """The same rule for a list of batches (one row each, correlated subqueries, so only the
+    rows shown are totalled): ``payable_count``, ``payable_amount``, ``held_count`` and
+    ``held_amount`` as PaymentBatch annotations."""
+    lines = PaymentLine.objects.filter(batch=OuterRef("pk")).order_by().values("batch")
+
+    def count(of):
+        return Coalesce(Subquery(of.annotate(n=Count("id")).values("n")[:1]), 0)
+
+    def amount(of):
+        return Coalesce(
+            Subquery(of.annotate(total=Sum("amount")).values("total")[:1]), Decimal("0")
+        )
+
+    live = lines.exclude(status__in=NOT_PAID_HERE)
+    held = lines.filter(status=LineStatus.HELD)
+    parts = unpayable_parts(lines)
+    unpayable_count = sum((count(part) for part in parts[1:]), count(parts[0]))
+    unpayable_amount = sum((amount(part) for part in parts[1:]), amount(parts[0]))
+    return {
+        "payable_count": count(live) - unpayable_count,
+        "payable_amount": amount(live) - unpayable_amount,
+        "held_count": count(held) + unpayable_count,
+        "held_amount": amount(held) + unpayable_amount,
+    }
+
+
+def batch_payable_and_held(batch: PaymentBatch) -> PayableAndHeld:
+    return payable_and_held(batch.lines.all()).get((), PayableAndHeld())
+
+
+def batch_totals(batch: PaymentBatch) -> list[dict]:
+    """Per scheme: count and amount of the lines to pay (payable_and_held)."""
+    split = payable_and_held(batch.lines.all(), ("scheme__code", "scheme__label"))
+    return [
+        {
+            "scheme": code,
+            "label": label,
+            "count": money_of.payable.count,
+            "amount": money_of.payable.amount,
+        }
+        for (code, label), money_of in sorted(split.items())
+        if money_of.payable.count
+    ]
 
 
 def batch_grand_total(batch: PaymentBatch) -> tuple[int, Decimal]:
     """Count and amount of the lines to pay (held and cancelled lines are not paid here)."""
-    return _count_and_amount(live_lines(batch))
+    payable = batch_payable_and_held(batch).payable
+    return payable.count, payable.amount
 
 
 def batch_held_total(batch: PaymentBatch) -> tuple[int, Decimal]:
-    """Count and amount of the lines held for want of the payee's account: not paid and in no
-    total, shown beside the totals (paid once the account is added, subsidies.payees)."""
-    return _count_and_amount(batch.lines.filter(status=LineStatus.HELD))
+    """Count and amount of the lines held for want of the payee's account (held already, or
+    that approval or export will hold): not paid and in no total, shown beside the totals
+    (paid once the account is added, subsidies.payees)."""
+    held = batch_payable_and_held(batch).held
+    return held.count, held.amount
 
 
 def payee_id_number():

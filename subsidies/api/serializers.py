@@ -20,8 +20,8 @@ from subsidies.models import (
 )
 from subsidies.periods import PERIOD_PATTERN, parse_period
 from subsidies.selectors import (
-    batch_grand_total,
-    batch_held_total,
+    PayableAndHeld,
+    batch_payable_and_held,
     batch_totals,
     payee_identifier,
     run_health,
@@ -190,20 +190,27 @@ class BatchDetailSerializer(BatchSerializer):
             "held_amount",
         ]
 
+    def _split(self, batch) -> PayableAndHeld:
+        """Payable and held as every page counts them (selectors), read once per batch."""
+        cache = self.__dict__.setdefault("_splits", {})
+        if batch.pk not in cache:
+            cache[batch.pk] = batch_payable_and_held(batch)
+        return cache[batch.pk]
+
     def get_totals(self, batch) -> list[dict]:
         return [{**t, "amount": str(t["amount"])} for t in batch_totals(batch)]
 
     def get_line_count(self, batch) -> int:
-        return batch_grand_total(batch)[0]
+        return self._split(batch).payable.count
 
     def get_total_amount(self, batch) -> str:
-        return str(batch_grand_total(batch)[1])
+        return str(self._split(batch).payable.amount)
 
     def get_held_count(self, batch) -> int:
-        return batch_held_total(batch)[0]
+        return self._split(batch).held.count
 
     def get_held_amount(self, batch) -> str:
-        return str(batch_held_total(batch)[1])
+        return str(self._split(batch).held.amount)
 
 
 class ExportInputSerializer(serializers.Serializer):

@@ -12,9 +12,11 @@ from regions.models import Region
 from residents.id_numbers import with_check_character
 from subsidies.choices import BatchKind, LineStatus
 from subsidies.models import PaymentBatch, PaymentLine, Scheme
+from subsidies.payees import set_payee_account
 from subsidies.schemes import load_schemes
 from tests.dashboards.conftest import CUIYUAN_COMMUNITY, XIHU
 from tests.factories import ElderFactory
+from tests.subsidies.conftest import card_number_for
 
 D = datetime.date
 MARCH, APRIL = D(2024, 3, 1), D(2024, 4, 1)
@@ -35,6 +37,9 @@ def lines(rulebook):
     eighty = Scheme.objects.get(code="high_age_80_89")
     xihu = Region.objects.get(code=XIHU)
     paid, unpaid, later = elder(1), elder(2), elder(3)
+    set_payee_account(
+        payee=paid, channel="bank_card", bank="测试银行", account_number=card_number_for(1)
+    )
     for period in (MARCH, APRIL):
         batch = PaymentBatch.objects.create(region=xihu, period=period, kind=BatchKind.REGULAR)
         PaymentLine.objects.create(

@@ -21,6 +21,7 @@ from residents.selectors import free_assessments_due
 from residents.services import record_legacy_assessment, set_category
 from subsidies.choices import BatchKind, LineKind, LineStatus
 from subsidies.models import PaymentBatch, PaymentLine, Scheme
+from subsidies.payees import set_payee_account
 from subsidies.schemes import load_schemes
 from tests.dashboards.conftest import (
     BEISHAN,
@@ -38,6 +39,7 @@ from tests.factories import (
     FieldWorkerFactory,
     VisitWorkerFactory,
 )
+from tests.subsidies.conftest import card_number_for
 from visits import services as visits
 from visits.selectors import compliance, month_bounds
 
@@ -217,6 +219,11 @@ def payments(schemes):
     line(batch(XIHU, D(2024, 5, 1)), eighty, cuiyuan_1, "100.00")  # after the period
     ningbo = elder(registered=HAISHU)
     line(batch(HAISHU, D(2024, 3, 1)), eighty, ningbo, "999.99")  # another county
+    # Cash goes to an account: an elder without one is counted as held, not paid.
+    for n, person in enumerate((cuiyuan_1, cuiyuan_2, beishan, gone, ningbo)):
+        set_payee_account(
+            payee=person, channel="bank_card", bank="测试银行", account_number=card_number_for(n)
+        )
     return eighty, ninety
 
 

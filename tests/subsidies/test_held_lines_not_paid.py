@@ -137,7 +137,7 @@ def test_the_batch_pages_show_held_lines_apart_from_the_totals(may, cashier):
     assert 'class="held-count">1<' in body and f"{held.amount:,.2f}" in body
     changelist = cashier.get(reverse("admin:subsidies_paymentbatch_changelist"))
     (row,) = changelist.context["cl"].result_list
-    assert (row.live_count, row.live_amount) == (count, amount)
+    assert (row.payable_count, row.payable_amount) == (count, amount)
 
 
 def test_the_api_gives_the_held_lines_beside_the_totals(may, cashier):

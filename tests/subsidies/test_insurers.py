@@ -218,16 +218,68 @@ def test_the_bank_is_told_the_insurer_its_code_and_corporate_account(
     output = tmp_path / "bank.csv"
     export_batch(batch=batch, fmt="csv", output=output, channel="corporate_account")
     rows = list(csv.DictReader(output.open(encoding="utf-8", newline="")))
-    assert len(rows) == 2
-    assert {(r["id_number"], r["name"], r["channel"], r["account_number"]) for r in rows} == {
-        (company.uscc, company.name, "corporate_account", CORPORATE)
-    }
-    # One row of the bank's return, by the insurer's code, settles all its lines.
-    answer = f"id_number,status,bank_reference\n{company.uscc},paid,TRANSFER-1\n".encode()
+    # One transfer per insurer: the sum of its premiums and how many insured it pays for.
+    assert rows == [
+        {
+            "reference": exporting.insurer_reference(batch.pk, company.pk),
+            "id_number": company.uscc,
+            "name": company.name,
+            "scheme": "xihu_accident_insurance",
+            "period": "2025-01",
+            "amount": "60.00",
+            "kind": "insured:2",
+            "channel": "corporate_account",
+            "bank": "工商银行",
+            "account_number": CORPORATE,
+            "account_holder": company.name,
+        }
+    ]
+    totals = list(csv.reader((tmp_path / "bank.totals.csv").open(encoding="utf-8")))
+    assert ["TOTAL", "合计", "2", "60.00"] in totals  # two premiums
+    assert totals[-2][0] == "ROWS" and totals[-2][2] == "1"  # in one row
+    # One row of the bank's return, by the insurer's row, settles all its lines.
+    answer = f"reference,status,bank_reference\n{rows[0]['reference']},paid,TRANSFER-1\n"
     reconcile_batch(
-        batch=batch, rows=parse_bank_return(answer, "return.csv"), file_name="r", sha256="x"
+        batch=batch,
+        rows=parse_bank_return(answer.encode(), "return.csv"),
+        file_name="r",
+        sha256="x",
     )
     assert set(insured_lines().values_list("status", flat=True)) == {LineStatus.PAID}
+
+
+def test_the_insurers_row_sits_among_the_elders_lines_in_every_file(
+    rulebook, difficult, finance, tmp_path
+):
+    # The elders' own lines keep their rows; the premiums are one row at the first premium.
+    premium("330106")
+    company = insurer()
+    cover("xihu_accident_insurance", "330106", company)
+    elders = [difficult(), difficult()]
+    batch = approve_batch(batch=run("330106").batch, by=finance)
+    export_batch(batch=batch, fmt="csv", output=tmp_path / "all.csv")
+    rows = list(csv.DictReader((tmp_path / "all.csv").open(encoding="utf-8", newline="")))
+    folded = [r for r in rows if r["reference"].startswith("PI")]
+    assert [(r["amount"], r["kind"]) for r in folded] == [("60.00", "insured:2")]
+    own = [r for r in rows if not r["reference"].startswith("PI")]
+    lines = batch.lines.filter(insurer__isnull=True).exclude(status__in=["held", "cancelled"])
+    assert [r["reference"] for r in own] == [
+        f"PL{pk:010d}" for pk in lines.values_list("pk", flat=True).order_by("pk")
+    ]
+    assert {r["id_number"] for r in own} <= {e.id_number for e in elders}
+    first_premium = insured_lines().order_by("pk").first().pk
+    assert rows.index(folded[0]) == sum(1 for r in own if int(r["reference"][2:]) < first_premium)
+    # The same rows through the ORM as through the database's own formatting.
+    assert list(exporting.export_rows(batch)) == list(exporting._export_rows_orm(batch))
+    # The finance layout and the workbook say the same.
+    export_batch(
+        batch=batch, fmt="xlsx", output=tmp_path / "all.xlsx", layout=exporting.Layout.FINANCE
+    )
+    sheet = load_workbook(tmp_path / "all.xlsx", read_only=True).worksheets[1]
+    cells = list(sheet.iter_rows(values_only=True))
+    (row,) = [c for c in cells[1:] if str(c[0]).startswith("PI")]
+    assert row[5] == 60 and "2" in row[6] and row[1] == company.uscc
+    assert len(cells) == len(rows) + 1
 
 
 def test_the_orm_rows_equal_the_sql_rows_for_an_insurer(rulebook, difficult, finance):
