@@ -17,9 +17,11 @@ count differs). Measured, each ``--repeat`` times, medians printed:
    aside, untimed) inserted into a table of the same columns with no foreign key, no check
    and no index but the one unique key (scheme, period, elder), committed. run/write limit is
    the headline ratio: what the run costs beyond storing its lines at all;
-4. CSV and XLSX export of the run's batch (the service finance calls), and, at the largest
-   size, of a batch of ``--export-lines`` lines; beside each CSV figure the bare
-   ``COPY (SELECT …) TO STDOUT`` of the export's own SELECT into a file, nothing else;
+4. CSV and XLSX export of the run's batch (the service finance calls, and its file writer
+   alone), and, at the largest size, of a batch of ``--export-lines`` lines; beside each CSV
+   figure the bare ``COPY (SELECT …) TO STDOUT`` of the export's own SELECT into a file,
+   nothing else; the first large XLSX is read back by openpyxl (rows and amounts counted);
+   ``--exports-only`` measures only the exports of the batches a previous run left;
 5. the visits API and the elders admin list (``bench/web_load.py``'s ``measure_web``);
 6. scaling: time per elder at each size.
 
@@ -136,7 +138,10 @@ def run_step(url: str, redis_url: str, step: str, **options) -> dict:
     which the 1-minute load average before and after the step is added (``load``)."""
     command = [sys.executable, str(Path(__file__).resolve()), "--step", step]
     for key, value in options.items():
-        command += [f"--{key.replace('_', '-')}", str(value)]
+        if value is True:
+            command.append(f"--{key.replace('_', '-')}")
+        elif value is not False and value is not None:
+            command += [f"--{key.replace('_', '-')}", str(value)]
     before = os.getloadavg()[0]
     done = subprocess.run(
         command, env=_step_env(url, redis_url), capture_output=True, text=True, cwd=ROOT
@@ -321,7 +326,14 @@ def _finance():
     return user
 
 
-def step_export(batch_id: int, fmt: str, output: str) -> dict:
+def step_export(
+    batch_id: int, fmt: str, output: str, writer: bool = False, check: bool = False
+) -> dict:
+    """export_batch as finance calls it; ``writer``: only the file writer it calls
+    (subsidies.exporting.write_csv / write_xlsx: no holding pass, no record). ``check``: after
+    the timing, the XLSX read back by openpyxl (read-only), a reader other than the writer:
+    every detail row counted and its amount summed, against the export's totals."""
+    from subsidies import exporting
     from subsidies.batches import approve_batch
     from subsidies.choices import BatchState
     from subsidies.exports import export_batch
@@ -332,12 +344,45 @@ def step_export(batch_id: int, fmt: str, output: str) -> dict:
     if batch.state == BatchState.DRAFT:
         batch = approve_batch(batch=batch, by=finance)
     started = time.perf_counter()
-    record = export_batch(batch=batch, fmt=fmt, output=Path(output), by=finance)
+    if writer:
+        write = exporting.write_csv if fmt == "csv" else exporting.write_xlsx
+        files = write(batch, Path(output))
+        lines, amount = files.count, files.amount
+    else:
+        record = export_batch(batch=batch, fmt=fmt, output=Path(output), by=finance)
+        lines, amount = record.line_count, record.total_amount
     seconds = time.perf_counter() - started
     size = Path(output).stat().st_size
+    result = {"seconds": seconds, "lines": lines, "bytes": size, "peak_mb": _peak_mb()}
+    if check and fmt == "xlsx":
+        result.update(_read_back(Path(output), lines, amount))
     for path in Path(output).parent.glob(Path(output).stem + "*"):
         path.unlink()
-    return {"seconds": seconds, "lines": record.line_count, "bytes": size, "peak_mb": _peak_mb()}
+    return result
+
+
+def _read_back(path: Path, lines: int, amount) -> dict:
+    """The XLSX opened by openpyxl in read-only mode: its detail rows (明细…, header apart)
+    and the sum of their amounts must be the export's; fails otherwise."""
+    from decimal import Decimal
+
+    import openpyxl
+
+    from subsidies.exporting import AMOUNT_INDEX
+
+    started = time.perf_counter()
+    book = openpyxl.load_workbook(path, read_only=True)
+    rows, total = 0, Decimal("0")
+    for sheet in book.worksheets[1:]:
+        for row in sheet.iter_rows(min_row=2, values_only=True):
+            rows += 1
+            total += Decimal(str(row[AMOUNT_INDEX]))
+    book.close()
+    if rows != lines or total != amount:
+        raise SystemExit(
+            f"the XLSX read back holds {rows} lines of {total}, not {lines} of {amount}"
+        )
+    return {"read_back_rows": rows, "read_back_s": time.perf_counter() - started}
 
 
 def step_big_batch(lines: int) -> dict:
@@ -354,6 +399,11 @@ def step_big_batch(lines: int) -> dict:
     if not per_month:
         return {"batch": regular.pk, "lines": 0, "months": 0}
     months = -(-lines // per_month)
+    made = PaymentBatch.objects.filter(
+        region=regular.region, period=regular.period, kind=BatchKind.ADJUSTMENT
+    ).first()
+    if made is not None and made.lines.count() >= lines:  # --exports-only: the one made before
+        return {"batch": made.pk, "lines": made.lines.count(), "months": months}
     big = PaymentBatch.objects.create(
         region=regular.region, period=regular.period, kind=BatchKind.ADJUSTMENT
     )
@@ -498,13 +548,15 @@ def measure_size(
     export_lines: int,
     formats: list[str],
     log,
+    exports_only: bool = False,
 ) -> dict:
-    """Every measurement at one size; raises when counts disagree."""
+    """Every measurement at one size; raises when counts disagree. ``exports_only``: the
+    exports of the batches already there (the run's, and the large one), nothing else."""
     results: dict[str, list[dict]] = {"floor": [], "write_limit": []}
     for count in workers:
         results[f"run_{count}"] = []
     load = [os.getloadavg()[0]]
-    for attempt in range(1, repeat + 1):
+    for attempt in range(1, 0 if exports_only else repeat + 1):
         empty_run_tables(url)
         floor = run_step(url, redis_url, "floor", period=period.strftime("%Y-%m"))
         results["floor"].append(floor)
@@ -545,21 +597,37 @@ def measure_size(
         load.append(os.getloadavg()[0])
     batch = run_step(url, redis_url, "batch")
     with tempfile.TemporaryDirectory(prefix="bench-export-") as tmp:
+
+        def export(batch_id, fmt, key, title, **options):
+            out = run_step(
+                url,
+                redis_url,
+                "export",
+                batch=batch_id,
+                format=fmt,
+                output=f"{tmp}/{key}.{fmt}",
+                **options,
+            )
+            results[key].append(out)
+            read_back = out.get("read_back_rows")
+            log(
+                f"  {title}: {out['lines']:,} lines in {out['seconds']:.2f} s"
+                + (f"; read back by openpyxl: {read_back:,} rows" if read_back else "")
+            )
+
         for fmt in formats:
             key = f"export_{fmt}"
             results[key] = []
+            results[f"writer_{fmt}"] = []
             for attempt in range(1, repeat + 1):
-                out = run_step(
-                    url,
-                    redis_url,
-                    "export",
-                    batch=batch["batch"],
-                    format=fmt,
-                    output=f"{tmp}/batch.{fmt}",
-                )
-                results[key].append(out)
-                log(
-                    f"  [{attempt}/{repeat}] {fmt}: {out['lines']:,} lines in {out['seconds']:.2f} s"
+                export(batch["batch"], fmt, key, f"[{attempt}/{repeat}] {fmt}")
+                # The file writer alone: export_batch less its holding pass and its record.
+                export(
+                    batch["batch"],
+                    fmt,
+                    f"writer_{fmt}",
+                    f"[{attempt}/{repeat}] {fmt} writer",
+                    writer=True,
                 )
                 if fmt == "csv":
                     _copy_floor(
@@ -579,22 +647,16 @@ def measure_size(
             for fmt in formats:
                 key = f"export_big_{fmt}"
                 results[key] = []
-                # XLSX of a million lines takes minutes (openpyxl writes cell by cell): once.
-                times = repeat if fmt == "csv" else 1
+                results[f"writer_big_{fmt}"] = []
+                times = repeat
                 for attempt in range(1, times + 1):
-                    out = run_step(
-                        url,
-                        redis_url,
-                        "export",
-                        batch=big["batch"],
-                        format=fmt,
-                        output=f"{tmp}/big.{fmt}",
-                    )
-                    results[key].append(out)
-                    log(
-                        f"  [{attempt}/{times}] {fmt}: {out['lines']:,} lines in "
-                        f"{out['seconds']:.2f} s"
-                    )
+                    # The service, its first XLSX read back by openpyxl after the timing; then
+                    # the file writer alone.
+                    for label, options in (
+                        (key, {"check": fmt == "xlsx" and attempt == 1}),
+                        (f"writer_big_{fmt}", {"writer": True}),
+                    ):
+                        export(big["batch"], fmt, label, f"[{attempt}/{times}] {label}", **options)
                     if fmt == "csv":
                         _copy_floor(
                             url,
@@ -630,6 +692,8 @@ def summarise(n: int, results: dict, workers: list[int]) -> list[dict]:
     floor, limit = median_of("floor"), median_of("write_limit")
 
     def row(measure, runs, *, limit_s=None, floor_s=None):
+        if not runs:
+            return  # not measured (--exports-only)
         seconds = _median([r["seconds"] for r in runs])
         lines = runs[-1]["lines"]
         loads = [value for r in runs for value in r.get("load", [])]
@@ -666,6 +730,12 @@ def summarise(n: int, results: dict, workers: list[int]) -> list[dict]:
         if copy:
             row(f"{COPY_FLOOR} (the run's batch)", results["copy_floor"])
         row(f"export {fmt.upper()} (the run's batch)", results[f"export_{fmt}"], limit_s=copy)
+        if results.get(f"writer_{fmt}"):
+            row(
+                f"{fmt.upper()} file writer alone (the run's batch)",
+                results[f"writer_{fmt}"],
+                limit_s=copy,
+            )
         if f"export_big_{fmt}" in results:
             big = results[f"export_big_{fmt}"][-1]["lines"]
             copy = median_of("copy_floor_big") if fmt == "csv" else None
@@ -676,6 +746,12 @@ def summarise(n: int, results: dict, workers: list[int]) -> list[dict]:
                 results[f"export_big_{fmt}"],
                 limit_s=copy,
             )
+            if results.get(f"writer_big_{fmt}"):
+                row(
+                    f"{fmt.upper()} file writer alone (batch of {big:,})",
+                    results[f"writer_big_{fmt}"],
+                    limit_s=copy,
+                )
     return rows
 
 
@@ -765,12 +841,19 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--web-duration", type=int, default=60)
     parser.add_argument("--no-web", action="store_true")
+    parser.add_argument(
+        "--exports-only",
+        action="store_true",
+        help="measure only the exports, of the batches a previous run left",
+    )
     # Internal: one measured step in this process.
     parser.add_argument("--step", help=argparse.SUPPRESS)
     parser.add_argument("--queue", help=argparse.SUPPRESS)
     parser.add_argument("--batch", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--format", help=argparse.SUPPRESS)
     parser.add_argument("--lines", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--writer", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--check", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
     if args.period:
@@ -783,7 +866,9 @@ def main(argv: list[str] | None = None) -> int:
         steps = {
             "floor": lambda: step_floor(period),
             "run": lambda: step_run(period, args.queue),
-            "export": lambda: step_export(args.batch, args.format, args.output),
+            "export": lambda: step_export(
+                args.batch, args.format, args.output, writer=args.writer, check=args.check
+            ),
             "big-batch": lambda: step_big_batch(args.lines),
             "write-limit": step_write_limit,
             "copy-floor": lambda: step_copy_floor(args.batch, args.output),
@@ -823,6 +908,7 @@ def main(argv: list[str] | None = None) -> int:
             export_lines=args.export_lines if n == sizes[-1] else 0,
             formats=args.formats,
             log=log,
+            exports_only=args.exports_only,
         )
         loads[n] = results.pop("load")
         rows += summarise(n, results, args.workers)
