@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.utils.translation import gettext_lazy
+
 from residents.choices import ABILITY_LEVEL_ORDER, AbilityLevel, AssessmentDimension
 
 D = AssessmentDimension
@@ -26,32 +28,32 @@ class AssessmentItem:
 
 # GB/T 42195-2022 附录B, in the order of the form.
 ITEMS: list[AssessmentItem] = [
-    AssessmentItem("eating", "进食", D.SELF_CARE, 4),
-    AssessmentItem("grooming", "修饰", D.SELF_CARE, 4),
-    AssessmentItem("bathing", "洗澡", D.SELF_CARE, 4),
-    AssessmentItem("dressing_upper", "穿/脱上衣", D.SELF_CARE, 4),
-    AssessmentItem("dressing_lower", "穿/脱裤子和鞋袜", D.SELF_CARE, 4),
-    AssessmentItem("urination_control", "小便控制", D.SELF_CARE, 4),
-    AssessmentItem("defecation_control", "大便控制", D.SELF_CARE, 4),
-    AssessmentItem("toileting", "如厕", D.SELF_CARE, 4),
-    AssessmentItem("bed_position_transfer", "床上体位转移", D.MOBILITY, 4),
-    AssessmentItem("bed_chair_transfer", "床椅转移", D.MOBILITY, 4),
-    AssessmentItem("level_walking", "平地行走", D.MOBILITY, 4),
-    AssessmentItem("stairs", "上下楼梯", D.MOBILITY, 3),
-    AssessmentItem("time_orientation", "时间定向", D.MENTAL_STATE, 4),
-    AssessmentItem("space_orientation", "空间定向", D.MENTAL_STATE, 4),
-    AssessmentItem("person_orientation", "人物定向", D.MENTAL_STATE, 4),
-    AssessmentItem("memory", "记忆", D.MENTAL_STATE, 4),
-    AssessmentItem("comprehension", "理解能力", D.MENTAL_STATE, 4),
-    AssessmentItem("expression", "表达能力", D.MENTAL_STATE, 4),
-    AssessmentItem("aggressive_behaviour", "攻击行为", D.MENTAL_STATE, 1),
-    AssessmentItem("depressive_symptoms", "抑郁症状", D.MENTAL_STATE, 1),
-    AssessmentItem("consciousness", "意识水平", D.MENTAL_STATE, 2),
-    AssessmentItem("vision", "视力", D.PERCEPTION_SOCIAL, 2),
-    AssessmentItem("hearing", "听力", D.PERCEPTION_SOCIAL, 2),
-    AssessmentItem("daily_affairs", "执行日常事务", D.PERCEPTION_SOCIAL, 4),
-    AssessmentItem("transport_outing", "使用交通工具外出", D.PERCEPTION_SOCIAL, 3),
-    AssessmentItem("social_interaction", "社会交往能力", D.PERCEPTION_SOCIAL, 4),
+    AssessmentItem("eating", gettext_lazy("进食"), D.SELF_CARE, 4),
+    AssessmentItem("grooming", gettext_lazy("修饰"), D.SELF_CARE, 4),
+    AssessmentItem("bathing", gettext_lazy("洗澡"), D.SELF_CARE, 4),
+    AssessmentItem("dressing_upper", gettext_lazy("穿/脱上衣"), D.SELF_CARE, 4),
+    AssessmentItem("dressing_lower", gettext_lazy("穿/脱裤子和鞋袜"), D.SELF_CARE, 4),
+    AssessmentItem("urination_control", gettext_lazy("小便控制"), D.SELF_CARE, 4),
+    AssessmentItem("defecation_control", gettext_lazy("大便控制"), D.SELF_CARE, 4),
+    AssessmentItem("toileting", gettext_lazy("如厕"), D.SELF_CARE, 4),
+    AssessmentItem("bed_position_transfer", gettext_lazy("床上体位转移"), D.MOBILITY, 4),
+    AssessmentItem("bed_chair_transfer", gettext_lazy("床椅转移"), D.MOBILITY, 4),
+    AssessmentItem("level_walking", gettext_lazy("平地行走"), D.MOBILITY, 4),
+    AssessmentItem("stairs", gettext_lazy("上下楼梯"), D.MOBILITY, 3),
+    AssessmentItem("time_orientation", gettext_lazy("时间定向"), D.MENTAL_STATE, 4),
+    AssessmentItem("space_orientation", gettext_lazy("空间定向"), D.MENTAL_STATE, 4),
+    AssessmentItem("person_orientation", gettext_lazy("人物定向"), D.MENTAL_STATE, 4),
+    AssessmentItem("memory", gettext_lazy("记忆"), D.MENTAL_STATE, 4),
+    AssessmentItem("comprehension", gettext_lazy("理解能力"), D.MENTAL_STATE, 4),
+    AssessmentItem("expression", gettext_lazy("表达能力"), D.MENTAL_STATE, 4),
+    AssessmentItem("aggressive_behaviour", gettext_lazy("攻击行为"), D.MENTAL_STATE, 1),
+    AssessmentItem("depressive_symptoms", gettext_lazy("抑郁症状"), D.MENTAL_STATE, 1),
+    AssessmentItem("consciousness", gettext_lazy("意识水平"), D.MENTAL_STATE, 2),
+    AssessmentItem("vision", gettext_lazy("视力"), D.PERCEPTION_SOCIAL, 2),
+    AssessmentItem("hearing", gettext_lazy("听力"), D.PERCEPTION_SOCIAL, 2),
+    AssessmentItem("daily_affairs", gettext_lazy("执行日常事务"), D.PERCEPTION_SOCIAL, 4),
+    AssessmentItem("transport_outing", gettext_lazy("使用交通工具外出"), D.PERCEPTION_SOCIAL, 3),
+    AssessmentItem("social_interaction", gettext_lazy("社会交往能力"), D.PERCEPTION_SOCIAL, 4),
 ]
 ITEM_FIELDS = [item.field for item in ITEMS]
 MAX_TOTAL = sum(item.max_score for item in ITEMS)  # 90

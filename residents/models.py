@@ -5,6 +5,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator
 from django.db import models
 from django.db.models import Q
+from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
@@ -155,7 +156,7 @@ class ElderCategory(models.Model):
 
 def _item_score(label: str, max_score: int) -> models.PositiveSmallIntegerField:
     return models.PositiveSmallIntegerField(
-        f"{label}（0–{max_score}）",
+        format_lazy("{}（0–{}）", label, max_score),
         null=True,
         blank=True,
         validators=[MaxValueValidator(max_score)],
@@ -197,32 +198,32 @@ class AbilityAssessment(models.Model):
     assessment_agency = models.CharField(_("评估机构"), max_length=200, blank=True)
 
     # GB/T 42195-2022 附录B (see residents/assessment_rules.py for the list and maxima).
-    eating = _item_score("进食", 4)
-    grooming = _item_score("修饰", 4)
-    bathing = _item_score("洗澡", 4)
-    dressing_upper = _item_score("穿/脱上衣", 4)
-    dressing_lower = _item_score("穿/脱裤子和鞋袜", 4)
-    urination_control = _item_score("小便控制", 4)
-    defecation_control = _item_score("大便控制", 4)
-    toileting = _item_score("如厕", 4)
-    bed_position_transfer = _item_score("床上体位转移", 4)
-    bed_chair_transfer = _item_score("床椅转移", 4)
-    level_walking = _item_score("平地行走", 4)
-    stairs = _item_score("上下楼梯", 3)
-    time_orientation = _item_score("时间定向", 4)
-    space_orientation = _item_score("空间定向", 4)
-    person_orientation = _item_score("人物定向", 4)
-    memory = _item_score("记忆", 4)
-    comprehension = _item_score("理解能力", 4)
-    expression = _item_score("表达能力", 4)
-    aggressive_behaviour = _item_score("攻击行为", 1)
-    depressive_symptoms = _item_score("抑郁症状", 1)
-    consciousness = _item_score("意识水平", 2)
-    vision = _item_score("视力", 2)
-    hearing = _item_score("听力", 2)
-    daily_affairs = _item_score("执行日常事务", 4)
-    transport_outing = _item_score("使用交通工具外出", 3)
-    social_interaction = _item_score("社会交往能力", 4)
+    eating = _item_score(_("进食"), 4)
+    grooming = _item_score(_("修饰"), 4)
+    bathing = _item_score(_("洗澡"), 4)
+    dressing_upper = _item_score(_("穿/脱上衣"), 4)
+    dressing_lower = _item_score(_("穿/脱裤子和鞋袜"), 4)
+    urination_control = _item_score(_("小便控制"), 4)
+    defecation_control = _item_score(_("大便控制"), 4)
+    toileting = _item_score(_("如厕"), 4)
+    bed_position_transfer = _item_score(_("床上体位转移"), 4)
+    bed_chair_transfer = _item_score(_("床椅转移"), 4)
+    level_walking = _item_score(_("平地行走"), 4)
+    stairs = _item_score(_("上下楼梯"), 3)
+    time_orientation = _item_score(_("时间定向"), 4)
+    space_orientation = _item_score(_("空间定向"), 4)
+    person_orientation = _item_score(_("人物定向"), 4)
+    memory = _item_score(_("记忆"), 4)
+    comprehension = _item_score(_("理解能力"), 4)
+    expression = _item_score(_("表达能力"), 4)
+    aggressive_behaviour = _item_score(_("攻击行为"), 1)
+    depressive_symptoms = _item_score(_("抑郁症状"), 1)
+    consciousness = _item_score(_("意识水平"), 2)
+    vision = _item_score(_("视力"), 2)
+    hearing = _item_score(_("听力"), 2)
+    daily_affairs = _item_score(_("执行日常事务"), 4)
+    transport_outing = _item_score(_("使用交通工具外出"), 3)
+    social_interaction = _item_score(_("社会交往能力"), 4)
 
     self_care_score = models.PositiveSmallIntegerField(_("自理能力得分"), null=True, blank=True)
     mobility_score = models.PositiveSmallIntegerField(_("基础运动能力得分"), null=True, blank=True)

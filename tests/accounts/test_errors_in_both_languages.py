@@ -122,3 +122,12 @@ def test_a_bed_refused_in_a_facility_service_reads_in_either_language(db):
     assert refusal() == {"room": ["机构床位须选择房间。"]}
     with translation.override("en"):
         assert refusal() == {"room": ["A facility bed needs a room."]}
+
+
+def test_the_assessment_items_are_named_in_either_language():
+    from residents.models import AbilityAssessment
+
+    eating = AbilityAssessment._meta.get_field("eating")
+    assert str(eating.verbose_name) == "进食（0–4）"
+    with translation.override("en"):
+        assert str(eating.verbose_name) == "Eating（0–4）"
