@@ -800,6 +800,11 @@ class StayAdmin(ScopedAdmin):
             path(
                 "<int:pk>/placement/", view(self.placement_view), name="facilities_stay_placement"
             ),
+            path(
+                "placement-approvals/",
+                view(self.placement_list_view),
+                name="facilities_stay_placement_list",
+            ),
             *super().get_urls(),
         ]
 
@@ -1016,9 +1021,18 @@ class StayAdmin(ScopedAdmin):
         saying why); everyone who sees the stay sees it."""
         if not self.has_change_permission(request):
             raise PermissionDenied
+        # A bureau also finds here the stays of the elders registered in its area in other
+        # counties' institutions (selectors.placement_approval_stays): for this page only.
         stay = get_object_or_404(
-            self.get_queryset(request).select_related("elder", "bed__facility"), pk=pk
+            selectors.placement_approval_stays(request.user).select_related(
+                "elder", "bed__facility"
+            ),
+            pk=pk,
         )
+        if self.get_queryset(request).filter(pk=stay.pk).exists():
+            back_url = reverse("admin:facilities_stay_change", args=[stay.pk])
+        else:
+            back_url = reverse("admin:facilities_stay_placement_list")
         form = PlacementApprovalForm(request.POST or None, stay=stay)
         if request.method == "POST" and form.is_valid():
             data = form.cleaned_data
@@ -1035,7 +1049,7 @@ class StayAdmin(ScopedAdmin):
                 _show_refusal(form, error)
             else:
                 messages.success(request, _("已登记县级民政部门的批准，原记录保留在历史中。"))
-                return redirect("admin:facilities_stay_change", stay.pk)
+                return redirect(back_url)
         return _page(
             self,
             request,
@@ -1044,8 +1058,52 @@ class StayAdmin(ScopedAdmin):
             form=form,
             stay=stay,
             submit_label=_("保存"),
-            back_url=reverse("admin:facilities_stay_change", args=[stay.pk]),
+            back_url=back_url,
         )
+
+    def placement_list_view(self, request):
+        """The stays whose county approval the user may record, with their placement facts
+        only (selectors.placement_approval_stays): a county bureau finds here its registered
+        elders' stays in other counties' institutions, which no other page shows it."""
+        if not self.has_change_permission(request):
+            raise PermissionDenied
+        stays = (
+            selectors.placement_approval_stays(request.user)
+            .filter(end_date__isnull=True)
+            .select_related("elder", "bed__facility")
+            .order_by("-start_date", "pk")[:500]
+        )
+        head = (
+            _("老年人"),
+            _("机构"),
+            _("入住日期"),
+            _("县级民政部门批准纳入机构养老日期"),
+            _("批准文号"),
+            _("办理"),
+        )
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>"
+            '<td><a href="{}">{}</a></td></tr>',
+            (
+                (
+                    stay.elder.name,
+                    stay.bed.facility.name,
+                    stay.start_date,
+                    stay.placement_approved_on or "—",
+                    stay.placement_approval_number or "—",
+                    reverse("admin:facilities_stay_placement", args=[stay.pk]),
+                    _("县级批准"),
+                )
+                for stay in stays
+            ),
+        )
+        table = format_html(
+            '<table id="result_list"><thead><tr>{}</tr></thead><tbody>{}</tbody></table>',
+            format_html_join("", "<th>{}</th>", ((h,) for h in head)),
+            rows,
+        )
+        return _page(self, request, "simple_page.html", _("县级批准"), table=table)
 
     @admin.action(description=_("办理退住（今日）"), permissions=["change"])
     def discharge_today(self, request, queryset):

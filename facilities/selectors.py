@@ -612,3 +612,33 @@ def workforce_figures(region: Region, on: datetime.date) -> dict:
         "beds_by_type": {str(k): v for k, v in bed_counts.items()},
         "figures": figures,
     }
+
+
+# --- the county's approval of a placement ------------------------------------------------------
+
+
+def placement_approval_stays(user):
+    """The stays on which ``user`` may record the county's approval of a placement in
+    institutional care (facilities.services.record_placement_approval), and see what it needs
+    to: the stays in their scope, and — for a civil-affairs bureau — the institutional stays of
+    the elders registered in its area, wherever the institution is (a county bureau approves
+    its 低保 elders' placements in another county's institution, which it otherwise does not
+    see). Only this action reads the second part, and only the stay's placement facts."""
+    from django.db.models import Q
+
+    from accounts.choices import Role
+    from accounts.scoping import scope_of, scoped
+    from facilities.choices import BedType
+
+    stays = Stay.objects.all()
+    scope = scope_of(user)
+    if scope.everything:
+        return stays
+    registered = Q(pk__in=scoped(stays, user).values("pk"))
+    if Role.BUREAU in scope.roles and not scope.read_only:
+        for role, path in scope.region_grants:
+            if role == Role.BUREAU:
+                registered |= Q(elder__hukou_region__path__startswith=path) & ~Q(
+                    bed__bed_type=BedType.HOME_CARE
+                )
+    return stays.filter(registered)

@@ -14,7 +14,12 @@ from django.utils.translation import gettext as _
 from accounts.choices import AuditAction
 from accounts.dates import check_elder_date, refuse_after, refuse_before, refuse_future
 from accounts.errors import Conflict
-from accounts.scoping import is_bureau_over, require_in_scope, scoped_for_write
+from accounts.scoping import (
+    OutOfScopeWrite,
+    is_bureau_over,
+    require_in_scope,
+    scoped_for_write,
+)
 from accounts.services import record_audit
 from facilities import selectors
 from facilities.choices import (
@@ -678,11 +683,18 @@ def record_placement_approval(
     ``approved_by`` is the county (县、市、区) whose bureau approved, the county of the elder's
     household registration (the 低保 household's county, which pays); ``approval_number`` the
     approval's document number. The approval is the bureau's decision: only a civil-affairs
-    bureau whose area holds that county records it. ``approved_on=None`` withdraws an approval
+    bureau whose area holds that county records it — also on a stay in another county's
+    institution, which it finds only for this (selectors.placement_approval_stays). ``approved_on=None`` withdraws an approval
     recorded wrongly; changing or withdrawing one needs ``reason``, kept in the history."""
     stored = Stay.objects.select_related("elder", "bed__facility").get(pk=stay.pk)
     label = _("%(elder)s的入住") % {"elder": _elder_name(stored.elder)}
     require_in_scope(by, stored.elder, field="stay", label=label, as_changed=False)
+    # The stay itself: in the writer's scope, or (a bureau) a stay of an elder registered in
+    # its area, in an institution anywhere (selectors.placement_approval_stays).
+    if by is not None and not (
+        selectors.placement_approval_stays(by).filter(pk=stored.pk).exists()
+    ):
+        raise OutOfScopeWrite(_("%(record)s不在您的管辖范围内。") % {"record": label})
     reason = (reason or "").strip()
     had_one = stored.placement_approved_on is not None
     if had_one and not reason:

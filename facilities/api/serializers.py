@@ -117,6 +117,35 @@ class DischargeSerializer(serializers.Serializer):
     end_date = serializers.DateField()
 
 
+class PlacementStaySerializer(serializers.ModelSerializer):
+    """A stay as the county's approval of the placement reads it: whose, where, when, and
+    the approval; nothing else of the stay (no bed, no history)."""
+
+    elder_name = serializers.CharField(source="elder.name", read_only=True)
+    facility_name = serializers.CharField(source="bed.facility.name", read_only=True)
+    placement_approved_by = serializers.CharField(
+        source="placement_approved_by.code",
+        read_only=True,
+        allow_null=True,
+        help_text="批准纳入机构养老的县级民政部门所在县（市、区）的区划代码；未批准为空",
+    )
+
+    class Meta:
+        model = Stay
+        fields = [
+            "id",
+            "elder",
+            "elder_name",
+            "facility_name",
+            "start_date",
+            "end_date",
+            "placement_approved_on",
+            "placement_approval_number",
+            "placement_approved_by",
+        ]
+        read_only_fields = fields
+
+
 class PlacementApprovalSerializer(serializers.Serializer):
     """The county civil-affairs bureau's approval of placing the elder in institutional care
     (经县级民政部门批准纳入机构养老): a 低保 elder's nursing subsidy is then the destitute

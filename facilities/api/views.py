@@ -15,6 +15,7 @@ from drf_spectacular.utils import (
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.fields import IntegerField
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -136,11 +137,21 @@ class StayViewSet(
     serializer_class = s.StaySerializer
     filterset_fields = ["bed", "elder", "end_date"]
 
+    def get_queryset(self):
+        if self.action in ("placement_approval", "placement_approvals"):
+            # The county's approval only: a bureau also finds its registered elders' stays in
+            # other counties' institutions here, and sees only their placement facts.
+            return selectors.placement_approval_stays(self.request.user).select_related(
+                "elder", "bed__facility", "placement_approved_by"
+            )
+        return super().get_queryset()
+
     def get_serializer_class(self):
         return {
             "create": s.AdmitSerializer,
             "discharge": s.DischargeSerializer,
             "placement_approval": s.PlacementApprovalSerializer,
+            "placement_approvals": s.PlacementStaySerializer,
             "transfer": s.TransferSerializer,
             "correct": s.CorrectStaySerializer,
         }.get(self.action, s.StaySerializer)
@@ -156,11 +167,33 @@ class StayViewSet(
         )
         return Response(s.StaySerializer(stay).data, status=status.HTTP_201_CREATED)
 
-    @extend_schema(responses=s.StaySerializer)
+    @extend_schema(
+        parameters=[OpenApiParameter("elder", int, description="老年人ID")],
+        responses=s.PlacementStaySerializer(many=True),
+    )
+    @action(detail=False, methods=["get"], url_path="placement-approvals")
+    def placement_approvals(self, request):
+        """The stays whose county approval the user may record, with their placement facts
+        only: those in the user's scope, and for a civil-affairs bureau the institutional
+        stays of the elders registered in its area, in whichever county the institution is."""
+        stays = self.get_queryset().order_by("-start_date", "pk")
+        elder = request.query_params.get("elder")
+        if elder:
+            try:
+                elder_id = IntegerField(min_value=1).run_validation(elder)
+            except ValidationError as error:
+                raise ValidationError({"elder": error.detail}) from error
+            stays = stays.filter(elder_id=elder_id)
+        page = self.paginate_queryset(stays)
+        return self.get_paginated_response(s.PlacementStaySerializer(page, many=True).data)
+
+    @extend_schema(request=s.PlacementApprovalSerializer, responses=s.PlacementStaySerializer)
     @action(detail=True, methods=["post"], url_path="placement-approval")
     def placement_approval(self, request, pk=None):
         """Record (or withdraw, ``approved_on`` null) the county civil-affairs bureau's
-        approval of placing the elder in institutional care; a bureau's act."""
+        approval of placing the elder in institutional care; a bureau's act, also on a stay
+        in another county's institution of an elder registered in its area. Answers with the
+        stay's placement facts only."""
         data = s.PlacementApprovalSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         values = data.validated_data
@@ -172,7 +205,7 @@ class StayViewSet(
             reason=values.get("reason", ""),
             by=request.user,
         )
-        return Response(s.StaySerializer(stay).data)
+        return Response(s.PlacementStaySerializer(stay).data)
 
     @action(detail=True, methods=["post"])
     def discharge(self, request, pk=None):

@@ -322,3 +322,24 @@ def test_auditors_cannot_write_anywhere(world, client):
     page = client.get(reverse("admin:residents_elder_change", args=[elder.pk]))
     assert page.status_code == 200 and not page.context["has_change_permission"]
     assert client.get(reverse("admin:residents_elder_add")).status_code == 403
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_the_placement_approvals_list_holds_the_scope_and_a_bureaus_registered_elders(
+    world, role, client
+):
+    """GET /api/facilities/stays/placement-approvals/ (the stays whose county approval the user
+    may record): the role's own stays, and for a bureau also the institutional stays of the
+    elders registered in its area wherever they are — here the Ningbo stay is the Ningbo
+    elder's, so the Xihu bureau sees exactly its own; the placement facts only."""
+    from facilities.models import Stay
+
+    user = make_user(role, world)
+    client.force_login(user)
+    response = client.get("/api/facilities/stays/placement-approvals/")
+    assert response.status_code == 200
+    rows = response.json()["results"]
+    expected = set(scoped(Stay.objects.all(), user).values_list("pk", flat=True))
+    assert {row["id"] for row in rows} == expected
+    for row in rows:
+        assert "bed" not in row and "bed_label" not in row

@@ -1880,6 +1880,10 @@ ADMIN_WITHOUT_WRITES = {
     ("facilities.Facility", "page:facilities_facility_bed_labels"): "prints bed codes",
     ("facilities.Facility", "page:facilities_facility_elder_labels"): "prints elder codes",
     ("facilities.Facility", "page:facilities_facility_staffing"): "the staffing check, read only",
+    ("facilities.Stay", "page:facilities_stay_placement_list"): "the stays whose county "
+    "approval the user may record, their placement facts read only (a bureau's registered "
+    "elders placed in other counties included: test_a_cross_county_placement_is_the_"
+    "registration_bureaus below)",
     ("facilities.Bed", "action:print_labels"): "prints bed codes",
     ("facilities.Stay", "action:print_elder_labels"): "prints elder codes",
     ("servicelist.ServiceItem", "page:servicelist_serviceitem_printable"): "prints a "
@@ -2032,3 +2036,63 @@ def test_an_add_page_does_not_offer_a_record_outside_the_scope_named_in_its_addr
     assert outside.name not in page.content.decode()
     choices = page.context["adminform"].form.fields["elder"].queryset
     assert not choices.filter(pk=outside.pk).exists()
+
+
+# --- a placement approved across counties ----------------------------------------------------
+
+
+@pytest.mark.parametrize("role", ["bureau", "street", "institution", "finance", "auditor"])
+def test_a_cross_county_placement_is_the_registration_bureaus(zhejiang, role, client):
+    """An elder registered in Xihu, placed in a Ningbo institution: only Xihu's bureau (the
+    registration county's) records the approval, through the API and the admin, although it
+    writes nothing else of a stay outside its area; every other role is refused."""
+    from facilities.selectors import placement_approval_stays
+    from tests.factories import BedFactory, ElderFactory, FacilityFactory
+
+    ningbo_home = FacilityFactory(name="宁波跨县养老院", region=region("330203"))
+    elder = ElderFactory(hukou_region=region("330106001001"))
+    stay = facility_services.admit_to_bed(
+        elder=elder, bed=BedFactory(facility=ningbo_home), start_date=STARTED
+    )
+    user = User.objects.create_user(username=f"cross-{role}", password="x", is_staff=True)
+    user.user_permissions.set(Permission.objects.filter(content_type__app_label="facilities"))
+    grant = {
+        "bureau": {"role": Role.BUREAU, "region": region("330106")},
+        "street": {"role": Role.STREET_WORKER, "region": region("330106001")},
+        "finance": {"role": Role.FINANCE, "region": region("330106")},
+        "auditor": {"role": Role.AUDITOR, "region": region("330106")},
+        "institution": {"role": Role.INSTITUTION_STAFF, "facility": ningbo_home},
+    }[role]
+    RoleAssignment.objects.create(user=user, **grant)
+    user = User.objects.get(pk=user.pk)
+    client.force_login(user)
+    allowed = role == "bureau"
+    assert placement_approval_stays(user).filter(pk=stay.pk).exists() == (
+        role in ("bureau", "institution")
+    )
+    response = client.post(
+        f"/api/facilities/stays/{stay.pk}/placement-approval/",
+        {"approved_on": ON, "approval_number": "西民批〔2024〕9号", "approved_by": "330106"},
+        content_type="application/json",
+    )
+    assert (response.status_code == 200) == allowed, response.content
+    assert (fresh(stay).placement_approved_on is not None) == allowed
+    # The admin page: the same rule (the bureau's approval recorded, or refused).
+    page = reverse("admin:facilities_stay_placement", args=[stay.pk])
+    data = {
+        "placement_approved_on": ON,
+        "placement_approval_number": "西民批〔2024〕10号",
+        "placement_approved_by": region("330106").pk,
+        "reason": "更正文号",
+    }
+    answer = client.post(page, data)
+    assert (answer.status_code == 302) == allowed, (answer.status_code, _errors_of(answer))
+    expected = "西民批〔2024〕10号" if allowed else ""
+    assert fresh(stay).placement_approval_number == expected
+    # Nothing else of the stay is written by the bureau.
+    discharged = client.post(
+        f"/api/facilities/stays/{stay.pk}/discharge/",
+        {"end_date": ON},
+        content_type="application/json",
+    )
+    assert (discharged.status_code == 200) == (role == "institution")
