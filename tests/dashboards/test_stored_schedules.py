@@ -250,3 +250,27 @@ def test_the_stored_reading_does_not_grow_with_the_elders(district):
         set_category(elder=more, category="living_alone", start_date=D(2022, 1, 1))
     keep()
     assert queries() == before
+
+
+def test_the_job_is_scheduled_for_beat_every_five_minutes_once(db):
+    # As the other beat jobs: a PeriodicTask for django-celery-beat's DatabaseScheduler,
+    # created by the migration (a flush by an earlier transactional test may have removed the
+    # one it made), naming a task Celery registers.
+    import importlib
+
+    from django.apps import apps
+    from django_celery_beat.models import PeriodicTask
+
+    from config.celery_app import app
+    from visits import tasks
+
+    migration = importlib.import_module("visits.migrations.0002_stored_visit_schedules")
+    PeriodicTask.objects.filter(name=migration.KEEP_NAME).delete()
+    migration.schedule_keeping(apps, None)
+    migration.schedule_keeping(apps, None)  # migrating again creates nothing
+    entry = PeriodicTask.objects.get(task="visits.keep_visit_schedules")
+    assert entry.name == migration.KEEP_NAME and entry.enabled
+    assert (entry.interval.every, entry.interval.period) == (5, "minutes")
+    assert entry.task == tasks.keep_visit_schedules.name
+    app.loader.import_default_modules()
+    assert entry.task in app.tasks
