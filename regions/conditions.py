@@ -48,7 +48,7 @@ from functools import reduce
 from operator import and_, or_
 
 from django.core.exceptions import ValidationError
-from django.db.models import F, OuterRef, Q, Subquery, Value
+from django.db.models import F, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.db.models.lookups import In
 from django.utils.translation import gettext as _
@@ -475,6 +475,19 @@ def _region_q(field: str, codes: Iterable[str]) -> Q:
     )
 
 
+def _narrowed(rows, elder_ids):
+    """``rows`` (with an ``elder_id``) of the population only: ``elder_ids`` is an id range
+    (low, high) — a chunk — or a subquery of the population's ids — an area's elders, so that
+    a street's subquery holds the street's rows, small enough to be hashed once, rather than
+    the whole registry's (which PostgreSQL re-reads for every elder once it outgrows its
+    memory, under an OR)."""
+    if elder_ids is None:
+        return rows
+    if isinstance(elder_ids, tuple):
+        return rows.filter(elder_id__gte=elder_ids[0], elder_id__lte=elder_ids[1])
+    return rows.filter(elder_id__in=elder_ids)
+
+
 def _categories_held(
     ref: str, codes, start: datetime.date, end: datetime.date, elder_ids=None
 ) -> Q:
@@ -487,9 +500,7 @@ def _categories_held(
     held = ElderCategory.objects.filter(category__in=sorted(codes), start_date__lte=end).filter(
         Q(end_date__isnull=True) | Q(end_date__gte=start)
     )
-    if elder_ids is not None:
-        held = held.filter(elder_id__gte=elder_ids[0], elder_id__lte=elder_ids[1])
-    return Q(**{f"{ref}__in": held.values("elder_id")})
+    return Q(**{f"{ref}__in": _narrowed(held, elder_ids).values("elder_id")})
 
 
 def latest_level(on: datetime.date, *, prefix: str = "") -> Coalesce:
@@ -532,9 +543,7 @@ def _placed(ref: str, start: datetime.date, end: datetime.date, elder_ids=None) 
     stays = stays.filter(Q(end_date__isnull=True) | Q(end_date__gt=start))
     # Approved on a day the stay was still open (the approval may precede the admission).
     stays = stays.filter(Q(end_date__isnull=True) | Q(end_date__gt=F("placement_approved_on")))
-    if elder_ids is not None:
-        stays = stays.filter(elder_id__gte=elder_ids[0], elder_id__lte=elder_ids[1])
-    return Q(**{f"{ref}__in": stays.values("elder_id")})
+    return Q(**{f"{ref}__in": _narrowed(stays, elder_ids).values("elder_id")})
 
 
 def resolve_values(condition, region, on: datetime.date) -> dict[str, Decimal]:
@@ -555,14 +564,15 @@ def to_q(
     prefix: str = "",
     values: Mapping[str, object] | None = None,
     region=None,
-    elder_ids: tuple[int, int] | None = None,
+    elder_ids: tuple[int, int] | QuerySet | None = None,
 ) -> Q:
     """The condition as a filter over Elder (or over a model that reaches the elder through
     ``prefix``, e.g. ``"elder__"``) on the day ``on``. Ages are birth-date comparisons:
     aged N or more on D ⟺ born on or before D minus N years (29 February → 28 February,
     residents.ages). Ages given by a key take ``values``, or the rulebook for ``region``.
     ``elder_ids`` (low, high): the filter is only applied to elders of this id range (a chunk),
-    so the category subqueries read that range's rows only."""
+    so the category subqueries read that range's rows only; or a subquery of elder ids (an
+    area's elders), with the same effect."""
     if values is None and keys_of(condition):
         if region is None:
             raise ValueError("the condition reads rulebook keys: pass `values` or `region`")
