@@ -171,3 +171,69 @@ def test_the_totals_read_beside_the_copy_count_the_files_lines(mixed_batch, tmp_
     assert digest
     assert totals.rows() == exporting.Totals(mixed_batch).rows()
     assert (totals.count, totals.amount) == (5, Decimal("1694.50"))
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "分\x01隔",  # one delimiter: the pieces no longer pair
+        "\x01elder:1:00ff\x01",  # shaped like a token: two delimiters more, a ciphertext none
+        "\x01elder:1:00FF\x01",
+        "\x01bank:1:00ff\x01",
+        "\x01elder:x:00ff\x01",
+    ],
+)
+def test_a_name_holding_the_token_delimiter_is_written_through_the_csv_module(
+    mixed_batch, tmp_path, monkeypatch, name
+):
+    elder_id = mixed_batch.lines.filter(elder__isnull=False).values_list("elder_id", flat=True)[0]
+    Elder.objects.filter(pk=elder_id).update(name=name)
+    with pytest.raises(exporting._TokenMismatch):
+        exporting._write_csv_by_copy(mixed_batch, tmp_path / "copy.csv")
+    exporting.write_csv(mixed_batch, tmp_path / "database.csv")
+    monkeypatch.setattr(exporting, "export_rows", exporting._export_rows_orm)
+    monkeypatch.setattr(exporting, "_write_csv_by_copy", lambda *args: ("", None))
+    exporting.write_csv(mixed_batch, tmp_path / "orm.csv")
+    assert (tmp_path / "database.csv").read_bytes() == (tmp_path / "orm.csv").read_bytes()
+
+
+def _account_numbers(path) -> list[str]:
+    import csv
+
+    with open(path, newline="", encoding="utf-8") as handle:
+        return [row[exporting.ACCOUNT_INDEX] for row in list(csv.reader(handle))[1:]]
+
+
+def test_accounts_under_an_older_key_are_opened_in_the_copy_path(mixed_batch, tmp_path, settings):
+    from subsidies import account_crypto
+
+    before = tmp_path / "before.csv"
+    assert exporting._write_csv_by_copy(mixed_batch, before)[0]
+    settings.PAYEE_ACCOUNT_KEYS = ["bmV3LWtleS1mb3ItdGhlLXJvdGF0aW9uLXRlc3QtMzI="] + list(
+        settings.PAYEE_ACCOUNT_KEYS
+    )
+    assert len(account_crypto.ciphers()) == 2
+    after = tmp_path / "after.csv"
+    assert exporting._write_csv_by_copy(mixed_batch, after)[0]
+    numbers = _account_numbers(after)
+    assert numbers == _account_numbers(before) and any(numbers)
+
+
+def test_a_ciphertext_copied_onto_another_payee_stops_the_export(mixed_batch, tmp_path):
+    from subsidies import account_crypto
+    from subsidies.models import PayeeAccount
+
+    first, second = (
+        mixed_batch.lines.filter(elder__isnull=False)
+        .order_by("id")
+        .values_list("elder_id", flat=True)[:2]
+    )
+    stolen = PayeeAccount.objects.get(elder_id=first).account_number_encrypted
+    PayeeAccount.objects.filter(elder_id=second).update(account_number_encrypted=stolen)
+    # Not trusted as a token: the csv module's path takes over, and says it cannot open it.
+    with pytest.raises(exporting._TokenMismatch):
+        exporting._write_csv_by_copy(mixed_batch, tmp_path / "copy.csv")
+    with pytest.raises(account_crypto.UndecryptableAccount):
+        exporting.write_csv(mixed_batch, tmp_path / "file.csv")
+    with pytest.raises(account_crypto.UndecryptableAccount):
+        exporting.write_xlsx(mixed_batch, tmp_path / "file.xlsx")
