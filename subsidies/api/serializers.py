@@ -12,6 +12,7 @@ from subsidies.models import (
     AllowanceRun,
     CorrectionJob,
     FacilitySubsidy,
+    InsuranceCover,
     Insurer,
     PayeeAccount,
     PaymentBatch,
@@ -413,6 +414,36 @@ class InsurerSerializer(serializers.ModelSerializer):
     class Meta:
         model = Insurer
         fields = ["id", "name", "uscc", "region_code", "is_active"]
+
+
+class InsuranceCoverSerializer(serializers.ModelSerializer):
+    """Which insurer covers a scheme's elders in a region, from when to when (read-only: the
+    bureau records covers in the admin, subsidies.insurers)."""
+
+    scheme = serializers.CharField(source="scheme.code", read_only=True)
+    scheme_label = serializers.CharField(source="scheme.label", read_only=True)
+    region_code = serializers.CharField(source="region.code", read_only=True)
+    region_name = serializers.CharField(source="region.name", read_only=True)
+    insurer_name = serializers.CharField(source="insurer.name", read_only=True)
+    insurer_uscc = serializers.CharField(source="insurer.uscc", read_only=True)
+
+    class Meta:
+        model = InsuranceCover
+        fields = [
+            "id",
+            "scheme",
+            "scheme_label",
+            "region_code",
+            "region_name",
+            "insurer",
+            "insurer_name",
+            "insurer_uscc",
+            "start_date",
+            "end_date",
+            "policy_number",
+            "note",
+        ]
+        read_only_fields = fields
 
 
 class InsuredListInputSerializer(serializers.Serializer):

@@ -11,5 +11,6 @@ router.register("facility-subsidies", views.FacilitySubsidyViewSet, basename="fa
 router.register("star-rates", views.StarSubsidyRateViewSet, basename="star-subsidy-rate")
 router.register("payee-accounts", views.PayeeAccountViewSet, basename="payee-account")
 router.register("insurers", views.InsurerViewSet, basename="insurer")
+router.register("insurance-covers", views.InsuranceCoverViewSet, basename="insurance-cover")
 
 urlpatterns = router.urls

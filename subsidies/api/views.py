@@ -5,6 +5,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
+import django_filters
+from django.db.models import Q
 from django.http import FileResponse
 from django.utils.translation import gettext
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -25,6 +27,7 @@ from subsidies.models import (
     AllowanceRun,
     CorrectionJob,
     FacilitySubsidy,
+    InsuranceCover,
     Insurer,
     PayeeAccount,
     PaymentBatch,
@@ -273,15 +276,56 @@ class PayeeAccountViewSet(
         return Response(s.PayeeAccountHistorySerializer(versions, many=True).data)
 
 
+class InsurerFilter(django_filters.FilterSet):
+    uscc = django_filters.CharFilter(help_text="统一社会信用代码（完整）")
+    region = django_filters.CharFilter(
+        field_name="region__code", help_text="登记该保险公司的区划代码"
+    )
+    name = django_filters.CharFilter(lookup_expr="icontains", help_text="名称包含")
+
+    class Meta:
+        model = Insurer
+        fields = ["is_active", "uscc", "region", "name"]
+
+
+class InsuranceCoverFilter(django_filters.FilterSet):
+    scheme = django_filters.CharFilter(field_name="scheme__code", help_text="津贴项目代码")
+    region = django_filters.CharFilter(field_name="region__code", help_text="承保区划代码")
+    in_force_on = django_filters.DateFilter(
+        method="filter_in_force_on", help_text="在该日有效的承保安排（YYYY-MM-DD）"
+    )
+
+    class Meta:
+        model = InsuranceCover
+        fields = ["scheme", "region", "insurer", "in_force_on"]
+
+    def filter_in_force_on(self, queryset, name, value):
+        return queryset.filter(start_date__lte=value).filter(
+            Q(end_date__isnull=True) | Q(end_date__gte=value)
+        )
+
+
+class InsuranceCoverViewSet(ScopedQuerysetMixin, viewsets.ReadOnlyModelViewSet):
+    """Covers, read-only: which insurer the run pays a scheme's premiums to for the elders of
+    a region, from when to when (subsidies.insurers). Recorded by the bureau in the admin; a
+    user sees the covers of the regions in their scope."""
+
+    queryset = InsuranceCover.objects.select_related("scheme", "region", "insurer").order_by(
+        "region__code", "scheme__code", "-start_date", "id"
+    )
+    serializer_class = s.InsuranceCoverSerializer
+    filterset_class = InsuranceCoverFilter
+
+
 class InsurerViewSet(ScopedQuerysetMixin, viewsets.ReadOnlyModelViewSet):
     """Insurers (public: name and credit code) and, per insurer and year or month, the
     insured list of the premiums it is paid (subsidies.insured_lists): masked ID numbers, or
     with ``full_ids`` the insurer's copy for enrolment (finance or the bureau with the
     permission, a reason required). Every list is recorded in the audit trail."""
 
-    queryset = Insurer.objects.select_related("region").order_by("name")
+    queryset = Insurer.objects.select_related("region").order_by("name", "id")
     serializer_class = s.InsurerSerializer
-    filterset_fields = ["is_active"]
+    filterset_class = InsurerFilter
 
     @extend_schema(
         parameters=[s.InsuredListInputSerializer],

@@ -324,6 +324,85 @@ def test_auditors_cannot_write_anywhere(world, client):
     assert client.get(reverse("admin:residents_elder_add")).status_code == 403
 
 
+# --- insurers and their covers: read-only endpoints, by an explicit table ----------------------
+
+# Written from the role definitions: an insurer's name and credit code are public (every
+# signed-in user may read them); a cover belongs to the region it insures, so the Xihu roles
+# that reach the subsidies app see Xihu's cover, a street office (not a subsidies role), an
+# institution and a user without a role see none, the superuser sees Ningbo's too.
+EVERY_INSURER = {"xihu", "ningbo"}
+INSURERS_AND_COVERS_SEEN = {
+    "bureau": (EVERY_INSURER, {"xihu"}),
+    "auditor": (EVERY_INSURER, {"xihu"}),
+    "street": (EVERY_INSURER, set()),
+    "finance": (EVERY_INSURER, {"xihu"}),
+    "institution": (EVERY_INSURER, set()),
+    "nobody": (EVERY_INSURER, set()),
+    "superuser": (EVERY_INSURER, {"xihu", "ningbo"}),
+}
+
+
+@pytest.fixture
+def insured_world(world):
+    from subsidies.insurers import register_insurer, set_insurance_cover
+    from subsidies.models import InsuranceCover, Insurer, Scheme
+    from subsidies.schemes import load_schemes
+    from tests.factories import credit_code
+
+    if not Scheme.objects.filter(code="xihu_accident_insurance").exists():
+        load_schemes()
+    made = {}
+    for n, (place, county, scheme) in enumerate(
+        (
+            ("xihu", "330106", "xihu_accident_insurance"),
+            ("ningbo", "330203", "ningbo_accident_insurance"),
+        )
+    ):
+        company = register_insurer(
+            insurer=Insurer(
+                name=f"{place}保险公司", uscc=credit_code(900 + n), region=region(county)
+            )
+        )
+        cover = set_insurance_cover(
+            cover=InsuranceCover(
+                scheme=Scheme.objects.get(code=scheme),
+                region=region(county),
+                insurer=company,
+                start_date=datetime.date(2024, 1, 1),
+            )
+        )
+        made[place] = (company, cover)
+    return made
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_insurers_and_covers_are_read_by_the_table(insured_world, world, role, client):
+    client.force_login(make_user(role, world))
+    insurers_seen, covers_seen = INSURERS_AND_COVERS_SEEN[role]
+    for endpoint, at, seen in (
+        ("/api/subsidies/insurers/", 0, insurers_seen),
+        ("/api/subsidies/insurance-covers/", 1, covers_seen),
+    ):
+        expected = {insured_world[place][at].pk for place in seen}
+        body = client.get(endpoint).json()
+        assert {row["id"] for row in body["results"]} == expected, endpoint
+        assert body["count"] == len(expected), endpoint
+        for place, made in insured_world.items():
+            status = client.get(f"{endpoint}{made[at].pk}/").status_code
+            assert status == (200 if place in seen else 404), (endpoint, place)
+        # A filter for what is outside finds nothing; the endpoints are read-only.
+        outside = client.get(endpoint, {"region": "330203"}).json()
+        assert {row["id"] for row in outside["results"]} == (
+            {insured_world["ningbo"][at].pk} if "ningbo" in seen else set()
+        )
+        assert client.post(endpoint, {}, content_type="application/json").status_code in (
+            403,
+            405,
+        )
+    covers = client.get("/api/subsidies/insurance-covers/", {"in_force_on": "2023-12-31"}).json()
+    assert covers["count"] == 0
+
+
 @pytest.mark.parametrize("role", ROLES)
 def test_the_placement_approvals_list_holds_the_scope_and_a_bureaus_registered_elders(
     world, role, client
