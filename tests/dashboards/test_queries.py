@@ -33,8 +33,9 @@ _serial = itertools.count(1)
 # Fixed cost of the page (session, user, scope, picker, area, each point-in-time section, and
 # on PostgreSQL the reading transaction's savepoint, settings and release) and the cost of
 # visit compliance, whatever the number of months (the stored schedules looked for, then the
-# months worked out).
-FIXED_QUERIES = 34
+# months worked out), and the allowance table's lines that would be held, one query per kind
+# of payee (subsidies.selectors.unpayable_parts).
+FIXED_QUERIES = 38
 QUERIES_PER_MONTH = 12
 
 
