@@ -259,15 +259,19 @@ def step_copy_floor(batch_id: int, output: str) -> dict:
     select = getattr(exporting, "_COPY_SQL", None)
     if select is None:
         return {"seconds": None, "lines": 0, "peak_mb": None, "missing": True}
+    params = [batch_id, LineStatus.CANCELLED.value]
+    if hasattr(exporting, "_Plan"):  # the export's own SELECT, as it builds it for a batch
+        from subsidies.models import PaymentBatch
+
+        plan = exporting._Plan(PaymentBatch.objects.get(pk=batch_id))
+        select, params = exporting._select(plan, exporting._copy_cells)
     started = time.perf_counter()
     with open(output, "wb") as handle, transaction.atomic(), connection.cursor() as cursor:
         tune = getattr(exporting, "_tune_for_export", None)
         if tune:
             tune(cursor)
         raw = cursor.cursor
-        with raw.copy(
-            f"COPY ({select}) TO STDOUT (FORMAT csv)", [batch_id, LineStatus.CANCELLED.value]
-        ) as copy:
+        with raw.copy(f"COPY ({select}) TO STDOUT (FORMAT csv)", params) as copy:
             for block in copy:
                 handle.write(block)
         lines = raw.rowcount
