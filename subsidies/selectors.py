@@ -9,6 +9,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db.models import (
+    BooleanField,
     Case,
     CharField,
     Count,
@@ -25,6 +26,7 @@ from django.db.models import (
 )
 from django.db.models.functions import Coalesce, NullIf
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from regions.models import Region
 from residents.id_numbers import mask_id_number
@@ -74,14 +76,18 @@ def without_account_q() -> Q:
     )
 
 
-def _channel_then(payee: str) -> Subquery:
+def _channel_then(payee: str) -> Case:
     """Inside a BatchExport subquery of a line: the channel of the line's ``payee``'s account
-    as the accounts' history had it when that file was written (None: no account then)."""
-    history = (
-        PayeeAccount.history.model.objects.filter(
-            **{f"{payee}_id": OuterRef(OuterRef(f"{payee}_id"))},
-            history_date__lte=OuterRef("exported_at"),
-        )
+    as the accounts' history had it when that file was written (None: no account then). An
+    account written without history (loaded in bulk) is read from what is known: its
+    deletion after the file keeps the channel it had, and with no record at all it is the
+    account as it is."""
+    history = PayeeAccount.history.model.objects.filter(
+        **{f"{payee}_id": OuterRef(OuterRef(f"{payee}_id"))}
+    )
+    then = OuterRef("exported_at")
+    before = (
+        history.filter(history_date__lte=then)
         .order_by("-history_date", "-history_id")
         .annotate(
             then=Case(
@@ -91,7 +97,26 @@ def _channel_then(payee: str) -> Subquery:
             )
         )
     )
-    return Subquery(history.values("then")[:1])
+    deleted_after = (
+        history.filter(history_date__gt=then)
+        .order_by("history_date", "history_id")
+        .annotate(
+            then=Case(
+                When(history_type="-", then=F("channel")),
+                default=Value(None),
+                output_field=CharField(),
+            )
+        )
+    )
+    now = PayeeAccount.objects.filter(**{f"{payee}_id": OuterRef(OuterRef(f"{payee}_id"))})
+    return Case(
+        When(
+            Exists(history.filter(history_date__lte=then)), then=Subquery(before.values("then")[:1])
+        ),
+        When(Exists(history), then=Subquery(deleted_after.values("then")[:1])),
+        default=Subquery(now.values("channel")[:1]),
+        output_field=CharField(),
+    )
 
 
 def exported_before_q() -> Q:
@@ -172,9 +197,8 @@ def carried_channels(batch: PaymentBatch) -> dict[int, str | None]:
         *[f"{k}_id" for k in by_kind], "channel", "history_type", "history_date"
     ):
         kind = next(k for k in by_kind if record[f"{k}_id"])
-        channel = None if record["history_type"] == "-" else record["channel"]
         timeline.setdefault((kind, record[f"{kind}_id"]), []).append(
-            (record["history_date"], channel)
+            (record["history_date"], record["channel"], record["history_type"] == "-")
         )
     now = {
         (kind, account[f"{kind}_id"]): account["channel"]
@@ -183,15 +207,25 @@ def carried_channels(batch: PaymentBatch) -> dict[int, str | None]:
             f"{kind}_id", "channel"
         )
     }
+
+    def channel_then(key, at):
+        """As _channel_then reads it: the last record by ``at``; without one, the channel a
+        deletion after it kept; with no record at all, the account as it is."""
+        records = timeline.get(key, [])
+        if not records:
+            return now.get(key)
+        then, known = None, False
+        for date, value, deleted in records:
+            if date > at:
+                return then if known else (value if deleted else None)
+            then, known = (None if deleted else value), True
+        return then
+
     moved = {}
     for row in rows:
         key = payee(row)
         for channel, at in exports:
-            then = None
-            for date, value in timeline.get(key, []):
-                if date > at:
-                    break
-                then = value
+            then = channel_then(key, at)
             if channel in ("", then):
                 if then != now.get(key):
                     moved[row[0]] = then
@@ -227,12 +261,19 @@ def unpayable_parts(lines: QuerySet[PaymentLine]) -> list[QuerySet[PaymentLine]]
     of the pending lines with the accounts (an OR of the four kinds would look every line's
     account up one by one)."""
     pending = lines.filter(status=LineStatus.PENDING).filter(needs_account_q())
-    return [
-        pending.filter(which, **{f"{kind}__payee_account__isnull": True}).exclude(
-            exported_before_q()
+    parts = []
+    for kind, which in PAYEE_OF_LINE:
+        without = Q(**{f"{kind}__payee_account__isnull": True})
+        # The files' history is read inside a CASE on the joined account, so the database
+        # asks it only of the lines without one (a plain condition on the line would be
+        # evaluated for every pending line of an exported batch, before the join).
+        never_exported = Case(
+            When(without & exported_before_q(), then=Value(False)),
+            default=Value(True),
+            output_field=BooleanField(),
         )
-        for kind, which in PAYEE_OF_LINE
-    ]
+        parts.append(pending.filter(which, without).filter(never_exported))
+    return parts
 
 
 @dataclass(frozen=True)
@@ -457,16 +498,17 @@ def run_health(run, now: datetime.datetime | None = None) -> tuple[str, str]:
     dead_before, lost_before = stall_cutoffs(now)
     if run.status == RunStatus.PENDING:
         if (run.queued_at or run.created_at) < lost_before:
-            return RunHealth.STALLED, "排队后一直未开始（消息丢失），巡检将重新排队。"
+            return RunHealth.STALLED, gettext("排队后一直未开始（消息丢失），巡检将重新排队。")
         return RunHealth.QUEUED, ""
     if not hasattr(run, "orphaned_chunks"):
         run = runs_with_health(type(run).objects.filter(pk=run.pk), now).get()
     if run.orphaned_chunks:
         return (
             RunHealth.STALLED,
-            f"{run.orphaned_chunks} 个分块的处理进程已中断（无心跳或消息丢失），巡检将重新排队。",
+            gettext("%(n)s 个分块的处理进程已中断（无心跳或消息丢失），巡检将重新排队。")
+            % {"n": run.orphaned_chunks},
         )
     last = run.last_heartbeat or run.started_at
     if run.chunks_done >= run.chunks_total and last is not None and last < dead_before:
-        return RunHealth.STALLED, "分块已全部完成但未收尾，巡检将完成该运行。"
+        return RunHealth.STALLED, gettext("分块已全部完成但未收尾，巡检将完成该运行。")
     return RunHealth.RUNNING, ""

@@ -174,3 +174,17 @@ def test_a_draft_batch_counts_a_removed_account_as_held_at_once(may):
         payee=with_card, channel="bank_card", bank="工商银行", account_number=card_number_for(91)
     )
     assert batch_payable_and_held(batch) == before
+
+
+def test_an_account_loaded_without_history_is_read_from_its_deletion(approved, tmp_path):
+    # Accounts loaded in bulk have no history rows: the deletion's record keeps the channel.
+    batch, with_card, without, care_card = approved
+    PayeeAccount.history.filter(elder=with_card).delete()
+    export_batch(batch=batch, fmt="csv", output=tmp_path / "bank.csv", channel="bank_card")
+    first = references(tmp_path / "bank.csv")
+    remove_account(with_card)
+    assert batch_payable_and_held(batch).held.count == 1  # the elder never paid, only
+    export_batch(batch=batch, fmt="csv", output=tmp_path / "again.csv", channel="bank_card")
+    assert references(tmp_path / "again.csv") == first
+    line = PaymentLine.objects.get(elder=with_card, batch=batch)
+    assert line.status == LineStatus.PENDING
