@@ -22,6 +22,7 @@ from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
@@ -148,7 +149,11 @@ class AllowanceRunChunkInline(admin.TabularInline):
 
 
 def _month(value) -> str:
-    return f"{value.year}年{value.month}月" if value else ""
+    return (
+        gettext("%(year)s年%(month)s月") % {"year": value.year, "month": value.month}
+        if value
+        else ""
+    )
 
 
 class MonthFilter(admin.SimpleListFilter):
@@ -378,7 +383,10 @@ def _export_response(request, batch, fmt: str, layout: str = Layout.BANK):
                 batch=batch, fmt=fmt, output=output, by=request.user, layout=layout
             )
         except ValidationError as error:
-            messages.error(request, f"{batch}：{_messages_of(error)}")
+            messages.error(
+                request,
+                gettext("%(batch)s：%(errors)s") % {"batch": batch, "errors": _messages_of(error)},
+            )
             return None
         if fmt == ExportFormat.XLSX:
             content, name = output.read_bytes(), output.name
@@ -568,17 +576,21 @@ class PaymentBatchAdmin(PeriodMonthMixin, ScopedAdminMixin, SimpleHistoryAdmin):
             try:
                 approve_batch(batch=batch, by=request.user)
             except ValidationError as error:
-                messages.error(request, f"{batch}：{_messages_of(error)}")
+                messages.error(
+                    request,
+                    gettext("%(batch)s：%(errors)s")
+                    % {"batch": batch, "errors": _messages_of(error)},
+                )
             else:
                 approved += 1
-                messages.success(request, f"{batch}：已审核")
+                messages.success(request, gettext("%(batch)s：已审核") % {"batch": batch})
         return approved
 
     def _confirm_approval(self, request, batches, *, action: bool) -> TemplateResponse:
         return self._page(
             request,
             "approve_confirm.html",
-            "确认审核支付批次",
+            gettext("确认审核支付批次"),
             summaries=[_batch_summary(b) for b in batches],
             from_action=action,
             action_checkbox_name=ACTION_CHECKBOX_NAME,
@@ -601,9 +613,16 @@ class PaymentBatchAdmin(PeriodMonthMixin, ScopedAdminMixin, SimpleHistoryAdmin):
             fmt = request.POST.get("format", "")
             layout = request.POST.get("layout") or Layout.BANK
             if fmt not in ExportFormat.values:
-                messages.error(request, f"格式 {fmt!r} 不支持，应为 csv 或 xlsx。")
+                messages.error(
+                    request,
+                    gettext("格式 %(format)s 不支持，应为 csv 或 xlsx。") % {"format": repr(fmt)},
+                )
             elif layout not in Layout.choices:
-                messages.error(request, f"版式 {layout!r} 不支持，应为 bank 或 finance。")
+                messages.error(
+                    request,
+                    gettext("版式 %(layout)s 不支持，应为 bank 或 finance。")
+                    % {"layout": repr(layout)},
+                )
             else:
                 response = _export_response(request, batch, fmt, layout)
                 if response is not None:
@@ -612,7 +631,7 @@ class PaymentBatchAdmin(PeriodMonthMixin, ScopedAdminMixin, SimpleHistoryAdmin):
         return self._page(
             request,
             "export.html",
-            f"导出：{batch}",
+            gettext("导出：%(batch)s") % {"batch": batch},
             summary=_batch_summary(batch),
             exports=batch.exports.select_related("exported_by"),
             formats=ExportFormat.choices,
@@ -633,7 +652,7 @@ class PaymentBatchAdmin(PeriodMonthMixin, ScopedAdminMixin, SimpleHistoryAdmin):
                     pk=stored["token"], purpose=UploadPurpose.BANK_RETURN, owner=request.user
                 )
             if held is None:
-                messages.error(request, "回盘文件已失效，请重新上传。")
+                messages.error(request, gettext("回盘文件已失效，请重新上传。"))
                 return redirect("admin:subsidies_paymentbatch_bank_return", batch.pk)
             content = bytes(held.content)
             try:
@@ -652,8 +671,11 @@ class PaymentBatchAdmin(PeriodMonthMixin, ScopedAdminMixin, SimpleHistoryAdmin):
                 request.session.pop(session_key, None)
             messages.success(
                 request,
-                f"{batch}：对账完成，到账 {record.paid_count} 笔，失败 {record.failed_count} 笔"
-                "（失败的明细已转入下一批次重发）。",
+                gettext(
+                    "%(batch)s：对账完成，到账 %(paid)s 笔，失败 %(failed)s 笔"
+                    "（失败的明细已转入下一批次重发）。"
+                )
+                % {"batch": batch, "paid": record.paid_count, "failed": record.failed_count},
             )
             return redirect("admin:subsidies_paymentbatch_change", batch.pk)
 
@@ -686,10 +708,17 @@ class PaymentBatchAdmin(PeriodMonthMixin, ScopedAdminMixin, SimpleHistoryAdmin):
                     request.session[session_key] = {"token": token, "batch": batch.pk}
                     context["token"] = token
                 return self._page(
-                    request, "bank_return_preview.html", f"银行回盘预览：{batch}", **context
+                    request,
+                    "bank_return_preview.html",
+                    gettext("银行回盘预览：%(batch)s") % {"batch": batch},
+                    **context,
                 )
         return self._page(
-            request, "bank_return.html", f"上传银行回盘：{batch}", form=form, batch=batch
+            request,
+            "bank_return.html",
+            gettext("上传银行回盘：%(batch)s") % {"batch": batch},
+            form=form,
+            batch=batch,
         )
 
     @admin.action(description=_("审核所选批次（财务）"), permissions=["approve"])
@@ -702,7 +731,7 @@ class PaymentBatchAdmin(PeriodMonthMixin, ScopedAdminMixin, SimpleHistoryAdmin):
 
     def _single(self, request, queryset):
         if queryset.count() != 1:
-            messages.error(request, "请只选择一个批次导出。")
+            messages.error(request, gettext("请只选择一个批次导出。"))
             return None
         return queryset.select_related("region").get()
 

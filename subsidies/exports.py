@@ -6,9 +6,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext, override
 
 from accounts.scoping import require_in_scope
 from subsidies import bank_returns, exporting
@@ -42,15 +44,28 @@ def export_batch(
     from accounts.services import record_audit
 
     if fmt not in ExportFormat.values:
-        raise ValidationError({"format": f"格式 {fmt!r} 不支持，应为 csv 或 xlsx。"})
+        raise ValidationError(
+            {
+                "format": gettext("格式 %(format)s 不支持，应为 csv 或 xlsx。")
+                % {"format": repr(fmt)}
+            }
+        )
     if layout not in exporting.Layout.choices:
-        raise ValidationError({"layout": f"版式 {layout!r} 不支持，应为 bank 或 finance。"})
+        raise ValidationError(
+            {
+                "layout": gettext("版式 %(layout)s 不支持，应为 bank 或 finance。")
+                % {"layout": repr(layout)}
+            }
+        )
     if channel and channel not in PaymentChannel.values:
         raise ValidationError(
-            {"channel": f"渠道 {channel!r} 不存在，应为 {'、'.join(PaymentChannel.values)}。"}
+            {
+                "channel": gettext("渠道 %(channel)s 不存在，应为 %(channels)s。")
+                % {"channel": repr(channel), "channels": "、".join(PaymentChannel.values)}
+            }
         )
     if batch.state == BatchState.DRAFT:
-        raise ValidationError({"state": "批次尚未审核，不能导出。"})
+        raise ValidationError({"state": gettext("批次尚未审核，不能导出。")})
     require_in_scope(by, batch, as_changed=False)
     with transaction.atomic():
         batch = PaymentBatch.objects.select_for_update().get(pk=batch.pk)
@@ -104,7 +119,7 @@ def reconcile_batch(
     require_in_scope(by, batch, as_changed=False)
     batch = PaymentBatch.objects.select_for_update().get(pk=batch.pk)
     if batch.state not in (BatchState.EXPORTED, BatchState.RECONCILED):
-        raise ValidationError({"state": "只有已导出的批次可以对账。"})
+        raise ValidationError({"state": gettext("只有已导出的批次可以对账。")})
     # One matcher for the preview finance reads and for what is written here.
     checked = bank_returns.preview(batch, rows)
     errors = [error for item in checked.rows for error in item.errors]
@@ -134,6 +149,9 @@ def reconcile_batch(
     )
     if failed:
         target = draft_batch_for(batch.region_id, add_months(batch.period, 1))
+        # The re-issued line's note is stored: in the interface's default language.
+        with override(settings.LANGUAGE_CODE):
+            returned = gettext("银行退回：%(message)s")
         PaymentLine.objects.bulk_create(
             [
                 PaymentLine(
@@ -146,7 +164,7 @@ def reconcile_batch(
                     policy_value_id=line.policy_value_id,
                     corrects=line,
                     inputs={**line.inputs, "reissues_line": line.pk},
-                    note=f"银行退回：{line.bank_message}"[:200],
+                    note=(returned % {"message": line.bank_message})[:200],
                 )
                 for line in failed
                 if line.amount > 0

@@ -17,6 +17,7 @@ from decimal import Decimal
 from fractions import Fraction
 
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext
 
 from facilities.choices import FacilityKind
 from facilities.models import Facility
@@ -104,10 +105,21 @@ def _plain(value) -> str:
     return format(Decimal(value).normalize(), "f")
 
 
-def _source(policy: ResolvedPolicy) -> str:
+def _recorded_source(policy: ResolvedPolicy) -> str:
+    """Where a value comes from, as the grant's inputs record it (stored: one language)."""
     return (
         f"{policy.key.key} = {_plain(policy.value)}，{policy.source_region.name}，{policy.citation}"
     )
+
+
+def _source(policy: ResolvedPolicy) -> str:
+    """Where a value comes from, as a message to the reader names it (their language)."""
+    return gettext("%(key)s = %(value)s，%(region)s，%(citation)s") % {
+        "key": policy.key.key,
+        "value": _plain(policy.value),
+        "region": policy.source_region.name,
+        "citation": policy.citation,
+    }
 
 
 def _required(policy: ResolvedPolicy, field_name: str) -> Decimal:
@@ -122,18 +134,26 @@ def _within(amount: Decimal | None, limit: Decimal, what: str) -> Decimal:
         return limit
     amount = money(amount)
     if amount <= 0:
-        raise ValidationError({"amount": "申请金额应大于0。"})
+        raise ValidationError({"amount": gettext("申请金额应大于0。")})
     if amount > limit and _CUT_TO_LIMIT.get():
         return limit
     if amount > limit:
-        raise ValidationError({"amount": f"申请金额 {amount} 元超过上限 {limit} 元（{what}）。"})
+        raise ValidationError(
+            {
+                "amount": gettext("申请金额 %(amount)s 元超过上限 %(limit)s 元（%(what)s）。")
+                % {"amount": amount, "limit": limit, "what": what}
+            }
+        )
     return amount
 
 
 def _kind_must_be(facility: Facility, kinds, label: str) -> None:
     if facility.kind not in kinds:
         raise ValidationError(
-            {"facility": f"{facility.name}为“{facility.get_kind_display()}”，{label}"}
+            {
+                "facility": gettext("%(facility)s为“%(kind)s”，%(rule)s")
+                % {"facility": facility.name, "kind": facility.get_kind_display(), "rule": label}
+            }
         )
 
 
@@ -144,7 +164,9 @@ def operating(
     amount: Decimal | None,
     assessment_passed: bool | None,
 ) -> Entitlement:
-    _kind_must_be(facility, HOME_CARE_KINDS, "运行补助只适用于居家养老服务中心和照料中心。")
+    _kind_must_be(
+        facility, HOME_CARE_KINDS, gettext("运行补助只适用于居家养老服务中心和照料中心。")
+    )
     xihu_cap = _resolve(XIHU_CAP_KEY, facility.region, on)
     if xihu_cap.row is not None:
         return _operating_by_stars(facility, on, amount, assessment_passed, xihu_cap)
@@ -157,7 +179,10 @@ def operating(
     coefficient = _required(coefficient_policy, "coefficient")
     # docs/policy.md §2 — 000 §10: the actual amount follows the province's transfer coefficient.
     limit = fraction_to_money(Fraction(cap) * Fraction(coefficient))
-    what = f"{_source(cap_policy)} × 转移支付系数 {_source(coefficient_policy)}"
+    what = gettext("%(cap)s × 转移支付系数 %(coefficient)s") % {
+        "cap": _source(cap_policy),
+        "coefficient": _source(coefficient_policy),
+    }
     return Entitlement(
         scheme_code=scheme_code,
         amount=_within(amount, limit, what),
@@ -202,12 +227,20 @@ def _operating_by_stars(facility, on, amount, assessment_passed, cap_policy) -> 
     if assessment_passed is not True:
         raise ValidationError(
             {
-                "assessment_passed": f"年度考核未通过（或未填写），不予运营补助（{cap_policy.citation}）。"
+                "assessment_passed": gettext(
+                    "年度考核未通过（或未填写），不予运营补助（%(citation)s）。"
+                )
+                % {"citation": cap_policy.citation}
             }
         )
     rating = current_rating(facility, on)
     if rating.rating is None or rating.is_expired:
-        raise ValidationError({"facility": f"{facility.name}在 {on} 没有有效的星级评定。"})
+        raise ValidationError(
+            {
+                "facility": gettext("%(facility)s在 %(on)s 没有有效的星级评定。")
+                % {"facility": facility.name, "on": on}
+            }
+        )
     stars = rating.rating.stars
     jurisdiction = cap_policy.source_region
     row = (
@@ -220,12 +253,21 @@ def _operating_by_stars(facility, on, amount, assessment_passed, cap_policy) -> 
     if row is None:
         raise ValidationError(
             {
-                "stars": f"{jurisdiction.name}的星级运营补助标准中没有{stars}星的金额"
-                "（标准由民政局在系统中设定）。"
+                "stars": gettext(
+                    "%(jurisdiction)s的星级运营补助标准中没有%(stars)s星的金额"
+                    "（标准由民政局在系统中设定）。"
+                )
+                % {"jurisdiction": jurisdiction.name, "stars": stars}
             }
         )
     limit = min(row.amount, cap)
-    what = f"{stars}星标准 {row.amount} 元（{jurisdiction.name}，{row.effective_from} 起）；{_source(cap_policy)}"
+    what = gettext("%(stars)s星标准 %(amount)s 元（%(jurisdiction)s，%(since)s 起）；%(cap)s") % {
+        "stars": stars,
+        "amount": row.amount,
+        "jurisdiction": jurisdiction.name,
+        "since": row.effective_from,
+        "cap": _source(cap_policy),
+    }
     return Entitlement(
         scheme_code="xihu_operating_subsidy_home_care_facility",
         amount=_within(amount, limit, what),
@@ -247,9 +289,9 @@ def _operating_by_stars(facility, on, amount, assessment_passed, cap_policy) -> 
 
 def smart_care_home(*, facility: Facility, on: datetime.date, amount) -> Entitlement:
     # docs/policy.md §2 — 004 甬政办发〔2023〕60号 (六)2: 智慧养老院 up to 500,000, one-off after review.
-    _kind_must_be(facility, (FacilityKind.SMART_CARE_HOME,), "该补助只适用于智慧养老院。")
+    _kind_must_be(facility, (FacilityKind.SMART_CARE_HOME,), gettext("该补助只适用于智慧养老院。"))
     if amount is None:
-        raise ValidationError({"amount": "一次性补助须填写经评审核定的金额。"})
+        raise ValidationError({"amount": gettext("一次性补助须填写经评审核定的金额。")})
     policy = _resolve("smart_care_home_subsidy_cap", facility.region, on)
     cap = money(_required(policy, "cap"))
     return Entitlement(
@@ -265,16 +307,16 @@ def smart_care_home(*, facility: Facility, on: datetime.date, amount) -> Entitle
 def smart_terminal(*, facility: Facility, on: datetime.date, amount, terminal_sets) -> Entitlement:
     # docs/policy.md §2 — 004 (六)2: 无感服务智能终端 of a home-care centre/station, "按每家最高
     # 5万元": at most 50,000 per centre or station, however many sets it installs.
-    _kind_must_be(facility, HOME_CARE_KINDS, "该补助只适用于居家养老服务中心和照料中心。")
+    _kind_must_be(facility, HOME_CARE_KINDS, gettext("该补助只适用于居家养老服务中心和照料中心。"))
     if terminal_sets is not None and terminal_sets < 1:
-        raise ValidationError({"terminal_sets": "终端套数应至少为1套（可不填）。"})
+        raise ValidationError({"terminal_sets": gettext("终端套数应至少为1套（可不填）。")})
     if amount is None:
-        raise ValidationError({"amount": "一次性补助须填写经评审核定的金额。"})
+        raise ValidationError({"amount": gettext("一次性补助须填写经评审核定的金额。")})
     policy = _resolve("smart_terminal_subsidy_cap", facility.region, on)
     cap = money(_required(policy, "cap"))
     return Entitlement(
         scheme_code="ningbo_smart_terminal_subsidy",
-        amount=_within(amount, cap, f"每家 {_source(policy)}"),
+        amount=_within(amount, cap, gettext("每家 %(cap)s") % {"cap": _source(policy)}),
         cap=cap,
         citation=policy.citation,
         policy_value=policy.row,
@@ -292,9 +334,11 @@ def liability_insurance(*, facility: Facility, on: datetime.date, amount, premiu
     shares are those of the document that halves them (the province's, which Jinhua repeats).
     A level that states its own shares without the halving (Ningbo's (三)4: "养老服务机构", no
     distinction) pays them in full. Exact arithmetic with fractions; one rounding at the end."""
-    _kind_must_be(facility, (FacilityKind.INSTITUTION,), "综合责任险补助只适用于养老机构。")
+    _kind_must_be(
+        facility, (FacilityKind.INSTITUTION,), gettext("综合责任险补助只适用于养老机构。")
+    )
     if premium is None or Decimal(premium) <= 0:
-        raise ValidationError({"premium": "须填写机构实际缴纳的年度保费（大于0）。"})
+        raise ValidationError({"premium": gettext("须填写机构实际缴纳的年度保费（大于0）。")})
     premium = money(premium)
     upper = _resolve("liability_insurance_upper_share_denominator", facility.region, on)
     local = _resolve("liability_insurance_local_share_denominator", facility.region, on)
@@ -305,9 +349,9 @@ def liability_insurance(*, facility: Facility, on: datetime.date, amount, premiu
         "rule": "premium × (1/upper + 1/local)",
         "premium": str(premium),
         "upper_share": f"1/{_plain(upper.value)}",
-        "upper_source": _source(upper),
+        "upper_source": _recorded_source(upper),
         "local_share": f"1/{_plain(local.value)}",
-        "local_source": _source(local),
+        "local_source": _recorded_source(local),
         "is_for_profit": facility.is_for_profit,
     }
     citation = f"{upper.citation}；{local.citation}"
@@ -319,20 +363,25 @@ def liability_insurance(*, facility: Facility, on: datetime.date, amount, premiu
             # level sets itself without it (Ningbo's (三)4) are paid in full.
             inputs["for_profit_factor"] = "1"
             inputs["factor_not_applied"] = (
-                f"{_source(factor)}：不适用于{shares.name}自定的份额（未区分营利性与否）"
+                f"{_recorded_source(factor)}：不适用于{shares.name}自定的份额（未区分营利性与否）"
             )
         else:
             share *= Fraction(_required(factor, "for_profit_factor"))
             inputs["rule"] += " × for-profit factor"
             inputs["for_profit_factor"] = _plain(factor.value)
-            inputs["factor_source"] = _source(factor)
+            inputs["factor_source"] = _recorded_source(factor)
             citation += f"；{factor.citation}"
     limit = fraction_to_money(Fraction(premium) * share)
     inputs["share"] = str(share)
     inputs["limit"] = str(limit)
     return Entitlement(
         scheme_code="liability_insurance_subsidy",
-        amount=_within(amount, limit, f"保费 {premium} 元 × {share}（{citation}）"),
+        amount=_within(
+            amount,
+            limit,
+            gettext("保费 %(premium)s 元 × %(share)s（%(citation)s）")
+            % {"premium": premium, "share": share, "citation": citation},
+        ),
         cap=limit,
         citation=citation,
         policy_value=upper.row,
@@ -420,4 +469,4 @@ def _entitlement(
         return smart_terminal(facility=facility, on=on, amount=amount, terminal_sets=terminal_sets)
     if kind == FacilitySubsidyKind.LIABILITY_INSURANCE:
         return liability_insurance(facility=facility, on=on, amount=amount, premium=premium)
-    raise ValidationError({"kind": f"补助类型 {kind!r} 不存在。"})
+    raise ValidationError({"kind": gettext("补助类型 %(kind)s 不存在。") % {"kind": repr(kind)}})

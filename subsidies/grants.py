@@ -10,6 +10,7 @@ from decimal import Decimal
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from accounts.scoping import require_in_scope
 from regions.models import Region
@@ -52,7 +53,7 @@ def set_star_subsidy_rate(
         by,
         StarSubsidyRate(jurisdiction=jurisdiction, stars=stars, effective_from=effective_from),
         field="jurisdiction",
-        label=f"{jurisdiction.name}的星级运营补助标准",
+        label=gettext("%(jurisdiction)s的星级运营补助标准") % {"jurisdiction": jurisdiction.name},
     )
     if by is not None and not can_set_star_rates(by, jurisdiction):
         raise ValidationError({"jurisdiction": STAR_RATES_ARE_THE_BUREAUS})
@@ -84,8 +85,16 @@ def check_star_rate_cap(*, jurisdiction: Region, amount: Decimal, effective_from
     if amount > cap.value:
         raise ValidationError(
             {
-                "amount": f"{amount} 元超过运营补助上限 {money(cap.value)} 元"
-                f"（{XIHU_CAP_KEY}，{cap.source_region.name}，{cap.citation}）。"
+                "amount": gettext(
+                    "%(amount)s 元超过运营补助上限 %(cap)s 元（%(key)s，%(region)s，%(citation)s）。"
+                )
+                % {
+                    "amount": amount,
+                    "cap": money(cap.value),
+                    "key": XIHU_CAP_KEY,
+                    "region": cap.source_region.name,
+                    "citation": cap.citation,
+                }
             }
         )
     return amount
@@ -113,20 +122,30 @@ def grant_facility_subsidy(
     from subsidies.models import FacilitySubsidy
 
     require_in_scope(
-        by, FacilitySubsidy(facility=facility), field="facility", label=f"{facility.name}的补助"
+        by,
+        FacilitySubsidy(facility=facility),
+        field="facility",
+        label=gettext("%(facility)s的补助") % {"facility": facility.name},
     )
     if kind not in FacilitySubsidyKind.values:
-        raise ValidationError({"kind": f"补助类型 {kind!r} 不存在。"})
+        raise ValidationError(
+            {"kind": gettext("补助类型 %(kind)s 不存在。") % {"kind": repr(kind)}}
+        )
     today = timezone.localdate()
     if not 2000 <= int(year) <= today.year + 1:
-        raise ValidationError({"year": f"年度 {year} 不在有效范围内。"})
+        raise ValidationError({"year": gettext("年度 %(year)s 不在有效范围内。") % {"year": year}})
     existing = FacilitySubsidy.objects.filter(facility=facility, kind=kind)
     if kind not in ONE_OFF_FACILITY_SUBSIDIES:
         existing = existing.filter(year=year)
     if existing.exists():
         raise ValidationError(
             {
-                "kind": f"{facility.name}已获得{FacilitySubsidyKind(kind).label}（{year}年或一次性）。"
+                "kind": gettext("%(facility)s已获得%(kind)s（%(year)s年或一次性）。")
+                % {
+                    "facility": facility.name,
+                    "kind": FacilitySubsidyKind(kind).label,
+                    "year": year,
+                }
             }
         )
     on = facility_rules.rule_date(int(year), today)

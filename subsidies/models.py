@@ -10,6 +10,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
@@ -749,7 +750,11 @@ class StarSubsidyRate(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.jurisdiction.name} {self.stars}星 {self.amount}"
+        return gettext("%(jurisdiction)s %(stars)s星 %(amount)s") % {
+            "jurisdiction": self.jurisdiction.name,
+            "stars": self.stars,
+            "amount": self.amount,
+        }
 
 
 class FacilitySubsidy(models.Model):

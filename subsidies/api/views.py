@@ -49,11 +49,13 @@ APP = "subsidies"
 def _region_in_scope(user, code: str, field: str) -> Region:
     region = Region.objects.filter(code=code).first()
     if region is None:
-        raise ValidationError({field: f"没有代码为 {code} 的区划。"})
+        raise ValidationError({field: gettext("没有代码为 %(code)s 的区划。") % {"code": code}})
     try:
         require_region_in_scope(user, region, APP)
     except OutOfScope:
-        raise ValidationError({field: f"区划 {code} 不在您的权限范围内。"}) from None
+        raise ValidationError(
+            {field: gettext("区划 %(code)s 不在您的权限范围内。") % {"code": code}}
+        ) from None
     return region
 
 
@@ -116,7 +118,7 @@ class BatchViewSet(ScopedQuerysetMixin, viewsets.ReadOnlyModelViewSet):
     def approve(self, request, pk=None):
         batch = self.get_object()
         if not can_approve(request.user):
-            raise PermissionDenied("只有财务人员可以审核支付批次。")
+            raise PermissionDenied(gettext("只有财务人员可以审核支付批次。"))
         batch = batches.approve_batch(batch=batch, by=request.user)
         return Response(s.BatchDetailSerializer(batch).data)
 
@@ -129,7 +131,7 @@ class BatchViewSet(ScopedQuerysetMixin, viewsets.ReadOnlyModelViewSet):
     def export(self, request, pk=None):
         batch = self.get_object()
         if not is_finance(request.user):  # the batch is already in scope: the role decides
-            raise PermissionDenied("只有财务人员可以导出支付批次。")
+            raise PermissionDenied(gettext("只有财务人员可以导出支付批次。"))
         data = s.ExportInputSerializer(
             data={"file_format": request.query_params.get("file_format", "csv")}
         )
@@ -186,7 +188,7 @@ class FacilitySubsidyViewSet(
             except OutOfScope:
                 facility = None
         if facility is None:
-            raise ValidationError({"facility": "没有该机构，或不在您的权限范围内。"})
+            raise ValidationError({"facility": gettext("没有该机构，或不在您的权限范围内。")})
         subsidy = grants.grant_facility_subsidy(facility=facility, by=request.user, **values)
         return Response(s.FacilitySubsidySerializer(subsidy).data, status=status.HTTP_201_CREATED)
 

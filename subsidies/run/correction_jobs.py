@@ -19,7 +19,7 @@ from django.db import transaction
 from django.db.models import Max, Min, Q
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext, gettext_lazy, override
 
 from regions.models import PolicyValue
 from residents.models import Elder
@@ -216,9 +216,14 @@ def write_chunk(chunk_id: int) -> None:
             # revision: its month is corrected once it is done (it wrote by then all it will).
             waiting = runs_at_work(chunk.job.region, chunk.period, chunk.period)
             if waiting:
-                raise claims.Deferred(
-                    f"waiting for allowance run #{waiting[0].pk} of {chunk.period:%Y-%m}"
-                )
+                # Stored on the chunk and shown in the admin and the API: written in the
+                # interface's default language, whoever's request or worker defers it.
+                with override(settings.LANGUAGE_CODE):
+                    reason = gettext("等待 %(period)s 的津贴运行 #%(run)s 完成") % {
+                        "run": waiting[0].pk,
+                        "period": f"{chunk.period:%Y-%m}",
+                    }
+                raise claims.Deferred(reason)
         counts = correct_chunk(chunk.job, chunk)
         claims.pause_point("chunk_written")
         claims.mark_done(JOBS, chunk_id, chunk.job_id, counts=counts)

@@ -16,6 +16,7 @@ from decimal import Decimal
 
 from django.db import transaction
 from django.db.models import Max, Min, Q
+from django.utils.translation import gettext
 
 from regions.models import PolicyValue, Region
 from residents.models import Elder
@@ -85,17 +86,25 @@ class ChangePreview:
         return self.affected if self.payee == Payee.CAREGIVER else 0
 
     def describe(self) -> str:
-        who = (
-            f"{self.region.name}机构的持证养老护理员"
-            if self.payee == Payee.CAREGIVER
-            else f"{self.region.name}户籍老年人"
-        )
-        return (
-            f"{self.period:%Y年%m月}，{who}：受影响 {self.affected} 人；"
-            f"明细 {self.lines_before} → {self.lines_after} 条；"
-            f"金额 {self.amount_before:,.2f} → {self.amount_after:,.2f} 元"
-            f"（{self.difference:+,.2f} 元）"
-        )
+        """The comparison in a sentence, as the admin shows it beside a revision."""
+        if self.payee == Payee.CAREGIVER:
+            who = gettext("%(region)s机构的持证养老护理员") % {"region": self.region.name}
+        else:
+            who = gettext("%(region)s户籍老年人") % {"region": self.region.name}
+        return gettext(
+            "%(month)s，%(who)s：受影响 %(affected)s 人；明细 %(lines_before)s → %(lines_after)s 条；"
+            "金额 %(amount_before)s → %(amount_after)s 元（%(difference)s 元）"
+        ) % {
+            "month": gettext("%(year)s年%(month)s月")
+            % {"year": self.period.year, "month": f"{self.period.month:02d}"},
+            "who": who,
+            "affected": self.affected,
+            "lines_before": self.lines_before,
+            "lines_after": self.lines_after,
+            "amount_before": f"{self.amount_before:,.2f}",
+            "amount_after": f"{self.amount_after:,.2f}",
+            "difference": f"{self.difference:+,.2f}",
+        }
 
 
 def _payee_of(key: str) -> str:

@@ -131,3 +131,97 @@ def test_the_assessment_items_are_named_in_either_language():
     assert str(eating.verbose_name) == "进食（0–4）"
     with translation.override("en"):
         assert str(eating.verbose_name) == "Eating（0–4）"
+
+
+def _batches_staff(django_user_model, username: str, role: str):
+    """A staff login with every permission of the subsidies app, in Xihu."""
+    from django.contrib.auth.models import Permission
+
+    from accounts.services import assign_role
+    from regions.models import Region
+
+    user = django_user_model.objects.create_user(username, password="pw-123456!", is_staff=True)
+    user.user_permissions.set(Permission.objects.filter(content_type__app_label="subsidies"))
+    assign_role(user=user, role=role, region=Region.objects.get(code="330106"))
+    return django_user_model.objects.get(pk=user.pk)
+
+
+def test_an_admin_batch_action_refusal_reads_in_either_language(
+    zhejiang, client, django_user_model
+):
+    import datetime
+
+    from regions.models import Region
+    from subsidies.batches import draft_batch_for
+
+    xihu = Region.objects.get(code="330106")
+    two = [draft_batch_for(xihu.pk, datetime.date(2024, month, 1)).pk for month in (4, 5)]
+    client.force_login(_batches_staff(django_user_model, "cashier", "finance"))
+
+    def notices(language: str) -> list[str]:
+        response = client.post(
+            "/admin/subsidies/paymentbatch/",
+            {"action": "export_csv", "_selected_action": two},
+            follow=True,
+            HTTP_ACCEPT_LANGUAGE=language,
+        )
+        return [str(m) for m in response.context["messages"]]
+
+    assert notices("zh-CN") == ["请只选择一个批次导出。"]
+    assert notices("en") == ["Select exactly one batch to export."]
+    url = f"/admin/subsidies/paymentbatch/{two[0]}/export/"
+    answer = client.post(
+        url, {"format": "csv", "layout": "plain"}, follow=True, HTTP_ACCEPT_LANGUAGE="en"
+    )
+    assert [str(m) for m in answer.context["messages"]] == [
+        "Layout 'plain' is not supported: use bank or finance."
+    ]
+
+
+def test_an_api_refusal_of_a_facility_subsidy_reads_in_either_language(zhejiang, django_user_model):
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    client.force_authenticate(_batches_staff(django_user_model, "officer", "bureau"))
+    payload = {"facility": 999999, "kind": "operating", "year": 2024}
+
+    def refusal(language: str) -> dict:
+        response = client.post(
+            "/api/subsidies/facility-subsidies/", payload, HTTP_ACCEPT_LANGUAGE=language
+        )
+        assert response.status_code == 400
+        return response.json()
+
+    assert refusal("zh-CN") == {"facility": "没有该机构，或不在您的权限范围内。"}
+    assert refusal("en") == {"facility": "There is no such facility, or it is outside your area."}
+
+
+def test_a_facility_subsidy_rule_refusal_reads_in_either_language(zhejiang):
+    from subsidies.grants import grant_facility_subsidy
+    from tests.factories import FacilityFactory
+
+    institution = FacilityFactory(name="西湖养老院")
+
+    def refusal(**values) -> dict:
+        with pytest.raises(ValidationError) as error:
+            grant_facility_subsidy(facility=institution, year=2024, **values)
+        return error.value.message_dict
+
+    terminal = {"kind": "smart_terminal", "amount": "1000"}
+    assert refusal(**terminal) == {
+        "facility": ["西湖养老院为“养老机构”，该补助只适用于居家养老服务中心和照料中心。"]
+    }
+    assert refusal(kind="lottery") == {"kind": ["补助类型 'lottery' 不存在。"]}
+    with translation.override("en"):
+        assert refusal(**terminal) == {
+            "facility": [
+                "西湖养老院 is a “Care institution”: This subsidy applies only to home-care "
+                "service centres and day-care centres."
+            ]
+        }
+        assert refusal(kind="lottery") == {"kind": ["Subsidy type 'lottery' does not exist."]}
+        assert refusal(kind="smart_care_home", amount="0") == {
+            "facility": [
+                "西湖养老院 is a “Care institution”: This subsidy applies only to smart care homes."
+            ]
+        }

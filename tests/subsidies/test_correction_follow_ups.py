@@ -11,6 +11,7 @@ from unittest import mock
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.utils import translation
 from rest_framework.test import APIClient
 
 from accounts.choices import Role
@@ -81,9 +82,11 @@ def test_a_month_whose_run_was_planned_before_the_revision_is_corrected_after_th
 
     # While the run is at work, the month's chunks wait: their claim given back, uncounted.
     for chunk in may:
-        with pytest.raises(claims.Deferred, match=f"#{run.pk}"):
+        with translation.override("en"), pytest.raises(claims.Deferred, match=f"#{run.pk}"):
             correction_jobs.process_chunk(chunk_id=chunk.pk)
     assert set(may.values_list("status", "attempts")) == {(ChunkStatus.PENDING, 0)}
+    # Why they wait is stored in the interface's language, whoever's worker deferred them.
+    assert set(may.values_list("error", flat=True)) == {f"等待 2024-05 的津贴运行 #{run.pk} 完成"}
 
     work_run(run)  # the run writes May by the plan it was given: 800
     assert set(may_centenarian_lines().values_list("amount", flat=True)) == {Decimal("800.00")}
