@@ -16,8 +16,10 @@ from subsidies import exporting
 from subsidies.facility_rules import fraction_to_money
 from subsidies.grants import grant_facility_subsidy, set_star_subsidy_rate
 from subsidies.models import FacilitySubsidy, PaymentLine
-from subsidies.selectors import batch_totals
+from subsidies.payees import set_payee_account
+from subsidies.selectors import batch_totals, payable_and_held
 from tests.factories import FacilityFactory
+from tests.subsidies.conftest import card_number_for
 
 pytestmark = pytest.mark.django_db
 JAN_2025 = datetime.date(2025, 1, 1)
@@ -316,6 +318,12 @@ def test_facility_subsidies_are_lines_of_the_county_batch_with_totals_and_export
     line = subsidy.line
     assert (line.facility, line.elder, line.caregiver) == (institution, None, None)
     assert line.batch.kind == "regular" and line.batch.period == JAN_2025
+    # No account recorded for the institution: the line is held, not money to pay.
+    assert batch_totals(line.batch) == []
+    assert payable_and_held(line.batch.lines.all())[()].held.amount == Decimal("2000.00")
+    set_payee_account(
+        payee=institution, channel="bank_card", bank="工商银行", account_number=card_number_for(7)
+    )
     totals = {t["scheme"]: t for t in batch_totals(line.batch)}
     assert totals["liability_insurance_subsidy"]["amount"] == Decimal("2000.00")
     assert line.inputs["citation"].startswith("浙政办发〔2022〕71号 §9")
@@ -329,11 +337,10 @@ def test_facility_subsidies_are_lines_of_the_county_batch_with_totals_and_export
             "2025-01",
             "2000.00",
             "normal",
-            # No account recorded for the institution: its account's columns are empty.
-            None,
-            None,
-            None,
-            None,
+            "bank_card",
+            "工商银行",
+            card_number_for(7),
+            institution.name,  # an empty holder is the payee's own name
         ]
     ]
 
