@@ -133,6 +133,14 @@ def test_the_assessment_items_are_named_in_either_language():
         assert str(eating.verbose_name) == "Eating（0–4）"
 
 
+@pytest.fixture
+def in_chinese():
+    """The interface's language for the test, and back to what it was after it: a request
+    with Accept-Language activates its language for the rest of the thread."""
+    with translation.override("zh-hans"):
+        yield
+
+
 def _batches_staff(django_user_model, username: str, role: str):
     """A staff login with every permission of the subsidies app, in Xihu."""
     from django.contrib.auth.models import Permission
@@ -147,7 +155,7 @@ def _batches_staff(django_user_model, username: str, role: str):
 
 
 def test_an_admin_batch_action_refusal_reads_in_either_language(
-    zhejiang, client, django_user_model
+    zhejiang, client, django_user_model, in_chinese
 ):
     import datetime
 
@@ -178,7 +186,9 @@ def test_an_admin_batch_action_refusal_reads_in_either_language(
     ]
 
 
-def test_an_api_refusal_of_a_facility_subsidy_reads_in_either_language(zhejiang, django_user_model):
+def test_an_api_refusal_of_a_facility_subsidy_reads_in_either_language(
+    zhejiang, django_user_model, in_chinese
+):
     from rest_framework.test import APIClient
 
     client = APIClient()
@@ -196,7 +206,7 @@ def test_an_api_refusal_of_a_facility_subsidy_reads_in_either_language(zhejiang,
     assert refusal("en") == {"facility": "There is no such facility, or it is outside your area."}
 
 
-def test_a_facility_subsidy_rule_refusal_reads_in_either_language(zhejiang):
+def test_a_facility_subsidy_rule_refusal_reads_in_either_language(zhejiang, in_chinese):
     from subsidies.grants import grant_facility_subsidy
     from tests.factories import FacilityFactory
 
