@@ -16,6 +16,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
+from django.utils.text import smart_split, unescape_string_literal
 from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
@@ -39,7 +40,7 @@ from residents.models import (
     ElderCategory,
     ImportJob,
 )
-from residents.paginators import LargeTablePaginator
+from residents.paginators import LargeTableAdminMixin
 from residents.selectors import age_on, birth_date_range_for_age_band, elders_in_category
 
 # Seconds between reloads of an import's page while a worker checks or writes it.
@@ -51,8 +52,6 @@ IMPORT_ERRORS_SHOWN = 200
 # up by its unique index alone.
 ID_NUMBER_SHAPE = re.compile(r"^\d{17}[\dX]$")
 ELDER_CODE_SHAPE = re.compile(rf"^E[{ELDER_CODE_ALPHABET}]{{11}}$")
-# Query parameters of the changelist that choose no rows (page, ordering, popups).
-UNFILTERED_PARAMS = {"p", "o", "e", "_popup", "_to_field"}
 
 
 class _RegionWithinFilter(admin.SimpleListFilter):
@@ -201,7 +200,9 @@ class ImportUploadForm(forms.Form):
 
 
 @admin.register(Elder)
-class ElderAdmin(RevealPersonalDataMixin, ScopedAdminMixin, SimpleHistoryAdmin):
+class ElderAdmin(
+    RevealPersonalDataMixin, LargeTableAdminMixin, ScopedAdminMixin, SimpleHistoryAdmin
+):
     form = ElderForm
     list_display = [
         "name",
@@ -219,10 +220,6 @@ class ElderAdmin(RevealPersonalDataMixin, ScopedAdminMixin, SimpleHistoryAdmin):
     # Exact ID number only: lists never reveal numbers by partial match. The search travels in
     # the URL (?q=); the logs keep paths without query strings (accounts.masking).
     search_fields = ["name", "=id_number", "=elder_code"]
-    # A province's registry: pages are not preceded by a COUNT(*) of the whole table, and a
-    # filtered list is not followed by one (the "of N in total" figure).
-    paginator = LargeTablePaginator
-    show_full_result_count = False
     list_filter = [
         HukouRegionFilter,
         ResidenceRegionFilter,
@@ -235,12 +232,6 @@ class ElderAdmin(RevealPersonalDataMixin, ScopedAdminMixin, SimpleHistoryAdmin):
     autocomplete_fields = ["hukou_region", "residence_region"]
     inlines = [ElderCategoryInline, AbilityAssessmentInline]
     change_list_template = "admin/residents/elder/change_list.html"
-
-    def get_paginator(self, request, queryset, per_page, orphans=0, allow_empty_first_page=True):
-        unfiltered = set(request.GET) <= UNFILTERED_PARAMS
-        return self.paginator(
-            queryset, per_page, orphans, allow_empty_first_page, estimate=unfiltered
-        )
 
     def get_search_results(self, request, queryset, search_term):
         """A whole ID number or elder code is looked up exactly, by its unique index; any
@@ -266,7 +257,14 @@ class ElderAdmin(RevealPersonalDataMixin, ScopedAdminMixin, SimpleHistoryAdmin):
             return found, False
         if ELDER_CODE_SHAPE.match(number):
             return queryset.filter(elder_code=number), False
-        return super().get_search_results(request, queryset, search_term)
+        # Any other term searches names only: a number or code in another shape matches no
+        # one (they are stored whole and normalised), and an OR with them would keep the
+        # trigram index of names (migration 0006) from serving the search on PostgreSQL.
+        for word in smart_split(search_term):
+            if word[:1] in ('"', "'") and word[0] == word[-1]:
+                word = unescape_string_literal(word)
+            queryset = queryset.filter(name__icontains=word)
+        return queryset, False
 
     def get_readonly_fields(self, request, obj=None):
         if obj is None:

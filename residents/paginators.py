@@ -99,3 +99,23 @@ class LargeTablePaginator(Paginator):
         if isinstance(plan, str):
             plan = json.loads(plan)
         return int(plan[0]["Plan"]["Plan Rows"])
+
+
+# Query parameters of a changelist that choose no rows (page, ordering, popups).
+UNFILTERED_PARAMS = frozenset({"p", "o", "e", "_popup", "_to_field"})
+
+
+class LargeTableAdminMixin:
+    """A ModelAdmin over a table of a province's rows (elders, payment lines): its pages are
+    not preceded by a ``COUNT(*)`` of the whole table when nothing is chosen (the count is
+    estimated, ``LargeTablePaginator``), and a filtered list is not followed by one (the "of
+    N in total" figure)."""
+
+    paginator = LargeTablePaginator
+    show_full_result_count = False
+
+    def get_paginator(self, request, queryset, per_page, orphans=0, allow_empty_first_page=True):
+        unfiltered = set(request.GET) <= UNFILTERED_PARAMS
+        return self.paginator(
+            queryset, per_page, orphans, allow_empty_first_page, estimate=unfiltered
+        )

@@ -34,6 +34,7 @@ from accounts.templatetags.amounts import yuan
 from accounts.uploads import check_upload_size, held_upload, hold_upload, release_upload
 from regions.choices import RegionLevel
 from regions.models import Region
+from residents.paginators import LargeTableAdminMixin
 from subsidies import bank_returns
 from subsidies.batches import approve_batch
 from subsidies.choices import BatchState, ExportFormat, RunHealth
@@ -163,9 +164,11 @@ class MonthFilter(admin.SimpleListFilter):
     title = _("月份")
     parameter_name = "period"
 
+    def months(self, request, model_admin):
+        return model_admin.get_queryset(request).order_by().dates("period", "month", "DESC")
+
     def lookups(self, request, model_admin):
-        months = model_admin.get_queryset(request).order_by().dates("period", "month", "DESC")
-        return [(f"{m:%Y-%m}", _month(m)) for m in months[:60]]
+        return [(f"{m:%Y-%m}", _month(m)) for m in self.months(request, model_admin)[:60]]
 
     def queryset(self, request, queryset):
         value = self.value() or ""
@@ -782,8 +785,19 @@ class StreetFilter(admin.SimpleListFilter):
         )
 
 
+class LineMonthFilter(MonthFilter):
+    """The months of the user's batches: the distinct months of a province's lines would be
+    read from every line on each page (no index leads with the month, and one would slow
+    every run's insert). A line is for its batch's month or, as arrears or a correction, for
+    an earlier one; a month before the first batch is still chosen by its URL (?period=)."""
+
+    def months(self, request, model_admin):
+        batches = scoped(PaymentBatch.objects.all(), request.user)
+        return batches.order_by().dates("period", "month", "DESC")
+
+
 @admin.register(PaymentLine)
-class PaymentLineAdmin(PeriodMonthMixin, ReadOnlyAdmin):
+class PaymentLineAdmin(PeriodMonthMixin, LargeTableAdminMixin, ReadOnlyAdmin):
     # Who is paid and how much first: at 1366 px beside the filters they stay in view.
     list_display = [
         "id",
@@ -795,14 +809,13 @@ class PaymentLineAdmin(PeriodMonthMixin, ReadOnlyAdmin):
         "status",
         "batch",
     ]
-    list_filter = ["scheme", StreetFilter, "status", "kind", MonthFilter]
+    list_filter = ["scheme", StreetFilter, "status", "kind", LineMonthFilter]
     search_fields = ["=elder__id_number", "elder__name", "=elder__elder_code", "bank_reference"]
     list_select_related = ["batch__region", "scheme", "elder", "caregiver", "facility", "insurer"]
     raw_id_fields = ["elder", "corrects", "batch", "policy_value"]
     readonly_fields = ["inputs_display"]
     exclude = ["inputs"]
     change_list_template = "admin/subsidies/paymentline/change_list.html"
-    show_full_result_count = False  # a province's lines: no second count of the whole table
 
     def lookup_allowed(self, lookup, value, request=None):
         # The batch review is this list with ?batch__id__exact=N.
