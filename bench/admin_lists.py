@@ -57,6 +57,8 @@ def users():
 
 
 def cases() -> dict[str, tuple[str, dict]]:
+    from django.db.models.functions import Length
+
     from regions.choices import RegionLevel
     from regions.models import Region
     from residents.models import Elder
@@ -64,6 +66,10 @@ def cases() -> dict[str, tuple[str, dict]]:
 
     street = Region.objects.filter(level=RegionLevel.STREET, code__startswith="330106").first()
     elder = Elder.objects.order_by("id")[1000]
+    # A term of three characters or more is served by the names' trigram index on PostgreSQL;
+    # a shorter one has no trigram: both are measured.
+    names = Elder.objects.annotate(length=Length("name")).order_by("id")
+    three = names.filter(length=3)[1000]
     found = {
         "elders, page 1": ("/admin/residents/elder/", {}),
         f"elders, page {LATER_PAGE}": ("/admin/residents/elder/", {"p": str(LATER_PAGE)}),
@@ -71,7 +77,11 @@ def cases() -> dict[str, tuple[str, dict]]:
             "/admin/residents/elder/",
             {"residence": street.code},
         ),
-        "elders, search by name": ("/admin/residents/elder/", {"q": elder.name}),
+        f"elders, search by name ({len(elder.name)} characters)": (
+            "/admin/residents/elder/",
+            {"q": elder.name},
+        ),
+        "elders, search by a 3-character name": ("/admin/residents/elder/", {"q": three.name}),
     }
     batch = PaymentBatch.objects.order_by("-period", "id").first()
     if batch is not None and PaymentLine.objects.exists():
