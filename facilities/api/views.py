@@ -180,7 +180,7 @@ class StayViewSet(
         elder = request.query_params.get("elder")
         if elder:
             try:
-                elder_id = IntegerField(min_value=1).run_validation(elder)
+                elder_id = IntegerField(min_value=1, max_value=2**63 - 1).run_validation(elder)
             except ValidationError as error:
                 raise ValidationError({"elder": error.detail}) from error
             stays = stays.filter(elder_id=elder_id)

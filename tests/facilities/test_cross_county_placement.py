@@ -91,8 +91,9 @@ def test_the_registration_county_bureau_finds_and_approves_the_stay(placed, xihu
     assert_matches_schema("get", "/api/facilities/stays/placement-approvals/", found)
     by_elder = client.get("/api/facilities/stays/placement-approvals/", {"elder": stay.elder_id})
     assert [row["id"] for row in by_elder.json()["results"]] == [stay.pk]
-    bad = client.get("/api/facilities/stays/placement-approvals/", {"elder": "x"})
-    assert bad.status_code == 400 and "elder" in bad.json()
+    for wrong in ("x", str(2**63)):  # not a number; one past what the key column holds
+        bad = client.get("/api/facilities/stays/placement-approvals/", {"elder": wrong})
+        assert bad.status_code == 400 and "elder" in bad.json()
 
     answer = client.post(
         f"/api/facilities/stays/{stay.pk}/placement-approval/", approval(), format="json"
