@@ -770,7 +770,12 @@ class StreetFilter(admin.SimpleListFilter):
         batch_id = request.GET.get("batch__id__exact")
         if batch_id and batch_id.isdigit():
             regions = regions.filter(pk=batch_id)
-        streets = Region.objects.filter(level=RegionLevel.STREET, parent_id__in=regions)
+        # Every street below a batch's region: a province's or a city's batch has no street
+        # as a child, and a filter without choices would be dropped with its ?street= ignored.
+        below = Q(pk__in=[])
+        for region_path in Region.objects.filter(pk__in=regions).values_list("path", flat=True):
+            below |= Q(path__startswith=region_path)
+        streets = Region.objects.filter(below, level=RegionLevel.STREET)
         return [(r.code, r.name) for r in streets.order_by("code")]
 
     def queryset(self, request, queryset):

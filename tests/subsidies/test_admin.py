@@ -58,3 +58,17 @@ def test_admin_approve_then_export_records_the_export(make_elder, admin_client, 
     assert response.status_code == 200
     assert response["Content-Disposition"].endswith('.xlsx"')
     assert BatchExport.objects.get().exported_by == admin_user
+
+
+def test_the_street_filter_works_on_a_province_batch(make_elder, admin_client):
+    # A province's batch has no street as a child region: the filter still offers the streets
+    # below it, and choosing one keeps that street's payees only.
+    in_street = make_elder(datetime.date(1939, 1, 1), "330106001001")
+    elsewhere = make_elder(datetime.date(1939, 2, 1), "330106002")
+    result = run("330000", datetime.date(2024, 5, 1))
+    url = reverse("admin:subsidies_paymentline_changelist")
+    page = admin_client.get(url, {"batch__id__exact": result.batch_id})
+    assert "330106001" in page.content.decode()
+    page = admin_client.get(url, {"batch__id__exact": result.batch_id, "street": "330106001"})
+    shown = {line.elder_id for line in page.context["cl"].result_list}
+    assert shown == {in_street.pk}, (shown, elsewhere.pk)
