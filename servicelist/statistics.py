@@ -97,9 +97,10 @@ def paid_by_scheme(region: Region, start: datetime.date, end: datetime.date, sch
     """The net amount of the payment lines of ``schemes`` for the months of [start, end], to
     the elders of ``region``, by scheme: every kind of line (recoveries and corrections are
     negative, so the sum is net), except those not paid — held for want of the payee's
-    account, failed at the bank, or cancelled before approval. One query."""
-    from subsidies.choices import LineStatus
+    account (or pending with none, which approval or export will hold), failed at the bank,
+    or cancelled before approval. One query."""
     from subsidies.models import PaymentLine
+    from subsidies.selectors import unpaid_to_elder_q
 
     rows = (
         PaymentLine.objects.filter(
@@ -109,7 +110,7 @@ def paid_by_scheme(region: Region, start: datetime.date, end: datetime.date, sch
             elder__isnull=False,
         )
         .filter(lives_in(region, "elder__"))
-        .exclude(status__in=[LineStatus.HELD, LineStatus.FAILED, LineStatus.CANCELLED])
+        .exclude(unpaid_to_elder_q())
         .values("scheme__code")
         .annotate(amount=Sum("amount"))
     )

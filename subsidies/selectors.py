@@ -256,6 +256,24 @@ def unpayable_q() -> Q:
     )
 
 
+def held_for_elder_q() -> Q:
+    """Lines to an elder held for want of the elder's account: held already, or pending ones
+    that approval or export will hold (unpayable_q, for an elder's line)."""
+    return Q(status=LineStatus.HELD) | (
+        Q(status=LineStatus.PENDING)
+        & needs_account_q()
+        & Q(elder__payee_account__isnull=True)
+        & ~exported_before_q()
+    )
+
+
+def unpaid_to_elder_q() -> Q:
+    """Lines to an elder that paid nothing, for whoever counts money that went out (the
+    service list's coverage and statistics): failed at the bank, cancelled, or held
+    (held_for_elder_q)."""
+    return Q(status__in=[LineStatus.FAILED, LineStatus.CANCELLED]) | held_for_elder_q()
+
+
 def unpayable_parts(lines: QuerySet[PaymentLine]) -> list[QuerySet[PaymentLine]]:
     """unpayable_q's lines among ``lines``, one query per kind of payee: each an anti-join
     of the pending lines with the accounts (an OR of the four kinds would look every line's

@@ -47,6 +47,8 @@ from servicelist.models import (
 from servicelist.selectors import items_in_force
 from subsidies.choices import BatchKind, LineKind, LineStatus
 from subsidies.models import PaymentBatch, PaymentLine, Scheme
+from subsidies.payees import set_payee_account
+from tests.subsidies.conftest import card_number_for
 from visits.models import HealthCheck, Visit, VisitWorker
 
 D = datetime.date
@@ -65,9 +67,14 @@ def schemes(service_items):
     return {s.code: s for s in Scheme.objects.all()}
 
 
-def make_elder(birth, *, hukou="330106004001", residence="330106004001", name="测试", **extra):
-    return Elder.objects.create(
-        id_number=f"T{next(_serial):017d}",
+def make_elder(
+    birth, *, hukou="330106004001", residence="330106004001", name="测试", account=True, **extra
+):
+    """An elder; with a bank card unless ``account=False`` (cash to an elder with no account
+    is held, and reaches nobody)."""
+    serial = next(_serial)
+    elder = Elder.objects.create(
+        id_number=f"T{serial:017d}",
         name=name,
         sex="F",
         birth_date=birth,
@@ -76,6 +83,14 @@ def make_elder(birth, *, hukou="330106004001", residence="330106004001", name="�
         pension_type=extra.get("pension", "none"),
         death_date=extra.get("death"),
     )
+    if account:
+        set_payee_account(
+            payee=elder,
+            channel="bank_card",
+            bank="工商银行",
+            account_number=card_number_for(serial),
+        )
+    return elder
 
 
 def pay(elder, scheme, period, status=LineStatus.PENDING):
