@@ -696,11 +696,13 @@ def record_placement_approval(
     ):
         raise OutOfScopeWrite(_("%(record)s不在您的管辖范围内。") % {"record": label})
     reason = (reason or "").strip()
-    had_one = stored.placement_approved_on is not None
-    if had_one and not reason:
-        raise ValidationError({"reason": _("更改或撤销已登记的批准，请填写原因。")})
     elder, _beds = _lock(stored.elder)
     stay = Stay.objects.select_for_update().select_related("bed").get(pk=stored.pk)
+    # Read from the locked row: an approval another bureau recorded meanwhile is a change
+    # (it needs the reason), not a first recording that silently overwrites it.
+    had_one = stay.placement_approved_on is not None
+    if had_one and not reason:
+        raise ValidationError({"reason": _("更改或撤销已登记的批准，请填写原因。")})
     if approved_on is None:
         if not had_one:
             raise ValidationError(
