@@ -155,6 +155,17 @@ def test_a_correction_is_checked_against_the_writers_scope(rulebook, bed):
     assert Stay.objects.get(pk=stay.pk).start_date == D(2024, 1, 1)
 
 
+def test_a_correction_to_a_bed_outside_the_writers_scope_is_refused(facility, bed):
+    """The stay is the writer's, the bed it names is not: moving the stay there is refused."""
+    stay = services.admit_to_bed(elder=ElderFactory(), bed=bed, start_date=D(2024, 1, 1))
+    insider = User.objects.create_user("insider", is_staff=True)
+    RoleAssignment.objects.create(user=insider, role=Role.INSTITUTION_STAFF, facility=facility)
+    elsewhere = BedFactory(facility=FacilityFactory(name="别处的养老院"), label="201-1")
+    with pytest.raises(OutOfScopeWrite):
+        services.correct_stay(stay=stay, bed=elsewhere, reason="床位选错", by=insider)
+    assert Stay.objects.get(pk=stay.pk).bed == bed
+
+
 def test_a_correction_is_in_the_audit_trail_with_who_why_and_what_changed(facility, bed):
     staff = _staff("carer", facility)
     wrong = _stay_typed_in_the_future(bed, ElderFactory(name="任永毛"))
