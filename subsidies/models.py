@@ -837,6 +837,12 @@ class FacilitySubsidy(models.Model):
         return f"{self.facility.name} {self.year} {self.get_kind_display()} {self.amount}"
 
 
+def masked_account(last4: str) -> str:
+    """An account number as everyone but the bank sees it: its last four digits (an account
+    and each of its past versions alike)."""
+    return f"****{last4}" if last4 else ""
+
+
 class PayeeAccount(models.Model):
     """Where a payee's cash goes: their bank card or social-security card's financial account.
 
@@ -954,7 +960,7 @@ class PayeeAccount(models.Model):
 
     @property
     def masked_number(self) -> str:
-        return f"****{self.account_last4}" if self.account_last4 else ""
+        return masked_account(self.account_last4)
 
 
 class Insurer(models.Model):

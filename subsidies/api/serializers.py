@@ -18,6 +18,7 @@ from subsidies.models import (
     PaymentBatch,
     PaymentLine,
     StarSubsidyRate,
+    masked_account,
 )
 from subsidies.periods import PERIOD_PATTERN, parse_period
 from subsidies.selectors import (
@@ -386,7 +387,7 @@ class PayeeAccountHistorySerializer(serializers.Serializer):
         return user.username if user is not None else ""
 
     def get_account_number(self, version) -> str:
-        return f"****{version.account_last4}" if version.account_last4 else ""
+        return masked_account(version.account_last4)
 
 
 class PayeeAccountInputSerializer(serializers.Serializer):
