@@ -537,8 +537,8 @@ def _in_institution(ref: str, first: datetime.date, last: datetime.date) -> Q:
 def _placed(ref: str, start: datetime.date, end: datetime.date, elder_ids=None) -> Q:
     """Placed in institutional care by the county on some day of [start, end] (on ``start``
     when they are the same day): a stay in an institution's bed open on a day of the period
-    whose approval came on or before a day of it it was open. ``elder_ids`` (low, high) keeps
-    the subquery to a chunk's elders, as for categories."""
+    whose approval came on or before a day of it it was open. ``elder_ids`` keeps the
+    subquery to a chunk's or an area's elders, as for categories (_narrowed)."""
     stays = institution_stays().filter(start_date__lte=end, placement_approved_on__lte=end)
     stays = stays.filter(Q(end_date__isnull=True) | Q(end_date__gt=start))
     # Approved on a day the stay was still open (the approval may precede the admission).
