@@ -123,14 +123,17 @@ def export_insured_list(
     reason: str = "",
 ) -> InsuredListFile:
     """Write the insured list of ``insurer`` for ``period`` (``YYYY`` or ``YYYY-MM``) as CSV or
-    XLSX and record the export. ``full_ids`` is the insurer's copy: refused (PermissionDenied)
-    unless ``may_export_full_list``, and a reason is required."""
+    XLSX and record the export. Refused (PermissionDenied) to a user whose roles do not reach
+    the subsidies (may_read_insured_list), whatever the door. ``full_ids`` is the insurer's
+    copy: refused unless ``may_export_full_list``, and a reason is required."""
     from accounts.services import record_audit
 
     if fmt not in ExportFormat.values:
         raise ValidationError(
             {"format": _("格式 %(format)s 不支持，应为 csv 或 xlsx。") % {"format": fmt}}
         )
+    if by is not None and not may_read_insured_list(by):
+        raise PermissionDenied(_("参保名单由财务和民政部门导出。"))
     first, last = parse_months(period)
     reason = (reason or "").strip()
     if full_ids:

@@ -377,6 +377,19 @@ def test_the_auditor_never_gets_the_insurers_copy(insured_year, tmp_path):
         )  # fmt: skip
 
 
+def test_a_role_outside_the_subsidies_is_refused_the_list(insured_year, tmp_path):
+    company, _elders = insured_year
+    worker = User.objects.create_user("street-insurers")
+    RoleAssignment.objects.create(
+        user=worker, role=Role.STREET_WORKER, region=Region.objects.get(code="330106")
+    )
+    output = tmp_path / "x.csv"
+    with pytest.raises(PermissionDenied):
+        export_insured_list(insurer=company, period="2025", fmt="csv", output=output, by=worker)
+    assert not output.exists()
+    assert not AuditEntry.objects.filter(object_type="subsidies.insurer").exists()
+
+
 def test_the_command_writes_the_list(insured_year, tmp_path):
     company, _elders = insured_year
     out = io.StringIO()
