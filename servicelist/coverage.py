@@ -117,12 +117,12 @@ def reached_elders(item: ServiceItem, start: datetime.date, end: datetime.date) 
     period that is neither failed, cancelled, nor held for want of an account (money that did
     not go out reached nobody); visits and checks: one in the period; in kind: a delivery of
     the item, or of an item above it that it restates."""
-    from subsidies.selectors import unpaid_to_elder_q
+    from subsidies.selectors import unpaid_q
     from visits.models import HealthCheck, Visit
 
     how = item.reached_through
     if how == ReachedThrough.PAYMENT_LINE:
-        rows = _cash_lines(item, start, end).exclude(unpaid_to_elder_q())
+        rows = _cash_lines(item, start, end).exclude(unpaid_q())
     elif how == ReachedThrough.VISIT:
         first, after = _bounds(start, end)
         rows = Visit.objects.filter(visited_at__gte=first, visited_at__lt=after)
@@ -146,11 +146,11 @@ def held_for_want_of_account(item: ServiceItem, start: datetime.date, end: datet
     because the elder has no account to pay it to, or would be at approval or export (a
     pending line, never exported, to an elder with no account; subsidies.selectors). False for
     other items."""
-    from subsidies.selectors import held_for_elder_q
+    from subsidies.selectors import held_q
 
     if item.reached_through != ReachedThrough.PAYMENT_LINE:
         return Value(False)
-    return Exists(_cash_lines(item, start, end).filter(held_for_elder_q(), elder=OuterRef("pk")))
+    return Exists(_cash_lines(item, start, end).filter(held_q(), elder=OuterRef("pk")))
 
 
 @dataclass(frozen=True)

@@ -100,7 +100,7 @@ def paid_by_scheme(region: Region, start: datetime.date, end: datetime.date, sch
     account (or pending with none, which approval or export will hold), failed at the bank,
     or cancelled before approval. One query."""
     from subsidies.models import PaymentLine
-    from subsidies.selectors import unpaid_to_elder_q
+    from subsidies.selectors import unpaid_q
 
     rows = (
         PaymentLine.objects.filter(
@@ -110,7 +110,7 @@ def paid_by_scheme(region: Region, start: datetime.date, end: datetime.date, sch
             elder__isnull=False,
         )
         .filter(lives_in(region, "elder__"))
-        .exclude(unpaid_to_elder_q())
+        .exclude(unpaid_q())
         .values("scheme__code")
         .annotate(amount=Sum("amount"))
     )

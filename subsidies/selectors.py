@@ -256,22 +256,16 @@ def unpayable_q() -> Q:
     )
 
 
-def held_for_elder_q() -> Q:
-    """Lines to an elder held for want of the elder's account: held already, or pending ones
-    that approval or export will hold (unpayable_q, for an elder's line)."""
-    return Q(status=LineStatus.HELD) | (
-        Q(status=LineStatus.PENDING)
-        & needs_account_q()
-        & Q(elder__payee_account__isnull=True)
-        & ~exported_before_q()
-    )
+def held_q() -> Q:
+    """Lines held for want of an account: held already, or pending ones that approval or
+    export will hold (unpayable_q: whoever the payee is, an insurer included)."""
+    return Q(status=LineStatus.HELD) | unpayable_q()
 
 
-def unpaid_to_elder_q() -> Q:
-    """Lines to an elder that paid nothing, for whoever counts money that went out (the
-    service list's coverage and statistics): failed at the bank, cancelled, or held
-    (held_for_elder_q)."""
-    return Q(status__in=[LineStatus.FAILED, LineStatus.CANCELLED]) | held_for_elder_q()
+def unpaid_q() -> Q:
+    """Lines that paid nothing, for whoever counts money that went out (the service list's
+    coverage and statistics): failed at the bank, cancelled, or held (held_q)."""
+    return Q(status__in=[LineStatus.FAILED, LineStatus.CANCELLED]) | held_q()
 
 
 def unpayable_parts(lines: QuerySet[PaymentLine]) -> list[QuerySet[PaymentLine]]:
