@@ -159,7 +159,6 @@ WHERE l.batch_id = %s AND l.status <> %s AND l.status <> '{LineStatus.HELD.value
 """
 _CHANNEL_FILTER_SQL = f"AND {_CHANNEL_SQL} = %s\n"
 _ORDER_SQL = "ORDER BY l.id"
-_ROWS_SQL = "SELECT " + ",\n       ".join(_COLUMNS_SQL) + _FROM_SQL + _ORDER_SQL
 
 # For COPY: every cell as the csv path writes it, through safe_cell's rule in SQL, and empty
 # texts as NULL (PostgreSQL quotes an empty string, the csv module does not; both leave
