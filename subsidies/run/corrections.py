@@ -134,6 +134,8 @@ class _Month:
     decided_on: datetime.date
     reason: str
     counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(COUNTS, 0))
+    # The draft adjustment batch of each region, looked up once per chunk, not once per line.
+    batches: dict[int, PaymentBatch] = field(default_factory=dict)
 
     def run_region(self, payee_id: int) -> Region | None:
         """The deepest region run this month that covers the payee."""
@@ -142,7 +144,10 @@ class _Month:
         return max(covering, key=lambda r: len(r.path), default=None)
 
     def adjustment_batch(self, region_id: int) -> PaymentBatch:
-        return draft_adjustment_batch(region_id, first_of_month(self.decided_on))
+        if region_id not in self.batches:
+            period = first_of_month(self.decided_on)
+            self.batches[region_id] = draft_adjustment_batch(region_id, period)
+        return self.batches[region_id]
 
 
 def _lock_batches(regions: list[Region], period: datetime.date) -> None:
