@@ -2,8 +2,13 @@
 in an area and period, how many elders the item is for, how many it reached, and who it has
 not reached, with the reason when one is known (docs/policy.md §7 — 000 三(二)).
 
-Set-based: per item, one count of the entitled, one of the reached (and, when asked, one
-query for the named list), whatever the number of elders. An elder belongs to the area where
+Set-based, whatever the number of elders, in one of two readings that give the same figures:
+an area of at most SERVICELIST_COVERAGE_IN_MEMORY_MAX_ELDERS elders (a street, most
+districts) is read once into memory, with the records that reached its elders, and every
+item's condition evaluated there (servicelist.area_reading: a few queries for the whole
+list); a larger one (a city, the province) is counted in SQL, per item one count of the
+entitled, one of the reached and, when asked, one query for the named list. An elder belongs
+to the area where
 they live, or, with no residence recorded, where they are registered (as the street office's
 scope reaches them, accounts/rules.py). Entitlement is read on the period's first day (or the
 item's first day, when it comes into force later in the period), among elders alive then.
@@ -95,15 +100,15 @@ def _bounds(
     return first, after
 
 
-def _cash_lines(item: ServiceItem, start: datetime.date, end: datetime.date) -> QuerySet:
-    """The payment lines that pay ``item`` to an elder for a month of [start, end]: normal,
-    arrears, and reissues (a line paid again after a bank's refusal or once a held line's
-    account is added), whatever their status."""
+def cash_lines(schemes, start: datetime.date, end: datetime.date) -> QuerySet:
+    """The payment lines that pay one of ``schemes`` (a cash item's scheme codes) to an elder
+    for a month of [start, end]: normal, arrears, and reissues (a line paid again after a
+    bank's refusal or once a held line's account is added), whatever their status."""
     from subsidies.choices import LineKind
     from subsidies.models import PaymentLine
 
     return PaymentLine.objects.filter(
-        scheme__code__in=item.schemes,
+        scheme__code__in=sorted(schemes),
         period__gte=start,
         period__lte=end,
         kind__in=[LineKind.NORMAL, LineKind.ARREARS, LineKind.REISSUE],
@@ -111,18 +116,27 @@ def _cash_lines(item: ServiceItem, start: datetime.date, end: datetime.date) -> 
     )
 
 
-def reached_elders(item: ServiceItem, start: datetime.date, end: datetime.date) -> QuerySet | None:
+def reached_elders(
+    item: ServiceItem,
+    start: datetime.date,
+    end: datetime.date,
+    *,
+    codes: set[str] | None = None,
+) -> QuerySet | None:
     """The ids of the elders ``item`` reached in [start, end], as a subquery; None when no
     system of ours records it. Cash: a line paying one of its schemes for a month of the
     period that is neither failed, cancelled, nor held for want of an account (money that did
     not go out reached nobody); visits and checks: one in the period; in kind: a delivery of
-    the item, or of an item above it that it restates."""
+    the item, or of an item above it that it restates (``codes``: its lineage, when the caller
+    has read it already)."""
     from subsidies.selectors import unpaid_q
     from visits.models import HealthCheck, Visit
 
     how = item.reached_through
+    if how == ReachedThrough.DELIVERY and codes is None:
+        codes = lineage(item)
     if how == ReachedThrough.PAYMENT_LINE:
-        rows = _cash_lines(item, start, end).exclude(unpaid_q())
+        rows = cash_lines(item.schemes, start, end).exclude(unpaid_q())
     elif how == ReachedThrough.VISIT:
         first, after = _bounds(start, end)
         rows = Visit.objects.filter(visited_at__gte=first, visited_at__lt=after)
@@ -131,10 +145,10 @@ def reached_elders(item: ServiceItem, start: datetime.date, end: datetime.date) 
     elif how == ReachedThrough.HEALTH_CHECK:
         rows = HealthCheck.objects.filter(checked_on__gte=start, checked_on__lte=end)
     elif how == ReachedThrough.DELIVERY and item.record_kind:
-        return reached_by_record(item, lineage(item), start, end)
+        return reached_by_record(item, codes, start, end)
     elif how == ReachedThrough.DELIVERY:
         rows = ServiceDelivery.objects.filter(
-            item__code__in=sorted(lineage(item)), delivered_on__gte=start, delivered_on__lte=end
+            item__code__in=sorted(codes), delivered_on__gte=start, delivered_on__lte=end
         )
     else:
         return None
@@ -150,7 +164,7 @@ def held_for_want_of_account(item: ServiceItem, start: datetime.date, end: datet
 
     if item.reached_through != ReachedThrough.PAYMENT_LINE:
         return Value(False)
-    return Exists(_cash_lines(item, start, end).filter(held_q(), elder=OuterRef("pk")))
+    return Exists(cash_lines(item.schemes, start, end).filter(held_q(), elder=OuterRef("pk")))
 
 
 @dataclass(frozen=True)
@@ -189,6 +203,17 @@ class CoverageRow:
         """The rate as people read it (``33.33%``); empty when there is none."""
         rate = self.rate
         return "" if rate is None else f"{rate * 100:.2f}%"
+
+
+@dataclass
+class Figures:
+    """One item's figures in an area: entitled, reached (None: no system of ours records it)
+    and, when asked, the entitled not reached in id order, each as (ID number, name, residence
+    code, residence path, registration path, held for want of an account)."""
+
+    entitled: int
+    reached: int | None
+    missed: list[tuple] = field(default_factory=list)
 
 
 def entitled_elders(item: ServiceItem, region: Region, start: datetime.date) -> QuerySet:
@@ -275,35 +300,24 @@ def coverage(
         return _coverage(region, start, end, named=named)
 
 
-def _coverage(
-    region: Region, start: datetime.date, end: datetime.date, *, named: bool
-) -> list[CoverageRow]:
-    from regions.selectors import PolicyValueNotSet
+class _SqlReading:
+    """Each item counted in SQL, its entitled and its reached elders with a query each: for
+    areas too large to hold in memory (a province, a city)."""
 
-    reasons = _Reasons(region, start, end) if named else None
-    rows = []
-    for item in items_in_force(region, start, end):
-        if item.condition is None:
-            rows.append(CoverageRow(item, None, None, _("对象无法从名册判定")))
-            continue
-        try:
-            entitled = entitled_elders(item, region, start)
-            entitled_count = entitled.count()
-        except PolicyValueNotSet as missing:
-            rows.append(
-                CoverageRow(item, None, None, _("条件所需参数未设定：%(key)s") % {"key": missing})
-            )
-            continue
-        reached = reached_elders(item, start, end)
+    def __init__(self, region: Region, start: datetime.date, end: datetime.date):
+        self.region, self.start, self.end = region, start, end
+
+    def figures(self, item: ServiceItem, *, named: bool) -> Figures:
+        entitled = entitled_elders(item, self.region, self.start)
+        entitled_count = entitled.count()
+        reached = reached_elders(item, self.start, self.end)
         if reached is None:
-            rows.append(CoverageRow(item, entitled_count, None, _("本系统不记录其落实")))
-            continue
-        row = CoverageRow(item, entitled_count, entitled.filter(pk__in=reached).count())
-        if named and row.reached < entitled_count:
-            general = reasons.general(item)
-            missed = (
+            return Figures(entitled_count, None)
+        figures = Figures(entitled_count, entitled.filter(pk__in=reached).count())
+        if named and figures.reached < entitled_count:
+            figures.missed = list(
                 entitled.exclude(pk__in=reached)
-                .annotate(no_account=held_for_want_of_account(item, start, end))
+                .annotate(no_account=held_for_want_of_account(item, self.start, self.end))
                 .order_by("pk")
                 .values_list(
                     "id_number",
@@ -314,6 +328,46 @@ def _coverage(
                     "no_account",
                 )
             )
+        return figures
+
+
+def _reading(region: Region, start: datetime.date, end: datetime.date, items: list[ServiceItem]):
+    """The area's elders held in memory when there are few enough of them
+    (SERVICELIST_COVERAGE_IN_MEMORY_MAX_ELDERS), else counted in SQL item by item."""
+    from servicelist.area_reading import AreaReading
+
+    limit = settings.SERVICELIST_COVERAGE_IN_MEMORY_MAX_ELDERS
+    if limit and Elder.objects.filter(lives_in(region))[: limit + 1].count() <= limit:
+        return AreaReading(region, start, end, items)
+    return _SqlReading(region, start, end)
+
+
+def _coverage(
+    region: Region, start: datetime.date, end: datetime.date, *, named: bool
+) -> list[CoverageRow]:
+    from regions.selectors import PolicyValueNotSet
+
+    reasons = _Reasons(region, start, end) if named else None
+    items = items_in_force(region, start, end)
+    reading = _reading(region, start, end, items)
+    rows = []
+    for item in items:
+        if item.condition is None:
+            rows.append(CoverageRow(item, None, None, _("对象无法从名册判定")))
+            continue
+        try:
+            figures = reading.figures(item, named=named)
+        except PolicyValueNotSet as missing:
+            rows.append(
+                CoverageRow(item, None, None, _("条件所需参数未设定：%(key)s") % {"key": missing})
+            )
+            continue
+        if figures.reached is None:
+            rows.append(CoverageRow(item, figures.entitled, None, _("本系统不记录其落实")))
+            continue
+        row = CoverageRow(item, figures.entitled, figures.reached)
+        if figures.missed:
+            general = reasons.general(item)
             row.not_reached = [
                 NotReached(
                     item=item.code,
@@ -327,7 +381,9 @@ def _coverage(
                         bool(residence),
                     ),
                 )
-                for id_number, name, residence, residence_path, hukou_path, no_account in missed
+                for id_number, name, residence, residence_path, hukou_path, no_account in (
+                    figures.missed
+                )
             ]
         rows.append(row)
     return rows

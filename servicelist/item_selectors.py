@@ -22,6 +22,14 @@ MEAL_POINT_TARGET = "meal_point_community_coverage_target"
 SHARE_PLACES = Decimal("0.0001")
 
 
+# The items whose own record hangs on a delivery: the delivery reaches the elder only when it
+# carries that record (a meal served at a meal point; a service visit to a home-care bed).
+DELIVERY_RECORDS = {
+    RecordKind.MEAL: Q(meal__isnull=False),
+    RecordKind.HOME_CARE_BED: Q(home_care_bed_visit__isnull=False),
+}
+
+
 def reached_by_record(
     item: ServiceItem, codes: set[str], start: datetime.date, end: datetime.date
 ) -> QuerySet | None:
@@ -33,12 +41,10 @@ def reached_by_record(
     kind = item.record_kind
     codes = sorted(codes)
     in_period = {"item__code__in": codes, "delivered_on__gte": start, "delivered_on__lte": end}
-    if kind == RecordKind.MEAL:
-        return ServiceDelivery.objects.filter(meal__isnull=False, **in_period).values("elder_id")
-    if kind == RecordKind.HOME_CARE_BED:
-        return ServiceDelivery.objects.filter(
-            home_care_bed_visit__isnull=False, **in_period
-        ).values("elder_id")
+    if kind in DELIVERY_RECORDS:
+        return ServiceDelivery.objects.filter(DELIVERY_RECORDS[kind], **in_period).values(
+            "elder_id"
+        )
     if kind == RecordKind.RESPITE:
         return RespiteStay.objects.filter(
             item__code__in=codes, start_on__lte=end, end_on__gte=start

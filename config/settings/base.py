@@ -236,6 +236,14 @@ ALLOWANCE_RUN_MAX_ATTEMPTS = env.int("ALLOWANCE_RUN_MAX_ATTEMPTS", default=5)
 # heartbeat, stall and attempt settings; each month's elders are cut into chunks of this many ids.
 CORRECTION_CHUNK_SIZE = env.int("CORRECTION_CHUNK_SIZE", default=20000)
 
+# Coverage of the service list (servicelist.coverage) reads an area of at most this many
+# elders into memory once and evaluates every item's condition in Python (a street's 37 items
+# in one pass over its elders, about 1 KB per elder); larger areas are counted in SQL, item by
+# item. 0: always in SQL.
+SERVICELIST_COVERAGE_IN_MEMORY_MAX_ELDERS = env.int(
+    "SERVICELIST_COVERAGE_IN_MEMORY_MAX_ELDERS", default=60000
+)
+
 # Every handler masks (accounts.masking): paths without query strings, ID and mobile numbers
 # masked. The development server's request lines (django.server) get their own handler with the
 # same filter; gunicorn's access log is set up in config/gunicorn_conf.py.

@@ -24,3 +24,13 @@ def service_items(_service_items_loaded, rulebook):
 
     _load()
     return ServiceItem.objects.all()
+
+
+@pytest.fixture(params=["in_memory", "sql"])
+def coverage_reading(request, settings):
+    """Coverage read both ways, for the same figures: the area's elders held in memory (a
+    street, a district) and each item counted in SQL (an area above
+    SERVICELIST_COVERAGE_IN_MEMORY_MAX_ELDERS, a province)."""
+    if request.param == "sql":
+        settings.SERVICELIST_COVERAGE_IN_MEMORY_MAX_ELDERS = 0
+    return request.param

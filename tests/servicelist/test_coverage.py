@@ -189,7 +189,7 @@ def june(schemes):
     return {"paid": paid, "unpaid": unpaid, "seen": alone_seen, "missed": alone_missed}
 
 
-def test_coverage_counts_each_item_where_it_is_delivered(june, tmp_path):
+def test_coverage_counts_each_item_where_it_is_delivered(june, tmp_path, coverage_reading):
     output, missed = tmp_path / "coverage.csv", tmp_path / "missed.csv"
     call_command(
         "service_coverage",
@@ -221,7 +221,7 @@ def test_coverage_counts_each_item_where_it_is_delivered(june, tmp_path):
     assert audit.action == AuditAction.EXPORT and audit.object_id == "330106004"
 
 
-def test_the_reason_names_a_standard_not_set(june):
+def test_the_reason_names_a_standard_not_set(june, coverage_reading):
     """Xihu's high-age universal e-allowance (清单16) has no amount yet: nobody is paid, and
     the list says why."""
     rows = coverage(region("330106"), D(2024, 6, 1), D(2024, 6, 30), named=True)
@@ -418,6 +418,10 @@ EVENTS = [
     "newspaper",
     "adapted",
     "bed",
+    # A delivery of the meal or the home-care-bed item that carries no meal or bed visit:
+    # it reaches nobody through those items.
+    "meal_unrecorded",
+    "bed_unrecorded",
 ]
 
 
@@ -451,7 +455,7 @@ def populations(draw):
     suppress_health_check=[Health.function_scoped_fixture, Health.too_slow],
 )
 @given(population=populations())
-def test_coverage_equals_the_slow_reading_elder_by_elder(schemes, population):
+def test_coverage_equals_the_slow_reading_elder_by_elder(schemes, population, coverage_reading):
     specs, period, area_code = population
     area = region(area_code)
     start, end = parse_period(period)
@@ -512,6 +516,10 @@ def test_coverage_equals_the_slow_reading_elder_by_elder(schemes, population):
                     adapt(elder, on)
                 elif event == "bed":
                     visit_bed(elder, on)
+                elif event == "meal_unrecorded":
+                    deliver(elder, "330106:10", on, provider="送餐员")
+                elif event == "bed_unrecorded":
+                    deliver(elder, "330106:21", on, provider="护理员")
         fast = {
             row.item.code: row
             for row in coverage(area, start, end, named=True)
@@ -529,7 +537,9 @@ def test_coverage_equals_the_slow_reading_elder_by_elder(schemes, population):
         assert {n.id_number for n in row.not_reached} == entitled - reached, code
 
 
-def test_a_few_queries_per_item_whatever_the_number_of_elders(june, django_assert_max_num_queries):
+def test_a_few_queries_per_item_whatever_the_number_of_elders(
+    june, django_assert_max_num_queries, coverage_reading
+):
     area, start, end = region("330106"), D(2024, 6, 1), D(2024, 6, 30)
     items = len(items_in_force(area, start, end))
     for n in range(30):
@@ -571,3 +581,20 @@ def test_an_elders_page_lists_every_item_entitled_received_and_missing(june, cli
         "/api/servicelist/elder-items/", {"elder": beishan.pk, "period": "2024-06"}
     )
     assert outside.status_code == 400
+
+
+def test_an_area_above_the_in_memory_limit_is_counted_in_sql(june, settings):
+    """Up to SERVICELIST_COVERAGE_IN_MEMORY_MAX_ELDERS elders the area is read into memory
+    once; above it (a province) each item is counted in SQL."""
+    from servicelist.area_reading import AreaReading
+    from servicelist.coverage import _reading
+
+    area, start, end = region("330106004"), D(2024, 6, 1), D(2024, 6, 30)
+    living = Elder.objects.filter(lives_in(area)).count()
+    assert living > 1
+    settings.SERVICELIST_COVERAGE_IN_MEMORY_MAX_ELDERS = living
+    assert isinstance(_reading(area, start, end, []), AreaReading)
+    settings.SERVICELIST_COVERAGE_IN_MEMORY_MAX_ELDERS = living - 1
+    assert not isinstance(_reading(area, start, end, []), AreaReading)
+    settings.SERVICELIST_COVERAGE_IN_MEMORY_MAX_ELDERS = 0
+    assert not isinstance(_reading(area, start, end, []), AreaReading)

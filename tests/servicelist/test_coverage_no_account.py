@@ -47,7 +47,7 @@ def held(schemes):
     return {"paid": paid, "waiting": waiting, "never": never, "line": line}
 
 
-def test_a_held_line_is_not_reached_and_says_no_account(held):
+def test_a_held_line_is_not_reached_and_says_no_account(held, coverage_reading):
     row = high_age_row()
     reasons = {n.name: n.reason for n in row.not_reached}
     assert reasons["无账户"] == "无领取账户"
@@ -62,7 +62,7 @@ def test_the_reason_is_translated(held):
     assert reasons["无账户"] == "no account"
 
 
-def test_the_elder_is_reached_once_the_account_is_added(held):
+def test_the_elder_is_reached_once_the_account_is_added(held, coverage_reading):
     waiting, line = held["waiting"], held["line"]
     # The batch was approved before the account came: the held line is paid again as a
     # reissue in the month's draft batch, for the same month.
@@ -86,7 +86,9 @@ def test_an_elders_page_shows_the_held_item_as_missing(held):
     assert item.entitled and item.received is False and item.missing
 
 
-def test_a_pending_line_with_no_account_counts_as_held_not_as_reached_or_paid(schemes):
+def test_a_pending_line_with_no_account_counts_as_held_not_as_reached_or_paid(
+    schemes, coverage_reading
+):
     # A draft batch's line to an elder with no account: approval and export will hold it, and
     # the batch totals already count it as held (subsidies.selectors.payable_and_held). The
     # coverage and the statistics read it the same way; once the account is added it is paid.
