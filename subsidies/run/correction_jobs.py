@@ -219,10 +219,17 @@ def write_chunk(chunk_id: int) -> None:
                 # Stored on the chunk and shown in the admin and the API: written in the
                 # interface's default language, whoever's request or worker defers it.
                 with override(settings.LANGUAGE_CODE):
-                    reason = gettext("等待 %(period)s 的津贴运行 #%(run)s 完成") % {
-                        "run": waiting[0].pk,
-                        "period": f"{chunk.period:%Y-%m}",
-                    }
+                    # A failed run goes on only once someone resumes it: say so, so that the
+                    # job's page does not show a wait that nothing will end.
+                    text = (
+                        gettext(
+                            "等待 %(period)s 的津贴运行 #%(run)s 完成：该运行已失败，"
+                            "须在管理后台恢复"
+                        )
+                        if waiting[0].status == RunStatus.FAILED
+                        else gettext("等待 %(period)s 的津贴运行 #%(run)s 完成")
+                    )
+                    reason = text % {"run": waiting[0].pk, "period": f"{chunk.period:%Y-%m}"}
                 raise claims.Deferred(reason)
         counts = correct_chunk(chunk.job, chunk)
         claims.pause_point("chunk_written")

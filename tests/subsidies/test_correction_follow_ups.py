@@ -12,6 +12,7 @@ from unittest import mock
 import pytest
 from django.contrib.auth import get_user_model
 from django.utils import translation
+from django.utils.translation import gettext
 from rest_framework.test import APIClient
 
 from accounts.choices import Role
@@ -98,6 +99,24 @@ def test_a_month_whose_run_was_planned_before_the_revision_is_corrected_after_th
     assert set(lines.values_list("amount", "kind")) == {(Decimal("900.00"), LineKind.NORMAL)}
     assert all(line.batch.is_draft for line in lines)
     assert not PaymentLine.objects.filter(period=MAY, kind=LineKind.CORRECTION).exists()
+
+
+def test_a_month_waiting_on_a_failed_run_says_the_run_must_be_resumed(to_april):
+    run = planning.request_allowance_run(region=xihu(), period=MAY)
+    planning.prepare_run(run_id=run.pk)
+    job, chunk_ids = planned_job_of(raise_longevity())
+    AllowanceRun.objects.filter(pk=run.pk).update(status=RunStatus.FAILED)
+    may = CorrectionChunk.objects.filter(job=job, period=MAY)
+    for chunk in may:
+        with pytest.raises(claims.Deferred):
+            correction_jobs.process_chunk(chunk_id=chunk.pk)
+    assert set(may.values_list("error", flat=True)) == {
+        f"等待 2024-05 的津贴运行 #{run.pk} 完成：该运行已失败，须在管理后台恢复"
+    }
+    with translation.override("en"):
+        assert "must be resumed in the admin" in gettext(
+            "等待 %(period)s 的津贴运行 #%(run)s 完成：该运行已失败，须在管理后台恢复"
+        )
 
 
 def test_a_run_queued_before_its_batch_opened_is_covered_and_reads_the_new_value(to_april):
