@@ -2,6 +2,7 @@ import io
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.utils import translation
 
 from regions.models import PolicyValue, Region
 
@@ -60,5 +61,14 @@ def test_policy_gaps_lists_what_is_not_set_and_who_needs_it(rulebook):
     assert "longevity_subsidy_100_plus" in out and "subsidies: monthly allowance run" in out
     assert "e_allowance_high_age_universal" in out and "西政办〔2023〕46号 清单16" in out
     assert "high_age_allowance_80_89" not in out
+    gaps = PolicyValue.objects.filter(value__isnull=True, frequency="").count()
+    assert out.strip().endswith(f"{gaps} value(s) not set")
+
+
+def test_policy_gaps_speaks_english_when_asked_and_keeps_its_summary_line(rulebook):
+    with translation.override("en"):
+        out = run("policy_gaps")
+    line = next(x for x in out.splitlines() if "longevity_subsidy_100_plus" in x)
+    assert "(Longevity health subsidy (aged 100 and over))" in line and "needed by: " in line
     gaps = PolicyValue.objects.filter(value__isnull=True, frequency="").count()
     assert out.strip().endswith(f"{gaps} value(s) not set")

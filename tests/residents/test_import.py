@@ -115,7 +115,7 @@ def test_a_bad_row_is_rejected_with_line_and_field_while_good_rows_go_in(
     assert rows and all(r["row"] == "3" for r in rows)
     assert field in {r["field"] for r in rows}
     assert all(r["message"] for r in rows)
-    assert "line 3" in err
+    assert "第 3 行" in err
 
 
 def test_the_second_occurrence_of_an_id_number_is_rejected(zhejiang, tmp_path):

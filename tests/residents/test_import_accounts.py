@@ -68,5 +68,5 @@ def test_a_bad_account_rejects_the_row_naming_row_and_field(zhejiang, tmp_path, 
     assert lines[-1] == "created 1, updated 0, rejected 1"
     rows = list(csv.DictReader(errors_file.open(encoding="utf-8")))
     assert {(r["row"], r["field"]) for r in rows} == {("3", field)}
-    assert f"line 3, {field}" in err
+    assert f"第 3 行，{field}" in err
     assert not PayeeAccount.objects.exists()

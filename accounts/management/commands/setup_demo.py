@@ -8,17 +8,19 @@ from importlib import import_module
 from importlib.util import find_spec
 
 from django.core.management import call_command
-from django.core.management.base import BaseCommand
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from accounts.demo_accounts import DEMO_PASSWORD, ensure_demo_accounts
+from config import commands
 
 DEMO_APPS = ["residents", "facilities", "visits", "subsidies"]
 
 
-class Command(BaseCommand):
-    help = (
-        "Load the rulebook, the rules of who each policy is for, the service lists and the "
-        "demonstration district, and create one login per role."
+class Command(commands.Command):
+    help = gettext_lazy(
+        "载入政策规则手册、各项政策的适用对象规则、服务清单和示范区数据，并为每个角色各建一个"
+        "登录账号。"
     )
 
     def handle(self, *args, **options):
@@ -30,9 +32,9 @@ class Command(BaseCommand):
             if find_spec(f"{app}.demo") is not None:
                 import_module(f"{app}.demo").load_demo(stdout=self.stdout)
         accounts = ensure_demo_accounts()
-        self.stdout.write(f"\nDemonstration logins (password for all: {DEMO_PASSWORD}):")
+        self.stdout.write(
+            "\n" + _("示范登录账号（密码均为 %(password)s）：") % {"password": DEMO_PASSWORD}
+        )
         for role, user in accounts:
-            label = (
-                "超级管理员 / superuser" if role is None else f"{role.group}：{role.description}"
-            )
+            label = _("超级管理员") if role is None else f"{role.group}：{role.description}"
             self.stdout.write(f"  {user.username:<12} {label}")

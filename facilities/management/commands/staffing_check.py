@@ -4,10 +4,11 @@ a region from given counts. Thin: parse, call a selector, print."""
 import datetime
 import json
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from config import commands
 from facilities.choices import CareClass
 from facilities.models import Facility
 from facilities.selectors import required_for_counts, short_staffed_facilities, staffing_report
@@ -15,21 +16,43 @@ from regions.models import Region
 from regions.selectors import PolicyValueNotSet
 
 
-class Command(BaseCommand):
+class Command(commands.Command):
     help = gettext_lazy("护理员配备核查：按机构在住老人，或按区划与各类人数（规划测算）。")
 
     def add_arguments(self, parser):
         target = parser.add_mutually_exclusive_group(required=True)
         target.add_argument("--facility", metavar="CODE", help=gettext_lazy("机构编码"))
         target.add_argument("--region", metavar="CODE", help=gettext_lazy("区划代码"))
-        parser.add_argument("--fully-disabled", type=int, metavar="N")
-        parser.add_argument("--partially-disabled", type=int, metavar="N")
-        parser.add_argument("--self-caring", type=int, metavar="N")
+        parser.add_argument(
+            "--fully-disabled",
+            type=int,
+            metavar="N",
+            help=gettext_lazy("按区划测算：完全失能老人人数"),
+        )
+        parser.add_argument(
+            "--partially-disabled",
+            type=int,
+            metavar="N",
+            help=gettext_lazy("按区划测算：部分失能老人人数"),
+        )
+        parser.add_argument(
+            "--self-caring", type=int, metavar="N", help=gettext_lazy("按区划测算：自理老人人数")
+        )
         parser.add_argument(
             "--short-staffed", action="store_true", help=gettext_lazy("列出区划内护理员不足的机构")
         )
-        parser.add_argument("--on", type=datetime.date.fromisoformat, metavar="YYYY-MM-DD")
-        parser.add_argument("--format", choices=["text", "json"], default="text")
+        parser.add_argument(
+            "--on",
+            type=datetime.date.fromisoformat,
+            metavar="YYYY-MM-DD",
+            help=gettext_lazy("核查日期（默认今天）"),
+        )
+        parser.add_argument(
+            "--format",
+            choices=["text", "json"],
+            default="text",
+            help=gettext_lazy("输出格式：text（文字）或 json"),
+        )
 
     def handle(self, *args, **options):
         on = options["on"] or datetime.date.today()
@@ -94,7 +117,10 @@ class Command(BaseCommand):
         for report in result.get("short_staffed", [result]):
             counts = report["counts"]
             who = report.get("facility") or report.get("region")
-            self.stdout.write(f"{who['name']}（{who['code']}）{report['on']}")
+            self.stdout.write(
+                _("%(name)s（%(code)s）%(on)s")
+                % {"name": who["name"], "code": who["code"], "on": report["on"]}
+            )
             self.stdout.write(
                 "  "
                 + _(
