@@ -15,6 +15,7 @@ from pathlib import Path
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from regions.models import Region
 from regions.seed_files import LoadReport, last_change
@@ -77,8 +78,9 @@ def _file_entries(path: Path) -> list[tuple[str, dict]]:
             jurisdiction = Region.objects.get(code=entry["jurisdiction"])
         except Region.DoesNotExist:
             raise ValidationError(
-                f"scheme entry {index} (jurisdiction): no region {entry['jurisdiction']}"
-            )
+                _("津贴项目文件第 %(index)s 个项目（jurisdiction）：没有区划 %(code)s")
+                % {"index": index, "code": entry["jurisdiction"]}
+            ) from None
         values = {field: entry.get(field) for field in SCHEME_FIELDS}
         values["condition"] = values["condition"] or {}
         values["until_set_paid_as"] = values["until_set_paid_as"] or []
@@ -134,7 +136,7 @@ def adopt_scheme(*, code: str, path: Path = SCHEMES_FILE, by=None) -> LoadReport
     act, recorded in the scheme's history."""
     entries = dict(_file_entries(path))
     if code not in entries:
-        raise ValidationError({"code": f"the file has no scheme {code}"})
+        raise ValidationError({"code": _("津贴项目文件中没有项目 %(code)s") % {"code": code}})
     report = LoadReport()
     values = entries[code]
     scheme = Scheme.objects.select_for_update().filter(code=code).first()

@@ -81,7 +81,7 @@ def test_the_api_takes_and_returns_yyyy_mm(api, django_capture_on_commit_callbac
 @pytest.mark.parametrize("command", ["run_allowances", "export_batch"])
 def test_the_commands_refuse_a_period_outside_the_range_naming_the_option(rulebook, command):
     extra = ["--format", "csv", "--output", "-"] if command == "export_batch" else ["--sync"]
-    with pytest.raises(CommandError, match="--period: .*超出系统支持的范围"):
+    with pytest.raises(CommandError, match="--period：.*超出系统支持的范围"):
         call_command(
             command, "--region", "330106", "--period", "0000-01", *extra, stdout=io.StringIO()
         )

@@ -5,9 +5,12 @@ from pathlib import Path
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from accounts.scoping import OutOfScope, require_region_in_scope
+from config import commands
 from facilities.validators import normalize_uscc
 from regions.models import Region
 from subsidies.choices import ExportFormat
@@ -15,46 +18,62 @@ from subsidies.insured_lists import export_insured_list
 from subsidies.models import Insurer
 
 
-class Command(BaseCommand):
-    help = (
+class Command(commands.Command):
+    help = gettext_lazy(
         "导出保险公司某年或某月的参保名单（每位参保老年人一行，末行为合计，即应付保费）："
         "reference,scheme,period,id_number,name,hukou_region,amount,status。身份证号默认脱敏；"
         "--full-ids 为供保险公司投保的完整名单，须具备权限并写明事由，记入审计日志。"
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("--insurer", required=True, help="the insurer's credit code (USCC)")
-        parser.add_argument("--period", required=True, help="YYYY or YYYY-MM")
-        parser.add_argument("--format", default="csv", choices=ExportFormat.values)
-        parser.add_argument("--output", required=True)
-        parser.add_argument("--region", help="only the lines of this region's batches")
-        parser.add_argument("--user", help="run as this user: their scope and permissions")
         parser.add_argument(
-            "--full-ids", action="store_true", help="whole ID numbers (the insurer's copy)"
+            "--insurer", required=True, help=gettext_lazy("保险公司的统一社会信用代码")
         )
-        parser.add_argument("--reason", default="", help="why (required with --full-ids)")
+        parser.add_argument(
+            "--period", required=True, help=gettext_lazy("YYYY（年）或 YYYY-MM（月）")
+        )
+        parser.add_argument(
+            "--format", default="csv", choices=ExportFormat.values, help=gettext_lazy("文件格式")
+        )
+        parser.add_argument("--output", required=True, help=gettext_lazy("写入的文件"))
+        parser.add_argument("--region", help=gettext_lazy("只含该区划批次的明细"))
+        parser.add_argument("--user", help=gettext_lazy("以该用户身份运行：按其权限范围和权限导出"))
+        parser.add_argument(
+            "--full-ids",
+            action="store_true",
+            help=gettext_lazy("完整身份证号（供保险公司投保的名单）"),
+        )
+        parser.add_argument(
+            "--reason", default="", help=gettext_lazy("事由（使用 --full-ids 时必填）")
+        )
 
     def handle(self, *args, insurer, period, format, output, **options):
         found = Insurer.objects.filter(uscc=normalize_uscc(insurer)).first()
         if found is None:
-            raise CommandError(f"--insurer {insurer}: no insurer with this credit code")
+            raise CommandError(
+                _("--insurer %(insurer)s：没有该统一社会信用代码的保险公司") % {"insurer": insurer}
+            )
         user = None
         if options["user"]:
             user = get_user_model().objects.filter(username=options["user"]).first()
             if user is None:
-                raise CommandError(f"--user: no user {options['user']}")
+                raise CommandError(
+                    _("--user：没有用户 %(username)s") % {"username": options["user"]}
+                )
         region = None
         if options["region"]:
             region = Region.objects.filter(code=options["region"]).first()
             if region is None:
-                raise CommandError(f"--region: no region with code {options['region']}")
+                raise CommandError(
+                    _("--region：没有代码为 %(code)s 的区划") % {"code": options["region"]}
+                )
             try:
                 require_region_in_scope(user, region, app="subsidies")
             except OutOfScope as error:
                 raise CommandError(str(error)) from None
         path = Path(output)
         if not path.parent.is_dir():
-            raise CommandError(f"--output {output}: folder does not exist")
+            raise CommandError(_("--output %(output)s：文件夹不存在") % {"output": output})
         try:
             written = export_insured_list(
                 insurer=found,
@@ -69,6 +88,7 @@ class Command(BaseCommand):
         except (ValidationError, PermissionDenied) as error:
             messages = getattr(error, "messages", None) or [str(error)]
             raise CommandError("; ".join(messages)) from None
+        # The summary line scripts read: not translated.
         self.stdout.write(
             f"insured list of {found.name} for {period}: {written.count} insured, "
             f"{written.amount} yuan, ID numbers {'whole' if written.full_ids else 'masked'}, "
