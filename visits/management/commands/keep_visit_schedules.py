@@ -1,13 +1,15 @@
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
+from config import commands
 from regions.choices import RegionLevel
 from regions.models import Region
 from visits import schedule_store
 
 
-class Command(BaseCommand):
-    help = _(
+class Command(commands.Command):
+    help = gettext_lazy(
         "存储看板所读的探访计划：应用已记录的变更，并计算各县（市、区）窗口内缺少或已过时的月份"
         "（Celery beat 每五分钟运行一次；此命令立即运行，不限时）。"
     )
@@ -17,7 +19,7 @@ class Command(BaseCommand):
             "--region",
             action="append",
             default=[],
-            help=_("只计算该县级区划（区划代码，可重复）"),
+            help=gettext_lazy("只计算该县级区划（区划代码，可重复）"),
         )
 
     def handle(self, *args, **options):

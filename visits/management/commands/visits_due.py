@@ -3,11 +3,14 @@
 import datetime
 import sys
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from accounts.choices import AuditAction
 from accounts.services import record_audit
 from accounts.spreadsheets import csv_text
+from config import commands
 from regions.models import Region
 from visits.selectors import elders_to_visit, local_tz
 
@@ -51,27 +54,39 @@ def due_rows_csv(rows) -> str:
     )
 
 
-class Command(BaseCommand):
-    help = (
-        "列出某区域内按当日规则须探访的老年人（按常住地，未登记常住地的按户籍地）：id_number,name,frequency(daily|monthly),"
-        "last_visit(最近一次有效探访日期),due(当日/当月是否仍须探访 true|false)。"
+class Command(commands.Command):
+    help = gettext_lazy(
+        "列出某区域内按当日规则须探访的老年人（按常住地，未登记常住地的按户籍地），写出 CSV："
+        "id_number,name,frequency(daily|monthly),last_visit(最近一次有效探访日期),"
+        "due(当日/当月是否仍须探访 true|false),residence_region,groups,citation,"
+        "residence_unknown。导出记入审计日志。"
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("--region", required=True, help="region code (county, street, …)")
-        parser.add_argument("--date", required=True, help="YYYY-MM-DD")
-        parser.add_argument("--format", default="csv", choices=["csv"])
-        parser.add_argument("--output", default="-", help="file to write; - for stdout")
+        parser.add_argument(
+            "--region", required=True, help=gettext_lazy("区划代码（县级、街道等）")
+        )
+        parser.add_argument("--date", required=True, help=gettext_lazy("日期，YYYY-MM-DD"))
+        parser.add_argument(
+            "--format", default="csv", choices=["csv"], help=gettext_lazy("文件格式")
+        )
+        parser.add_argument(
+            "--output", default="-", help=gettext_lazy("写入的文件；- 表示标准输出")
+        )
 
     def handle(self, *args, region, date, output, **options):
         try:
             area = Region.objects.get(code=region)
         except Region.DoesNotExist:
-            raise CommandError(f"--region: no region with code {region}") from None
+            raise CommandError(
+                _("--region：没有代码为 %(code)s 的区划") % {"code": region}
+            ) from None
         try:
             on = datetime.date.fromisoformat(date)
         except ValueError:
-            raise CommandError(f"--date: {date!r} is not a date (YYYY-MM-DD)") from None
+            raise CommandError(
+                _("--date：%(date)s 不是日期（YYYY-MM-DD）") % {"date": repr(date)}
+            ) from None
         rows = elders_to_visit(areas=[area], on=on)
         text = due_rows_csv(rows)
         if output == "-":
@@ -88,4 +103,7 @@ class Command(BaseCommand):
             details={"date": on.isoformat(), "rows": len(rows), "output": output},
         )
         owed = sum(r.due for r in rows)
-        self.stderr.write(f"{len(rows)} elders to visit in {area.name} on {on}; {owed} still owed")
+        self.stderr.write(
+            _("%(area)s %(date)s 须探访的老年人 %(count)s 人，其中 %(owed)s 人仍须探访")
+            % {"count": len(rows), "area": area.name, "date": on, "owed": owed}
+        )
