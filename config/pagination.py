@@ -8,8 +8,11 @@ default. An offset past the end is an empty page whatever its size: it is compar
 count and never reaches the database.
 """
 
+from django.utils.translation import gettext_lazy
 from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.settings import api_settings
+
+from config.i18n import interpolate_lazy
 
 MAX_LIMIT = 500
 
@@ -18,7 +21,8 @@ class ProjectPagination(LimitOffsetPagination):
     """The default limit is ``PAGE_SIZE`` of the REST_FRAMEWORK settings."""
 
     max_limit = MAX_LIMIT
-    limit_query_description = (
-        f"每页条数：默认 {api_settings.PAGE_SIZE}，最多 {MAX_LIMIT}（更大的值按 {MAX_LIMIT} 计）。"
+    limit_query_description = interpolate_lazy(
+        gettext_lazy("每页条数：默认 %(default)s，最多 %(max)s（更大的值按 %(max)s 计）。"),
+        {"default": api_settings.PAGE_SIZE, "max": MAX_LIMIT},
     )
-    offset_query_description = "从第几条开始（0 起）；超过总数时返回空页。"
+    offset_query_description = gettext_lazy("从第几条开始（0 起）；超过总数时返回空页。")

@@ -11,6 +11,7 @@ Environment variables:
 from pathlib import Path
 
 import environ
+from django.utils.translation import gettext_lazy
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -171,8 +172,9 @@ REST_FRAMEWORK = {
 }
 
 SPECTACULAR_SETTINGS = {
-    "TITLE": "Zhejiang basic elderly-care services API",
-    "DESCRIPTION": "浙江省基本养老服务系统接口：长者、机构与床位、探访、津贴发放。",
+    # Lazy: the schema is written in the language of the request (or of ``--lang``).
+    "TITLE": gettext_lazy("浙江省基本养老服务接口"),
+    "DESCRIPTION": gettext_lazy("浙江省基本养老服务系统接口：长者、机构与床位、探访、津贴发放。"),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     # Swagger UI from the project's own static files: the docs work without internet access.
