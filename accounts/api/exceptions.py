@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError
+from django.utils.translation import gettext_lazy
 from rest_framework import status
 from rest_framework.exceptions import APIException, NotFound, PermissionDenied, ValidationError
 from rest_framework.settings import api_settings
@@ -27,7 +28,7 @@ from accounts.scoping import OutOfScopeWrite
 
 class ConflictError(APIException):
     status_code = status.HTTP_409_CONFLICT
-    default_detail = "与已有记录冲突。"
+    default_detail = gettext_lazy("与已有记录冲突。")
     default_code = "conflict"
 
 

@@ -1,5 +1,7 @@
 """Input and output serializers of the facilities API, separate per endpoint."""
 
+from django.utils.translation import gettext_lazy
+from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
 from facilities.choices import BedType
@@ -84,7 +86,9 @@ class StaySerializer(serializers.ModelSerializer):
         source="placement_approved_by.code",
         read_only=True,
         allow_null=True,
-        help_text="批准纳入机构养老的县级民政部门所在县（市、区）的区划代码；未批准为空",
+        help_text=gettext_lazy(
+            "批准纳入机构养老的县级民政部门所在县（市、区）的区划代码；未批准为空"
+        ),
     )
 
     class Meta:
@@ -127,7 +131,9 @@ class PlacementStaySerializer(serializers.ModelSerializer):
         source="placement_approved_by.code",
         read_only=True,
         allow_null=True,
-        help_text="批准纳入机构养老的县级民政部门所在县（市、区）的区划代码；未批准为空",
+        help_text=gettext_lazy(
+            "批准纳入机构养老的县级民政部门所在县（市、区）的区划代码；未批准为空"
+        ),
     )
 
     class Meta:
@@ -146,6 +152,12 @@ class PlacementStaySerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+@extend_schema_serializer(
+    description=gettext_lazy(
+        "经县级民政部门批准纳入机构养老：批准后，低保老年人的护理补贴按特困人员护理费标准"
+        "计发。approved_on 为空即撤销误录的批准；变更或撤销批准须填写 reason。"
+    )
+)
 class PlacementApprovalSerializer(serializers.Serializer):
     """The county civil-affairs bureau's approval of placing the elder in institutional care
     (经县级民政部门批准纳入机构养老): a 低保 elder's nursing subsidy is then the destitute
@@ -159,7 +171,7 @@ class PlacementApprovalSerializer(serializers.Serializer):
         queryset=Region.objects.filter(level=RegionLevel.COUNTY),
         required=False,
         allow_null=True,
-        help_text="批准的县级民政部门所在县（市、区）的区划代码",
+        help_text=gettext_lazy("批准的县级民政部门所在县（市、区）的区划代码"),
     )
     reason = serializers.CharField(max_length=90, required=False, allow_blank=True)
 
@@ -267,11 +279,11 @@ class CareClassCountsSerializer(serializers.Serializer):
 
 
 class StaffingRatioSerializer(serializers.Serializer):
-    key = serializers.CharField(help_text="规则库键")
+    key = serializers.CharField(help_text=gettext_lazy("规则库键"))
     residents_per_caregiver = serializers.CharField(
-        help_text="每名护理员照护的老人数，精确分数（如 3 或 5/2）"
+        help_text=gettext_lazy("每名护理员照护的老人数，精确分数（如 3 或 5/2）")
     )
-    source_region = serializers.CharField(help_text="配比所在区划（名称 代码）")
+    source_region = serializers.CharField(help_text=gettext_lazy("配比所在区划（名称 代码）"))
     citation = serializers.CharField()
 
 
@@ -314,16 +326,22 @@ class StaffingPlanSerializer(serializers.Serializer):
 
 
 class ShortStaffedSerializer(serializers.Serializer):
-    region = serializers.CharField(help_text="区划代码")
+    region = serializers.CharField(help_text=gettext_lazy("区划代码"))
     short_staffed = StaffingReportSerializer(many=True)
 
 
 class WorkforceFigureSerializer(serializers.Serializer):
     label = serializers.CharField()
-    actual = serializers.CharField(allow_null=True, help_text="四位小数；无分母时为空")
-    target = serializers.CharField(allow_null=True, help_text="目标值；规则库未设定时为空")
+    actual = serializers.CharField(
+        allow_null=True, help_text=gettext_lazy("四位小数；无分母时为空")
+    )
+    target = serializers.CharField(
+        allow_null=True, help_text=gettext_lazy("目标值；规则库未设定时为空")
+    )
     target_source = serializers.CharField(allow_null=True)
-    target_note = serializers.CharField(allow_blank=True, help_text="目标未设定的原因")
+    target_note = serializers.CharField(
+        allow_blank=True, help_text=gettext_lazy("目标未设定的原因")
+    )
     met = serializers.BooleanField(allow_null=True)
 
 
@@ -344,7 +362,7 @@ class WorkforceSerializer(serializers.Serializer):
     with_first_aid = serializers.IntegerField()
     beds = serializers.IntegerField()
     beds_by_type = serializers.DictField(
-        child=serializers.IntegerField(), help_text="按床位类型（不含家庭养老床位）"
+        child=serializers.IntegerField(), help_text=gettext_lazy("按床位类型（不含家庭养老床位）")
     )
     figures = WorkforceFiguresSerializer()
 
@@ -393,7 +411,7 @@ class ElderLookupSerializer(serializers.Serializer):
     kind = serializers.CharField(help_text="elder")
     code = serializers.CharField()
     elder = LookupElderSerializer()
-    stay = LookupStaySerializer(allow_null=True, help_text="当前入住；未入住为空")
+    stay = LookupStaySerializer(allow_null=True, help_text=gettext_lazy("当前入住；未入住为空"))
 
 
 class BedLookupSerializer(serializers.Serializer):
@@ -401,4 +419,4 @@ class BedLookupSerializer(serializers.Serializer):
     code = serializers.CharField()
     bed = LookupBedSerializer()
     facility = LookupFacilitySerializer()
-    stay = LookupStaySerializer(allow_null=True, help_text="当前入住；空床为空")
+    stay = LookupStaySerializer(allow_null=True, help_text=gettext_lazy("当前入住；空床为空"))

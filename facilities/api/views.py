@@ -6,6 +6,7 @@ import datetime
 from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from drf_spectacular.utils import (
     OpenApiParameter,
     OpenApiResponse,
@@ -21,6 +22,7 @@ from rest_framework.views import APIView
 
 from accounts.permissions import ScopedQuerysetMixin, ScopedWritePermission
 from accounts.scoping import require_region_in_scope, scoped
+from config.i18n import interpolate_lazy
 from facilities import selectors, services
 from facilities.api import serializers as s
 from facilities.choices import CareClass
@@ -70,9 +72,14 @@ def _code(request, name: str) -> str:
 
 
 ON_PARAMETER = OpenApiParameter(
-    "on", datetime.date, description=f"统计日期（默认今天；{EARLIEST_DATE} 至 {LATEST_DATE}）"
+    "on",
+    datetime.date,
+    description=interpolate_lazy(
+        gettext_lazy("统计日期（默认今天；%(earliest)s 至 %(latest)s）"),
+        {"earliest": EARLIEST_DATE, "latest": LATEST_DATE},
+    ),
 )
-BAD_INPUT = OpenApiResponse(description="参数有误：返回体按参数名说明原因")
+BAD_INPUT = OpenApiResponse(description=gettext_lazy("参数有误：返回体按参数名说明原因"))
 
 
 def _scoped_get(model, user, pk, field):
@@ -168,7 +175,7 @@ class StayViewSet(
         return Response(s.StaySerializer(stay).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(
-        parameters=[OpenApiParameter("elder", int, description="老年人ID")],
+        parameters=[OpenApiParameter("elder", int, description=gettext_lazy("老年人ID"))],
         responses=s.PlacementStaySerializer(many=True),
     )
     @action(detail=False, methods=["get"], url_path="placement-approvals")
@@ -330,14 +337,24 @@ class StaffingView(APIView):
 
     @extend_schema(
         parameters=[
-            OpenApiParameter("facility", str, description="机构编码：该机构的护理员配备核查"),
-            OpenApiParameter("region", str, description="区划代码（未给 facility 时必填）"),
             OpenApiParameter(
-                "short_staffed", str, description="非空：列出该区划内护理员不足的机构"
+                "facility", str, description=gettext_lazy("机构编码：该机构的护理员配备核查")
             ),
-            OpenApiParameter("fully_disabled", int, description="测算：完全失能老人数"),
-            OpenApiParameter("partially_disabled", int, description="测算：部分失能老人数"),
-            OpenApiParameter("self_caring", int, description="测算：自理老人数"),
+            OpenApiParameter(
+                "region", str, description=gettext_lazy("区划代码（未给 facility 时必填）")
+            ),
+            OpenApiParameter(
+                "short_staffed",
+                str,
+                description=gettext_lazy("非空：列出该区划内护理员不足的机构"),
+            ),
+            OpenApiParameter(
+                "fully_disabled", int, description=gettext_lazy("测算：完全失能老人数")
+            ),
+            OpenApiParameter(
+                "partially_disabled", int, description=gettext_lazy("测算：部分失能老人数")
+            ),
+            OpenApiParameter("self_caring", int, description=gettext_lazy("测算：自理老人数")),
             ON_PARAMETER,
         ],
         responses={
@@ -351,7 +368,7 @@ class StaffingView(APIView):
                 resource_type_field_name=None,
             ),
             400: BAD_INPUT,
-            404: OpenApiResponse(description="没有该编码的机构（或不在权限范围内）"),
+            404: OpenApiResponse(description=gettext_lazy("没有该编码的机构（或不在权限范围内）")),
         },
     )
     def get(self, request):
@@ -401,14 +418,14 @@ class WorkforceView(APIView):
 
     @extend_schema(
         parameters=[
-            OpenApiParameter("region", str, required=True, description="区划代码"),
+            OpenApiParameter("region", str, required=True, description=gettext_lazy("区划代码")),
             ON_PARAMETER,
         ],
         responses={
             200: s.WorkforceSerializer,
             400: BAD_INPUT,
-            403: OpenApiResponse(description="区划不在您的权限范围内"),
-            404: OpenApiResponse(description="没有该代码的区划"),
+            403: OpenApiResponse(description=gettext_lazy("区划不在您的权限范围内")),
+            404: OpenApiResponse(description=gettext_lazy("没有该代码的区划")),
         },
     )
     def get(self, request):
@@ -424,7 +441,9 @@ class LookupView(APIView):
 
     @extend_schema(
         parameters=[
-            OpenApiParameter("code", str, required=True, description="长者码（E 开头）或床位码")
+            OpenApiParameter(
+                "code", str, required=True, description=gettext_lazy("长者码（E 开头）或床位码")
+            )
         ],
         responses={
             200: PolymorphicProxySerializer(
@@ -435,7 +454,9 @@ class LookupView(APIView):
                 },
                 resource_type_field_name="kind",
             ),
-            404: OpenApiResponse(description="没有该长者码或床位码（或不在权限范围内）"),
+            404: OpenApiResponse(
+                description=gettext_lazy("没有该长者码或床位码（或不在权限范围内）")
+            ),
         },
     )
     def get(self, request):

@@ -2,6 +2,7 @@
 
 import datetime
 
+from django.utils.translation import gettext_lazy
 from rest_framework import serializers
 
 from accounts.masking import mask_phone
@@ -102,9 +103,14 @@ class ElderCreateSerializer(serializers.Serializer):
 class ElderLookupInputSerializer(serializers.Serializer):
     """A whole ID number, sent in the body so that it stays out of URLs and access logs."""
 
-    id_number = serializers.CharField(max_length=30, help_text="完整身份证号（18 位）")
+    id_number = serializers.CharField(
+        max_length=30, help_text=gettext_lazy("完整身份证号（18 位）")
+    )
     reason = serializers.CharField(
-        max_length=200, required=False, allow_blank=True, help_text="查询事由（记入审计日志）"
+        max_length=200,
+        required=False,
+        allow_blank=True,
+        help_text=gettext_lazy("查询事由（记入审计日志）"),
     )
 
 
@@ -175,6 +181,8 @@ class AssessmentDueSerializer(serializers.Serializer):
     due_on = serializers.DateField(
         source="shown_due_on",
         allow_null=True,
-        help_text="应评估日期；到期日是生日（从未评估者满 60 周岁、满门槛年龄）时为空，以免透露出生日期",
+        help_text=gettext_lazy(
+            "应评估日期；到期日是生日（从未评估者满 60 周岁、满门槛年龄）时为空，以免透露出生日期"
+        ),
     )
     last_assessed_on = serializers.DateField(allow_null=True)

@@ -4,6 +4,7 @@ import datetime
 
 from django.db.models import Prefetch
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
@@ -17,6 +18,7 @@ from accounts.scoping import scoped
 from accounts.selectors import audit_reason, sees_full_personal_data
 from accounts.services import record_audit
 from accounts.throttling import id_number_lookup_refused
+from config.i18n import interpolate_lazy
 from residents import services
 from residents.api.serializers import (
     AssessmentCreateSerializer,
@@ -74,7 +76,9 @@ class ElderViewSet(
 
     @extend_schema(
         parameters=[
-            OpenApiParameter("reason", str, description="查看完整身份证号的事由（记入审计日志）")
+            OpenApiParameter(
+                "reason", str, description=gettext_lazy("查看完整身份证号的事由（记入审计日志）")
+            )
         ]
     )
     def retrieve(self, request, *args, **kwargs):
@@ -157,7 +161,10 @@ class ElderViewSet(
             OpenApiParameter(
                 "on",
                 datetime.date,
-                description=f"截止日期（默认今天；今天起 {DUE_LIST_DAYS_AHEAD} 天内）",
+                description=interpolate_lazy(
+                    gettext_lazy("截止日期（默认今天；今天起 %(days)s 天内）"),
+                    {"days": DUE_LIST_DAYS_AHEAD},
+                ),
             )
         ],
         responses=AssessmentDueSerializer(many=True),
