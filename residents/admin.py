@@ -220,6 +220,8 @@ class ElderAdmin(
     # Exact ID number only: lists never reveal numbers by partial match. The search travels in
     # the URL (?q=); the logs keep paths without query strings (accounts.masking).
     search_fields = ["name", "=id_number", "=elder_code"]
+    # Says what the box finds: a part of a number finds no one, on purpose (see above).
+    search_help_text = _("按姓名查找；身份证号（18 位）或长者码（E 开头）须完整输入。")
     list_filter = [
         HukouRegionFilter,
         ResidenceRegionFilter,
@@ -463,6 +465,7 @@ class AbilityAssessmentAdmin(ScopedAdminMixin, SimpleHistoryAdmin):
     list_filter = ["final_level", "standard", "assessed_on"]
     list_select_related = ["elder"]
     search_fields = ["elder__name", "=elder__id_number", "=elder__elder_code"]
+    search_help_text = _("按老年人姓名查找；身份证号或长者码须完整输入。")
     date_hierarchy = "assessed_on"
     # Assessments are recorded through the API or services (levels are computed, never typed);
     # the admin shows them read-only.
@@ -484,6 +487,7 @@ class ElderCategoryAdmin(ScopedAdminMixin, SimpleHistoryAdmin):
     list_filter = ["category"]
     list_select_related = ["elder"]
     search_fields = ["elder__name", "=elder__id_number"]
+    search_help_text = _("按老年人姓名查找；身份证号须完整输入。")
     fields = ["elder", "category", "start_date", "end_date", "note"]
     autocomplete_fields = ["elder"]
 

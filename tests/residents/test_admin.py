@@ -43,6 +43,17 @@ def test_search_by_exact_id_number(admin):
     assert "1 条结果" in page or "1 result" in page
 
 
+def test_the_search_box_says_what_it_finds(admin):
+    """A part of an ID number finds no one, on purpose: the box says so, in both languages."""
+    elder = ElderFactory()
+    page = admin.get("/admin/residents/elder/").content.decode()
+    assert "身份证号（18 位）或长者码（E 开头）须完整输入" in page
+    partial = admin.get(f"/admin/residents/elder/?q={elder.id_number[:10]}").content.decode()
+    assert "0 条结果" in partial
+    english = admin.get("/admin/residents/elder/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "must be typed in full" in english
+
+
 def test_admin_add_derives_sex_and_birth_date(admin):
     from regions.models import Region
 
