@@ -9,6 +9,7 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
@@ -32,7 +33,7 @@ from servicelist.item_services import (
 from servicelist.models import HomeAdaptation, HomeCareBed, MealPoint, RespiteStay
 from servicelist.services import find_item, find_provider
 
-BAD_INPUT = OpenApiResponse(description="参数有误：返回体按字段说明原因")
+BAD_INPUT = OpenApiResponse(description=gettext_lazy("参数有误：返回体按字段说明原因"))
 
 
 def _region(code: str, field: str = "region") -> Region:
@@ -77,9 +78,12 @@ class MealPointSerializer(serializers.ModelSerializer):
 class MealPointInputSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
     kind = serializers.ChoiceField(choices=MealPointKind.choices)
-    region = serializers.CharField(help_text="所在村（社区）或街道的区划代码")
+    region = serializers.CharField(help_text=gettext_lazy("所在村（社区）或街道的区划代码"))
     facility = serializers.CharField(
-        required=False, allow_blank=True, default="", help_text="所属机构的机构编码（可空）"
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text=gettext_lazy("所属机构的机构编码（可空）"),
     )
     opened_on = serializers.DateField()
 
@@ -107,7 +111,7 @@ class MealPointViewSet(
     mixins.CreateModelMixin,
     viewsets.GenericViewSet,
 ):
-    """Meal points (助餐点) of the user's areas. POST registers one in an area the user
+    """Meal points of the user's areas. POST registers one in an area the user
     covers; ``coverage/`` tells how many villages and communities of an area have one open,
     against the rulebook's target (or "not set")."""
 
@@ -175,7 +179,7 @@ class HomeAdaptationSerializer(_ElderRecordSerializer):
 
 
 class AdaptationInputSerializer(serializers.Serializer):
-    item = serializers.CharField(help_text="服务项目代码，如 330106:18")
+    item = serializers.CharField(help_text=gettext_lazy("服务项目代码，如 330106:18"))
     elder = serializers.IntegerField()
     applied_on = serializers.DateField()
 
@@ -193,7 +197,7 @@ class HomeAdaptationViewSet(
     mixins.CreateModelMixin,
     viewsets.GenericViewSet,
 ):
-    """Home adaptations (适老化改造) of the user's elders. POST records an application;
+    """Home adaptations of the user's elders. POST records an application;
     ``assess/`` its assessment. The provider reports the finished work as a delivery of the
     item, which completes the approved adaptation with its one-off subsidy."""
 
@@ -253,9 +257,9 @@ class HomeCareBedSerializer(_ElderRecordSerializer):
 
 
 class BedInputSerializer(serializers.Serializer):
-    item = serializers.CharField(help_text="服务项目代码，如 330106:21")
+    item = serializers.CharField(help_text=gettext_lazy("服务项目代码，如 330106:21"))
     elder = serializers.IntegerField()
-    provider = serializers.CharField(help_text="机构代码或服务提供方名称")
+    provider = serializers.CharField(help_text=gettext_lazy("机构代码或服务提供方名称"))
     set_up_on = serializers.DateField()
 
 
@@ -271,7 +275,7 @@ class HomeCareBedViewSet(
     mixins.CreateModelMixin,
     viewsets.GenericViewSet,
 ):
-    """Home-care beds (家庭养老床位) of the user's elders. POST sets one up; ``close/`` closes
+    """Home-care beds of the user's elders. POST sets one up; ``close/`` closes
     it. Its service visits come in as deliveries of its item by its provider."""
 
     queryset = HomeCareBed.objects.select_related("item", "elder", "provider_facility")
@@ -330,7 +334,7 @@ class RespiteStaySerializer(_ElderRecordSerializer):
 
 
 class RespiteStayViewSet(ScopedQuerysetMixin, viewsets.ReadOnlyModelViewSet):
-    """Respite stays (喘息服务) of the user's elders, read; recorded as deliveries with an
+    """Respite stays of the user's elders, read; recorded as deliveries with an
     ``end_date``."""
 
     queryset = RespiteStay.objects.select_related("item", "elder", "facility")

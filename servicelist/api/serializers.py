@@ -1,5 +1,6 @@
 """Shapes of the service list's API; the rules are in servicelist.services and .coverage."""
 
+from django.utils.translation import gettext_lazy
 from rest_framework import serializers
 
 from residents.id_numbers import mask_id_number
@@ -49,15 +50,17 @@ class ListedItemSerializer(serializers.Serializer):
 
 
 class RegionListQuerySerializer(serializers.Serializer):
-    region = serializers.CharField(help_text="区划代码")
-    date = serializers.DateField(required=False, help_text="日期（默认今天）")
+    region = serializers.CharField(help_text=gettext_lazy("区划代码"))
+    date = serializers.DateField(required=False, help_text=gettext_lazy("日期（默认今天）"))
 
 
 class DeliveryInputSerializer(serializers.Serializer):
-    item = serializers.CharField(help_text="服务项目代码，如 330106:10")
-    id_number = serializers.CharField(help_text="老年人身份证号（仅在请求体中，不入地址）")
+    item = serializers.CharField(help_text=gettext_lazy("服务项目代码，如 330106:10"))
+    id_number = serializers.CharField(
+        help_text=gettext_lazy("老年人身份证号（仅在请求体中，不入地址）")
+    )
     date = serializers.DateField()
-    provider = serializers.CharField(help_text="机构代码或服务提供方名称")
+    provider = serializers.CharField(help_text=gettext_lazy("机构代码或服务提供方名称"))
     quantity = serializers.DecimalField(
         max_digits=10, decimal_places=2, min_value=0, required=False, allow_null=True
     )
@@ -66,7 +69,9 @@ class DeliveryInputSerializer(serializers.Serializer):
     )
     evidence = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
     end_date = serializers.DateField(
-        required=False, allow_null=True, help_text="喘息服务的结束日期（开始日期为 date）"
+        required=False,
+        allow_null=True,
+        help_text=gettext_lazy("喘息服务的结束日期（开始日期为 date）"),
     )
 
 
@@ -108,8 +113,8 @@ class DeliveryRecordedSerializer(serializers.Serializer):
 
 
 class CoverageQuerySerializer(serializers.Serializer):
-    region = serializers.CharField(help_text="区划代码")
-    period = serializers.CharField(help_text="YYYY-MM 或 YYYY")
+    region = serializers.CharField(help_text=gettext_lazy("区划代码"))
+    period = serializers.CharField(help_text=gettext_lazy("YYYY-MM 或 YYYY"))
     not_reached = serializers.BooleanField(required=False, default=False)
 
 
@@ -132,8 +137,8 @@ class CoverageRowSerializer(serializers.Serializer):
 
 
 class ElderItemsQuerySerializer(serializers.Serializer):
-    elder = serializers.IntegerField(help_text="老年人编号")
-    period = serializers.CharField(help_text="YYYY-MM 或 YYYY")
+    elder = serializers.IntegerField(help_text=gettext_lazy("老年人编号"))
+    period = serializers.CharField(help_text=gettext_lazy("YYYY-MM 或 YYYY"))
 
 
 class ElderItemSerializer(serializers.Serializer):
@@ -147,15 +152,23 @@ class ElderItemSerializer(serializers.Serializer):
 
 class SurveyInputSerializer(serializers.Serializer):
     item = serializers.CharField(
-        required=False, allow_blank=True, default="", help_text="服务项目代码，如 330106:10"
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text=gettext_lazy("服务项目代码，如 330106:10"),
     )
     provider = serializers.CharField(
-        required=False, allow_blank=True, default="", help_text="机构代码或服务提供方名称"
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text=gettext_lazy("机构代码或服务提供方名称"),
     )
-    id_number = serializers.CharField(help_text="受访老年人身份证号（仅在请求体中，不入地址）")
-    date = serializers.DateField(help_text="测评日期")
+    id_number = serializers.CharField(
+        help_text=gettext_lazy("受访老年人身份证号（仅在请求体中，不入地址）")
+    )
+    date = serializers.DateField(help_text=gettext_lazy("测评日期"))
     score = serializers.ChoiceField(
-        choices=SatisfactionScore.choices, help_text="1 很不满意 … 5 很满意"
+        choices=SatisfactionScore.choices, help_text=gettext_lazy("1 很不满意 … 5 很满意")
     )
     comment = serializers.CharField(max_length=1000, required=False, allow_blank=True, default="")
 

@@ -6,6 +6,7 @@ import dataclasses
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.response import Response
@@ -40,8 +41,8 @@ from servicelist.models import SatisfactionSurvey, ServiceDelivery, ServiceItem
 from servicelist.selectors import region_list
 from servicelist.services import find_item, find_provider, record_delivery, record_survey
 
-BAD_INPUT = OpenApiResponse(description="参数有误：返回体按字段说明原因")
-OUT_OF_AREA = OpenApiResponse(description="区划不在您的工作范围内")
+BAD_INPUT = OpenApiResponse(description=gettext_lazy("参数有误：返回体按字段说明原因"))
+OUT_OF_AREA = OpenApiResponse(description=gettext_lazy("区划不在您的工作范围内"))
 
 
 def _region(code: str) -> Region:
@@ -229,7 +230,7 @@ class SurveyViewSet(
     mixins.CreateModelMixin,
     viewsets.GenericViewSet,
 ):
-    """Satisfaction surveys (满意度测评). POST records one elder's answer about an item, a
+    """Satisfaction surveys. POST records one elder's answer about an item, a
     provider, or both (a street worker, for the elders of their area); the same elder, item,
     provider and day again updates it, or changes nothing when equal. ID numbers are masked."""
 

@@ -1,7 +1,7 @@
 """Input and output serializers of the subsidies API, separate per endpoint."""
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.utils.translation import gettext
+from django.utils.translation import gettext, gettext_lazy
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -146,7 +146,7 @@ class CorrectionJobSerializer(WorkStateSerializer):
 
 
 class RunInputSerializer(serializers.Serializer):
-    region = serializers.CharField(help_text="区划代码")
+    region = serializers.CharField(help_text=gettext_lazy("区划代码"))
     period = PeriodField()
 
 
@@ -176,10 +176,10 @@ class BatchDetailSerializer(BatchSerializer):
     line_count = serializers.SerializerMethodField()
     total_amount = serializers.SerializerMethodField()
     held_count = serializers.SerializerMethodField(
-        help_text="暂缓发放（领取人无账户）的明细笔数：未付款，不计入 line_count"
+        help_text=gettext_lazy("暂缓发放（领取人无账户）的明细笔数：未付款，不计入 line_count")
     )
     held_amount = serializers.SerializerMethodField(
-        help_text="暂缓发放明细的金额：未付款，不计入 total_amount"
+        help_text=gettext_lazy("暂缓发放明细的金额：未付款，不计入 total_amount")
     )
 
     class Meta(BatchSerializer.Meta):
@@ -329,7 +329,7 @@ class StarSubsidyRateSerializer(serializers.ModelSerializer):
 
 
 class StarSubsidyRateInputSerializer(serializers.Serializer):
-    jurisdiction = serializers.CharField(help_text="区划代码")
+    jurisdiction = serializers.CharField(help_text=gettext_lazy("区划代码"))
     stars = serializers.IntegerField(min_value=1, max_value=5)
     amount = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0)
     effective_from = serializers.DateField()

@@ -8,7 +8,7 @@ from pathlib import Path
 import django_filters
 from django.db.models import Q
 from django.http import FileResponse
-from django.utils.translation import gettext
+from django.utils.translation import gettext, gettext_lazy
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
@@ -279,11 +279,11 @@ class PayeeAccountViewSet(
 
 
 class InsurerFilter(django_filters.FilterSet):
-    uscc = django_filters.CharFilter(help_text="统一社会信用代码（完整）")
+    uscc = django_filters.CharFilter(help_text=gettext_lazy("统一社会信用代码（完整）"))
     region = django_filters.CharFilter(
-        field_name="region__code", help_text="登记该保险公司的区划代码"
+        field_name="region__code", help_text=gettext_lazy("登记该保险公司的区划代码")
     )
-    name = django_filters.CharFilter(lookup_expr="icontains", help_text="名称包含")
+    name = django_filters.CharFilter(lookup_expr="icontains", help_text=gettext_lazy("名称包含"))
 
     class Meta:
         model = Insurer
@@ -291,10 +291,14 @@ class InsurerFilter(django_filters.FilterSet):
 
 
 class InsuranceCoverFilter(django_filters.FilterSet):
-    scheme = django_filters.CharFilter(field_name="scheme__code", help_text="津贴项目代码")
-    region = django_filters.CharFilter(field_name="region__code", help_text="承保区划代码")
+    scheme = django_filters.CharFilter(
+        field_name="scheme__code", help_text=gettext_lazy("津贴项目代码")
+    )
+    region = django_filters.CharFilter(
+        field_name="region__code", help_text=gettext_lazy("承保区划代码")
+    )
     in_force_on = django_filters.DateFilter(
-        method="filter_in_force_on", help_text="在该日有效的承保安排（YYYY-MM-DD）"
+        method="filter_in_force_on", help_text=gettext_lazy("在该日有效的承保安排（YYYY-MM-DD）")
     )
 
     class Meta:

@@ -4,7 +4,7 @@
 import copy
 from decimal import ROUND_HALF_UP, Decimal
 
-from django.utils.translation import gettext
+from django.utils.translation import gettext, gettext_lazy
 from rest_framework import serializers
 from rest_framework.settings import api_settings
 
@@ -32,7 +32,7 @@ class VisitInputSerializer(serializers.Serializer):
     uuid = serializers.UUIDField()
     # The elder's key only: the service reads the elder once, with what its rules need, and
     # refuses a key that names nobody (on the "elder" field, as a related field would).
-    elder = serializers.IntegerField(help_text="老年人编号")
+    elder = serializers.IntegerField(help_text=gettext_lazy("老年人编号"))
     visited_at = serializers.DateTimeField()
     mode = serializers.ChoiceField(choices=VisitMode.choices)
     outcome = serializers.ChoiceField(choices=VisitOutcome.choices)
@@ -135,7 +135,7 @@ class DueElderSerializer(serializers.Serializer):
     last_visit = serializers.DateTimeField(allow_null=True)
     due = serializers.BooleanField()
     residence_unknown = serializers.BooleanField(
-        help_text="未登记常住地：按户籍地列入，请补录常住地"
+        help_text=gettext_lazy("未登记常住地：按户籍地列入，请补录常住地")
     )
 
     def get_id_number(self, row) -> str:
@@ -206,13 +206,13 @@ class VisitBatchRequestSerializer(serializers.Serializer):
 
 
 class VisitBatchItemSerializer(serializers.Serializer):
-    index = serializers.IntegerField(help_text="在请求 visits 中的位置（从 0 起）")
+    index = serializers.IntegerField(help_text=gettext_lazy("在请求 visits 中的位置（从 0 起）"))
     uuid = serializers.CharField(allow_blank=True)
     status = serializers.ChoiceField(
         choices=[BatchStatus.ACCEPTED, BatchStatus.DUPLICATE, BatchStatus.REJECTED]
     )
-    visit = serializers.IntegerField(required=False, help_text="已存的探访记录编号")
-    errors = serializers.DictField(required=False, help_text="被拒原因，按字段")
+    visit = serializers.IntegerField(required=False, help_text=gettext_lazy("已存的探访记录编号"))
+    errors = serializers.DictField(required=False, help_text=gettext_lazy("被拒原因，按字段"))
 
 
 class VisitBatchResultSerializer(serializers.Serializer):
@@ -224,8 +224,10 @@ class VisitBatchResultSerializer(serializers.Serializer):
 
 class TodaySerializer(serializers.Serializer):
     date = serializers.DateField()
-    owed = serializers.IntegerField(help_text="仍待探访的人数")
-    residence_unknown = serializers.SerializerMethodField(help_text="未登记常住地、待补录的人数")
+    owed = serializers.IntegerField(help_text=gettext_lazy("仍待探访的人数"))
+    residence_unknown = serializers.SerializerMethodField(
+        help_text=gettext_lazy("未登记常住地、待补录的人数")
+    )
     elders = DueElderSerializer(many=True)
 
     def get_residence_unknown(self, today) -> int:
@@ -233,15 +235,19 @@ class TodaySerializer(serializers.Serializer):
 
 
 class ComplianceLineSerializer(serializers.Serializer):
-    key = serializers.CharField(allow_blank=True, help_text="区划代码或用户名；空为未归属")
+    key = serializers.CharField(
+        allow_blank=True, help_text=gettext_lazy("区划代码或用户名；空为未归属")
+    )
     label = serializers.CharField(allow_blank=True)
-    daily_owed = serializers.IntegerField(help_text="应访人天")
+    daily_owed = serializers.IntegerField(help_text=gettext_lazy("应访人天"))
     daily_done = serializers.IntegerField()
-    monthly_owed = serializers.IntegerField(help_text="应访人月")
+    monthly_owed = serializers.IntegerField(help_text=gettext_lazy("应访人月"))
     monthly_done = serializers.IntegerField()
     owed = serializers.IntegerField()
     done = serializers.IntegerField()
-    rate = serializers.CharField(allow_null=True, help_text="探访率（小数）；无应访时为空")
+    rate = serializers.CharField(
+        allow_null=True, help_text=gettext_lazy("探访率（小数）；无应访时为空")
+    )
     meets_target = serializers.BooleanField(allow_null=True)
 
 
@@ -250,10 +256,10 @@ class OverdueElderSerializer(serializers.Serializer):
     name = serializers.CharField()
     residence_region = serializers.CharField()
     frequency = serializers.CharField()
-    missed = serializers.IntegerField(help_text="未探访的天数（每天）或月数（每月）")
+    missed = serializers.IntegerField(help_text=gettext_lazy("未探访的天数（每天）或月数（每月）"))
     last_visit = serializers.DateTimeField(allow_null=True)
     residence_unknown = serializers.BooleanField(
-        help_text="未登记常住地：按户籍地列入，请补录常住地"
+        help_text=gettext_lazy("未登记常住地：按户籍地列入，请补录常住地")
     )
 
 
@@ -262,7 +268,7 @@ class ComplianceSerializer(serializers.Serializer):
     start = serializers.DateField()
     end = serializers.DateField()
     group_by = serializers.ChoiceField(choices=GroupBy.CHOICES)
-    target = serializers.CharField(help_text="探访率目标（小数）")
+    target = serializers.CharField(help_text=gettext_lazy("探访率目标（小数）"))
     target_citation = serializers.CharField(allow_blank=True)
     total = ComplianceLineSerializer()
     lines = ComplianceLineSerializer(many=True)
@@ -276,7 +282,7 @@ class HealthCheckDueSerializer(serializers.Serializer):
     last_check = serializers.DateField(allow_null=True)
     done = serializers.BooleanField()
     residence_unknown = serializers.BooleanField(
-        help_text="未登记常住地：按户籍地列入，请补录常住地"
+        help_text=gettext_lazy("未登记常住地：按户籍地列入，请补录常住地")
     )
 
 

@@ -6,7 +6,9 @@ from __future__ import annotations
 import datetime
 
 from django.shortcuts import get_object_or_404
+from django.utils.functional import lazy
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, status
 from rest_framework.exceptions import NotFound
@@ -45,7 +47,18 @@ from visits.models import FollowUpTask, Visit
 # overflow Python's dates near year 1 or 9999: such a date is refused as bad input.
 EARLIEST_DATE = datetime.date(1900, 1, 1)
 LATEST_DATE = datetime.date(2999, 12, 31)
-DATE_RANGE = f"（{EARLIEST_DATE} 至 {LATEST_DATE}）"
+
+
+def _dated_text(text) -> str:
+    return _("%(text)s（%(earliest)s 至 %(latest)s）") % {
+        "text": text,
+        "earliest": EARLIEST_DATE,
+        "latest": LATEST_DATE,
+    }
+
+
+# A date parameter's description followed by the range it accepts, in the schema's language.
+dated = lazy(_dated_text, str)
 
 
 def _in_range(name: str, raw: str, value: datetime.date) -> datetime.date:
@@ -105,11 +118,11 @@ def _today() -> datetime.date:
 
 
 AREA_PARAMETER = OpenApiParameter(
-    "area", str, required=True, description="区划代码（须在您的工作范围内）"
+    "area", str, required=True, description=gettext_lazy("区划代码（须在您的工作范围内）")
 )
-BAD_INPUT = OpenApiResponse(description="参数有误：返回体按字段说明原因")
-OUT_OF_AREA = OpenApiResponse(description="区划不在您的工作范围内")
-NO_TASK = OpenApiResponse(description="没有该任务，或不在您的权限范围内")
+BAD_INPUT = OpenApiResponse(description=gettext_lazy("参数有误：返回体按字段说明原因"))
+OUT_OF_AREA = OpenApiResponse(description=gettext_lazy("区划不在您的工作范围内"))
+NO_TASK = OpenApiResponse(description=gettext_lazy("没有该任务，或不在您的权限范围内"))
 
 
 class VisitListCreateView(ScopedQuerysetMixin, generics.ListAPIView):
@@ -189,7 +202,9 @@ class TodayView(APIView):
 
     @extend_schema(
         parameters=[
-            OpenApiParameter("date", datetime.date, description=f"日期（默认今天）{DATE_RANGE}")
+            OpenApiParameter(
+                "date", datetime.date, description=dated(gettext_lazy("日期（默认今天）"))
+            )
         ],
         responses={200: TodaySerializer, 400: BAD_INPUT},
     )
@@ -281,20 +296,24 @@ class ComplianceView(APIView):
                 "month",
                 str,
                 pattern=r"^\d{4}-\d{2}$",
-                description="月份 YYYY-MM（或给出 start 与 end）",
+                description=gettext_lazy("月份 YYYY-MM（或给出 start 与 end）"),
             ),
             OpenApiParameter(
-                "start", datetime.date, description=f"开始日期（未给 month 时必填）{DATE_RANGE}"
+                "start",
+                datetime.date,
+                description=dated(gettext_lazy("开始日期（未给 month 时必填）")),
             ),
             OpenApiParameter(
-                "end", datetime.date, description=f"结束日期（未给 month 时必填）{DATE_RANGE}"
+                "end",
+                datetime.date,
+                description=dated(gettext_lazy("结束日期（未给 month 时必填）")),
             ),
             OpenApiParameter(
                 "group_by",
                 str,
                 enum=selectors.GroupBy.CHOICES,
                 default=selectors.GroupBy.COMMUNITY,
-                description="分组：街道、社区或探访员",
+                description=gettext_lazy("分组：街道、社区或探访员"),
             ),
         ],
         responses={200: ComplianceSerializer, 400: BAD_INPUT, 404: OUT_OF_AREA},
@@ -364,7 +383,7 @@ class HealthCheckView(APIView):
         parameters=[
             AREA_PARAMETER,
             OpenApiParameter(
-                "date", datetime.date, description=f"日期，决定年度（默认今天）{DATE_RANGE}"
+                "date", datetime.date, description=dated(gettext_lazy("日期，决定年度（默认今天）"))
             ),
         ],
         responses={200: HealthChecksDueSerializer, 400: BAD_INPUT, 404: OUT_OF_AREA},
