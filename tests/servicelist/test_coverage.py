@@ -598,3 +598,10 @@ def test_an_area_above_the_in_memory_limit_is_counted_in_sql(june, settings):
     assert not isinstance(_reading(area, start, end, []), AreaReading)
     settings.SERVICELIST_COVERAGE_IN_MEMORY_MAX_ELDERS = 0
     assert not isinstance(_reading(area, start, end, []), AreaReading)
+
+
+def test_an_area_with_no_elders_counts_nobody(schemes, coverage_reading):
+    rows = coverage(region("330106004"), D(2024, 6, 1), D(2024, 6, 30), named=True)
+    assert rows and all(row.entitled in (0, None) for row in rows)
+    assert not any(row.reached for row in rows)
+    assert not any(row.not_reached for row in rows)
