@@ -158,7 +158,7 @@ REST_FRAMEWORK = {
     # ?limit=/?offset= with a ceiling on the page size (config/pagination.py).
     "DEFAULT_PAGINATION_CLASS": "config.pagination.ProjectPagination",
     "PAGE_SIZE": 50,
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "config.schema.AutoSchema",
     # A write outside the writer's scope answers as scoping answers reads (400 on the field
     # that chose the outside value, else 404).
     "EXCEPTION_HANDLER": "accounts.api.exceptions.exception_handler",
