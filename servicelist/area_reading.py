@@ -114,6 +114,8 @@ class AreaReading:
         if connection.vendor == "postgresql":
             self.ids = RawSQL("SELECT unnest(%s::bigint[])", (list(self.elders),))
         else:
+            # Elsewhere as a subquery, read again by each query: an elder who came to live in
+            # the area meanwhile (outside PostgreSQL's transaction) is skipped below.
             self.ids = population.values("pk")
         read = [i.condition for i in items if i.condition is not None]
         operators = set().union(*(conditions.operators_of(c) for c in read))
@@ -125,14 +127,16 @@ class AreaReading:
                 .filter(Q(end_date__isnull=True) | Q(end_date__gte=start))
                 .values_list("elder_id", "category", "start_date", "end_date")
             ):
-                self.elders[pk].categories.append((category, first, last))
+                if pk in self.elders:
+                    self.elders[pk].categories.append((category, first, last))
         if "ability_level" in operators:
             for pk, assessed_on, level in (
                 AbilityAssessment.objects.filter(elder_id__in=self.ids, assessed_on__lte=end)
                 .order_by("elder_id", "-assessed_on", "-id")
                 .values_list("elder_id", "assessed_on", "final_level")
             ):
-                self.elders[pk].assessments.append((assessed_on, level))
+                if pk in self.elders:
+                    self.elders[pk].assessments.append((assessed_on, level))
         if operators & set(conditions.STAY_LEAVES):
             for elder in self.elders.values():
                 elder.stays = []
@@ -142,7 +146,8 @@ class AreaReading:
                 .filter(Q(end_date__isnull=True) | Q(end_date__gt=start))
                 .values_list("elder_id", "start_date", "end_date", "placement_approved_on")
             ):
-                self.elders[pk].stays.append((first, ended, approved))
+                if pk in self.elders:
+                    self.elders[pk].stays.append((first, ended, approved))
         self._lineages = lineages(
             [i for i in items if i.reached_through == ReachedThrough.DELIVERY]
         )
