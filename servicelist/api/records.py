@@ -10,7 +10,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -104,6 +104,17 @@ class MealPointCoverageSerializer(serializers.Serializer):
     meets_target = serializers.BooleanField(allow_null=True)
 
 
+@extend_schema_view(
+    list=extend_schema(
+        description=gettext_lazy(
+            "您工作区域内的助餐点（老年食堂、助餐点、养老机构食堂、老年共享餐厅），"
+            "可按类型和所在区划筛选。"
+        )
+    ),
+    retrieve=extend_schema(
+        description=gettext_lazy("一个助餐点的详情；不在您工作区域内的返回 404。")
+    ),
+)
 class MealPointViewSet(
     ScopedQuerysetMixin,
     mixins.ListModelMixin,
@@ -119,7 +130,15 @@ class MealPointViewSet(
     serializer_class = MealPointSerializer
     filterset_fields = ["kind", "region__code"]
 
-    @extend_schema(request=MealPointInputSerializer, responses={201: MealPointSerializer})
+    @extend_schema(
+        description=gettext_lazy(
+            "在您的工作区域内登记一个助餐点：类型、所在村（社区）或街道、开办日期，可关联一家机构"
+            "（未填名称时取机构名称）。区划或机构代码不存在、区划不在您的工作区域内、开办日期晚于"
+            "今天时返回 400。"
+        ),
+        request=MealPointInputSerializer,
+        responses={201: MealPointSerializer},
+    )
     def create(self, request, *args, **kwargs):
         data = MealPointInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -142,6 +161,10 @@ class MealPointViewSet(
         return Response(MealPointSerializer(point).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(
+        description=gettext_lazy(
+            "某区划在某日（默认今天）有开办中助餐点的村（社区）数及占比，并与规则设定的目标比较"
+            "（未设定时注明）。区划须在您的工作范围内，否则返回 403。"
+        ),
         parameters=[MealPointCoverageQuerySerializer],
         responses={200: MealPointCoverageSerializer, 400: BAD_INPUT},
     )
@@ -190,6 +213,19 @@ class AssessmentInputSerializer(serializers.Serializer):
     note = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
 
 
+@extend_schema_view(
+    list=extend_schema(
+        description=gettext_lazy(
+            "您工作范围内老年人的适老化改造记录（申请、评估、完工和一次性补贴），"
+            "身份证号已脱敏；可按评估结果、申请日期和完工日期筛选。"
+        )
+    ),
+    retrieve=extend_schema(
+        description=gettext_lazy(
+            "一条适老化改造记录的详情，身份证号已脱敏；不在您工作范围内的返回 404。"
+        )
+    ),
+)
 class HomeAdaptationViewSet(
     ScopedQuerysetMixin,
     mixins.ListModelMixin,
@@ -205,7 +241,15 @@ class HomeAdaptationViewSet(
     serializer_class = HomeAdaptationSerializer
     filterset_fields = ["assessment", "applied_on", "completed_on"]
 
-    @extend_schema(request=AdaptationInputSerializer, responses={201: HomeAdaptationSerializer})
+    @extend_schema(
+        description=gettext_lazy(
+            "登记一位老年人的适老化改造申请：同一老年人、同一项目在未被评估否决前只能申请一次，"
+            "老年人须在您的工作范围内。完工由服务提供方作为该项目的服务记录报送"
+            "（POST /api/servicelist/deliveries/），同时按规则给予一次性补贴。"
+        ),
+        request=AdaptationInputSerializer,
+        responses={201: HomeAdaptationSerializer},
+    )
     def create(self, request, *args, **kwargs):
         data = AdaptationInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -218,7 +262,14 @@ class HomeAdaptationViewSet(
         )
         return Response(HomeAdaptationSerializer(adaptation).data, status=status.HTTP_201_CREATED)
 
-    @extend_schema(request=AssessmentInputSerializer, responses={200: HomeAdaptationSerializer})
+    @extend_schema(
+        description=gettext_lazy(
+            "登记改造申请的评估结果（通过或不通过）：评估日期不得早于申请日期，已完工的改造"
+            "不能再评估。只有评估通过的申请才能报送完工。"
+        ),
+        request=AssessmentInputSerializer,
+        responses={200: HomeAdaptationSerializer},
+    )
     @action(detail=True, methods=["post"])
     def assess(self, request, pk=None):
         data = AssessmentInputSerializer(data=request.data)
@@ -268,6 +319,19 @@ class BedCloseInputSerializer(serializers.Serializer):
     reason = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
 
 
+@extend_schema_view(
+    list=extend_schema(
+        description=gettext_lazy(
+            "您工作范围内老年人的家庭养老床位（建床、撤床），身份证号已脱敏；"
+            "可按服务提供方、建床日期和撤床日期筛选。"
+        )
+    ),
+    retrieve=extend_schema(
+        description=gettext_lazy(
+            "一张家庭养老床位的详情，身份证号已脱敏；不在您工作范围内的返回 404。"
+        )
+    ),
+)
 class HomeCareBedViewSet(
     ScopedQuerysetMixin,
     mixins.ListModelMixin,
@@ -282,7 +346,14 @@ class HomeCareBedViewSet(
     serializer_class = HomeCareBedSerializer
     filterset_fields = ["provider_name", "set_up_on", "closed_on"]
 
-    @extend_schema(request=BedInputSerializer, responses={201: HomeCareBedSerializer})
+    @extend_schema(
+        description=gettext_lazy(
+            "为一位老年人建立家庭养老床位：项目、服务提供方（机构代码或名称）和建床日期。"
+            "每位老年人同一时间只能有一张床位；上门服务由该提供方作为该项目的服务记录报送。"
+        ),
+        request=BedInputSerializer,
+        responses={201: HomeCareBedSerializer},
+    )
     def create(self, request, *args, **kwargs):
         data = BedInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -296,7 +367,14 @@ class HomeCareBedViewSet(
         )
         return Response(HomeCareBedSerializer(bed).data, status=status.HTTP_201_CREATED)
 
-    @extend_schema(request=BedCloseInputSerializer, responses={200: HomeCareBedSerializer})
+    @extend_schema(
+        description=gettext_lazy(
+            "撤销一张家庭养老床位：撤床日期不得早于建床日期和已登记的最后一次上门服务，"
+            "已撤床的床位不能再撤。"
+        ),
+        request=BedCloseInputSerializer,
+        responses={200: HomeCareBedSerializer},
+    )
     @action(detail=True, methods=["post"])
     def close(self, request, pk=None):
         data = BedCloseInputSerializer(data=request.data)
@@ -333,6 +411,19 @@ class RespiteStaySerializer(_ElderRecordSerializer):
         ]
 
 
+@extend_schema_view(
+    list=extend_schema(
+        description=gettext_lazy(
+            "您工作范围内老年人的喘息服务记录（只读），身份证号已脱敏。喘息服务以带 end_date "
+            "的服务记录报送（POST /api/servicelist/deliveries/）。"
+        )
+    ),
+    retrieve=extend_schema(
+        description=gettext_lazy(
+            "一条喘息服务记录的详情，身份证号已脱敏；不在您工作范围内的返回 404。"
+        )
+    ),
+)
 class RespiteStayViewSet(ScopedQuerysetMixin, viewsets.ReadOnlyModelViewSet):
     """Respite stays of the user's elders, read; recorded as deliveries with an
     ``end_date``."""

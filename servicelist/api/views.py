@@ -7,7 +7,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -68,9 +68,10 @@ def _elder_in_scope(id_number: str, user) -> Elder:
     return elder
 
 
-def _records(input_serializer, recorded_serializer):
+def _records(input_serializer, recorded_serializer, description):
     """The schema of a POST that records one row: 201 when new, 200 when it was there."""
     return extend_schema(
+        description=description,
         request=input_serializer,
         responses={
             201: recorded_serializer,
@@ -97,6 +98,17 @@ def _recorded(serializer_class, name: str, result) -> Response:
     return Response(body.data, status=status.HTTP_201_CREATED if result.created else 200)
 
 
+@extend_schema_view(
+    list=extend_schema(
+        description=gettext_lazy(
+            "各级服务清单的全部项目，每个版本一行（含已失效的版本），可按项目代码、区划、"
+            "类别和落实方式筛选。清单是公开文件，登录用户均可查看。"
+        )
+    ),
+    retrieve=extend_schema(
+        description=gettext_lazy("服务清单中一个项目（一个版本）的详情，登录用户均可查看。")
+    ),
+)
 class ServiceItemViewSet(ScopedQuerysetMixin, viewsets.ReadOnlyModelViewSet):
     """Every item of every list, each version a row (public: the lists are published)."""
 
@@ -111,7 +123,12 @@ class RegionListView(APIView):
     permission_classes = [ScopedWritePermission]
 
     @extend_schema(
-        parameters=[RegionListQuerySerializer], responses=ListedItemSerializer(many=True)
+        description=gettext_lazy(
+            "某区划在某日（默认今天）适用的服务清单：本级清单的项目，以及从上级清单继承的项目"
+            "（注明是否继承、提高了哪个上级项目）。登录用户均可查看；区划代码不存在时返回 400。"
+        ),
+        parameters=[RegionListQuerySerializer],
+        responses=ListedItemSerializer(many=True),
     )
     def get(self, request):
         query = RegionListQuerySerializer(data=request.query_params)
@@ -121,6 +138,19 @@ class RegionListView(APIView):
         return Response(ListedItemSerializer(region_list(region, on), many=True).data)
 
 
+@extend_schema_view(
+    list=extend_schema(
+        description=gettext_lazy(
+            "您工作范围内老年人的服务记录（实物服务的落实情况），身份证号已脱敏；"
+            "可按服务日期和服务提供方筛选。"
+        )
+    ),
+    retrieve=extend_schema(
+        description=gettext_lazy(
+            "一条服务记录的详情，身份证号已脱敏；不在您工作范围内的记录返回 404。"
+        )
+    ),
+)
 class DeliveryViewSet(
     ScopedQuerysetMixin,
     mixins.ListModelMixin,
@@ -135,7 +165,16 @@ class DeliveryViewSet(
     serializer_class = DeliverySerializer
     filterset_fields = ["delivered_on", "provider_name"]
 
-    @_records(DeliveryInputSerializer, DeliveryRecordedSerializer)
+    @_records(
+        DeliveryInputSerializer,
+        DeliveryRecordedSerializer,
+        gettext_lazy(
+            "登记一条服务记录（供服务提供方的系统报送）：同一项目、老年人、服务日期和提供方再次报送"
+            "时更新原记录（返回 200），内容相同则不作改动，新记录返回 201。有专门记录的项目"
+            "（助餐、家庭养老床位上门服务、喘息服务、适老化改造完工）同时生成相应记录；老年人须在"
+            "您的工作范围内，只读角色（审计人员）不能登记。"
+        ),
+    )
     def create(self, request, *args, **kwargs):
         values, elder = _input(DeliveryInputSerializer, request)
         result = record_delivery(
@@ -162,6 +201,11 @@ class CoverageView(APIView):
     permission_classes = [ScopedWritePermission]
 
     @extend_schema(
+        description=gettext_lazy(
+            "某区划在某月或某年内各有效服务项目的覆盖情况（应享人数、已落实人数、覆盖率）；"
+            "not_reached=true 时附应享未落实的老年人名单（街道社区的待办名单），该名单的调取记入"
+            "审计日志，审计人员看到的身份证号已脱敏。区划须在您的工作范围内，否则返回 403。"
+        ),
         parameters=[CoverageQuerySerializer],
         responses={200: CoverageRowSerializer(many=True), 400: BAD_INPUT, 403: OUT_OF_AREA},
     )
@@ -202,6 +246,10 @@ class ElderItemsView(APIView):
     permission_classes = [ScopedWritePermission]
 
     @extend_schema(
+        description=gettext_lazy(
+            "一位老年人的服务项目情况：其居住地有效的每个项目是否适用于本人、期间内是否已享受、"
+            "是否缺失。老年人须在您的工作范围内，否则与不存在一样返回 400。"
+        ),
         parameters=[ElderItemsQuerySerializer],
         responses={200: ElderItemSerializer(many=True), 400: BAD_INPUT},
     )
@@ -223,6 +271,19 @@ class ElderItemsView(APIView):
         return Response(ElderItemSerializer(elder_items(elder, start, end), many=True).data)
 
 
+@extend_schema_view(
+    list=extend_schema(
+        description=gettext_lazy(
+            "您工作范围内老年人的满意度测评记录，身份证号已脱敏；可按测评日期、服务提供方和"
+            "分数筛选。"
+        )
+    ),
+    retrieve=extend_schema(
+        description=gettext_lazy(
+            "一条满意度测评记录的详情，身份证号已脱敏；不在您工作范围内的记录返回 404。"
+        )
+    ),
+)
 class SurveyViewSet(
     ScopedQuerysetMixin,
     mixins.ListModelMixin,
@@ -238,7 +299,15 @@ class SurveyViewSet(
     serializer_class = SurveySerializer
     filterset_fields = ["surveyed_on", "provider_name", "score"]
 
-    @_records(SurveyInputSerializer, SurveyRecordedSerializer)
+    @_records(
+        SurveyInputSerializer,
+        SurveyRecordedSerializer,
+        gettext_lazy(
+            "登记一位老年人对某服务项目、某服务提供方或二者的满意度（1–5 分）和意见建议，"
+            "供街道社区工作人员为本辖区老年人填报；老年人须在您的工作范围内。同一老年人、项目、"
+            "提供方和日期再次提交时更新原记录（返回 200），内容相同则不作改动，新记录返回 201。"
+        ),
+    )
     def create(self, request, *args, **kwargs):
         values, elder = _input(SurveyInputSerializer, request)
         on = values["date"]
