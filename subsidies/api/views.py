@@ -9,7 +9,7 @@ import django_filters
 from django.db.models import Q
 from django.http import FileResponse
 from django.utils.translation import gettext, gettext_lazy
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied, ValidationError
@@ -59,6 +59,17 @@ def _region_in_scope(user, code: str, field: str) -> Region:
     return region
 
 
+@extend_schema_view(
+    list=extend_schema(
+        description=gettext_lazy(
+            "您辖区的津贴发放运行，最新的在前，含进度、运行状况和报告；可按状态和月份筛选。"
+            "民政、财务和审计人员可查看。"
+        )
+    ),
+    retrieve=extend_schema(
+        description=gettext_lazy("一次津贴发放运行的进度、运行状况和报告；不在您辖区内的返回 404。")
+    ),
+)
 class RunViewSet(
     ScopedQuerysetMixin,
     mixins.ListModelMixin,
@@ -76,7 +87,15 @@ class RunViewSet(
         # The chunks' heartbeats read once for the page, not per run (subsidies.selectors).
         return runs_with_health(super().get_queryset())
 
-    @extend_schema(request=s.RunInputSerializer, responses={202: s.RunSerializer})
+    @extend_schema(
+        description=gettext_lazy(
+            "为某区划某月（YYYY-MM）发起津贴发放运行：在后台队列中执行，立即返回 202 和该运行，"
+            "进度可随后查询。区划须在您（民政或财务人员）的辖区内，否则返回 400；"
+            "只读角色（审计人员）不能发起。"
+        ),
+        request=s.RunInputSerializer,
+        responses={202: s.RunSerializer},
+    )
     def create(self, request, *args, **kwargs):
         data = s.RunInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -89,6 +108,20 @@ class RunViewSet(
         return Response(s.RunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
 
 
+@extend_schema_view(
+    list=extend_schema(
+        description=gettext_lazy(
+            "追溯调整任务（只读）：标准向前追溯修订后，在后台对已发放月份重新计算的任务，"
+            "含进度、运行状况和报告；民政、财务和审计人员查看本辖区的任务，可按状态筛选。"
+        )
+    ),
+    retrieve=extend_schema(
+        description=gettext_lazy(
+            "一项追溯调整任务的详情：修订的标准、起止月份、事由、进度和报告；"
+            "不在您辖区内的返回 404。"
+        )
+    ),
+)
 class CorrectionJobViewSet(ScopedQuerysetMixin, viewsets.ReadOnlyModelViewSet):
     """Rates revised backwards, each applied to the months already run by a job on Celery,
     with its progress and its health; a bureau or finance sees its region's."""
@@ -103,6 +136,20 @@ class CorrectionJobViewSet(ScopedQuerysetMixin, viewsets.ReadOnlyModelViewSet):
         return runs_with_health(super().get_queryset())
 
 
+@extend_schema_view(
+    list=extend_schema(
+        description=gettext_lazy(
+            "您辖区的支付批次，按月份从新到旧；可按类型、状态（草稿、已审核、已导出、已对账）"
+            "和月份筛选。"
+        )
+    ),
+    retrieve=extend_schema(
+        description=gettext_lazy(
+            "一个支付批次的详情：按津贴项目的合计、可支付的笔数和金额，以及因领取人无账户而"
+            "暂缓发放的笔数和金额；不在您辖区内的返回 404。"
+        )
+    ),
+)
 class BatchViewSet(ScopedQuerysetMixin, viewsets.ReadOnlyModelViewSet):
     """Payment batches with totals per scheme; finance approves; exports are recorded."""
 
@@ -113,7 +160,15 @@ class BatchViewSet(ScopedQuerysetMixin, viewsets.ReadOnlyModelViewSet):
     def get_serializer_class(self):
         return s.BatchDetailSerializer if self.action != "list" else s.BatchSerializer
 
-    @extend_schema(request=None, responses=s.BatchDetailSerializer)
+    @extend_schema(
+        description=gettext_lazy(
+            "具有审核权限的财务人员审核一个草稿批次：此后明细不再修改，领取人尚无账户的明细"
+            "暂缓发放，审核记入审计日志。非财务人员返回 403；批次不是草稿、其发放运行未完成或"
+            "最近一次失败、或仍有未完成的追溯调整任务时返回 400。"
+        ),
+        request=None,
+        responses=s.BatchDetailSerializer,
+    )
     @action(detail=True, methods=["post"])
     def approve(self, request, pk=None):
         batch = self.get_object()
@@ -123,6 +178,11 @@ class BatchViewSet(ScopedQuerysetMixin, viewsets.ReadOnlyModelViewSet):
         return Response(s.BatchDetailSerializer(batch).data)
 
     @extend_schema(
+        description=gettext_lazy(
+            "财务人员导出已审核（含已导出、已对账）批次的支付文件（CSV 或 XLSX），响应头 X-Checksum-SHA256 为文件的"
+            "校验值；领取人无账户的明细暂缓，不写入文件。首次导出后批次状态变为已导出，每次导出"
+            "记入审计日志；草稿批次返回 400，非财务人员返回 403。"
+        ),
         # "format" is DRF's content-negotiation parameter, hence "file_format".
         parameters=[OpenApiParameter("file_format", enum=ExportFormat.values, default="csv")],
         responses={(200, "application/octet-stream"): bytes},
@@ -149,6 +209,19 @@ class BatchViewSet(ScopedQuerysetMixin, viewsets.ReadOnlyModelViewSet):
         return response
 
 
+@extend_schema_view(
+    list=extend_schema(
+        description=gettext_lazy(
+            "您辖区支付批次的发放明细（只读），身份证号已脱敏，附计算依据（所用规则、标准值及其"
+            "来源和相关事实）；可按批次、月份、类型、状态和津贴项目筛选。"
+        )
+    ),
+    retrieve=extend_schema(
+        description=gettext_lazy(
+            "一条发放明细及其计算依据，身份证号已脱敏；不在您辖区内的返回 404。"
+        )
+    ),
+)
 class PaymentLineViewSet(ScopedQuerysetMixin, viewsets.ReadOnlyModelViewSet):
     """Payment lines, read-only, with masked ID numbers and the inputs that explain them."""
 
@@ -159,6 +232,20 @@ class PaymentLineViewSet(ScopedQuerysetMixin, viewsets.ReadOnlyModelViewSet):
     filterset_fields = ["batch", "period", "kind", "status", "scheme__code"]
 
 
+@extend_schema_view(
+    list=extend_schema(
+        description=gettext_lazy(
+            "您辖区养老机构的运营补助、一次性补助和综合责任险保费补助，含上限及其依据；"
+            "可按类型、年度和机构筛选。"
+        )
+    ),
+    retrieve=extend_schema(
+        description=gettext_lazy(
+            "一笔机构补助的详情：核定金额、申请金额、上限及其依据和支付明细；"
+            "不在您辖区内的返回 404。"
+        )
+    ),
+)
 class FacilitySubsidyViewSet(
     ScopedQuerysetMixin,
     mixins.ListModelMixin,
@@ -174,7 +261,13 @@ class FacilitySubsidyViewSet(
     filterset_fields = ["kind", "year", "facility"]
 
     @extend_schema(
-        request=s.FacilitySubsidyInputSerializer, responses={201: s.FacilitySubsidySerializer}
+        description=gettext_lazy(
+            "在上限内为一家机构核定补助，并把其支付明细放入该机构所在县（市、区）本月的草稿批次。"
+            "超过上限（返回 400，注明上限及其依据）、同一年度已核定过（一次性补助：曾核定过）、"
+            "所需规则标准未设定，或机构不在您的辖区内时不予登记，返回 400。"
+        ),
+        request=s.FacilitySubsidyInputSerializer,
+        responses={201: s.FacilitySubsidySerializer},
     )
     def create(self, request, *args, **kwargs):
         data = s.FacilitySubsidyInputSerializer(data=request.data)
@@ -193,6 +286,17 @@ class FacilitySubsidyViewSet(
         return Response(s.FacilitySubsidySerializer(subsidy).data, status=status.HTTP_201_CREATED)
 
 
+@extend_schema_view(
+    list=extend_schema(
+        description=gettext_lazy(
+            "您辖区民政部门设定的养老机构星级运营补助标准（每年每星级的金额及生效日期）；"
+            "财务人员可查看。"
+        )
+    ),
+    retrieve=extend_schema(
+        description=gettext_lazy("一条星级运营补助标准；不在您辖区内的返回 404。")
+    ),
+)
 class StarSubsidyRateViewSet(
     ScopedQuerysetMixin,
     mixins.ListModelMixin,
@@ -206,7 +310,12 @@ class StarSubsidyRateViewSet(
     serializer_class = s.StarSubsidyRateSerializer
 
     @extend_schema(
-        request=s.StarSubsidyRateInputSerializer, responses={201: s.StarSubsidyRateSerializer}
+        description=gettext_lazy(
+            "民政部门为本辖区设定某星级的年度运营补助标准，自生效日期起执行。非民政人员返回 403；"
+            "金额超过当日规则上限（注明上限及其依据）或区划不在您的辖区内时返回 400。"
+        ),
+        request=s.StarSubsidyRateInputSerializer,
+        responses={201: s.StarSubsidyRateSerializer},
     )
     def create(self, request, *args, **kwargs):
         if not can_set_star_rates(request.user):  # finance reads the table, never sets it
@@ -219,6 +328,17 @@ class StarSubsidyRateViewSet(
         return Response(s.StarSubsidyRateSerializer(rate).data, status=status.HTTP_201_CREATED)
 
 
+@extend_schema_view(
+    list=extend_schema(
+        description=gettext_lazy(
+            "您辖区内领取人（老年人、护理员、机构、保险公司）的收款账户，账号始终脱敏"
+            "（只显示后四位）；可按渠道、老年人和保险公司筛选。"
+        )
+    ),
+    retrieve=extend_schema(
+        description=gettext_lazy("一个收款账户的详情，账号脱敏；不在您辖区内的返回 404。")
+    ),
+)
 class PayeeAccountViewSet(
     ScopedQuerysetMixin,
     mixins.ListModelMixin,
@@ -238,6 +358,11 @@ class PayeeAccountViewSet(
     filterset_fields = ["channel", "elder", "insurer"]
 
     @extend_schema(
+        description=gettext_lazy(
+            "登记或更换一位老年人或一家保险公司（二者给出其一）的收款账户：新登记返回 201，更换"
+            "返回 200。账号经校验后加密保存，保留历史版本，并放行因无账户而暂缓的明细；完整账号只"
+            "出现在请求体中，不出现在响应、地址或日志里。领取人不存在或不在您的辖区内时返回 400。"
+        ),
         request=s.PayeeAccountInputSerializer,
         responses={201: s.PayeeAccountSerializer, 200: s.PayeeAccountSerializer},
     )
@@ -269,7 +394,12 @@ class PayeeAccountViewSet(
             status=status.HTTP_200_OK if existed else status.HTTP_201_CREATED,
         )
 
-    @extend_schema(responses=s.PayeeAccountHistorySerializer(many=True))
+    @extend_schema(
+        description=gettext_lazy(
+            "一个收款账户的全部历史版本（修改人、修改时间），最新的在前，账号脱敏。"
+        ),
+        responses=s.PayeeAccountHistorySerializer(many=True),
+    )
     @action(detail=True, methods=["get"])
     def history(self, request, pk=None):
         """Every version of the account, newest first, the number masked."""
@@ -311,6 +441,17 @@ class InsuranceCoverFilter(django_filters.FilterSet):
         )
 
 
+@extend_schema_view(
+    list=extend_schema(
+        description=gettext_lazy(
+            "承保安排（只读）：某区划某津贴项目的保费付给哪家保险公司、起止日期；由民政部门在"
+            "管理后台登记，您看到辖区内的安排。可按津贴项目、区划、保险公司和有效日期筛选。"
+        )
+    ),
+    retrieve=extend_schema(
+        description=gettext_lazy("一项承保安排的详情；不在您辖区内的返回 404。")
+    ),
+)
 class InsuranceCoverViewSet(ScopedQuerysetMixin, viewsets.ReadOnlyModelViewSet):
     """Covers, read-only: which insurer the run pays a scheme's premiums to for the elders of
     a region, from when to when (subsidies.insurers). Recorded by the bureau in the admin; a
@@ -323,6 +464,15 @@ class InsuranceCoverViewSet(ScopedQuerysetMixin, viewsets.ReadOnlyModelViewSet):
     filterset_class = InsuranceCoverFilter
 
 
+@extend_schema_view(
+    list=extend_schema(
+        description=gettext_lazy(
+            "保险公司（公开信息：名称、统一社会信用代码），登录用户均可查看；"
+            "可按名称、信用代码、登记区划和是否启用筛选。"
+        )
+    ),
+    retrieve=extend_schema(description=gettext_lazy("一家保险公司的公开信息。")),
+)
 class InsurerViewSet(ScopedQuerysetMixin, viewsets.ReadOnlyModelViewSet):
     """Insurers (public: name and credit code) and, per insurer and year or month, the
     insured list of the premiums it is paid (subsidies.insured_lists): masked ID numbers, or
@@ -334,6 +484,12 @@ class InsurerViewSet(ScopedQuerysetMixin, viewsets.ReadOnlyModelViewSet):
     filterset_class = InsurerFilter
 
     @extend_schema(
+        description=gettext_lazy(
+            "某保险公司某年（YYYY）或某月（YYYY-MM）的参保名单文件（CSV 或 XLSX），即付给它的"
+            "保费明细，可限于您辖区内的某区划；仅财务、民政和审计人员可导出，每次导出记入审计日志。"
+            "财务和审计人员看到脱敏的身份证号；full_ids=true 为交保险公司的完整名单，仅限有相应"
+            "权限的财务或民政人员，且须填写事由 reason。"
+        ),
         parameters=[s.InsuredListInputSerializer],
         responses={(200, "application/octet-stream"): bytes},
     )
