@@ -9,7 +9,12 @@ from django.shortcuts import get_object_or_404
 from django.utils.functional import lazy
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+)
 from rest_framework import generics, status
 from rest_framework.exceptions import NotFound
 from rest_framework.exceptions import ValidationError as ApiValidationError
@@ -125,6 +130,13 @@ OUT_OF_AREA = OpenApiResponse(description=gettext_lazy("区划不在您的工作
 NO_TASK = OpenApiResponse(description=gettext_lazy("没有该任务，或不在您的权限范围内"))
 
 
+@extend_schema_view(
+    get=extend_schema(
+        description=gettext_lazy(
+            "您工作范围内老年人的探访记录，最新的在前；可按老年人、探访人员、探访结果和方式筛选。"
+        )
+    )
+)
 class VisitListCreateView(ScopedQuerysetMixin, generics.ListAPIView):
     """GET: visits in your area (newest first). POST: log one visit; sending the same UUID
     again returns the stored visit with status "duplicate" and stores nothing."""
@@ -134,6 +146,12 @@ class VisitListCreateView(ScopedQuerysetMixin, generics.ListAPIView):
     filterset_fields = ["elder", "worker", "outcome", "mode"]
 
     @extend_schema(
+        description=gettext_lazy(
+            "登记一次探访。客户端为每次探访生成 UUID：同一 UUID 再次提交（如网络重试）时返回已保存"
+            "的记录（status 为 duplicate，HTTP 200），不重复登记；新记录返回 201（accepted）。"
+            "探访人员须在探访当日负责该老年人所在区域，否则与老年人不存在一样返回 400；结果为"
+            "“已去世”或“需要跟进”时自动生成跟进任务。"
+        ),
         request=VisitInputSerializer,
         responses={201: VisitRecordedSerializer, 200: VisitRecordedSerializer, 400: BAD_INPUT},
     )
@@ -156,6 +174,11 @@ class VisitBatchView(APIView):
     permission_classes = [ScopedWritePermission]
 
     @extend_schema(
+        description=gettext_lazy(
+            "批量上传离线记录的探访（请求体的 visits 列表）：每条单独处理，结果为 accepted（已登记）、"
+            "duplicate（该 UUID 已保存，不作改动）或 rejected（附按字段的错误），一条出错不影响"
+            "其他各条。响应按提交顺序列出各条结果及各类计数；请求体格式错误时返回 400。"
+        ),
         request=VisitBatchRequestSerializer,
         responses={200: VisitBatchResultSerializer, 400: BAD_INPUT},
     )
@@ -201,6 +224,10 @@ class TodayView(APIView):
     permission_classes = [ScopedWritePermission]
 
     @extend_schema(
+        description=gettext_lazy(
+            "您当日（或 date 所指日期）的探访名单：按您当日的探访分工，列出所负责区域内须探访的"
+            "老年人，尚欠探访的排在前面；当日没有分工时名单为空。"
+        ),
         parameters=[
             OpenApiParameter(
                 "date", datetime.date, description=dated(gettext_lazy("日期（默认今天）"))
@@ -219,6 +246,14 @@ class TodayView(APIView):
         )
 
 
+@extend_schema_view(
+    get=extend_schema(
+        description=gettext_lazy(
+            "您工作区域内的跟进任务（探访结果为“已去世”或“需要跟进”时生成），"
+            "可按状态、类型和老年人筛选。"
+        )
+    )
+)
 class FollowUpTaskListView(ScopedQuerysetMixin, generics.ListAPIView):
     queryset = FollowUpTask.objects.select_related("elder", "area", "visit")
     serializer_class = FollowUpTaskSerializer
@@ -235,6 +270,9 @@ class FollowUpTaskCloseView(APIView):
     permission_classes = [ScopedWritePermission]
 
     @extend_schema(
+        description=gettext_lazy(
+            "办结或撤销一项待处理的跟进任务，须填写处理结果；任务已关闭时返回 400。"
+        ),
         request=CloseTaskInputSerializer,
         responses={200: FollowUpTaskSerializer, 400: BAD_INPUT, 404: NO_TASK},
     )
@@ -252,6 +290,10 @@ class FollowUpTaskConfirmDeathView(APIView):
     permission_classes = [ScopedWritePermission]
 
     @extend_schema(
+        description=gettext_lazy(
+            "核实探访报告的死亡：在老年人名册中登记死亡日期（其类别终止，床位、探访和津贴随之停止），"
+            "并办结该任务。仅限待处理的死亡报告任务，否则返回 400。"
+        ),
         request=ConfirmDeathInputSerializer,
         responses={200: FollowUpTaskSerializer, 400: BAD_INPUT, 404: NO_TASK},
     )
@@ -290,6 +332,11 @@ class ComplianceView(APIView):
     permission_classes = [ScopedWritePermission]
 
     @extend_schema(
+        description=gettext_lazy(
+            "某区划某月（未结束的月份统计到今天）或 start 至 end 期间的探访达标情况，按街道、社区或"
+            "探访员分组：应访、已访、完成率、是否达到目标，以及逾期未访的老年人。区划须在您的"
+            "工作范围内，否则返回 404；所需规则未设定时返回 400 并说明。"
+        ),
         parameters=[
             AREA_PARAMETER,
             OpenApiParameter(
@@ -380,6 +427,10 @@ class HealthCheckView(APIView):
     permission_classes = [ScopedWritePermission]
 
     @extend_schema(
+        description=gettext_lazy(
+            "某区划内按规则每年应享免费体检的特殊困难老年人，以及本年度（由 date 决定）是否已体检。"
+            "区划须在您的工作范围内，否则返回 404。"
+        ),
         parameters=[
             AREA_PARAMETER,
             OpenApiParameter(
@@ -416,6 +467,10 @@ class HealthCheckView(APIView):
         )
 
     @extend_schema(
+        description=gettext_lazy(
+            "登记一位老年人的一次体检：老年人须在您的工作范围内，否则与不存在一样返回 400；"
+            "体检日期不得晚于今天，同一老年人同一天只能有一条体检记录。"
+        ),
         request=HealthCheckInputSerializer,
         responses={201: HealthCheckOutputSerializer, 400: BAD_INPUT},
     )
