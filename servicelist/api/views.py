@@ -43,6 +43,9 @@ from servicelist.services import find_item, find_provider, record_delivery, reco
 
 BAD_INPUT = OpenApiResponse(description=gettext_lazy("参数有误：返回体按字段说明原因"))
 OUT_OF_AREA = OpenApiResponse(description=gettext_lazy("区划不在您的工作范围内"))
+# A record's elder outside the caller's reach is a 400 on id_number (not told apart from one
+# not registered); a 403 means the caller's role only reads.
+READ_ONLY_ROLE = OpenApiResponse(description=gettext_lazy("您的角色只能查看，不能记录"))
 
 
 def _region(code: str) -> Region:
@@ -77,7 +80,7 @@ def _records(input_serializer, recorded_serializer, description):
             201: recorded_serializer,
             200: recorded_serializer,
             400: BAD_INPUT,
-            403: OUT_OF_AREA,
+            403: READ_ONLY_ROLE,
         },
     )
 

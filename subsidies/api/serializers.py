@@ -37,7 +37,7 @@ class PeriodField(serializers.Field):
     """A month as ``YYYY-MM`` both ways (stored as its first day), within the months the
     system pays for (subsidies.periods)."""
 
-    default_error_messages = {"invalid": "月份应为 YYYY-MM 格式的文本。"}
+    default_error_messages = {"invalid": gettext_lazy("月份应为 YYYY-MM 格式的文本。")}
 
     def to_internal_value(self, data):
         if not isinstance(data, str):
@@ -58,10 +58,12 @@ class WorkStateSerializer(serializers.ModelSerializer):
     region_code = serializers.CharField(source="region.code", read_only=True)
     progress = serializers.SerializerMethodField()
     health = serializers.SerializerMethodField(
-        help_text="As it is: queued, running, stalled (its worker died; the sweep resumes it), "
-        "done or failed. `status` is what was last recorded."
+        help_text=gettext_lazy(
+            "实际状态：排队中、运行中、停滞（处理进程已退出，巡检将自动续跑）、已完成或失败；"
+            "`status` 为最后记录的状态。"
+        )
     )
-    health_detail = serializers.SerializerMethodField(help_text="What to say of that state.")
+    health_detail = serializers.SerializerMethodField(help_text=gettext_lazy("对该状态的说明。"))
 
     STATE_FIELDS = [
         "status",
@@ -346,7 +348,7 @@ class PayeeAccountSerializer(serializers.ModelSerializer):
     payee_name = serializers.CharField(source="payee.name", read_only=True)
     payee_id_number = serializers.SerializerMethodField()
     account_number = serializers.CharField(
-        source="masked_number", read_only=True, help_text="Masked: ****1234."
+        source="masked_number", read_only=True, help_text=gettext_lazy("已脱敏：****1234。")
     )
 
     class Meta:
@@ -375,7 +377,7 @@ class PayeeAccountHistorySerializer(serializers.Serializer):
     """One version of an account, the number masked."""
 
     history_date = serializers.DateTimeField()
-    history_type = serializers.CharField(help_text="+ created, ~ changed")
+    history_type = serializers.CharField(help_text=gettext_lazy("+ 新建，~ 修改"))
     history_user = serializers.SerializerMethodField()
     channel = serializers.CharField()
     bank = serializers.CharField()
@@ -449,13 +451,16 @@ class InsuranceCoverSerializer(serializers.ModelSerializer):
 
 class InsuredListInputSerializer(serializers.Serializer):
     period = serializers.RegexField(
-        r"^\d{4}(-(0[1-9]|1[0-2]))?$", help_text="YYYY (a year) or YYYY-MM (a month)"
+        r"^\d{4}(-(0[1-9]|1[0-2]))?$",
+        help_text=gettext_lazy("YYYY（一年）或 YYYY-MM（一个月）"),
     )
     file_format = serializers.ChoiceField(choices=ExportFormat.values, default="csv")
-    region = serializers.CharField(required=False, help_text="only this region's batches")
+    region = serializers.CharField(required=False, help_text=gettext_lazy("仅限该区划的批次"))
     full_ids = serializers.BooleanField(
         default=False,
-        help_text="The insurer's copy, with whole ID numbers: finance or the bureau holding "
-        "the permission, with a `reason`; audited.",
+        help_text=gettext_lazy(
+            "保险公司用的完整身份证号版本：限持有该权限的财务或民政局人员，须填写 `reason`，"
+            "并记入审计。"
+        ),
     )
     reason = serializers.CharField(required=False, allow_blank=True, max_length=200)
