@@ -12,10 +12,12 @@ from contextlib import nullcontext
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import override
 
 from accounts.dates import check_elder_date, refuse_before
 from accounts.rules import ElderPlace
@@ -483,7 +485,9 @@ def confirm_death(*, task: FollowUpTask, death_date: datetime.date, by=None) -> 
     record_death(elder=task.elder, death_date=death_date, by=by)
     task.refresh_from_db()
     task.closed_by = by
-    task.resolution = f"死亡已核实，死亡日期 {death_date}。"
+    # Stored on the task: in the interface's default language, whoever's request confirms it.
+    with override(settings.LANGUAGE_CODE):
+        task.resolution = _("死亡已核实，死亡日期 %(date)s。") % {"date": death_date.isoformat()}
     if task.status == FollowUpStatus.OPEN:  # record_death ran without the visits handler
         task.status = FollowUpStatus.DONE
         task.closed_at = timezone.now()

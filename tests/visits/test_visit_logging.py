@@ -195,10 +195,16 @@ def test_confirming_a_reported_death_records_it_and_closes_the_tasks(api, elder)
     api.post("/api/visits/visits/", payload(elder, outcome="deceased"), format="json")
     report = FollowUpTask.objects.get(kind="death_report")
     response = api.post(
-        f"/api/visits/tasks/{report.pk}/confirm-death/", {"death_date": "2024-03-04"}, format="json"
+        f"/api/visits/tasks/{report.pk}/confirm-death/",
+        {"death_date": "2024-03-04"},
+        format="json",
+        HTTP_ACCEPT_LANGUAGE="en",
     )
     assert response.status_code == 200, response.json()
     assert response.json()["status"] == "done"
+    # Stored in the interface's default language, whoever's request confirmed it.
+    report.refresh_from_db()
+    assert report.resolution == "死亡已核实，死亡日期 2024-03-04。"
     assert Elder.objects.get(pk=elder.pk).death_date == datetime.date(2024, 3, 4)
     statuses = dict(FollowUpTask.objects.values_list("kind", "status"))
     assert statuses == {"death_report": "done", "needs": "cancelled"}
