@@ -5,7 +5,7 @@ import datetime
 from django.db.models import Prefetch
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import Throttled, ValidationError
@@ -41,6 +41,23 @@ from residents.selectors import free_assessments_due
 DUE_LIST_DAYS_AHEAD = 31
 
 
+@extend_schema_view(
+    list=extend_schema(
+        description=gettext_lazy(
+            "您工作范围内的老年人：民政局为户籍地或常住地在其辖区的，街道社区为常住地在其辖区的"
+            "（未登记常住地的按户籍地），机构工作人员为目前在本机构入住的。列表中身份证号已脱敏，"
+            "只给年龄、不给出生日期；可按区划、类别、年龄段、性别、养老金类型、是否在世和姓名筛选，"
+            "按身份证号查询须用 POST /api/residents/elders/lookup/（在此传 id_number 返回 400）。"
+        )
+    ),
+    create=extend_schema(
+        description=gettext_lazy(
+            "登记一位老年人，性别和出生日期由身份证号得出。户籍地和常住地须在您的工作范围内"
+            "（机构工作人员为准备入住本机构的老年人登记时除外）；身份证号无效或已登记时返回 400。"
+            "返回的详情中身份证号不脱敏，不另记查看。"
+        )
+    ),
+)
 class ElderViewSet(
     ScopedQuerysetMixin,
     mixins.ListModelMixin,
@@ -75,11 +92,16 @@ class ElderViewSet(
         return ElderDetailSerializer(elder, context={"full_personal_data": full}).data
 
     @extend_schema(
+        description=gettext_lazy(
+            "一位老年人的详情及其类别期间；不在您工作范围内的返回 404。民政局、街道社区和机构"
+            "工作人员可看到完整的身份证号、出生日期和电话，每次查看都记入审计日志（事由用 reason "
+            "参数填写）；其他角色看到的身份证号和电话已脱敏，出生日期为空。"
+        ),
         parameters=[
             OpenApiParameter(
                 "reason", str, description=gettext_lazy("查看完整身份证号的事由（记入审计日志）")
             )
-        ]
+        ],
     )
     def retrieve(self, request, *args, **kwargs):
         return Response(self._detail(self.get_object()))
@@ -112,6 +134,13 @@ class ElderViewSet(
         # The creator typed the number: showing it back is not a new look.
         return Response(self._detail(elder, looked=False), status=status.HTTP_201_CREATED)
 
+    @extend_schema(
+        description=gettext_lazy(
+            "登记老年人的死亡日期：其类别于当日终止，在住床位于当日释放，未完成的跟进任务关闭，"
+            "死亡次月起的补贴停发（已发放的列入追回），全部在一个事务中完成。死亡日期不得晚于今天或早于出生日期；"
+            "已登记了另一个死亡日期的，须联系管理员更正。"
+        )
+    )
     @action(detail=True, methods=["post"], url_path="record-death")
     def record_death(self, request, pk=None):
         serializer = RecordDeathSerializer(data=request.data)
@@ -126,6 +155,11 @@ class ElderViewSet(
         return Response(self._detail(self.queryset.get(pk=elder.pk)))
 
     @extend_schema(
+        description=gettext_lazy(
+            "按完整身份证号查找您工作范围内的老年人：号码放在请求体中，不进网址。返回找到的数量和"
+            "身份证号已脱敏的记录，查到的记入审计日志。查询次数按用户限量，超出返回 429；只读角色"
+            "也可调用。"
+        ),
         request=ElderLookupInputSerializer,
         responses=ElderLookupResultSerializer,
         filters=False,
@@ -157,6 +191,14 @@ class ElderViewSet(
         )
 
     @extend_schema(
+        description=interpolate_lazy(
+            gettext_lazy(
+                "您工作范围内（并符合筛选条件）的在世老年人中，免费能力评估在 on 当日或之前到期的，"
+                "最紧急的在前。on 须在今天至 %(days)s 天后之间，否则返回 400；到期日为生日的不显示"
+                "日期，以免透露出生日期。"
+            ),
+            {"days": DUE_LIST_DAYS_AHEAD},
+        ),
         parameters=[
             OpenApiParameter(
                 "on",
@@ -194,6 +236,24 @@ class ElderViewSet(
         return self.get_paginated_response(AssessmentDueSerializer(page, many=True).data)
 
 
+@extend_schema_view(
+    list=extend_schema(
+        description=gettext_lazy(
+            "您工作范围内老年人的能力评估记录：GB/T 42195-2022 各项评分、维度得分、总分、"
+            "按总分得出的等级和最终等级；可按老年人、最终等级、评估标准和评估日期筛选。"
+        )
+    ),
+    retrieve=extend_schema(
+        description=gettext_lazy("一条能力评估记录；不在您工作范围内的返回 404。")
+    ),
+    create=extend_schema(
+        description=gettext_lazy(
+            "登记一次 GB/T 42195-2022 老年人能力评估：填写 26 项评分，总分、等级和按标准调整后的"
+            "最终等级由系统得出；评估员另定最终等级时须填写变更依据。不在您工作范围内的老年人按"
+            "不存在处理（400），评估日期不得晚于死亡日期。"
+        )
+    ),
+)
 class AssessmentViewSet(
     ScopedQuerysetMixin,
     mixins.ListModelMixin,
