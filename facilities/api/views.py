@@ -12,6 +12,7 @@ from drf_spectacular.utils import (
     OpenApiResponse,
     PolymorphicProxySerializer,
     extend_schema,
+    extend_schema_view,
 )
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
@@ -91,6 +92,19 @@ def _scoped_get(model, user, pk, field):
     return obj
 
 
+@extend_schema_view(
+    list=extend_schema(
+        description=gettext_lazy(
+            "您管辖区域内的养老机构（机构工作人员为本机构），附按 on 日期（默认今天）的等级评定"
+            "及其是否有效；可按机构类型、举办性质和是否特困供养机构筛选。"
+        )
+    ),
+    retrieve=extend_schema(
+        description=gettext_lazy(
+            "一家养老机构的详情，附按 on 日期（默认今天）的等级评定；不在您权限范围内的返回 404。"
+        )
+    ),
+)
 class FacilityViewSet(
     ScopedQuerysetMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
 ):
@@ -101,12 +115,27 @@ class FacilityViewSet(
     def get_serializer_context(self):
         return super().get_serializer_context() | {"on": _on(self.request)}
 
-    @extend_schema(parameters=[ON_PARAMETER], responses=s.StaffingReportSerializer)
+    @extend_schema(
+        description=gettext_lazy(
+            "一家机构在某日的护理员配备核查：按在住老年人的能力评估分类和规则库配比计算应配"
+            "护理员数，与实际在岗的护理员数比较，并列出未评估的在住老年人。配比未设定时"
+            " required 为空，error 说明原因。"
+        ),
+        parameters=[ON_PARAMETER],
+        responses=s.StaffingReportSerializer,
+    )
     @action(detail=True, methods=["get"])
     def staffing(self, request, pk=None):
         return Response(selectors.staffing_report(self.get_object(), _on(request)).as_dict())
 
-    @extend_schema(parameters=[ON_PARAMETER], responses=s.WaitingListEntrySerializer(many=True))
+    @extend_schema(
+        description=gettext_lazy(
+            "一家机构在某日的入住轮候名单：尚未结束的申请按当地规则库的优先顺序排列（依申请人的"
+            "类别、最近一次评估和年龄），同级按申请日期，每条说明所适用的规则。名单完整返回，不分页。"
+        ),
+        parameters=[ON_PARAMETER],
+        responses=s.WaitingListEntrySerializer(many=True),
+    )
     # The whole list in rank order, never paged (pagination_class=None says so to the schema).
     @action(detail=True, methods=["get"], url_path="waiting-list", pagination_class=None)
     def waiting_list(self, request, pk=None):
@@ -125,6 +154,17 @@ class FacilityViewSet(
         )
 
 
+@extend_schema_view(
+    list=extend_schema(
+        description=gettext_lazy(
+            "您管辖区域或本机构的床位（含家庭养老床位），附当前入住老年人的姓名、长者码和入住"
+            "日期；可按机构、床位类型和是否启用筛选。"
+        )
+    ),
+    retrieve=extend_schema(
+        description=gettext_lazy("一张床位及其当前入住的老年人；不在您权限范围内的返回 404。")
+    ),
+)
 class BedViewSet(
     ScopedQuerysetMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
 ):
@@ -135,6 +175,23 @@ class BedViewSet(
     filterset_fields = ["facility", "bed_type", "is_active"]
 
 
+@extend_schema_view(
+    list=extend_schema(
+        description=gettext_lazy(
+            "您管辖区域或本机构的入住记录（含已退住的），可按床位、老年人和退住日期筛选。"
+        )
+    ),
+    retrieve=extend_schema(
+        description=gettext_lazy("一条入住记录的详情；不在您权限范围内的返回 404。")
+    ),
+    create=extend_schema(
+        description=gettext_lazy(
+            "办理入住：老年人自 start_date 起入住指定床位。床位已被占用或老年人已有在住床位时"
+            "返回 409，说明被谁占用；老年人已死亡、床位已停用、或老年人或床位不在您的权限范围内时"
+            "返回 400。"
+        )
+    ),
+)
 class StayViewSet(
     ScopedQuerysetMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
 ):
@@ -175,6 +232,11 @@ class StayViewSet(
         return Response(s.StaySerializer(stay).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(
+        description=gettext_lazy(
+            "可登记“经县级民政部门批准纳入机构养老”的入住记录，只含与批准有关的信息：您权限"
+            "范围内的入住；对民政局，还包括户籍在其辖区的老年人在其他县（市、区）机构的入住。"
+            "可按老年人筛选，最近入住的在前。"
+        ),
         parameters=[OpenApiParameter("elder", int, description=gettext_lazy("老年人ID"))],
         responses=s.PlacementStaySerializer(many=True),
     )
@@ -194,7 +256,15 @@ class StayViewSet(
         page = self.paginate_queryset(stays)
         return self.get_paginated_response(s.PlacementStaySerializer(page, many=True).data)
 
-    @extend_schema(request=s.PlacementApprovalSerializer, responses=s.PlacementStaySerializer)
+    @extend_schema(
+        description=gettext_lazy(
+            "登记县级民政部门批准纳入机构养老的日期、文号和批准的县（市、区），或以 approved_on 为空"
+            "撤销误录的批准；更改或撤销已有批准须填写 reason。只有老年人户籍所在县（市、区）或其"
+            "上级的民政局可以登记，家庭养老床位的入住不能登记。返回该入住与批准有关的信息。"
+        ),
+        request=s.PlacementApprovalSerializer,
+        responses=s.PlacementStaySerializer,
+    )
     @action(detail=True, methods=["post"], url_path="placement-approval")
     def placement_approval(self, request, pk=None):
         """Record (or withdraw, ``approved_on`` null) the county civil-affairs bureau's
@@ -214,6 +284,12 @@ class StayViewSet(
         )
         return Response(s.PlacementStaySerializer(stay).data)
 
+    @extend_schema(
+        description=gettext_lazy(
+            "办理退住：该入住于 end_date 结束，床位自该日起空出。退住日期不得晚于今天，不得早于"
+            "入住日期或县级批准日期；已结束的入住返回 400。"
+        )
+    )
     @action(detail=True, methods=["post"])
     def discharge(self, request, pk=None):
         stay = self.get_object()
@@ -230,6 +306,13 @@ class StayViewSet(
         )
         return Response(s.StaySerializer(stay).data)
 
+    @extend_schema(
+        description=gettext_lazy(
+            "转床：当前入住于 on 日结束，同日在新床位开始新的入住（一并完成），返回新的入住记录；"
+            "转到另一张机构床位时保留县级批准，转到家庭养老床位时不保留。目标床位已被占用返回 409；"
+            "目标床位已停用、就是当前床位、不在您权限范围内，或 on 晚于今天时返回 400。"
+        )
+    )
     @action(detail=True, methods=["post"])
     def transfer(self, request, pk=None):
         stay = self.get_object()
@@ -243,7 +326,14 @@ class StayViewSet(
         )
         return Response(s.StaySerializer(new).data, status=status.HTTP_201_CREATED)
 
-    @extend_schema(responses=s.StaySerializer)
+    @extend_schema(
+        description=gettext_lazy(
+            "更正录错的入住：入住日期、退住日期（仅限已退住的）或床位（当时实际所在的床位，不是"
+            "转床），须填写原因，记入入住历史和审计日志；未填的项保持不变。更正后的入住仍须符合"
+            "全部入住规则，与其他入住冲突时返回 409。"
+        ),
+        responses=s.StaySerializer,
+    )
     @action(detail=True, methods=["post"])
     def correct(self, request, pk=None):
         """Correct a stay recorded wrongly — its admission date, its discharge date (a closed
@@ -265,6 +355,23 @@ class StayViewSet(
         return Response(s.StaySerializer(stay).data)
 
 
+@extend_schema_view(
+    list=extend_schema(
+        description=gettext_lazy(
+            "您管辖区域或本机构的入住轮候申请，可按机构、状态（轮候中、已通知入住、已入住、"
+            "已撤回）和老年人筛选。"
+        )
+    ),
+    retrieve=extend_schema(
+        description=gettext_lazy("一条轮候申请的详情；不在您权限范围内的返回 404。")
+    ),
+    create=extend_schema(
+        description=gettext_lazy(
+            "为老年人登记公办（含公建民营）养老机构的入住轮候申请，机构和老年人须在您的权限范围内。"
+            "机构不是公办、老年人已死亡、已在该机构轮候或入住时返回 400。"
+        )
+    ),
+)
 class ApplicationViewSet(
     ScopedQuerysetMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
 ):
@@ -292,6 +399,12 @@ class ApplicationViewSet(
         )
         return Response(s.ApplicationSerializer(application).data, status=status.HTTP_201_CREATED)
 
+    @extend_schema(
+        description=gettext_lazy(
+            "通知轮候中的申请人入住本机构的一张空床位，申请变为“已通知入住”。通知日期不得晚于今天"
+            "或早于申请日期；床位不属于该机构或申请不在轮候中时返回 400，床位已被占用返回 409。"
+        )
+    )
     @action(detail=True, methods=["post"])
     def offer(self, request, pk=None):
         data = s.OfferSerializer(data=request.data)
@@ -304,6 +417,12 @@ class ApplicationViewSet(
         )
         return Response(s.ApplicationSerializer(application).data)
 
+    @extend_schema(
+        description=gettext_lazy(
+            "为轮候中或已通知入住的申请办理入住：入住已通知的床位，或另选的本机构床位，申请随之"
+            "关闭，返回新的入住记录。床位已被占用（如两人同时为最后一张床位办理）时返回 409。"
+        )
+    )
     @action(detail=True, methods=["post"])
     def admit(self, request, pk=None):
         data = s.AdmitApplicationSerializer(data=request.data)
@@ -318,6 +437,16 @@ class ApplicationViewSet(
         return Response(s.StaySerializer(stay).data, status=status.HTTP_201_CREATED)
 
 
+@extend_schema_view(
+    list=extend_schema(
+        description=gettext_lazy(
+            "在您管辖区域内的机构或本机构任职（含曾经任职）的养老护理员，附其证书和任职经历。"
+        )
+    ),
+    retrieve=extend_schema(
+        description=gettext_lazy("一名养老护理员的证书和任职经历；不在您权限范围内的返回 404。")
+    ),
+)
 class CaregiverViewSet(
     ScopedQuerysetMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
 ):
@@ -336,6 +465,11 @@ class StaffingView(APIView):
     permission_classes = [ScopedWritePermission]
 
     @extend_schema(
+        description=gettext_lazy(
+            "护理员配备，三种用法：给 facility 时为该机构的配备核查；给 region 和 short_staffed 时"
+            "列出该区划内护理员不足的机构（仅限您权限范围内的）；给 region 和三类老年人数时，按该"
+            "区划的规则库配比测算应配护理员数（配比未设定时返回 400）。"
+        ),
         parameters=[
             OpenApiParameter(
                 "facility", str, description=gettext_lazy("机构编码：该机构的护理员配备核查")
@@ -417,6 +551,11 @@ class WorkforceView(APIView):
     permission_classes = [ScopedWritePermission]
 
     @extend_schema(
+        description=gettext_lazy(
+            "一个区划在某日的养老护理员和床位情况：持证护理员数、高级工及以上和持救护员证的人数、"
+            "60 周岁以上户籍老年人数、按类型的床位数，并与规则库中的目标值比较（未设定时说明原因）。"
+            "区划须在您的权限范围内。"
+        ),
         parameters=[
             OpenApiParameter("region", str, required=True, description=gettext_lazy("区划代码")),
             ON_PARAMETER,
@@ -440,6 +579,10 @@ class LookupView(APIView):
     permission_classes = [ScopedWritePermission]
 
     @extend_schema(
+        description=gettext_lazy(
+            "扫描长者码或床位码：返回该老年人及其当前入住的床位和机构，或该床位、所属机构及当前"
+            "入住的老年人。不在您权限范围内的码与不存在的码一样返回 404。"
+        ),
         parameters=[
             OpenApiParameter(
                 "code", str, required=True, description=gettext_lazy("长者码（E 开头）或床位码")
