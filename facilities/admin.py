@@ -12,6 +12,7 @@ import segno
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
 from django.db.models import (
     Case,
     CharField,
@@ -95,6 +96,21 @@ def _page(admin_obj, request, template: str, title: str, **context) -> TemplateR
             **context,
         },
     )
+
+
+# Open stays shown on one page of the county's placement approvals.
+PLACEMENTS_PER_PAGE = 100
+
+
+def _page_links(page, pending_only: bool):
+    """Links to the previous and next pages of a list, keeping its filter."""
+    keep = "pending=1&" if pending_only else ""
+    links = []
+    if page.has_previous():
+        links.append((f"?{keep}p={page.previous_page_number()}", gettext("上一页")))
+    if page.has_next():
+        links.append((f"?{keep}p={page.next_page_number()}", gettext("下一页")))
+    return format_html_join(" ", '<a href="{}">{}</a>', links)
 
 
 def _board_url(facility_id: int) -> str:
@@ -1067,12 +1083,15 @@ class StayAdmin(ScopedAdmin):
         elders' stays in other counties' institutions, which no other page shows it."""
         if not self.has_change_permission(request):
             raise PermissionDenied
-        stays = (
-            selectors.placement_approval_stays(request.user)
-            .filter(end_date__isnull=True)
-            .select_related("elder", "bed__facility")
-            .order_by("-start_date", "pk")[:500]
-        )
+        stays = selectors.placement_approval_stays(request.user).filter(end_date__isnull=True)
+        pending_only = request.GET.get("pending") == "1"
+        if pending_only:
+            stays = stays.filter(placement_approved_on__isnull=True)
+        # Every open stay, a page at a time: a list cut at a fixed length hid the rest.
+        page = Paginator(
+            stays.select_related("elder", "bed__facility").order_by("-start_date", "pk"),
+            PLACEMENTS_PER_PAGE,
+        ).get_page(request.GET.get("p"))
         head = (
             _("老年人"),
             _("机构"),
@@ -1095,13 +1114,24 @@ class StayAdmin(ScopedAdmin):
                     reverse("admin:facilities_stay_placement", args=[stay.pk]),
                     _("县级批准"),
                 )
-                for stay in stays
+                for stay in page
             ),
         )
         table = format_html(
-            '<table id="result_list"><thead><tr>{}</tr></thead><tbody>{}</tbody></table>',
+            '<p>{} <a href="?{}">{}</a></p>'
+            '<table id="result_list"><thead><tr>{}</tr></thead><tbody>{}</tbody></table>'
+            '<p class="paginator">{}</p>',
+            gettext("共 %(count)s 条在住记录，第 %(page)s / %(pages)s 页。")
+            % {
+                "count": page.paginator.count,
+                "page": page.number,
+                "pages": page.paginator.num_pages,
+            },
+            "" if pending_only else "pending=1",
+            _("显示全部") if pending_only else _("只看尚未批准的"),
             format_html_join("", "<th>{}</th>", ((h,) for h in head)),
             rows,
+            _page_links(page, pending_only),
         )
         return _page(self, request, "simple_page.html", _("县级批准"), table=table)
 

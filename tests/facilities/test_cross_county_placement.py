@@ -206,3 +206,34 @@ def test_the_admin_finds_and_records_it(placed, xihu_bureau, client):
     assert Stay.objects.get(pk=stay.pk).placement_approval_number == "西民批〔2024〕31号"
     other = reverse("admin:facilities_stay_placement", args=[placed["ningbo"].pk])
     assert client.get(other).status_code == 404
+
+
+def test_the_list_shows_every_open_stay_a_page_at_a_time(placed, xihu_bureau, client, monkeypatch):
+    """No stay is dropped from the list: it is paged, and can keep only those not approved."""
+    from facilities import admin as facilities_admin
+
+    monkeypatch.setattr(facilities_admin, "PLACEMENTS_PER_PAGE", 1)
+    facility = placed["xihu"].bed.facility
+    second = services.admit_to_bed(
+        elder=ElderFactory(hukou_region=county("330106"), name="第二位"),
+        bed=BedFactory(facility=facility),
+        start_date=D(2024, 3, 1),
+    )
+    client.force_login(xihu_bureau)
+    url = reverse("admin:facilities_stay_placement_list")
+    first_page = client.get(url).content.decode()
+    assert "共 2 条在住记录，第 1 / 2 页" in first_page and "?p=2" in first_page
+    second_page = client.get(url, {"p": 2}).content.decode()
+    assert "第二位" in second_page and "第二位" not in first_page
+    record_url = reverse("admin:facilities_stay_placement", args=[placed["xihu"].pk])
+    client.post(
+        record_url,
+        {
+            "placement_approved_on": "2024-03-20",
+            "placement_approval_number": "西民批〔2024〕32号",
+            "placement_approved_by": county("330106").pk,
+        },
+    )
+    pending = client.get(url, {"pending": "1"}).content.decode()
+    assert "共 1 条在住记录" in pending and "第二位" in pending
+    assert reverse("admin:facilities_stay_placement", args=[second.pk]) in pending
