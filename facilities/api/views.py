@@ -97,12 +97,16 @@ def _scoped_get(model, user, pk, field):
         description=gettext_lazy(
             "您管辖区域内的养老机构（机构工作人员为本机构），附按 on 日期（默认今天）的等级评定"
             "及其是否有效；可按机构类型、举办性质和是否特困供养机构筛选。"
-        )
+        ),
+        parameters=[ON_PARAMETER],
+        responses={200: s.FacilitySerializer(many=True), 400: BAD_INPUT},
     ),
     retrieve=extend_schema(
         description=gettext_lazy(
             "一家养老机构的详情，附按 on 日期（默认今天）的等级评定；不在您权限范围内的返回 404。"
-        )
+        ),
+        parameters=[ON_PARAMETER],
+        responses={200: s.FacilitySerializer, 400: BAD_INPUT},
     ),
 )
 class FacilityViewSet(

@@ -143,3 +143,18 @@ def test_beds_with_and_without_a_room_match_the_schema(api, institution):
     assert_matches_schema("get", "/api/facilities/beds/", response)
     detail = api.get(f"/api/facilities/beds/{home.pk}/")
     assert_matches_schema("get", "/api/facilities/beds/{id}/", detail)
+
+
+def test_the_facility_list_and_detail_document_their_date_and_its_refusal(api, institution):
+    """``on`` chooses the rating shown; a bad one is a 400 naming it, as documented."""
+    from drf_spectacular.generators import SchemaGenerator
+
+    document = SchemaGenerator().get_schema(request=None, public=True)
+    for path in ("/api/facilities/facilities/", "/api/facilities/facilities/{id}/"):
+        operation = document["paths"][path]["get"]
+        assert "on" in {p["name"] for p in operation["parameters"]}
+        assert "400" in operation["responses"]
+    response = api.get("/api/facilities/facilities/", {"on": "2024-13-01"})
+    assert response.status_code == 400 and "on" in response.json()
+    response = api.get("/api/facilities/facilities/", {"on": "2024-06-01"})
+    assert_matches_schema("get", "/api/facilities/facilities/", response)
