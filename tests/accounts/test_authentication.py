@@ -49,3 +49,21 @@ def test_repeated_failures_lock_the_account_even_with_the_right_password(client,
         client.post("/admin/login/", {"username": "worker", "password": "wrong"})
     locked = client.post("/admin/login/", {"username": "worker", "password": "correct-horse-9"})
     assert locked.status_code == 429
+
+
+def test_repeated_failures_lock_the_token_login_too(client, worker, settings):
+    """The phone app's door: after the failure limit the right password gets no token."""
+    settings.AXES_ENABLED = True
+    settings.AXES_FAILURE_LIMIT = 3
+    cache.clear()
+    try:
+        for _ in range(3):
+            client.post("/api/auth/token/", {"username": "worker", "password": "wrong"})
+        locked = client.post(
+            "/api/auth/token/", {"username": "worker", "password": "correct-horse-9"}
+        )
+    finally:
+        cache.clear()
+    # Answered as a wrong password is, as the schema says: a guesser learns nothing.
+    assert locked.status_code == 400
+    assert "token" not in locked.json() and "non_field_errors" in locked.json()
