@@ -831,7 +831,11 @@ def stored_figures(area: Region, spans: list[Span], accountable: _Accountability
     # A month read in full and tallied comes from its totals; the others from the runs.
     totals = [first for first, last in spans if stored[first] and last == month_bounds(first)[1]]
     by_runs = [span for span in spans if span[0] not in totals]
-    changed = list(ScheduleChange.objects.values_list("elder_id", flat=True).distinct())
+    # As a subquery, never a list: after a large import thousands of elders wait for the job,
+    # and a list of their ids would be sent with every query below (and outgrow SQLite's
+    # limit on a statement's parameters).
+    changed = ScheduleChange.objects.values("elder_id")
+    has_changes = changed.exists()
     places = list(Region.objects.filter(path__startswith=area.path).values_list("id", flat=True))
     in_area = Q(place_id__in=places)
     rows: list[tuple[int, datetime.date, list[int], int]] = []  # (place, month, values, sign)
@@ -840,7 +844,7 @@ def stored_figures(area: Region, spans: list[Span], accountable: _Accountability
             "place_id", "month", "daily_owed", "daily_done", "monthly_owed", "monthly_done"
         ):
             rows.append((row[0], row[1], list(row[2:]), 1))
-        if changed:
+        if has_changes:
             for row in ScheduleTally.objects.filter(
                 in_area, month__in=totals, elder_id__in=changed
             ).values_list(
@@ -849,14 +853,14 @@ def stored_figures(area: Region, spans: list[Span], accountable: _Accountability
                 rows.append((row[0], row[1], list(row[2:]), -1))
     for span in by_runs:
         runs = ScheduleRun.objects.filter(in_area)
-        if changed:
+        if has_changes:
             runs = runs.exclude(elder_id__in=changed)
         rows += _counted_from_runs(runs, span)
     keys = _place_keys({row[0] for row in rows}, accountable)
     figures: Figures = {}
     for place_id, month, values, sign in rows:
         _add_to(figures, keys[place_id], index[_as_date(month)], values, count, sign)
-    if changed:
+    if has_changes:
         book = ScheduleBook(
             areas=[area],
             start=spans[0][0],
