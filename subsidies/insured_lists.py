@@ -29,7 +29,13 @@ from django.db.models import Count, QuerySet, Sum
 from django.utils.translation import gettext as _
 
 from accounts.choices import AuditAction, Role
-from accounts.scoping import role_reaches_app, scope_of, scoped
+from accounts.scoping import (
+    OutOfScope,
+    require_region_in_scope,
+    role_reaches_app,
+    scope_of,
+    scoped,
+)
 from accounts.selectors import sees_full_personal_data
 from accounts.spreadsheets import safe_row
 from regions.models import Region
@@ -134,6 +140,13 @@ def export_insured_list(
         )
     if by is not None and not may_read_insured_list(by):
         raise PermissionDenied(_("参保名单由财务和民政部门导出。"))
+    if by is not None and region is not None:
+        # Whatever the door: a region outside the user's areas is refused, naming it (the
+        # lines are scoped besides, so it would only ever give an empty list).
+        try:
+            require_region_in_scope(by, region, app="subsidies")
+        except OutOfScope as error:
+            raise ValidationError({"region": str(error)}) from None
     first, last = parse_months(period)
     reason = (reason or "").strip()
     if full_ids:

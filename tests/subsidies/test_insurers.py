@@ -11,7 +11,7 @@ from decimal import Decimal
 import pytest
 from django.contrib.auth.models import Permission, User
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from openpyxl import load_workbook
 
 from accounts.choices import AuditAction, Role
@@ -388,6 +388,27 @@ def test_a_role_outside_the_subsidies_is_refused_the_list(insured_year, tmp_path
         export_insured_list(insurer=company, period="2025", fmt="csv", output=output, by=worker)
     assert not output.exists()
     assert not AuditEntry.objects.filter(object_type="subsidies.insurer").exists()
+
+
+def test_a_region_outside_the_user_s_areas_is_refused_whatever_the_door(
+    insured_year, finance, tmp_path
+):
+    company, _elders = insured_year
+    output = tmp_path / "x.csv"
+    with pytest.raises(ValidationError) as refused:
+        export_insured_list(
+            insurer=company, period="2025", fmt="csv", output=output, by=finance,
+            region=Region.objects.get(code="330203"),
+        )  # fmt: skip
+    assert "region" in refused.value.message_dict
+    assert not output.exists()
+    assert not AuditEntry.objects.filter(object_type="subsidies.insurer").exists()
+    with pytest.raises(CommandError, match="330203"):
+        call_command(
+            "export_insured_list",
+            "--insurer", company.uscc, "--period", "2025", "--format", "csv",
+            "--output", str(output), "--region", "330203", "--user", finance.username,
+        )  # fmt: skip
 
 
 def test_the_command_writes_the_list(insured_year, tmp_path):

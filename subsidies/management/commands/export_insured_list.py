@@ -9,7 +9,6 @@ from django.core.management.base import CommandError
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from accounts.scoping import OutOfScope, require_region_in_scope
 from config import commands
 from facilities.validators import normalize_uscc
 from regions.models import Region
@@ -67,10 +66,6 @@ class Command(commands.Command):
                 raise CommandError(
                     _("--region：没有代码为 %(code)s 的区划") % {"code": options["region"]}
                 )
-            try:
-                require_region_in_scope(user, region, app="subsidies")
-            except OutOfScope as error:
-                raise CommandError(str(error)) from None
         path = Path(output)
         if not path.parent.is_dir():
             raise CommandError(_("--output %(output)s：文件夹不存在") % {"output": output})
