@@ -20,6 +20,7 @@ password on every run) and the visits the load posts.
 from __future__ import annotations
 
 import argparse
+import base64
 import contextlib
 import csv
 import importlib.util
@@ -86,6 +87,10 @@ def _server_env(database_url: str) -> dict[str, str]:
             "DATABASE_URL": database_url,
             "DJANGO_SETTINGS_MODULE": SETTINGS_MODULE,
             "SECRET_KEY": secrets.token_urlsafe(50),
+            # Production refuses to start without its own account keys (and refuses the
+            # published development key). Nothing measured here opens an account: a key
+            # made for this run serves.
+            "PAYEE_ACCOUNT_KEYS": base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
             "ALLOWED_HOSTS": "127.0.0.1,localhost",
             "DEBUG": "false",
             "LOG_LEVEL": "WARNING",
