@@ -69,9 +69,11 @@ class _RegionWithinFilter(admin.SimpleListFilter):
             ).values_list("path", flat=True)
         else:
             # A user's area: the distinct places of the elders they see, as many as their area
-            # holds.
+            # holds. Without the list's ordering: DISTINCT would otherwise be taken over
+            # (place, id), one row per elder of the area.
             paths = (
                 elders.exclude(**{f"{self.field}__isnull": True})
+                .order_by()
                 .values_list(f"{self.field}__path", flat=True)
                 .distinct()
             )

@@ -97,3 +97,33 @@ def test_admin_import_previews_errors_then_imports_on_confirm(
         done = admin.post(f"/admin/residents/elder/import/{job.pk}/", {"confirm": "1"})
     assert done.status_code == 302
     assert list(Elder.objects.values_list("id_number", flat=True)) == [good]
+
+
+def test_the_place_filters_of_an_area_read_each_place_once_not_each_elder(client, rulebook):
+    """The filters list the distinct places of the user's elders: DISTINCT over the place
+    alone (with the list's ordering it was over place and id, a row per elder: 2.4 s for a
+    province bureau's first page at a million elders)."""
+    from django.contrib.auth.models import Permission, User
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from accounts.choices import Role
+    from accounts.models import RoleAssignment
+    from regions.models import Region
+
+    ElderFactory()
+    user = User.objects.create_user("bureau-filters", is_staff=True)
+    RoleAssignment.objects.create(
+        user=user, role=Role.BUREAU, region=Region.objects.get(code="330106")
+    )
+    user.user_permissions.add(Permission.objects.get(codename="view_elder"))
+    client.force_login(user)
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get("/admin/residents/elder/").status_code == 200
+    distinct = [
+        q["sql"] for q in queries.captured_queries if q["sql"].startswith("SELECT DISTINCT")
+    ]
+    assert distinct
+    for sql in distinct:
+        selected = sql.split(" FROM ", 1)[0]
+        assert '"residents_elder"."id"' not in selected, sql
