@@ -38,6 +38,7 @@ def _percentile(samples: list[float], share: float) -> float:
 
 def users():
     from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Permission
 
     from accounts.choices import Role
     from accounts.models import RoleAssignment
@@ -52,6 +53,14 @@ def users():
     )
     RoleAssignment.objects.get_or_create(
         user=bureau, role=Role.BUREAU, region=Region.objects.get(code=PROVINCE)
+    )
+    # A role reaches an area; what a user may open in the admin are Django permissions (the
+    # role's group in service). The lists measured only need to be viewed.
+    bureau.user_permissions.add(
+        *Permission.objects.filter(
+            codename__in=["view_elder", "view_paymentline"],
+            content_type__app_label__in=["residents", "subsidies"],
+        )
     )
     return {"superuser": admin, f"bureau of {PROVINCE}": bureau}
 
