@@ -358,6 +358,38 @@ def placed_on(
     )
 
 
+def facts_on(
+    on: datetime.date,
+    *,
+    birth_date: datetime.date,
+    categories: Iterable[tuple[str, datetime.date, datetime.date | None]] = (),
+    assessments: Iterable[tuple[datetime.date, str]] = (),
+    stays: Iterable[tuple[datetime.date, datetime.date | None, datetime.date | None]] | None = None,
+    **columns,
+) -> Facts:
+    """An elder's Facts on ``on`` from their records as a reader holds them (one query per
+    table for a whole population): ``categories`` (code, first day, last day or None),
+    ``assessments`` (assessed on, final level) newest first (latest date, then latest
+    entered), ``stays`` in institutions' beds (first day, end day or None, placement approved
+    on or None) or None when not read; ``columns``: the Facts read off the elder's own row
+    (pension_type, disability_category, disability_grade, hukou_path, residence_path)."""
+    return Facts(
+        on=on,
+        birth_date=birth_date,
+        categories=frozenset(
+            code for code, first, last in categories if first <= on and (last is None or on <= last)
+        ),
+        ability_level=next(
+            (level for assessed_on, level in assessments if assessed_on <= on), None
+        ),
+        in_institution=None
+        if stays is None
+        else any(first <= on and (end is None or on < end) for first, end, _approved in stays),
+        placed_by_county=None if stays is None else placed_on(stays, on),
+        **columns,
+    )
+
+
 def _in_region(path: str | None, codes: Iterable[str]) -> bool:
     return bool(path) and any(path.startswith(f"{c}/") or f"/{c}/" in path for c in codes)
 

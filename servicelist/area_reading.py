@@ -56,26 +56,17 @@ class AreaElder:
         return self.death_date is None or self.death_date >= day
 
     def facts_on(self, day: datetime.date) -> conditions.Facts:
-        level = next((lv for assessed_on, lv in self.assessments if assessed_on <= day), None)
-        stays = self.stays
-        return conditions.Facts(
-            on=day,
+        return conditions.facts_on(
+            day,
             birth_date=self.birth_date,
-            categories=frozenset(
-                c
-                for c, first, last in self.categories
-                if first <= day and (last is None or day <= last)
-            ),
-            ability_level=level,
+            categories=self.categories,
+            assessments=self.assessments,
+            stays=self.stays,
             pension_type=self.pension_type,
             disability_category=self.disability_category,
             disability_grade=self.disability_grade,
             hukou_path=self.hukou_path,
             residence_path=self.residence_path,
-            in_institution=None
-            if stays is None
-            else any(s <= day and (e is None or day < e) for s, e, _approved in stays),
-            placed_by_county=None if stays is None else conditions.placed_on(stays, day),
         )
 
 

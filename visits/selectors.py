@@ -29,7 +29,7 @@ from django.db.models import Max, Q, QuerySet
 from accounts.rules import ElderPlace
 from regions import conditions
 from regions.choices import FREQUENCY_ORDER, Frequency, RegionLevel
-from regions.conditions import Facts, placed_on
+from regions.conditions import Facts
 from regions.models import Region
 from regions.selectors import PolicyBook, PolicyValueNotSet, RuleBook
 from residents.ages import add_years, age_on, birthday
@@ -100,15 +100,9 @@ class _ElderFacts:
     # Stays in care institutions [first day, end day) with the day the county approved the
     # placement (or None), when a list asks about stays (None: not read).
     stays: list[tuple[datetime.date, datetime.date | None, datetime.date | None]] | None = None
-
-    def categories_on(self, on: datetime.date) -> set[str]:
-        return {c for c, s, e in self.categories if s <= on and (e is None or on <= e)}
-
-    def level_on(self, on: datetime.date) -> str | None:
-        for assessed_on, level in self.assessments:
-            if assessed_on <= on:
-                return level
-        return None
+    # The disability certificate (残疾人证): category code and grade, "" and None without one.
+    disability_category: str = ""
+    disability_grade: int | None = None
 
     def alive_on(self, on: datetime.date) -> bool:
         # The dead are never listed: from the day of death no visit is owed.
@@ -116,18 +110,17 @@ class _ElderFacts:
 
     def facts_on(self, on: datetime.date) -> Facts:
         """What the lists' conditions read about this elder on ``on``."""
-        return Facts(
-            on=on,
+        return conditions.facts_on(
+            on,
             birth_date=self.birth_date,
-            categories=frozenset(self.categories_on(on)),
-            ability_level=self.level_on(on),
+            categories=self.categories,
+            assessments=self.assessments,
+            stays=self.stays,
             pension_type=self.pension_type,
+            disability_category=self.disability_category,
+            disability_grade=self.disability_grade,
             hukou_path=self.hukou_path,
             residence_path=self.residence_path,
-            in_institution=None
-            if self.stays is None
-            else any(s <= on and (e is None or on < e) for s, e, _approved in self.stays),
-            placed_by_county=None if self.stays is None else placed_on(self.stays, on),
         )
 
     @property
@@ -224,6 +217,8 @@ class ScheduleBook:
             birth_date,
             death_date,
             pension_type,
+            disability_category,
+            disability_grade,
             place_id,
             *rest,
         ) in self.candidates.annotate(place_id=_PLACE.region_id()).values_list(
@@ -233,6 +228,8 @@ class ScheduleBook:
             "birth_date",
             "death_date",
             "pension_type",
+            "disability_category",
+            "disability_grade",
             "place_id",
             *(f"residence_region__{name}" for name in _REGION_FIELDS),
             *(f"hukou_region__{name}" for name in _REGION_FIELDS),
@@ -253,6 +250,8 @@ class ScheduleBook:
                 pension_type,
                 registration[_PATH],
                 residence[_PATH] or "",
+                disability_category=disability_category,
+                disability_grade=disability_grade,
             )
         if category_codes:
             for elder_id, category, s, e in (

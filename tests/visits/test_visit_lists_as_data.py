@@ -99,3 +99,31 @@ def test_ending_a_list_in_the_database_takes_its_people_off_from_the_next_day(ma
     elder = make_elder("childless_alone")
     assert schedule_of(elder, D(2025, 6, 30))[:2] == ("daily", {"childless_alone"})
     assert schedule_of(elder, D(2025, 7, 1)) is None
+
+
+def test_a_list_may_name_the_disability_certificate(make_elder):
+    """A condition on the certificate (残疾人证) reads the same for visits as for coverage
+    and the allowances: a street's list of elders with a grade 1 or 2 certificate."""
+    add_eligibility_rule(
+        reason="街道试点：一二级残疾老年人每日探访",
+        subject=rules.SUBJECT,
+        code="severe_disability_certificate",
+        label="一、二级残疾老年人（日访）",
+        region=Region.objects.get(code="330106004"),  # 翠苑街道
+        effective_from=FROM,
+        condition={"disability_grade": [1, 2], "as": "disability_certificate"},
+        params={"frequency_key": "visit_frequency_childless_alone"},
+        citation="翠苑街道试点",
+    )
+    certified = make_elder(
+        disability_category="physical",
+        disability_grade=1,
+        id_number=with_check_character("33010619400101003"),
+    )
+    grade_four = make_elder(
+        disability_category="physical",
+        disability_grade=4,
+        id_number=with_check_character("33010619400101004"),
+    )
+    assert schedule_of(certified, FROM)[:2] == ("daily", {"disability_certificate"})
+    assert schedule_of(grade_four, FROM) is None
