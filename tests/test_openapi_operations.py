@@ -5,19 +5,15 @@ without editing this file."""
 
 from __future__ import annotations
 
-import re
-
 import pytest
-from django.utils import translation
-from drf_spectacular.generators import SchemaGenerator
 
-CJK = re.compile(r"[\u4e00-\u9fff]")
+from tests.openapi_language import CJK, schema
+
 METHODS = {"get", "post", "put", "patch", "delete"}
 
 
 def operations(language: str) -> dict[str, str]:
-    with translation.override(language):
-        document = SchemaGenerator().get_schema(request=None, public=True)
+    document = schema(language)
     return {
         f"{method.upper()} {path}": str(operation.get("description", ""))
         for path, item in document["paths"].items()
